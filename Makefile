@@ -1,0 +1,48 @@
+# Working Tracker API. Two commands set everything up on a fresh machine:
+#   make run    serve the API and the playground on :8080 (private local PostgreSQL, demo data)
+#   make test   provision PostgreSQL and Redis for tests and run every test with -race
+GO        ?= go
+BIN       := bin/workingtracker
+export DATA_DIR ?= $(CURDIR)/.data
+
+.PHONY: all build run test bench generate check-generated lint deps e2e clean
+
+all: build
+
+deps:
+	@scripts/ensure-deps.sh
+
+build:
+	$(GO) build -o $(BIN) ./cmd/workingtracker
+
+run: deps build
+	$(BIN) serve
+
+test: deps
+	@scripts/test.sh
+
+bench: deps build
+	@scripts/bench.sh
+
+generate:
+	$(GO) run github.com/99designs/gqlgen generate
+
+# CI: the committed generated code must be what `make generate` produces.
+check-generated: generate
+	@git diff --exit-code --stat -- graph resolvers gqlgen.yml schema || \
+		(echo "generated code is stale: run 'make generate' and commit the result" >&2; exit 1)
+	@test -z "$$(git status --porcelain -- graph resolvers)" || \
+		(git status --porcelain -- graph resolvers; echo "make generate created untracked files: commit them" >&2; exit 1)
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed" >&2; exit 1)
+	$(GO) vet ./...
+	$(GO) vet -tags e2e ./internal/playground/
+
+# Headless Chromium loads the embedded playground from a running server and runs a query.
+e2e: deps build
+	@scripts/e2e.sh
+
+clean:
+	rm -rf bin
+	-$(BIN) devdb stop

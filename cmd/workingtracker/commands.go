@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/workingtracker/api/internal/auth"
+	"github.com/workingtracker/api/internal/devpg"
+	"github.com/workingtracker/api/internal/seed"
+	"github.com/workingtracker/api/migrations"
+	"github.com/workingtracker/api/store"
+)
+
+func migrateCmd(ctx context.Context, e *env, stdout io.Writer, args []string) error {
+	if len(args) != 1 {
+		return fmt.Errorf("%w: migrate up|down|status", errUsage)
+	}
+	s, err := e.openStore(ctx, store.Opts{})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	m, err := store.NewMigrator(s.DB(), migrations.FS)
+	if err != nil {
+		return err
+	}
+	switch args[0] {
+	case "up":
+		names, err := m.Up(ctx)
+		if err != nil {
+			return err
+		}
+		if len(names) == 0 {
+			fmt.Fprintln(stdout, "database is up to date")
+		}
+		for _, n := range names {
+			fmt.Fprintln(stdout, "applied", n)
+		}
+	case "down":
+		names, err := m.Down(ctx)
+		if err != nil {
+			return err
+		}
+		if len(names) == 0 {
+			fmt.Fprintln(stdout, "nothing to roll back")
+		}
+		for _, n := range names {
+			fmt.Fprintln(stdout, "rolled back", n)
+		}
+	case "status":
+		st, err := m.Status(ctx)
+		if err != nil {
+			return err
+		}
+		for _, s := range st {
+			state := "pending"
+			if s.Applied {
+				state = fmt.Sprintf("applied (group %d)", s.GroupID)
+			}
+			fmt.Fprintf(stdout, "%-40s %s\n", s.Name, state)
+		}
+	default:
+		return fmt.Errorf("%w: migrate up|down|status", errUsage)
+	}
+	return nil
+}
+
+func seedCmd(ctx context.Context, e *env, stdout io.Writer, args []string) error {
+	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
+	scaleName := fs.String("scale", "small", "small | large")
+	anchorFlag := fs.String("anchor", "", "last day of generated data, YYYY-MM-DD (default today, UTC)")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	scale, ok := seed.Scales[*scaleName]
+	if !ok {
+		return fmt.Errorf("%w: --scale must be small or large", errUsage)
+	}
+	anchor := time.Now().UTC()
+	if *anchorFlag != "" {
+		var err error
+		if anchor, err = time.Parse("2006-01-02", *anchorFlag); err != nil {
+			return fmt.Errorf("%w: --anchor: %v", errUsage, err)
+		}
+	}
+	s, err := e.openStore(ctx, store.Opts{})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if _, err := migrateUp(ctx, s); err != nil {
+		return err
+	}
+	started := time.Now()
+	res, seeded, err := seed.Run(ctx, s.Pool(), scale, anchor)
+	if err != nil {
+		return err
+	}
+	if !seeded {
+		fmt.Fprintf(stdout, "tenant %q exists already: nothing seeded\n", seed.DemoTenant)
+		return nil
+	}
+	fmt.Fprintf(stdout, "seeded %s in %s: %d tenants, %d employees, %d projects, %d tasks, %d time entries\n",
+		scale.Name, time.Since(started).Round(time.Millisecond), res.Tenants, res.Employees, res.Projects, res.Tasks, res.TimeEntries)
+	return nil
+}
+
+func tokenCmd(ctx context.Context, e *env, stdout io.Writer, args []string) error {
+	fs := flag.NewFlagSet("token", flag.ContinueOnError)
+	tenant := fs.String("tenant", seed.DemoTenant, "tenant slug")
+	role := fs.String("role", store.RoleAdmin, "role claimed (ADMIN, HR, MANAGER, EMPLOYEE, AUDITOR)")
+	user := fs.String("user", "", "employee id (default: the tenant's first employee with --role)")
+	mfa := fs.Bool("mfa", false, "claim multi-factor authentication (amr: mfa)")
+	ttl := fs.Duration("ttl", 8*time.Hour, "lifetime")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if !e.cfg.Development() {
+		return errors.New("development tokens are for APP_ENV=development only")
+	}
+	tok, err := e.mintDevToken(ctx, *tenant, strings.ToUpper(*role), *user, *mfa, *ttl)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, tok)
+	return nil
+}
+
+func (e *env) mintDevToken(ctx context.Context, tenantSlug, role, user string, mfa bool, ttl time.Duration) (string, error) {
+	s, err := e.openStore(ctx, store.Opts{MaxConns: 2})
+	if err != nil {
+		return "", err
+	}
+	defer s.Close()
+	return mintWith(ctx, s, e.devSignerPath(), tenantSlug, role, user, mfa, ttl)
+}
+
+func mintWith(ctx context.Context, s *store.Store, keyPath, tenantSlug, role, user string, mfa bool, ttl time.Duration) (string, error) {
+	t, err := s.TenantBySlug(ctx, tenantSlug)
+	if err != nil {
+		return "", fmt.Errorf("tenant %q: %w (run `workingtracker seed` first)", tenantSlug, err)
+	}
+	var employeeID uuid.UUID
+	if user != "" {
+		if employeeID, err = uuid.Parse(user); err != nil {
+			return "", fmt.Errorf("%w: --user must be an employee id", errUsage)
+		}
+	} else {
+		emp, err := s.FirstEmployeeWithRole(ctx, store.Scope{TenantID: t.ID}, role)
+		if err != nil {
+			return "", err
+		}
+		employeeID = emp.ID
+	}
+	signer, err := auth.LoadOrCreateDevSigner(keyPath)
+	if err != nil {
+		return "", err
+	}
+	return signer.Mint(auth.TokenParams{Issuer: auth.DevIssuer, Audience: auth.DevAudience, TenantID: t.ID,
+		EmployeeID: employeeID, Roles: []string{role}, MFA: mfa, TTL: ttl})
+}
+
+func devdbCmd(ctx context.Context, e *env, stdout io.Writer, args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: devdb start|stop|url [--fast]", errUsage)
+	}
+	fs := flag.NewFlagSet("devdb", flag.ContinueOnError)
+	fast := fs.Bool("fast", false, "when creating the cluster: no fsync (test clusters)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	switch args[0] {
+	case "start", "url":
+		opts := e.devCluster()
+		opts.Fast = *fast
+		c, err := devpg.Ensure(ctx, opts)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, c.URL())
+	case "stop":
+		return devpg.Stop(ctx, e.devCluster().Dir)
+	default:
+		return fmt.Errorf("%w: devdb start|stop|url", errUsage)
+	}
+	return nil
+}

@@ -1,0 +1,72 @@
+// Command workingtracker is the Working Tracker API: one binary whose subcommands serve the
+// GraphQL API, migrate and seed the database, and mint development tokens.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "workingtracker:", err)
+		if errors.Is(err, errUsage) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("usage")
+
+const usage = `usage: workingtracker <command> [flags]
+
+commands:
+  serve                     serve the GraphQL API (HTTP_ADDR, default :8080)
+  migrate up|down|status    apply, roll back (last group) or list migrations
+  seed [--scale small|large] [--anchor YYYY-MM-DD]
+                            load deterministic demo data (two tenants) into an empty database
+  token [--tenant acme] [--role ADMIN] [--user ID] [--mfa] [--ttl 8h]
+                            mint a development token the development server accepts
+  devdb start|stop|url      manage the private local PostgreSQL cluster (development, tests)
+
+Configuration is read from the environment; see README.md.`
+
+// run is the whole program, with its dependencies passed in so tests can drive it.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return errUsage
+	}
+	env, err := loadEnv(getenv)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: env.cfg.LogLevel}))
+	switch args[0] {
+	case "serve":
+		return serve(ctx, env, logger, stdout, args[1:])
+	case "migrate":
+		return migrateCmd(ctx, env, stdout, args[1:])
+	case "seed":
+		return seedCmd(ctx, env, stdout, args[1:])
+	case "token":
+		return tokenCmd(ctx, env, stdout, args[1:])
+	case "devdb":
+		return devdbCmd(ctx, env, stdout, args[1:])
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	default:
+		fmt.Fprintf(stderr, "unknown command %q\n\n%s\n", args[0], usage)
+		return errUsage
+	}
+}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/workingtracker/api/graph"
+	"github.com/workingtracker/api/internal/seed"
+	"github.com/workingtracker/api/loaders"
+	"github.com/workingtracker/api/resolvers"
+	"github.com/workingtracker/api/store"
+)
+
+func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _ []string) error {
+	s, err := e.openStore(ctx, store.Opts{})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if e.cfg.Development() {
+		// Development starts from nothing: schema, then demo data if the database is empty.
+		if _, err := migrateUp(ctx, s); err != nil {
+			return err
+		}
+		res, seeded, err := seed.Run(ctx, s.Pool(), seed.Scales["small"], time.Now())
+		if err != nil {
+			return err
+		}
+		if seeded {
+			logger.Info("seeded demo data", "employees", res.Employees, "time_entries", res.TimeEntries)
+		}
+	}
+	if n, err := s.EnsurePartitionsAhead(ctx, 3); err != nil {
+		return err
+	} else if n > 0 {
+		logger.Info("created partitions", "count", n)
+	}
+	verifier, err := e.verifier(ctx)
+	if err != nil {
+		return err
+	}
+	handler := graph.NewHTTPHandler(graph.ServerOpts{
+		Resolvers:   resolvers.New(s),
+		Reader:      s,
+		Loaders:     loaders.Opts{Wait: e.cfg.LoaderWait},
+		Verifier:    verifier,
+		Logger:      logger,
+		Development: e.cfg.Development(),
+		Ready:       s.Ping,
+	})
+	ln, err := net.Listen("tcp", e.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", e.cfg.HTTPAddr, err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	go maintainPartitions(ctx, s, logger)
+
+	base := "http://" + displayAddr(ln.Addr())
+	if e.cfg.Development() {
+		printDevTokens(ctx, e, s, stdout, base)
+	}
+	fmt.Fprintf(stdout, "listening on %s (GraphQL at %s/query)\n", base, base)
+	logger.Info("serving", "addr", ln.Addr().String(), "env", e.cfg.Env)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// maintainPartitions keeps three months of partitions ahead of the clock while serving.
+func maintainPartitions(ctx context.Context, s *store.Store, logger *slog.Logger) {
+	t := time.NewTicker(6 * time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := s.EnsurePartitionsAhead(ctx, 3); err != nil {
+				logger.Error("partition maintenance failed", "err", err)
+			}
+		}
+	}
+}
+
+func printDevTokens(ctx context.Context, e *env, s *store.Store, stdout io.Writer, base string) {
+	fmt.Fprintf(stdout, "development tokens for tenant %q (8h; ADMIN and HR also with --mfa via `workingtracker token`):\n", seed.DemoTenant)
+	for _, role := range []string{store.RoleAdmin, store.RoleHR, store.RoleManager, store.RoleEmployee, store.RoleAuditor} {
+		tok, err := mintWith(ctx, s, e.devSignerPath(), seed.DemoTenant, role, "", false, 8*time.Hour)
+		if err != nil {
+			fmt.Fprintf(stdout, "  %-8s (none: %v)\n", role, err)
+			continue
+		}
+		fmt.Fprintf(stdout, "  %-8s %s\n", role, tok)
+	}
+	fmt.Fprintf(stdout, "playground: %s/  (append #token=<token> to pre-fill the Authorization header)\n", base)
+}
+
+func displayAddr(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok || tcp.IP.IsUnspecified() {
+		if ok {
+			return fmt.Sprintf("localhost:%d", tcp.Port)
+		}
+		return a.String()
+	}
+	return a.String()
+}

@@ -1,0 +1,191 @@
+package graph
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/workingtracker/api/internal/apperr"
+	"github.com/workingtracker/api/internal/auth"
+	"github.com/workingtracker/api/internal/playground"
+	"github.com/workingtracker/api/internal/reqid"
+	"github.com/workingtracker/api/loaders"
+)
+
+// ServerOpts assembles the HTTP surface of the API.
+type ServerOpts struct {
+	Resolvers ResolverRoot
+	// Reader backs the per-request loaders.
+	Reader   loaders.Reader
+	Loaders  loaders.Opts
+	Verifier auth.TokenVerifier
+	Logger   *slog.Logger
+	// Development enables introspection and the playground.
+	Development bool
+	// Ready reports whether dependencies answer (readiness probe).
+	Ready func(ctx context.Context) error
+}
+
+// NewHTTPHandler serves /query (POST, GET, websocket), the playground at / (development),
+// /healthz (liveness) and /readyz (readiness). Everything but the health checks needs a token.
+func NewHTTPHandler(opts ServerOpts) http.Handler {
+	mux := http.NewServeMux()
+	gql := NewGraphQLHandler(opts)
+	mux.Handle("/query", auth.Middleware(opts.Verifier, gql))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := opts.Ready(ctx); err != nil {
+			opts.Logger.WarnContext(ctx, "not ready", "err", err)
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	if opts.Development {
+		mux.Handle("/", playground.Handler(playground.Opts{
+			Title:                "Working Tracker API",
+			Endpoint:             "/query",
+			SubscriptionEndpoint: "/query",
+			AssetsPrefix:         "/",
+		}))
+	}
+	return reqid.Middleware(accessLog(opts.Logger, mux))
+}
+
+// NewGraphQLHandler is the gqlgen server: transports, caches, extensions, error handling, and the
+// per-operation loaders. It expects an authenticated principal in the request context (or, for
+// websockets, authenticates the connection_init payload itself).
+func NewGraphQLHandler(opts ServerOpts) *handler.Server {
+	srv := handler.New(NewExecutableSchema(Config{Resolvers: opts.Resolvers}))
+	srv.AddTransport(transport.Websocket{
+		KeepAlivePingInterval: 10 * time.Second,
+		InitFunc: websocketAuth(opts.Verifier),
+	})
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	if opts.Development {
+		srv.Use(extension.Introspection{})
+	}
+	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		if p, ok := auth.PrincipalFrom(ctx); ok {
+			ctx = loaders.WithLoaders(ctx, loaders.New(opts.Reader, scopeOf(p), opts.Loaders))
+		}
+		return next(ctx)
+	})
+	srv.SetErrorPresenter(errorPresenter(opts.Logger))
+	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
+		opts.Logger.ErrorContext(ctx, "panic in resolver", "panic", fmt.Sprint(v), "request_id", reqid.From(ctx),
+			"stack", string(debug.Stack()))
+		return errors.New("panic")
+	})
+	return srv
+}
+
+// errorPresenter shows clients the code and message of *apperr.Error, and keeps the parser's and
+// validator's own codes; anything else is internal: logged in full, shown as "internal error"
+// with the request id to quote.
+func errorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
+		var appErr *apperr.Error
+		if errors.As(err, &appErr) {
+			gqlErr.Message = appErr.Message
+			gqlErr.Extensions = map[string]any{"code": string(appErr.Code)}
+			if appErr.Field != "" {
+				gqlErr.Extensions["field"] = appErr.Field
+			}
+			return gqlErr
+		}
+		if code, ok := gqlErr.Extensions["code"]; ok && code != "" && gqlErr.Err == nil {
+			return gqlErr // parse and validation errors, already coded by gqlgen
+		}
+		var inner *gqlerror.Error
+		if !errors.As(err, &inner) || inner.Err != nil || len(inner.Extensions) == 0 {
+			id := reqid.From(ctx)
+			logger.ErrorContext(ctx, "internal error", "err", err, "request_id", id, "path", gqlErr.Path.String())
+			return &gqlerror.Error{
+				Message:    "internal error",
+				Path:       gqlErr.Path,
+				Locations:  gqlErr.Locations,
+				Extensions: map[string]any{"code": string(apperr.Internal), "requestId": id},
+			}
+		}
+		return gqlErr
+	}
+}
+
+var _ = errcode.ValidationFailed // gqlgen's codes: GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED
+
+func websocketAuth(v auth.TokenVerifier) transport.WebsocketInitFunc {
+	return func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+		if _, ok := auth.PrincipalFrom(ctx); ok {
+			return ctx, &payload, nil // authenticated by the upgrade request's header
+		}
+		raw, ok := auth.BearerToken(payload.Authorization())
+		if !ok {
+			if t, isString := payload["authToken"].(string); isString && t != "" {
+				raw, ok = t, true
+			}
+		}
+		if !ok {
+			return ctx, nil, errors.New("unauthenticated: send {\"Authorization\": \"Bearer <token>\"} in connection_init")
+		}
+		p, err := v.Verify(ctx, raw)
+		if err != nil {
+			return ctx, nil, errors.New("unauthenticated: invalid or expired token")
+		}
+		ctx = auth.WithPrincipal(ctx, p)
+		return ctx, &payload, nil
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the connection (websocket hijack, flush).
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func accessLog(logger *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		logger.LogAttrs(r.Context(), slog.LevelDebug, "http request",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", rec.status),
+			slog.Duration("duration", time.Since(start)), slog.String("request_id", reqid.From(r.Context())))
+	})
+}

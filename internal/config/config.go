@@ -1,0 +1,94 @@
+// Package config reads the process configuration from the environment. Every setting is listed
+// in README.md; defaults suit development, and production refuses to start without the settings
+// that have no safe default.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+)
+
+// Environments.
+const (
+	Development = "development"
+	Production  = "production"
+)
+
+// Config is the process configuration.
+type Config struct {
+	Env      string // APP_ENV: development | production
+	HTTPAddr string // HTTP_ADDR, default :8080
+	// DatabaseURL is DATABASE_URL. Empty in development means: provision a private local cluster.
+	DatabaseURL string
+	RedisURL    string // REDIS_URL; empty means in-process fallbacks
+	DataDir     string // DATA_DIR, default .data: local cluster, development signing key
+	DevPGPort   int    // DEV_PG_PORT, default 54329: port of the private local cluster
+
+	OIDCIssuer   string // OIDC_ISSUER
+	OIDCAudience string // OIDC_AUDIENCE
+	OIDCJWKSURL  string // OIDC_JWKS_URL
+
+	LogLevel   slog.Level    // LOG_LEVEL: debug | info | warn | error
+	LoaderWait time.Duration // LOADER_WAIT, default 1ms
+	DBMaxConns int32         // DB_MAX_CONNS, default 0 (pgx: max(4, cores))
+}
+
+// Development reports whether development conveniences (dev tokens, playground) are on.
+func (c Config) Development() bool { return c.Env == Development }
+
+// FromEnv reads the configuration through getenv.
+func FromEnv(getenv func(string) string) (Config, error) {
+	c := Config{
+		Env:          or(getenv("APP_ENV"), Development),
+		HTTPAddr:     or(getenv("HTTP_ADDR"), ":8080"),
+		DatabaseURL:  getenv("DATABASE_URL"),
+		RedisURL:     getenv("REDIS_URL"),
+		DataDir:      or(getenv("DATA_DIR"), ".data"),
+		OIDCIssuer:   getenv("OIDC_ISSUER"),
+		OIDCAudience: getenv("OIDC_AUDIENCE"),
+		OIDCJWKSURL:  getenv("OIDC_JWKS_URL"),
+	}
+	var errs []error
+	if c.Env != Development && c.Env != Production {
+		errs = append(errs, fmt.Errorf("APP_ENV must be %q or %q, not %q", Development, Production, c.Env))
+	}
+	var err error
+	if c.DevPGPort, err = strconv.Atoi(or(getenv("DEV_PG_PORT"), "54329")); err != nil {
+		errs = append(errs, fmt.Errorf("DEV_PG_PORT: %w", err))
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(or(getenv("LOG_LEVEL"), "info"))); err != nil {
+		errs = append(errs, fmt.Errorf("LOG_LEVEL: %w", err))
+	}
+	if c.LoaderWait, err = time.ParseDuration(or(getenv("LOADER_WAIT"), "1ms")); err != nil {
+		errs = append(errs, fmt.Errorf("LOADER_WAIT: %w", err))
+	}
+	if v := getenv("DB_MAX_CONNS"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 32)
+		if err != nil || n < 1 {
+			errs = append(errs, fmt.Errorf("DB_MAX_CONNS must be a positive integer"))
+		}
+		c.DBMaxConns = int32(n)
+	}
+	if c.Env == Production {
+		if c.DatabaseURL == "" {
+			errs = append(errs, errors.New("DATABASE_URL is required in production"))
+		}
+		if c.OIDCIssuer == "" || c.OIDCAudience == "" || c.OIDCJWKSURL == "" {
+			errs = append(errs, errors.New("OIDC_ISSUER, OIDC_AUDIENCE and OIDC_JWKS_URL are required in production"))
+		}
+	}
+	if (c.OIDCIssuer == "") != (c.OIDCJWKSURL == "") {
+		errs = append(errs, errors.New("OIDC_ISSUER and OIDC_JWKS_URL are set together"))
+	}
+	return c, errors.Join(errs...)
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}

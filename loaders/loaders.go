@@ -1,0 +1,243 @@
+// Package loaders batches the reads of one request: every relationship field asks its loader,
+// and the loader turns all the asks that arrive within a short window into one store call. A
+// request's SQL round trips therefore grow with the depth of its query, not with list sizes.
+//
+// Loaders are built per request after authentication, so each batch function captures the
+// request's tenant scope and cached rows never cross requests or tenants.
+package loaders
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/graph-gophers/dataloader/v7"
+
+	"github.com/workingtracker/api/store"
+)
+
+// Reader is what the loaders need of the store; every method returns rows in any order.
+type Reader interface {
+	EmployeesByIDs(ctx context.Context, scope store.Scope, ids []uuid.UUID) ([]*store.Employee, error)
+	DepartmentsByIDs(ctx context.Context, scope store.Scope, ids []uuid.UUID) ([]*store.Department, error)
+	ProjectsByIDs(ctx context.Context, scope store.Scope, ids []uuid.UUID) ([]*store.Project, error)
+	TasksByIDs(ctx context.Context, scope store.Scope, ids []uuid.UUID) ([]*store.Task, error)
+	TimeEntriesByIDs(ctx context.Context, scope store.Scope, ids []uuid.UUID) ([]*store.TimeEntry, error)
+	ProjectsByEmployeeIDs(ctx context.Context, scope store.Scope, employeeIDs []uuid.UUID) ([]store.EmployeeProject, error)
+	MembersByProjectIDs(ctx context.Context, scope store.Scope, projectIDs []uuid.UUID) ([]store.ProjectMember, error)
+	TasksByProjectIDs(ctx context.Context, scope store.Scope, projectIDs []uuid.UUID) ([]*store.Task, error)
+	DependenciesByTaskIDs(ctx context.Context, scope store.Scope, taskIDs []uuid.UUID) ([]store.TaskDependency, error)
+	TrackedSecondsByProjectIDs(ctx context.Context, scope store.Scope, projectIDs []uuid.UUID) ([]store.ProjectSeconds, error)
+	LatestTimeEntriesByEmployeeIDs(ctx context.Context, scope store.Scope, employeeIDs []uuid.UUID, r store.TimeRange, limit int) ([]*store.TimeEntry, error)
+}
+
+// Opts tunes the loaders.
+type Opts struct {
+	// Wait is how long a loader collects keys before it fetches. graph-gophers' default of 16 ms
+	// is paid once per level of a query; sibling resolvers run concurrently and ask within
+	// microseconds of each other, so a short window batches just as well.
+	Wait time.Duration
+}
+
+// DefaultWait is the batching window used when Opts.Wait is zero.
+const DefaultWait = time.Millisecond
+
+// Loaders holds one loader per relationship.
+type Loaders struct {
+	Employee   *dataloader.Loader[uuid.UUID, *store.Employee]
+	Department *dataloader.Loader[uuid.UUID, *store.Department]
+	Project    *dataloader.Loader[uuid.UUID, *store.Project]
+	Task       *dataloader.Loader[uuid.UUID, *store.Task]
+	TimeEntry  *dataloader.Loader[uuid.UUID, *store.TimeEntry]
+
+	ProjectsOfEmployee      *dataloader.Loader[uuid.UUID, []*store.Project]
+	MembersOfProject        *dataloader.Loader[uuid.UUID, []*store.Employee]
+	TasksOfProject          *dataloader.Loader[uuid.UUID, []*store.Task]
+	DependenciesOfTask      *dataloader.Loader[uuid.UUID, []*store.Task]
+	TrackedSeconds          *dataloader.Loader[uuid.UUID, int64]
+	LatestEntriesOfEmployee *dataloader.Loader[LatestEntriesKey, []*store.TimeEntry]
+}
+
+// LatestEntriesKey asks for an employee's latest Limit entries that started in [From, To).
+// Times are Unix nanoseconds (0 = unbounded) so that equal ranges are equal keys.
+type LatestEntriesKey struct {
+	EmployeeID uuid.UUID
+	From, To   int64
+	Limit      int
+}
+
+// New builds the loaders of one request.
+func New(r Reader, scope store.Scope, opts Opts) *Loaders {
+	wait := opts.Wait
+	if wait <= 0 {
+		wait = DefaultWait
+	}
+	return &Loaders{
+		Employee: byID(wait, func(ctx context.Context, ids []uuid.UUID) ([]*store.Employee, error) {
+			return r.EmployeesByIDs(ctx, scope, ids)
+		}, func(e *store.Employee) uuid.UUID { return e.ID }),
+		Department: byID(wait, func(ctx context.Context, ids []uuid.UUID) ([]*store.Department, error) {
+			return r.DepartmentsByIDs(ctx, scope, ids)
+		}, func(d *store.Department) uuid.UUID { return d.ID }),
+		Project: byID(wait, func(ctx context.Context, ids []uuid.UUID) ([]*store.Project, error) {
+			return r.ProjectsByIDs(ctx, scope, ids)
+		}, func(p *store.Project) uuid.UUID { return p.ID }),
+		Task: byID(wait, func(ctx context.Context, ids []uuid.UUID) ([]*store.Task, error) {
+			return r.TasksByIDs(ctx, scope, ids)
+		}, func(t *store.Task) uuid.UUID { return t.ID }),
+		TimeEntry: byID(wait, func(ctx context.Context, ids []uuid.UUID) ([]*store.TimeEntry, error) {
+			return r.TimeEntriesByIDs(ctx, scope, ids)
+		}, func(t *store.TimeEntry) uuid.UUID { return t.ID }),
+
+		ProjectsOfEmployee: grouped(wait, func(ctx context.Context, ids []uuid.UUID) ([]store.EmployeeProject, error) {
+			return r.ProjectsByEmployeeIDs(ctx, scope, ids)
+		}, func(ep store.EmployeeProject) (uuid.UUID, *store.Project) { return ep.EmployeeID, ep.Project }),
+		MembersOfProject: grouped(wait, func(ctx context.Context, ids []uuid.UUID) ([]store.ProjectMember, error) {
+			return r.MembersByProjectIDs(ctx, scope, ids)
+		}, func(m store.ProjectMember) (uuid.UUID, *store.Employee) { return m.ProjectID, m.Employee }),
+		TasksOfProject: grouped(wait, func(ctx context.Context, ids []uuid.UUID) ([]*store.Task, error) {
+			return r.TasksByProjectIDs(ctx, scope, ids)
+		}, func(t *store.Task) (uuid.UUID, *store.Task) { return t.ProjectID, t }),
+		DependenciesOfTask: grouped(wait, func(ctx context.Context, ids []uuid.UUID) ([]store.TaskDependency, error) {
+			return r.DependenciesByTaskIDs(ctx, scope, ids)
+		}, func(d store.TaskDependency) (uuid.UUID, *store.Task) { return d.TaskID, d.Task }),
+		TrackedSeconds: byKey(wait, func(ctx context.Context, ids []uuid.UUID) ([]store.ProjectSeconds, error) {
+			return r.TrackedSecondsByProjectIDs(ctx, scope, ids)
+		}, func(ps store.ProjectSeconds) uuid.UUID { return ps.ProjectID }, func(ps store.ProjectSeconds) int64 { return ps.Seconds }),
+		LatestEntriesOfEmployee: dataloader.NewBatchedLoader(latestEntriesBatch(r, scope),
+			dataloader.WithWait[LatestEntriesKey, []*store.TimeEntry](wait)),
+	}
+}
+
+// byID loads rows by primary key. A key with no row yields nil, so one unknown id nulls one field
+// rather than failing the batch.
+func byID[V any](wait time.Duration, fetch func(context.Context, []uuid.UUID) ([]V, error), id func(V) uuid.UUID) *dataloader.Loader[uuid.UUID, V] {
+	return byKey(wait, fetch, id, func(v V) V { return v })
+}
+
+// byKey is byID for rows that carry the loaded value (pick) next to their key.
+func byKey[Row, V any](wait time.Duration, fetch func(context.Context, []uuid.UUID) ([]Row, error), id func(Row) uuid.UUID, pick func(Row) V) *dataloader.Loader[uuid.UUID, V] {
+	batch := func(ctx context.Context, keys []uuid.UUID) []*dataloader.Result[V] {
+		rows, err := fetch(ctx, keys)
+		if err != nil {
+			return failAll[V](len(keys), err)
+		}
+		index := make(map[uuid.UUID]V, len(rows))
+		for _, r := range rows {
+			index[id(r)] = pick(r)
+		}
+		results := make([]*dataloader.Result[V], len(keys))
+		for i, k := range keys {
+			results[i] = &dataloader.Result[V]{Data: index[k]}
+		}
+		return results
+	}
+	return dataloader.NewBatchedLoader(batch, dataloader.WithWait[uuid.UUID, V](wait))
+}
+
+// grouped loads the children of each parent key, keeping the store's order within a parent.
+func grouped[Row, V any](wait time.Duration, fetch func(context.Context, []uuid.UUID) ([]Row, error), split func(Row) (uuid.UUID, V)) *dataloader.Loader[uuid.UUID, []V] {
+	batch := func(ctx context.Context, keys []uuid.UUID) []*dataloader.Result[[]V] {
+		rows, err := fetch(ctx, keys)
+		if err != nil {
+			return failAll[[]V](len(keys), err)
+		}
+		groups := make(map[uuid.UUID][]V, len(keys))
+		for _, r := range rows {
+			parent, v := split(r)
+			groups[parent] = append(groups[parent], v)
+		}
+		results := make([]*dataloader.Result[[]V], len(keys))
+		for i, k := range keys {
+			children := groups[k]
+			if children == nil {
+				children = []V{}
+			}
+			results[i] = &dataloader.Result[[]V]{Data: children}
+		}
+		return results
+	}
+	return dataloader.NewBatchedLoader(batch, dataloader.WithWait[uuid.UUID, []V](wait))
+}
+
+// latestEntriesBatch runs one statement per distinct (range, limit) among the keys — in practice
+// one, since siblings in a query share their arguments.
+func latestEntriesBatch(r Reader, scope store.Scope) dataloader.BatchFunc[LatestEntriesKey, []*store.TimeEntry] {
+	type shape struct {
+		from, to int64
+		limit    int
+	}
+	return func(ctx context.Context, keys []LatestEntriesKey) []*dataloader.Result[[]*store.TimeEntry] {
+		byShape := make(map[shape][]uuid.UUID)
+		for _, k := range keys {
+			s := shape{k.From, k.To, k.Limit}
+			byShape[s] = append(byShape[s], k.EmployeeID)
+		}
+		found := make(map[LatestEntriesKey][]*store.TimeEntry, len(keys))
+		for s, ids := range byShape {
+			entries, err := r.LatestTimeEntriesByEmployeeIDs(ctx, scope, ids, store.TimeRange{From: fromUnix(s.from), To: fromUnix(s.to)}, s.limit)
+			if err != nil {
+				return failAll[[]*store.TimeEntry](len(keys), err)
+			}
+			for _, e := range entries {
+				k := LatestEntriesKey{EmployeeID: e.EmployeeID, From: s.from, To: s.to, Limit: s.limit}
+				found[k] = append(found[k], e)
+			}
+		}
+		results := make([]*dataloader.Result[[]*store.TimeEntry], len(keys))
+		for i, k := range keys {
+			entries := found[k]
+			if entries == nil {
+				entries = []*store.TimeEntry{}
+			}
+			results[i] = &dataloader.Result[[]*store.TimeEntry]{Data: entries}
+		}
+		return results
+	}
+}
+
+// LatestKey builds the key of an employee's latest entries; nil times are unbounded.
+func LatestKey(employeeID uuid.UUID, from, to *time.Time, limit int) LatestEntriesKey {
+	return LatestEntriesKey{EmployeeID: employeeID, From: toUnix(from), To: toUnix(to), Limit: limit}
+}
+
+func toUnix(t *time.Time) int64 {
+	if t == nil {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromUnix(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+func failAll[V any](n int, err error) []*dataloader.Result[V] {
+	results := make([]*dataloader.Result[V], n)
+	for i := range results {
+		results[i] = &dataloader.Result[V]{Error: err}
+	}
+	return results
+}
+
+type ctxKey struct{}
+
+// WithLoaders returns ctx carrying l.
+func WithLoaders(ctx context.Context, l *Loaders) context.Context {
+	return context.WithValue(ctx, ctxKey{}, l)
+}
+
+// ErrNoLoaders means a resolver ran outside a request that set up loaders: a wiring bug.
+var ErrNoLoaders = errors.New("loaders: none in context")
+
+// For returns the request's loaders, or ErrNoLoaders.
+func For(ctx context.Context) (*Loaders, error) {
+	if l, ok := ctx.Value(ctxKey{}).(*Loaders); ok && l != nil {
+		return l, nil
+	}
+	return nil, ErrNoLoaders
+}

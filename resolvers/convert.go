@@ -1,0 +1,168 @@
+package resolvers
+
+import (
+	"context"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/google/uuid"
+	"github.com/graph-gophers/dataloader/v7"
+
+	"github.com/workingtracker/api/graph/model"
+	"github.com/workingtracker/api/internal/apperr"
+	"github.com/workingtracker/api/internal/auth"
+	"github.com/workingtracker/api/loaders"
+	"github.com/workingtracker/api/store"
+)
+
+// request returns the request's scope and loaders. Both exist for every authenticated request;
+// their absence is a wiring bug, reported as unauthenticated rather than served unscoped.
+func request(ctx context.Context) (store.Scope, *loaders.Loaders, error) {
+	p, ok := auth.PrincipalFrom(ctx)
+	if !ok {
+		return store.Scope{}, nil, apperr.New(apperr.Unauthenticated, "authentication required")
+	}
+	l, err := loaders.For(ctx)
+	if err != nil {
+		return store.Scope{}, nil, err
+	}
+	return scopeOf(p), l, nil
+}
+
+func scope(ctx context.Context) (store.Scope, error) {
+	s, _, err := request(ctx)
+	return s, err
+}
+
+func scopeOf(p *auth.Principal) store.Scope {
+	return store.Scope{TenantID: p.TenantID, ActorID: p.EmployeeID}
+}
+
+// load reads one row through a loader. A malformed id cannot name a row: it reads as "none".
+func load[V any](ctx context.Context, id string, pick func(*loaders.Loaders) *dataloader.Loader[uuid.UUID, V]) (V, error) {
+	var zero V
+	key, err := uuid.Parse(id)
+	if err != nil {
+		return zero, nil
+	}
+	_, l, err := request(ctx)
+	if err != nil {
+		return zero, err
+	}
+	return pick(l).Load(ctx, key)()
+}
+
+// loadRef reads the row a nullable reference points to.
+func loadRef[V any](ctx context.Context, id *uuid.UUID, pick func(*loaders.Loaders) *dataloader.Loader[uuid.UUID, V]) (V, error) {
+	var zero V
+	if id == nil {
+		return zero, nil
+	}
+	_, l, err := request(ctx)
+	if err != nil {
+		return zero, err
+	}
+	return pick(l).Load(ctx, *id)()
+}
+
+// parseID reads an id argument; a malformed one is the client's error, naming the field.
+func parseID(field, id string) (uuid.UUID, error) {
+	u, err := uuid.Parse(id)
+	if err != nil {
+		return uuid.Nil, apperr.Invalid(field, "%s is not a valid id", field)
+	}
+	return u, nil
+}
+
+func parseOptionalID(field string, id *string) (*uuid.UUID, error) {
+	if id == nil {
+		return nil, nil
+	}
+	u, err := parseID(field, *id)
+	return &u, err
+}
+
+// parseIDOr reads an optional id that defaults to the caller's own employee id.
+func parseIDOr(ctx context.Context, field string, id *string) (uuid.UUID, error) {
+	if id != nil {
+		return parseID(field, *id)
+	}
+	s, err := scope(ctx)
+	return s.ActorID, err
+}
+
+// parseOmittableID reads an id that may be set, explicitly null (clear), or omitted (keep).
+func parseOmittableID(field string, o graphql.Omittable[*string]) (id *uuid.UUID, clear bool, err error) {
+	v, set := o.ValueOK()
+	if !set {
+		return nil, false, nil
+	}
+	if v == nil {
+		return nil, true, nil
+	}
+	id, err = parseOptionalID(field, v)
+	return id, false, err
+}
+
+func pageParams(first *int, after *string) store.PageParams {
+	p := store.PageParams{First: 20}
+	if first != nil {
+		p.First = *first
+	}
+	if after != nil {
+		p.After = *after
+	}
+	return p
+}
+
+func pageInfo[T any](rows []T, hasNext bool, cursor func(T) string) *model.PageInfo {
+	info := &model.PageInfo{HasNextPage: hasNext}
+	if len(rows) > 0 {
+		start, end := cursor(rows[0]), cursor(rows[len(rows)-1])
+		info.StartCursor, info.EndCursor = &start, &end
+	}
+	return info
+}
+
+// parseIDs reads an optional list of ids; nil means "not given".
+func parseIDs(field string, ids []string) (*[]uuid.UUID, error) {
+	if ids == nil {
+		return nil, nil
+	}
+	out := make([]uuid.UUID, len(ids))
+	for i, id := range ids {
+		u, err := parseID(field, id)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = u
+	}
+	return &out, nil
+}
+
+// loadEntities resolves a gateway's representations through the same loaders as every other
+// field: all keys are queued before any is awaited, so they share one batch (one statement per
+// entity type), and the tenant scope applies as it does everywhere. An id with no row in the
+// caller's tenant resolves to null for its representation only.
+func loadEntities[Rep any, V any](ctx context.Context, reps []Rep, idOf func(Rep) string, pick func(*loaders.Loaders) *dataloader.Loader[uuid.UUID, *V]) ([]*V, error) {
+	_, l, err := request(ctx)
+	if err != nil {
+		return nil, err
+	}
+	loader := pick(l)
+	thunks := make([]dataloader.Thunk[*V], len(reps))
+	for i, rep := range reps {
+		if key, err := uuid.Parse(idOf(rep)); err == nil {
+			thunks[i] = loader.Load(ctx, key)
+		}
+	}
+	out := make([]*V, len(reps))
+	for i, thunk := range thunks {
+		if thunk == nil {
+			continue
+		}
+		if out[i], err = thunk(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,46 @@
+// Package resolvers holds thin GraphQL resolvers: each converts its arguments, makes one loader
+// or store call and returns. Batching lives in loaders, SQL and transactions in store, tenancy in
+// the request scope every call carries.
+package resolvers
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+
+	"github.com/workingtracker/api/store"
+)
+
+// Store is what the resolvers need of the store.
+type Store interface {
+	ListEmployees(ctx context.Context, scope store.Scope, params store.ListEmployeesParams, page store.PageParams) (store.Page[*store.Employee], error)
+	CountEmployees(ctx context.Context, scope store.Scope, params store.ListEmployeesParams) (int, error)
+	CreateEmployee(ctx context.Context, scope store.Scope, p store.EmployeeParams) (*store.Employee, error)
+	UpdateEmployee(ctx context.Context, scope store.Scope, id uuid.UUID, p store.EmployeeParams) (*store.Employee, error)
+
+	ListProjects(ctx context.Context, scope store.Scope, params store.ListProjectsParams, page store.PageParams) (store.Page[*store.Project], error)
+	CountProjects(ctx context.Context, scope store.Scope, params store.ListProjectsParams) (int, error)
+	CreateProject(ctx context.Context, scope store.Scope, p store.ProjectParams) (*store.Project, error)
+	UpdateProject(ctx context.Context, scope store.Scope, id uuid.UUID, p store.ProjectParams) (*store.Project, error)
+	AddProjectMember(ctx context.Context, scope store.Scope, projectID, employeeID uuid.UUID) (*store.Project, error)
+	RemoveProjectMember(ctx context.Context, scope store.Scope, projectID, employeeID uuid.UUID) (*store.Project, error)
+
+	CreateTask(ctx context.Context, scope store.Scope, p store.TaskParams) (*store.Task, error)
+	UpdateTask(ctx context.Context, scope store.Scope, id uuid.UUID, p store.TaskParams) (*store.Task, error)
+
+	ListTimeEntries(ctx context.Context, scope store.Scope, params store.ListTimeEntriesParams, page store.PageParams) (store.Page[*store.TimeEntry], error)
+	CountTimeEntries(ctx context.Context, scope store.Scope, params store.ListTimeEntriesParams) (int, error)
+	CreateTimeEntry(ctx context.Context, scope store.Scope, p store.TimeEntryParams) (*store.TimeEntry, error)
+	UpdateTimeEntry(ctx context.Context, scope store.Scope, id uuid.UUID, p store.TimeEntryParams) (*store.TimeEntry, error)
+	DeleteTimeEntry(ctx context.Context, scope store.Scope, id uuid.UUID) (*store.TimeEntry, error)
+	StartTimer(ctx context.Context, scope store.Scope, p store.TimeEntryParams) (*store.TimeEntry, error)
+	StopTimer(ctx context.Context, scope store.Scope, employeeID uuid.UUID) (*store.TimeEntry, error)
+}
+
+// Resolver is the root of all resolvers.
+type Resolver struct {
+	store Store
+}
+
+// New returns the resolver root.
+func New(s Store) *Resolver { return &Resolver{store: s} }

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs every test against real servers: a private PostgreSQL cluster (fsync off, its own port and
+# folder, so it never touches the development database) and a private redis-server, both started
+# here and stopped on exit. TEST_DATABASE_URL / TEST_REDIS_URL point at existing servers instead.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+GO=${GO:-go}
+test_data="${DATA_DIR:-$PWD/.data}/test"
+started_pg=""
+redis_pidfile=""
+
+cleanup() {
+  if [ -n "$started_pg" ]; then
+    DATA_DIR="$test_data" $GO run ./cmd/workingtracker devdb stop >/dev/null 2>&1 || true
+  fi
+  if [ -n "$redis_pidfile" ] && [ -f "$redis_pidfile" ]; then
+    kill "$(cat "$redis_pidfile")" 2>/dev/null || true
+  fi
+}
+trap cleanup EXIT
+
+if [ -z "${TEST_DATABASE_URL:-}" ]; then
+  TEST_DATABASE_URL=$(DATA_DIR="$test_data" DEV_PG_PORT="${TEST_PG_PORT:-54339}" \
+    $GO run ./cmd/workingtracker devdb start --fast)
+  started_pg=1
+fi
+export TEST_DATABASE_URL
+
+if [ -z "${TEST_REDIS_URL:-}" ] && command -v redis-server >/dev/null; then
+  port=${TEST_REDIS_PORT:-56379}
+  mkdir -p "$test_data"
+  redis_pidfile="$test_data/redis.pid"
+  redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --daemonize yes \
+    --pidfile "$redis_pidfile" --logfile "$test_data/redis.log" --dir "$test_data"
+  export TEST_REDIS_URL="redis://127.0.0.1:$port/0"
+fi
+
+$GO test -race -count=1 -timeout 15m "$@" ./...

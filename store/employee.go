@@ -1,0 +1,317 @@
+package store
+
+import (
+	"context"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/uptrace/bun"
+
+	"github.com/workingtracker/api/internal/apperr"
+)
+
+// Roles an employee may hold in a tenant.
+const (
+	RoleAdmin    = "ADMIN"
+	RoleHR       = "HR"
+	RoleManager  = "MANAGER"
+	RoleEmployee = "EMPLOYEE"
+	RoleAuditor  = "AUDITOR"
+)
+
+// Employee statuses.
+const (
+	EmployeeActive     = "ACTIVE"
+	EmployeeOnLeave    = "ON_LEAVE"
+	EmployeeTerminated = "TERMINATED"
+)
+
+// Employee is a person of a tenant. PII columns hold ciphertext only and are named so that the
+// GraphQL autobinding can never expose them; masked views are resolved elsewhere.
+type Employee struct {
+	bun.BaseModel `bun:"table:employees"`
+
+	TenantID              uuid.UUID  `bun:"tenant_id,pk,type:uuid"`
+	ID                    uuid.UUID  `bun:"id,pk,type:uuid"`
+	DepartmentID          *uuid.UUID `bun:"department_id,type:uuid"`
+	ManagerID             *uuid.UUID `bun:"manager_id,type:uuid"`
+	Name                  string     `bun:"name,notnull"`
+	Email                 string     `bun:"email,notnull"`
+	Role                  string     `bun:"role,notnull"`
+	Status                string     `bun:"status,notnull"`
+	HourlyRate            *float64   `bun:"hourly_rate"`
+	SSNCiphertext         []byte     `bun:"ssn_ciphertext"`
+	TaxIDCiphertext       []byte     `bun:"tax_id_ciphertext"`
+	PassportCiphertext    []byte     `bun:"passport_ciphertext"`
+	BankAccountCiphertext []byte     `bun:"bank_account_ciphertext"`
+	CreatedAt             time.Time  `bun:"created_at,notnull"`
+	UpdatedAt             time.Time  `bun:"updated_at,notnull"`
+}
+
+const employeeColumns = `e.id, e.tenant_id, e.department_id, e.manager_id, e.name, e.email, e.role, e.status,
+	e.hourly_rate::float8, e.created_at, e.updated_at`
+
+func scanEmployee(row pgx.Row) (*Employee, error) {
+	var e Employee
+	err := row.Scan(&e.ID, &e.TenantID, &e.DepartmentID, &e.ManagerID, &e.Name, &e.Email, &e.Role, &e.Status,
+		&e.HourlyRate, &e.CreatedAt, &e.UpdatedAt)
+	return &e, err
+}
+
+// EmployeesByIDs returns the scope's employees among ids, in any order; unknown ids are absent.
+func (s *Store) EmployeesByIDs(ctx context.Context, scope Scope, ids []uuid.UUID) ([]*Employee, error) {
+	return collect(ctx, s.pool, "employees by ids",
+		`SELECT `+employeeColumns+` FROM employees e WHERE e.tenant_id = $1 AND e.id = ANY($2)`,
+		[]any{scope.TenantID, ids}, scanEmployee)
+}
+
+// ProjectMember pairs a project with one of its members.
+type ProjectMember struct {
+	ProjectID uuid.UUID
+	Employee  *Employee
+}
+
+// MembersByProjectIDs returns the members of each project, ordered by name within a project.
+func (s *Store) MembersByProjectIDs(ctx context.Context, scope Scope, projectIDs []uuid.UUID) ([]ProjectMember, error) {
+	return collect(ctx, s.pool, "project members",
+		`SELECT pm.project_id, `+employeeColumns+`
+		FROM project_members pm JOIN employees e ON e.tenant_id = pm.tenant_id AND e.id = pm.employee_id
+		WHERE pm.tenant_id = $1 AND pm.project_id = ANY($2)
+		ORDER BY pm.project_id, e.name, e.id`,
+		[]any{scope.TenantID, projectIDs}, func(row pgx.Row) (ProjectMember, error) {
+			var m ProjectMember
+			var e Employee
+			err := row.Scan(&m.ProjectID, &e.ID, &e.TenantID, &e.DepartmentID, &e.ManagerID, &e.Name, &e.Email,
+				&e.Role, &e.Status, &e.HourlyRate, &e.CreatedAt, &e.UpdatedAt)
+			m.Employee = &e
+			return m, err
+		})
+}
+
+// ListEmployeesParams narrows ListEmployees; zero fields do not filter.
+type ListEmployeesParams struct {
+	DepartmentID *uuid.UUID
+	ManagerID    *uuid.UUID
+	Status       *string
+	Role         *string
+	// Search matches a prefix of the name or the e-mail address, case-insensitively.
+	Search *string
+}
+
+type employeeCursor struct {
+	Name string    `json:"n"`
+	ID   uuid.UUID `json:"i"`
+}
+
+// EmployeeCursor is the opaque cursor of e in ListEmployees' order.
+func EmployeeCursor(e *Employee) string { return encodeCursor(employeeCursor{e.Name, e.ID}) }
+
+func (f ListEmployeesParams) where(scope Scope) *where {
+	w := &where{}
+	w.add("e.tenant_id = ?", scope.TenantID)
+	if f.DepartmentID != nil {
+		w.add("e.department_id = ?", *f.DepartmentID)
+	}
+	if f.ManagerID != nil {
+		w.add("e.manager_id = ?", *f.ManagerID)
+	}
+	if f.Status != nil {
+		w.add("e.status = ?", *f.Status)
+	}
+	if f.Role != nil {
+		w.add("e.role = ?", *f.Role)
+	}
+	if f.Search != nil && strings.TrimSpace(*f.Search) != "" {
+		pattern := escapeLike(strings.TrimSpace(*f.Search)) + "%"
+		p := w.arg(pattern)
+		w.conds = append(w.conds, "(e.name ILIKE "+p+" OR lower(e.email) LIKE lower("+p+"))")
+	}
+	return w
+}
+
+// ListEmployees returns a page of the scope's employees ordered by name.
+func (s *Store) ListEmployees(ctx context.Context, scope Scope, filter ListEmployeesParams, page PageParams) (Page[*Employee], error) {
+	if err := page.validate(); err != nil {
+		return Page[*Employee]{}, err
+	}
+	w := filter.where(scope)
+	if page.After != "" {
+		var c employeeCursor
+		if err := decodeCursor(page.After, &c); err != nil {
+			return Page[*Employee]{}, err
+		}
+		w.add("(e.name, e.id) > (?, ?)", c.Name, c.ID)
+	}
+	limit := w.arg(page.First + 1)
+	rows, err := collect(ctx, s.pool, "employees",
+		`SELECT `+employeeColumns+` FROM employees e WHERE `+w.String()+` ORDER BY e.name, e.id LIMIT `+limit,
+		w.args, scanEmployee)
+	return trimPage(rows, page.First), err
+}
+
+// CountEmployees counts the scope's employees matching filter.
+func (s *Store) CountEmployees(ctx context.Context, scope Scope, filter ListEmployeesParams) (int, error) {
+	w := filter.where(scope)
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM employees e WHERE `+w.String(), w.args...).Scan(&n)
+	return n, translate(err, "count employees")
+}
+
+// EmployeeParams are the writable fields of an employee; nil leaves a field unchanged on update.
+type EmployeeParams struct {
+	Name         *string
+	Email        *string
+	Role         *string
+	Status       *string
+	DepartmentID *uuid.UUID
+	ManagerID    *uuid.UUID
+	HourlyRate   *float64
+	// ClearManager / ClearDepartment set the reference to null (nil pointers mean "unchanged").
+	ClearManager    bool
+	ClearDepartment bool
+}
+
+func (p EmployeeParams) apply(e *Employee) error {
+	if p.Name != nil {
+		e.Name = strings.TrimSpace(*p.Name)
+		if e.Name == "" || len(e.Name) > 200 {
+			return apperr.Invalid("name", "name must be 1 to 200 characters")
+		}
+	}
+	if p.Email != nil {
+		addr, err := mail.ParseAddress(strings.TrimSpace(*p.Email))
+		if err != nil || addr.Address != strings.TrimSpace(*p.Email) || len(addr.Address) > 320 {
+			return apperr.Invalid("email", "email must be a plain e-mail address such as ada@example.com")
+		}
+		e.Email = addr.Address
+	}
+	if p.Role != nil {
+		e.Role = *p.Role
+	}
+	if p.Status != nil {
+		e.Status = *p.Status
+	}
+	if p.HourlyRate != nil {
+		if *p.HourlyRate < 0 || *p.HourlyRate > 1e9 {
+			return apperr.Invalid("hourlyRate", "hourlyRate must be between 0 and 1000000000")
+		}
+		e.HourlyRate = p.HourlyRate
+	}
+	if p.DepartmentID != nil {
+		e.DepartmentID = p.DepartmentID
+	}
+	if p.ClearDepartment {
+		e.DepartmentID = nil
+	}
+	if p.ManagerID != nil {
+		if *p.ManagerID == e.ID {
+			return apperr.Invalid("managerId", "an employee cannot be their own manager")
+		}
+		e.ManagerID = p.ManagerID
+	}
+	if p.ClearManager {
+		e.ManagerID = nil
+	}
+	return nil
+}
+
+// CreateEmployee inserts a new employee. Name, Email and Role are required.
+func (s *Store) CreateEmployee(ctx context.Context, scope Scope, p EmployeeParams) (*Employee, error) {
+	return inTx(ctx, s, func(tx *Store) (*Employee, error) { return tx.createEmployee(ctx, scope, p) })
+}
+
+func (s *Store) createEmployee(ctx context.Context, scope Scope, p EmployeeParams) (*Employee, error) {
+	if p.Name == nil || p.Email == nil || p.Role == nil {
+		return nil, apperr.Invalid("input", "name, email and role are required")
+	}
+	now := s.now().UTC()
+	e := &Employee{TenantID: scope.TenantID, ID: newID(), Status: EmployeeActive, CreatedAt: now, UpdatedAt: now}
+	if err := p.apply(e); err != nil {
+		return nil, err
+	}
+	if err := s.checkReferences(ctx, scope, e); err != nil {
+		return nil, err
+	}
+	if _, err := s.db.NewInsert().Model(e).Exec(ctx); err != nil {
+		return nil, translate(err, "employee with this email")
+	}
+	return e, nil
+}
+
+// UpdateEmployee changes the fields set in p. It locks the row, so concurrent updates serialise.
+func (s *Store) UpdateEmployee(ctx context.Context, scope Scope, id uuid.UUID, p EmployeeParams) (*Employee, error) {
+	return inTx(ctx, s, func(tx *Store) (*Employee, error) { return tx.updateEmployee(ctx, scope, id, p) })
+}
+
+func (s *Store) updateEmployee(ctx context.Context, scope Scope, id uuid.UUID, p EmployeeParams) (*Employee, error) {
+	e := new(Employee)
+	err := s.db.NewSelect().Model(e).ExcludeColumn("ssn_ciphertext", "tax_id_ciphertext", "passport_ciphertext", "bank_account_ciphertext").
+		Where("tenant_id = ? AND id = ?", scope.TenantID, id).For("UPDATE").Scan(ctx)
+	if err != nil {
+		return nil, translate(err, "employee")
+	}
+	if err := p.apply(e); err != nil {
+		return nil, err
+	}
+	if err := s.checkReferences(ctx, scope, e); err != nil {
+		return nil, err
+	}
+	if p.ManagerID != nil {
+		if err := s.checkNoManagementCycle(ctx, scope, e.ID, *p.ManagerID); err != nil {
+			return nil, err
+		}
+	}
+	e.UpdatedAt = s.now().UTC()
+	_, err = s.db.NewUpdate().Model(e).
+		Column("name", "email", "role", "status", "department_id", "manager_id", "hourly_rate", "updated_at").
+		WherePK().Exec(ctx)
+	if err != nil {
+		return nil, translate(err, "employee with this email")
+	}
+	return e, nil
+}
+
+// checkReferences turns dangling references into input errors naming the field, rather than a
+// foreign-key violation the client cannot attribute.
+func (s *Store) checkReferences(ctx context.Context, scope Scope, e *Employee) error {
+	if e.DepartmentID != nil {
+		if err := s.mustExist(ctx, scope, "departments", *e.DepartmentID, "departmentId", "department"); err != nil {
+			return err
+		}
+	}
+	if e.ManagerID != nil {
+		if err := s.mustExist(ctx, scope, "employees", *e.ManagerID, "managerId", "manager"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkNoManagementCycle refuses a manager who already reports, directly or not, to employeeID.
+func (s *Store) checkNoManagementCycle(ctx context.Context, scope Scope, employeeID, managerID uuid.UUID) error {
+	var cycle bool
+	err := s.db.NewRaw(`WITH RECURSIVE chain(id, depth) AS (
+			SELECT manager_id, 1 FROM employees WHERE tenant_id = ? AND id = ?
+			UNION ALL
+			SELECT e.manager_id, c.depth + 1 FROM employees e JOIN chain c ON e.tenant_id = ? AND e.id = c.id
+			WHERE c.depth < 1000)
+		SELECT EXISTS (SELECT 1 FROM chain WHERE id = ?)`,
+		scope.TenantID, managerID, scope.TenantID, employeeID).Scan(ctx, &cycle)
+	if err != nil {
+		return translate(err, "management chain")
+	}
+	if cycle {
+		return apperr.Invalid("managerId", "this manager reports to the employee; reporting lines cannot form a cycle")
+	}
+	return nil
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// newID returns a time-ordered UUID (v7): inserts land at the right edge of indexes.
+func newID() uuid.UUID { return uuid.Must(uuid.NewV7()) }

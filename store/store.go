@@ -1,0 +1,146 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+
+	"github.com/workingtracker/api/internal/apperr"
+)
+
+// Scope is the request's authority over data: every store method takes one and every query
+// filters by its tenant, so a resolver cannot forget tenancy.
+type Scope struct {
+	TenantID uuid.UUID
+	// ActorID is the employee acting (zero for service principals); recorded on writes.
+	ActorID uuid.UUID
+}
+
+// Store is the only place that speaks SQL.
+//
+// Hot batched reads go through pgx directly: pgx prepares each statement once per connection and
+// the pool runs with plan_cache_mode=force_generic_plan, because on month-partitioned tables
+// planning a statement costs more than running it. bun (which inlines arguments and prepares
+// nothing) builds the writes and the transactional reads, where clarity matters more than
+// microseconds. Both share one pgx pool.
+type Store struct {
+	pool *pgxpool.Pool
+	db   bun.IDB
+	bun  *bun.DB
+	now  func() time.Time
+	// partitions remembers the months known to have partitions (see ensurePartition).
+	partitions *sync.Map
+}
+
+// Opts tunes a Store.
+type Opts struct {
+	// MaxConns caps the pool; zero keeps pgx's default (max(4, cores)).
+	MaxConns int32
+	// Tracer observes every statement (metrics, tests counting round trips).
+	Tracer pgx.QueryTracer
+	// Now is the clock; defaults to time.Now.
+	Now func() time.Time
+}
+
+// Open connects to databaseURL. Close the store when done.
+func Open(ctx context.Context, databaseURL string, opts Opts) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+	}
+	cfg.ConnConfig.Tracer = opts.Tracer
+	if _, set := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !set {
+		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+	}
+	if _, set := cfg.ConnConfig.RuntimeParams["application_name"]; !set {
+		cfg.ConnConfig.RuntimeParams["application_name"] = "workingtracker"
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open pool: %w", err)
+	}
+	return New(pool, opts.Now), nil
+}
+
+// New wraps an existing pool.
+func New(pool *pgxpool.Pool, now func() time.Time) *Store {
+	if now == nil {
+		now = time.Now
+	}
+	bdb := bun.NewDB(stdlib.OpenDBFromPool(pool), pgdialect.New())
+	return &Store{pool: pool, db: bdb, bun: bdb, now: now, partitions: new(sync.Map)}
+}
+
+// Close releases every connection.
+func (s *Store) Close() {
+	_ = s.bun.Close()
+	s.pool.Close()
+}
+
+// Ping checks the database answers (readiness).
+func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+
+// Pool exposes the pool to the composition root (migrations, seeding, benchmarks).
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// DB exposes bun to the composition root (migrations).
+func (s *Store) DB() *bun.DB { return s.bun }
+
+// InTx runs fn in one transaction; fn's Store writes through it. Returning an error rolls back,
+// so a failed mutation leaves nothing half-written.
+func (s *Store) InTx(ctx context.Context, fn func(tx *Store) error) error {
+	return s.bun.RunInTx(ctx, &sql.TxOptions{}, func(ctx context.Context, tx bun.Tx) error {
+		return fn(&Store{pool: s.pool, db: tx, bun: s.bun, now: s.now, partitions: s.partitions})
+	})
+}
+
+// inTx runs fn in a transaction, or in the caller's when s already is one: every public write
+// is atomic on its own and composes into a larger transaction.
+func inTx[T any](ctx context.Context, s *Store, fn func(tx *Store) (T, error)) (T, error) {
+	if _, nested := s.db.(bun.Tx); nested {
+		return fn(s)
+	}
+	var out T
+	err := s.InTx(ctx, func(tx *Store) error {
+		var err error
+		out, err = fn(tx)
+		return err
+	})
+	return out, err
+}
+
+// translate maps PostgreSQL errors to client-facing codes; anything else stays internal.
+func translate(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) || errors.Is(err, pgx.ErrNoRows) {
+		return apperr.New(apperr.NotFound, "%s not found", what)
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "23505": // unique_violation
+			return &apperr.Error{Code: apperr.Conflict, Message: fmt.Sprintf("%s already exists", what)}
+		case "23503": // foreign_key_violation
+			return &apperr.Error{Code: apperr.BadUserInput, Message: fmt.Sprintf("%s refers to a record that does not exist", what)}
+		case "23514", "22001", "22003", "22P02": // check, string too long, out of range, bad text
+			return &apperr.Error{Code: apperr.BadUserInput, Message: fmt.Sprintf("%s is invalid", what)}
+		}
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
