@@ -34,8 +34,10 @@ type ServerOpts struct {
 	Loaders  loaders.Opts
 	Verifier auth.TokenVerifier
 	Logger   *slog.Logger
-	// Development enables introspection and the playground.
+	// Development enables the playground.
 	Development bool
+	// Introspection answers __schema and _service queries (federation composition, playground).
+	Introspection bool
 	// Ready reports whether dependencies answer (readiness probe).
 	Ready func(ctx context.Context) error
 }
@@ -77,14 +79,14 @@ func NewGraphQLHandler(opts ServerOpts) *handler.Server {
 	srv := handler.New(NewExecutableSchema(Config{Resolvers: opts.Resolvers}))
 	srv.AddTransport(transport.Websocket{
 		KeepAlivePingInterval: 10 * time.Second,
-		InitFunc: websocketAuth(opts.Verifier),
+		InitFunc:              websocketAuth(opts.Verifier),
 	})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
-	if opts.Development {
+	if opts.Introspection {
 		srv.Use(extension.Introspection{})
 	}
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {

@@ -46,13 +46,14 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 		return err
 	}
 	handler := graph.NewHTTPHandler(graph.ServerOpts{
-		Resolvers:   resolvers.New(s),
-		Reader:      s,
-		Loaders:     loaders.Opts{Wait: e.cfg.LoaderWait},
-		Verifier:    verifier,
-		Logger:      logger,
-		Development: e.cfg.Development(),
-		Ready:       s.Ping,
+		Resolvers:     resolvers.New(s),
+		Reader:        s,
+		Loaders:       loaders.Opts{Wait: e.cfg.LoaderWait},
+		Verifier:      verifier,
+		Logger:        logger,
+		Development:   e.cfg.Development(),
+		Introspection: e.cfg.Introspection,
+		Ready:         s.Ping,
 	})
 	ln, err := net.Listen("tcp", e.cfg.HTTPAddr)
 	if err != nil {

@@ -114,11 +114,11 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Principal, error) {
 		return nil, fmt.Errorf("%w: unreadable claims", ErrUnauthenticated)
 	}
 	tenant, err := uuid.Parse(c.TenantID)
-	if err != nil {
+	if err != nil || tenant == uuid.Nil {
 		return nil, fmt.Errorf("%w: token has no valid tenant_id claim", ErrUnauthenticated)
 	}
 	employee, err := uuid.Parse(c.Subject)
-	if err != nil {
+	if err != nil || employee == uuid.Nil {
 		return nil, fmt.Errorf("%w: token subject is not an employee id", ErrUnauthenticated)
 	}
 	p := &Principal{TenantID: tenant, EmployeeID: employee, Roles: c.Roles, ExpiresAt: tok.Expiry}

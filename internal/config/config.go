@@ -31,6 +31,10 @@ type Config struct {
 	OIDCAudience string // OIDC_AUDIENCE
 	OIDCJWKSURL  string // OIDC_JWKS_URL
 
+	// Introspection is INTROSPECTION (true | false); default on in development, off in
+	// production. A federation gateway that composes at run time needs it (or compose offline).
+	Introspection bool
+
 	LogLevel   slog.Level    // LOG_LEVEL: debug | info | warn | error
 	LoaderWait time.Duration // LOADER_WAIT, default 1ms
 	DBMaxConns int32         // DB_MAX_CONNS, default 0 (pgx: max(4, cores))
@@ -71,6 +75,12 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Errorf("DB_MAX_CONNS must be a positive integer"))
 		}
 		c.DBMaxConns = int32(n)
+	}
+	c.Introspection = c.Env == Development
+	if v := getenv("INTROSPECTION"); v != "" {
+		if c.Introspection, err = strconv.ParseBool(v); err != nil {
+			errs = append(errs, fmt.Errorf("INTROSPECTION: %w", err))
+		}
 	}
 	if c.Env == Production {
 		if c.DatabaseURL == "" {

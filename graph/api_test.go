@@ -1,0 +1,329 @@
+package graph_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/workingtracker/api/internal/apitest"
+	"github.com/workingtracker/api/internal/auth"
+	"github.com/workingtracker/api/store"
+)
+
+var ptr = apitest.Ptr[string]
+
+// company is a tenant with n employees, three projects (everyone a member of the first two), a
+// task per project and three time entries per employee.
+type company struct {
+	apitest.Fixture
+	Employees []*store.Employee
+	Projects  []*store.Project
+	Tasks     []*store.Task
+}
+
+func newCompany(t *testing.T, srv *apitest.Server, slug string, n int) company {
+	t.Helper()
+	ctx := context.Background()
+	c := company{Fixture: srv.NewTenant(slug)}
+	dept, err := srv.Store.CreateDepartment(ctx, c.Scope, "Engineering")
+	require.NoError(t, err)
+	for i := 0; i < 3; i++ {
+		p, err := srv.Store.CreateProject(ctx, c.Scope, store.ProjectParams{Name: ptr(fmt.Sprintf("%s project %d", slug, i))})
+		require.NoError(t, err)
+		c.Projects = append(c.Projects, p)
+		task, err := srv.Store.CreateTask(ctx, c.Scope, store.TaskParams{ProjectID: &p.ID, Title: ptr("task " + p.Name)})
+		require.NoError(t, err)
+		c.Tasks = append(c.Tasks, task)
+	}
+	base := time.Now().UTC().Add(-72 * time.Hour).Truncate(time.Hour)
+	for i := 0; i < n; i++ {
+		e, err := srv.Store.CreateEmployee(ctx, c.Scope, store.EmployeeParams{
+			Name: ptr(fmt.Sprintf("%s employee %03d", slug, i)), Email: ptr(fmt.Sprintf("e%d@%s.example", i, slug)),
+			Role: ptr(store.RoleEmployee), DepartmentID: &dept.ID, ManagerID: &c.Admin.ID})
+		require.NoError(t, err)
+		c.Employees = append(c.Employees, e)
+		for _, p := range c.Projects[:2] {
+			_, err := srv.Store.AddProjectMember(ctx, c.Scope, p.ID, e.ID)
+			require.NoError(t, err)
+		}
+		for k := 0; k < 3; k++ {
+			start := base.Add(time.Duration(k) * 2 * time.Hour)
+			end := start.Add(time.Hour)
+			_, err := srv.Store.CreateTimeEntry(ctx, c.Scope, store.TimeEntryParams{EmployeeID: &e.ID,
+				ProjectID: &c.Projects[k%2].ID, TaskID: &c.Tasks[k%2].ID, StartTime: &start, EndTime: &end})
+			require.NoError(t, err)
+		}
+	}
+	return c
+}
+
+const nestedEmployees = `query {
+  employees(first: 100, filter: {role: EMPLOYEE}) {
+    totalCount
+    nodes {
+      id name
+      department { name }
+      manager { name }
+      projects { name }
+      timeEntries(first: 5) { id durationSeconds project { name } task { title } }
+    }
+  }
+}`
+
+func TestStatementsPerRequestDoNotGrowWithListSize(t *testing.T) {
+	t.Parallel()
+	counts := map[int]int64{}
+	for _, n := range []int{1, 100} {
+		// A wide batching window keeps the count exact under -race on a busy machine; the
+		// property under test is that siblings share a batch, not how short the window is.
+		srv := apitest.New(t, apitest.Opts{LoaderWait: 25 * time.Millisecond})
+		c := newCompany(t, srv, "acme", n)
+		srv.Statements.Reset()
+		var got struct {
+			Employees struct {
+				TotalCount int
+				Nodes      []struct {
+					Name        string
+					Department  struct{ Name string }
+					Projects    []struct{ Name string }
+					TimeEntries []struct {
+						Project struct{ Name string }
+						Task    struct{ Title string }
+					}
+				}
+			}
+		}
+		srv.MustData(c.Token, nestedEmployees, nil, &got)
+		counts[n] = srv.Statements.Count()
+
+		require.Equal(t, n, got.Employees.TotalCount)
+		require.Len(t, got.Employees.Nodes, n)
+		for _, e := range got.Employees.Nodes {
+			require.Equal(t, "Engineering", e.Department.Name)
+			require.Len(t, e.Projects, 2)
+			require.Len(t, e.TimeEntries, 3)
+			for _, te := range e.TimeEntries {
+				require.NotEmpty(t, te.Project.Name)
+				require.NotEmpty(t, te.Task.Title)
+			}
+		}
+	}
+	// employees, count, department, manager, projects, latest entries, entry projects, tasks.
+	require.Equal(t, counts[1], counts[100], "statements for 1 vs 100 employees: %v", counts)
+	require.LessOrEqual(t, counts[100], int64(8), "statements per request: %v", counts)
+}
+
+func TestTenantIsolation(t *testing.T) {
+	t.Parallel()
+	srv := apitest.New(t, apitest.Opts{})
+	a := newCompany(t, srv, "alpha", 2)
+	b := newCompany(t, srv, "bravo", 2)
+	victim := a.Employees[0]
+
+	t.Run("ByID", func(t *testing.T) {
+		var got struct{ Employee *struct{ ID string } }
+		srv.MustData(b.Token, `query($id: ID!) { employee(id: $id) { id } }`, map[string]any{"id": victim.ID}, &got)
+		require.Nil(t, got.Employee)
+		var own struct{ Employee *struct{ ID string } }
+		srv.MustData(a.Token, `query($id: ID!) { employee(id: $id) { id } }`, map[string]any{"id": victim.ID}, &own)
+		require.NotNil(t, own.Employee, "the owning tenant still sees it")
+	})
+	t.Run("ByList", func(t *testing.T) {
+		var got struct {
+			Employees struct {
+				TotalCount int
+				Nodes      []struct{ ID, Email string }
+			}
+		}
+		srv.MustData(b.Token, `{ employees(first: 100) { totalCount nodes { id email } } }`, nil, &got)
+		require.Equal(t, 3, got.Employees.TotalCount)
+		for _, e := range got.Employees.Nodes {
+			require.True(t, strings.HasSuffix(e.Email, "@bravo.example"), e.Email)
+		}
+	})
+	t.Run("ByEntities", func(t *testing.T) {
+		var got struct {
+			Entities []*struct{ ID string } `json:"_entities"`
+		}
+		srv.MustData(b.Token, `query($r: [_Any!]!) { _entities(representations: $r) { ... on Employee { id } } }`,
+			map[string]any{"r": []any{
+				map[string]any{"__typename": "Employee", "id": victim.ID},
+				map[string]any{"__typename": "Employee", "id": b.Employees[0].ID},
+			}}, &got)
+		require.Len(t, got.Entities, 2)
+		require.Nil(t, got.Entities[0], "another tenant's employee resolves to null")
+		require.Equal(t, b.Employees[0].ID.String(), got.Entities[1].ID)
+	})
+	t.Run("ByNestedFilterAndMutation", func(t *testing.T) {
+		var got struct{ TimeEntries struct{ TotalCount int } }
+		srv.MustData(b.Token, `query($e: ID!) { timeEntries(filter: {employeeId: $e}) { totalCount } }`,
+			map[string]any{"e": victim.ID}, &got)
+		require.Zero(t, got.TimeEntries.TotalCount)
+		r := srv.Do(b.Token, `mutation($id: ID!) { updateEmployee(id: $id, input: {name: "pwned"}) { id } }`,
+			map[string]any{"id": victim.ID})
+		require.Len(t, r.Errors, 1)
+		require.Equal(t, "NOT_FOUND", r.Errors[0].Code())
+		r = srv.Do(b.Token, `mutation($p: ID!, $e: ID!) { addProjectMember(projectId: $p, employeeId: $e) { id } }`,
+			map[string]any{"p": b.Projects[0].ID, "e": victim.ID})
+		require.Len(t, r.Errors, 1)
+		require.Equal(t, "NOT_FOUND", r.Errors[0].Code(), "another tenant's employee cannot join")
+	})
+}
+
+func TestFederation(t *testing.T) {
+	t.Parallel()
+	srv := apitest.New(t, apitest.Opts{LoaderWait: 25 * time.Millisecond})
+	c := newCompany(t, srv, "acme", 5)
+
+	t.Run("ServiceSDL", func(t *testing.T) {
+		var got struct {
+			Service struct{ SDL string } `json:"_service"`
+		}
+		srv.MustData(c.Token, `{ _service { sdl } }`, nil, &got)
+		for _, typ := range []string{"Employee", "Project", "Task", "TimeEntry"} {
+			require.Contains(t, got.Service.SDL, "type "+typ+` @key(fields: "id")`)
+		}
+		require.Contains(t, got.Service.SDL, "specs.apollo.dev/federation/v2")
+	})
+	t.Run("EntitiesBatchedPerTypeAndUnknownIsNull", func(t *testing.T) {
+		reps := []any{}
+		for _, e := range c.Employees {
+			reps = append(reps, map[string]any{"__typename": "Employee", "id": e.ID})
+		}
+		reps = append(reps,
+			map[string]any{"__typename": "Employee", "id": uuid.NewString()},
+			map[string]any{"__typename": "Employee", "id": "not-a-uuid"},
+			map[string]any{"__typename": "Project", "id": c.Projects[0].ID},
+			map[string]any{"__typename": "Project", "id": c.Projects[1].ID},
+			map[string]any{"__typename": "Task", "id": c.Tasks[0].ID},
+		)
+		srv.Statements.Reset()
+		var got struct {
+			Entities []map[string]any `json:"_entities"`
+		}
+		srv.MustData(c.Token, `query($r: [_Any!]!) { _entities(representations: $r) {
+			... on Employee { id name }
+			... on Project { id name }
+			... on Task { id title }
+		} }`, map[string]any{"r": reps}, &got)
+		require.Len(t, got.Entities, len(reps))
+		for i, e := range c.Employees {
+			require.Equal(t, e.Name, got.Entities[i]["name"])
+		}
+		require.Nil(t, got.Entities[5], "unknown id")
+		require.Nil(t, got.Entities[6], "malformed id")
+		require.Equal(t, c.Projects[0].Name, got.Entities[7]["name"])
+		require.Equal(t, c.Tasks[0].Title, got.Entities[9]["title"])
+		require.Equal(t, int64(3), srv.Statements.Count(), "one statement per entity type")
+	})
+}
+
+func TestAuthentication(t *testing.T) {
+	t.Parallel()
+	srv := apitest.New(t, apitest.Opts{})
+	c := srv.NewTenant("acme")
+
+	for name, token := range map[string]string{
+		"Missing":  "",
+		"Garbage":  "not-a-jwt",
+		"Forged":   c.Token[:len(c.Token)-4] + "AAAA",
+		"OtherKey": otherKeyToken(t, c),
+		"NoTenant": tokenWithout(t, srv, uuid.Nil, c.Admin.ID),
+		"Expired":  expiredToken(t, srv, c),
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := srv.Do(token, `{ me { id } }`, nil)
+			require.Equal(t, http.StatusUnauthorized, r.Status)
+			require.Len(t, r.Errors, 1)
+			require.Equal(t, "UNAUTHENTICATED", r.Errors[0].Code())
+		})
+	}
+	t.Run("HealthChecksNeedNoToken", func(t *testing.T) {
+		for _, path := range []string{"/healthz", "/readyz"} {
+			resp, err := http.Get(srv.URL + path)
+			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, http.StatusOK, resp.StatusCode, path)
+		}
+	})
+	t.Run("ValidTokenIsMe", func(t *testing.T) {
+		var got struct{ Me struct{ ID, Role string } }
+		srv.MustData(c.Token, `{ me { id role } }`, nil, &got)
+		require.Equal(t, c.Admin.ID.String(), got.Me.ID)
+		require.Equal(t, "ADMIN", got.Me.Role)
+	})
+}
+
+func otherKeyToken(t *testing.T, c apitest.Fixture) string {
+	other := apitest.New(t, apitest.Opts{})
+	return other.Token(c.Tenant.ID, c.Admin.ID, "ADMIN")
+}
+
+func tokenWithout(t *testing.T, srv *apitest.Server, tenant, employee uuid.UUID) string {
+	return srv.Token(tenant, employee, "ADMIN")
+}
+
+func expiredToken(t *testing.T, srv *apitest.Server, c apitest.Fixture) string {
+	tok, err := srv.Signer.Mint(authParams(c, -2*time.Hour))
+	require.NoError(t, err)
+	return tok
+}
+
+func TestConcurrentStartTimerAllowsOne(t *testing.T) {
+	t.Parallel()
+	srv := apitest.New(t, apitest.Opts{})
+	c := newCompany(t, srv, "acme", 1)
+	token := srv.Token(c.Tenant.ID, c.Employees[0].ID, "EMPLOYEE")
+	const attempts = 8
+	var wg sync.WaitGroup
+	codes := make(chan string, attempts)
+	for i := 0; i < attempts; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := srv.Do(token, `mutation($p: ID!) { startTimer(input: {projectId: $p}) { id running } }`,
+				map[string]any{"p": c.Projects[0].ID})
+			if len(r.Errors) > 0 {
+				codes <- r.Errors[0].Code()
+				return
+			}
+			codes <- "OK"
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	tally := map[string]int{}
+	for code := range codes {
+		tally[code]++
+	}
+	require.Equal(t, map[string]int{"OK": 1, "CONFLICT": attempts - 1}, tally)
+
+	var running struct {
+		TimeEntries struct{ Nodes []struct{ Running bool } }
+	}
+	srv.MustData(token, `query($e: ID!) { timeEntries(filter: {employeeId: $e}, first: 100) { nodes { running } } }`,
+		map[string]any{"e": c.Employees[0].ID}, &running)
+	n := 0
+	for _, e := range running.TimeEntries.Nodes {
+		if e.Running {
+			n++
+		}
+	}
+	require.Equal(t, 1, n, "exactly one running entry was written")
+}
+
+func authParams(c apitest.Fixture, age time.Duration) auth.TokenParams {
+	return auth.TokenParams{Issuer: auth.DevIssuer, Audience: auth.DevAudience, TenantID: c.Tenant.ID,
+		EmployeeID: c.Admin.ID, Roles: []string{"ADMIN"}, TTL: time.Hour, Now: time.Now().Add(age)}
+}
+
+func storeEmployee(name, email string) store.EmployeeParams {
+	return store.EmployeeParams{Name: ptr(name), Email: ptr(email), Role: ptr(store.RoleEmployee)}
+}
