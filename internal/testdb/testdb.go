@@ -27,6 +27,17 @@ import (
 // URL returns a fresh migrated database's connection string.
 func URL(t testing.TB) string {
 	t.Helper()
+	return pgtestdb.Custom(t, config(t), migrator{}).URL()
+}
+
+// EmptyURL returns a fresh database with no schema (migration tests).
+func EmptyURL(t testing.TB) string {
+	t.Helper()
+	return pgtestdb.Custom(t, config(t), pgtestdb.NoopMigrator{}).URL()
+}
+
+func config(t testing.TB) pgtestdb.Config {
+	t.Helper()
 	raw := os.Getenv("TEST_DATABASE_URL")
 	if raw == "" {
 		t.Fatal("TEST_DATABASE_URL is not set: run the tests with `make test`, which provisions PostgreSQL")
@@ -36,7 +47,7 @@ func URL(t testing.TB) string {
 		t.Fatalf("TEST_DATABASE_URL: %v", err)
 	}
 	pw, _ := u.User.Password()
-	conf := pgtestdb.Config{
+	return pgtestdb.Config{
 		DriverName: "pgx",
 		Host:       u.Hostname(),
 		Port:       u.Port(),
@@ -45,7 +56,6 @@ func URL(t testing.TB) string {
 		Database:   u.Path[1:],
 		Options:    "sslmode=disable",
 	}
-	return pgtestdb.Custom(t, conf, migrator{}).URL()
 }
 
 // Open returns a Store over a fresh migrated database, closed when the test ends.

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/workingtracker/api/internal/testdb"
+	"github.com/workingtracker/api/store"
+)
+
+func envFor(t *testing.T, vars map[string]string) func(string) string {
+	t.Helper()
+	base := map[string]string{"APP_ENV": "development", "DATA_DIR": t.TempDir(), "LOG_LEVEL": "warn"}
+	for k, v := range vars {
+		base[k] = v
+	}
+	return func(k string) string { return base[k] }
+}
+
+// TestServeBootsSeedsAndAnswers runs the binary's own entry point: serve on port 0 over a fresh
+// database migrates, seeds the demo tenants, prints working tokens and answers a nested query.
+func TestServeBootsSeedsAndAnswers(t *testing.T) {
+	t.Parallel()
+	getenv := envFor(t, map[string]string{"DATABASE_URL": testdb.URL(t), "HTTP_ADDR": "127.0.0.1:0"})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out, w := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve"}, getenv, w, io.Discard)
+		w.Close()
+	}()
+
+	tokens := map[string]string{}
+	var base string
+	lines := bufio.NewScanner(out)
+	for base == "" && lines.Scan() {
+		fields := strings.Fields(lines.Text())
+		switch {
+		case len(fields) == 2 && strings.Count(fields[1], ".") == 2:
+			tokens[fields[0]] = fields[1]
+		case len(fields) > 2 && fields[0] == "listening":
+			base = fields[2]
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, out) }()
+	require.NotEmpty(t, base, "serve printed its address")
+	require.Len(t, tokens, 5, "a token per role")
+
+	resp, err := http.Get(base + "/readyz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	body := `{"query":"{ me { name role department { name } projects { name members { name } } timeEntries(first: 2) { project { name } } } }"}`
+	req, _ := http.NewRequest(http.MethodPost, base+"/query", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+tokens["MANAGER"])
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var got struct {
+		Data struct {
+			Me struct {
+				Role     string
+				Projects []struct{ Members []struct{ Name string } }
+			}
+		}
+		Errors []any
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&got))
+	require.Empty(t, got.Errors)
+	require.Equal(t, "MANAGER", got.Data.Me.Role)
+	require.NotEmpty(t, got.Data.Me.Projects)
+
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err, "graceful shutdown")
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+}
+
+func TestCommands(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	getenv := envFor(t, map[string]string{"DATABASE_URL": testdb.URL(t)})
+	runOK := func(args ...string) string {
+		t.Helper()
+		var stdout bytes.Buffer
+		require.NoError(t, run(ctx, args, getenv, &stdout, io.Discard), args)
+		return stdout.String()
+	}
+
+	require.Contains(t, runOK("migrate", "up"), "up to date")
+	require.Contains(t, runOK("migrate", "status"), "applied")
+	require.Contains(t, runOK("seed", "--scale", "small", "--anchor", "2026-06-30"), "2 tenants")
+	require.Contains(t, runOK("seed"), "exists already", "seeding twice writes nothing")
+	tok := strings.TrimSpace(runOK("token", "--role", "hr", "--mfa", "--tenant", "globex"))
+	require.Equal(t, 2, strings.Count(tok, "."))
+
+	var stderr bytes.Buffer
+	err := run(ctx, []string{"migrate", "sideways"}, getenv, io.Discard, &stderr)
+	require.ErrorIs(t, err, errUsage)
+	err = run(ctx, []string{"seed", "--scale", "huge"}, getenv, io.Discard, &stderr)
+	require.ErrorIs(t, err, errUsage)
+	err = run(ctx, []string{"token", "--tenant", "nope"}, getenv, io.Discard, &stderr)
+	require.ErrorContains(t, err, "tenant \"nope\"")
+	err = run(ctx, []string{"frobnicate"}, getenv, io.Discard, &stderr)
+	require.ErrorIs(t, err, errUsage)
+
+	prod := envFor(t, map[string]string{"APP_ENV": "production"})
+	err = run(ctx, []string{"serve"}, prod, io.Discard, &stderr)
+	require.ErrorContains(t, err, "DATABASE_URL is required in production")
+}
+
+func TestSeedIsDeterministic(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	fingerprint := func() string {
+		url := testdb.URL(t)
+		getenv := envFor(t, map[string]string{"DATABASE_URL": url})
+		require.NoError(t, run(ctx, []string{"seed", "--anchor", "2026-06-30"}, getenv, io.Discard, io.Discard))
+		s, err := store.Open(ctx, url, store.Opts{MaxConns: 2})
+		require.NoError(t, err)
+		defer s.Close()
+		var sum string
+		require.NoError(t, s.Pool().QueryRow(ctx, `SELECT md5(string_agg(id::text || start_time::text, ',' ORDER BY id))
+			FROM time_entries`).Scan(&sum))
+		return sum
+	}
+	require.Equal(t, fingerprint(), fingerprint())
+}

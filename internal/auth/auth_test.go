@@ -1,0 +1,188 @@
+package auth_test
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/workingtracker/api/internal/auth"
+)
+
+const (
+	issuer   = "https://idp.test"
+	audience = "workingtracker-api"
+)
+
+type testBundle struct {
+	verifier *auth.Verifier
+	jwks     atomic.Pointer[jose.JSONWebKeySet]
+	fetches  atomic.Int32
+	tenant   uuid.UUID
+	employee uuid.UUID
+}
+
+// setup serves a JWKS from a loopback issuer, as a real identity provider would.
+func setup(t *testing.T, signer *auth.Signer) *testBundle {
+	t.Helper()
+	b := &testBundle{tenant: uuid.New(), employee: uuid.New()}
+	set := signer.JWKS()
+	b.jwks.Store(&set)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		b.fetches.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(b.jwks.Load())
+	}))
+	t.Cleanup(srv.Close)
+	v, err := auth.NewVerifier(context.Background(), auth.VerifierOpts{Issuer: issuer, Audience: audience, JWKSURL: srv.URL})
+	require.NoError(t, err)
+	b.verifier = v
+	return b
+}
+
+func (b *testBundle) params() auth.TokenParams {
+	return auth.TokenParams{Issuer: issuer, Audience: audience, TenantID: b.tenant, EmployeeID: b.employee,
+		Roles: []string{"MANAGER"}, TTL: time.Hour}
+}
+
+func mint(t *testing.T, s *auth.Signer, p auth.TokenParams) string {
+	t.Helper()
+	tok, err := s.Mint(p)
+	require.NoError(t, err)
+	return tok
+}
+
+func newSigner(t *testing.T) *auth.Signer {
+	t.Helper()
+	s, err := auth.GenerateSigner()
+	require.NoError(t, err)
+	return s
+}
+
+func TestVerifyAcceptsIssuerTokens(t *testing.T) {
+	t.Parallel()
+	signer := newSigner(t)
+	b := setup(t, signer)
+	p := b.params()
+	p.MFA = true
+	got, err := b.verifier.Verify(context.Background(), mint(t, signer, p))
+	require.NoError(t, err)
+	require.Equal(t, b.tenant, got.TenantID)
+	require.Equal(t, b.employee, got.EmployeeID)
+	require.Equal(t, []string{"MANAGER"}, got.Roles)
+	require.True(t, got.MFA)
+	require.True(t, got.HasRole("MANAGER"))
+}
+
+func TestVerifyRefuses(t *testing.T) {
+	t.Parallel()
+	signer := newSigner(t)
+	b := setup(t, signer)
+	good := b.params()
+
+	wrongAudience := good
+	wrongAudience.Audience = "someone-else"
+	wrongIssuer := good
+	wrongIssuer.Issuer = "https://evil.test"
+	expired := good
+	expired.Now = time.Now().Add(-3 * time.Hour)
+	noTenant := good
+	noTenant.TenantID = uuid.Nil
+
+	cases := map[string]string{
+		"ErrWrongAudience":     mint(t, signer, wrongAudience),
+		"ErrWrongIssuer":       mint(t, signer, wrongIssuer),
+		"ErrExpired":           mint(t, signer, expired),
+		"ErrNoTenant":          mint(t, signer, noTenant),
+		"ErrUnknownKey":        mint(t, newSigner(t), good),
+		"ErrAlgNone":           unsigned(t, good),
+		"ErrHMACWithPublicKey": hmacWithPublicKey(t, signer, good),
+		"ErrTampered":          tamper(t, mint(t, signer, good)),
+	}
+	for name, tok := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := b.verifier.Verify(context.Background(), tok)
+			require.ErrorIs(t, err, auth.ErrUnauthenticated)
+		})
+	}
+}
+
+func TestVerifyPicksUpRotatedKeysWithoutRestart(t *testing.T) {
+	t.Parallel()
+	oldKey, newKey := newSigner(t), newSigner(t)
+	b := setup(t, oldKey)
+	ctx := context.Background()
+	_, err := b.verifier.Verify(ctx, mint(t, oldKey, b.params()))
+	require.NoError(t, err)
+
+	rotated := newKey.JWKS()
+	b.jwks.Store(&rotated)
+	_, err = b.verifier.Verify(ctx, mint(t, newKey, b.params()))
+	require.NoError(t, err, "an unknown kid refetches the JWKS")
+	require.GreaterOrEqual(t, b.fetches.Load(), int32(2))
+
+	_, err = b.verifier.Verify(ctx, mint(t, oldKey, b.params()))
+	require.ErrorIs(t, err, auth.ErrUnauthenticated, "the retired key no longer verifies")
+}
+
+func TestBearerToken(t *testing.T) {
+	t.Parallel()
+	for header, want := range map[string]string{"Bearer abc": "abc", "bearer  abc ": "abc", "Basic abc": "", "Bearer": "", "": ""} {
+		got, ok := auth.BearerToken(header)
+		require.Equal(t, want, got, header)
+		require.Equal(t, want != "", ok, header)
+	}
+}
+
+func claims(p auth.TokenParams) map[string]any {
+	return map[string]any{"iss": p.Issuer, "aud": p.Audience, "sub": p.EmployeeID.String(),
+		"tenant_id": p.TenantID.String(), "roles": p.Roles, "exp": time.Now().Add(time.Hour).Unix()}
+}
+
+func unsigned(t *testing.T, p auth.TokenParams) string {
+	t.Helper()
+	header := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`))
+	body, err := json.Marshal(claims(p))
+	require.NoError(t, err)
+	return header + "." + base64.RawURLEncoding.EncodeToString(body) + "."
+}
+
+// hmacWithPublicKey is the classic algorithm-confusion forgery: HS256 keyed with the issuer's
+// public key, which an attacker knows.
+func hmacWithPublicKey(t *testing.T, s *auth.Signer, p auth.TokenParams) string {
+	t.Helper()
+	pub := s.JWKS().Keys[0]
+	der, err := x509.MarshalPKIXPublicKey(pub.Key)
+	require.NoError(t, err)
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.HS256, Key: der},
+		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", pub.KeyID))
+	require.NoError(t, err)
+	tok, err := jwt.Signed(signer).Claims(claims(p)).Serialize()
+	require.NoError(t, err)
+	return tok
+}
+
+func tamper(t *testing.T, tok string) string {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	body, err := base64.RawURLEncoding.DecodeString(parts[1])
+	require.NoError(t, err)
+	var c map[string]any
+	require.NoError(t, json.Unmarshal(body, &c))
+	c["roles"] = []string{"ADMIN"}
+	body, err = json.Marshal(c)
+	require.NoError(t, err)
+	parts[1] = base64.RawURLEncoding.EncodeToString(body)
+	return strings.Join(parts, ".")
+}

@@ -1,0 +1,90 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/workingtracker/api/internal/testdb"
+	"github.com/workingtracker/api/migrations"
+	"github.com/workingtracker/api/store"
+)
+
+func TestMigrateUpDownStatus(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := store.Open(ctx, testdb.EmptyURL(t), store.Opts{})
+	require.NoError(t, err)
+	t.Cleanup(s.Close)
+	m, err := store.NewMigrator(s.DB(), migrations.FS)
+	require.NoError(t, err)
+
+	status, err := m.Status(ctx)
+	require.NoError(t, err)
+	require.NotEmpty(t, status)
+	for _, st := range status {
+		require.False(t, st.Applied, st.Name)
+	}
+
+	applied, err := m.Up(ctx)
+	require.NoError(t, err)
+	require.Len(t, applied, len(status))
+	require.True(t, tableExists(t, s, "time_entries"))
+	require.Greater(t, partitionCount(t, s, "time_entries"), 24, "months created ahead and behind")
+
+	again, err := m.Up(ctx)
+	require.NoError(t, err)
+	require.Empty(t, again, "up is idempotent")
+	status, err = m.Status(ctx)
+	require.NoError(t, err)
+	for _, st := range status {
+		require.True(t, st.Applied, st.Name)
+	}
+
+	rolled, err := m.Down(ctx)
+	require.NoError(t, err)
+	require.Equal(t, applied, reverse(rolled))
+	require.False(t, tableExists(t, s, "time_entries"))
+	require.False(t, tableExists(t, s, "employees"))
+
+	_, err = m.Up(ctx)
+	require.NoError(t, err, "up after down rebuilds the schema")
+	require.True(t, tableExists(t, s, "employees"))
+}
+
+func TestEnsurePartitionsAheadIsIdempotent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := testdb.Open(t, store.Opts{})
+	_, err := s.EnsurePartitionsAhead(ctx, 12)
+	require.NoError(t, err)
+	before := partitionCount(t, s, "time_entries")
+	created, err := s.EnsurePartitionsAhead(ctx, 12)
+	require.NoError(t, err)
+	require.Zero(t, created)
+	require.Equal(t, before, partitionCount(t, s, "time_entries"))
+}
+
+func tableExists(t *testing.T, s *store.Store, name string) bool {
+	t.Helper()
+	var ok bool
+	require.NoError(t, s.Pool().QueryRow(context.Background(), `SELECT to_regclass($1) IS NOT NULL`, name).Scan(&ok))
+	return ok
+}
+
+func partitionCount(t *testing.T, s *store.Store, parent string) int {
+	t.Helper()
+	var n int
+	require.NoError(t, s.Pool().QueryRow(context.Background(),
+		`SELECT count(*) FROM pg_inherits WHERE inhparent = $1::regclass`, parent).Scan(&n))
+	return n
+}
+
+func reverse(in []string) []string {
+	out := make([]string, len(in))
+	for i, v := range in {
+		out[len(in)-1-i] = v
+	}
+	return out
+}
