@@ -44,7 +44,9 @@ func TestPlaygroundE2E(t *testing.T) {
 	pageURL := os.Getenv("PLAYGROUND_URL")
 	token := os.Getenv("PLAYGROUND_TOKEN")
 	// Against the real server `me` must resolve to the token's user.
-	query, field := `{ me { id } }`, "me"
+	// Named like the prefilled example: GraphiQL updates the operation name on a debounce, so a
+	// click right after replacing the text may still send the old name.
+	query, field := `query Me { me { id } }`, "me"
 	var backend *fakeGraphQL
 	if pageURL == "" {
 		// Fallback so the test is self-contained: the stand-in endpoint proves
@@ -139,6 +141,7 @@ func TestPlaygroundE2E(t *testing.T) {
 	// must come up with it nowhere in the page or in storage.
 	leaked := fmt.Sprintf(`[...document.querySelectorAll(".CodeMirror")].some(e => e.CodeMirror.getValue().includes(%[1]s)) ||
 		Object.keys(localStorage).some(k => localStorage.getItem(k).includes(%[1]s))`, strconv.Quote(token))
+	traffic.setAnonymous()
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base.String()),
 		chromedp.WaitVisible(chromedp.CSS(".graphiql-query-editor .CodeMirror")),
@@ -250,6 +253,15 @@ type networkLog struct {
 	mu       sync.Mutex
 	requests []string
 	problems []string
+	// anonymous is set once the page runs without a token: a real server then refuses its
+	// introspection with 401, which is the behaviour wanted, not a page fault.
+	anonymous bool
+}
+
+func (n *networkLog) setAnonymous() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.anonymous = true
 }
 
 func (n *networkLog) record(ev any) {
@@ -274,6 +286,9 @@ func (n *networkLog) record(ev any) {
 	case *cdplog.EventEntryAdded:
 		// Browser-side failures such as CSP violations and failed loads.
 		if e := ev.Entry; e.Level == cdplog.EntryLevelError {
+			if n.anonymous && e.Source == cdplog.EntrySourceNetwork && strings.Contains(e.Text, "status of 401") {
+				return
+			}
 			n.problems = append(n.problems, fmt.Sprintf("%s error: %s %s", e.Source, e.Text, e.URL))
 		}
 	}

@@ -98,6 +98,11 @@
 
   var token = takeToken();
   var fetcherOptions = { url: new URL(config.endpoint, location.href).href };
+  if (token) {
+    // Introspection runs before the headers editor is read: without the token here the schema
+    // (docs, autocompletion) would fail to load against an API that requires authentication.
+    fetcherOptions.headers = { Authorization: 'Bearer ' + token };
+  }
   if (config.subscriptionEndpoint) {
     // Browsers cannot set headers on a websocket handshake, so the token
     // travels in the graphql-transport-ws connection_init payload instead.
