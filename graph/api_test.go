@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -326,4 +327,30 @@ func authParams(c apitest.Fixture, age time.Duration) auth.TokenParams {
 
 func storeEmployee(name, email string) store.EmployeeParams {
 	return store.EmployeeParams{Name: ptr(name), Email: ptr(email), Role: ptr(store.RoleEmployee)}
+}
+
+func TestOversizedRequestIsRefused(t *testing.T) {
+	t.Parallel()
+	srv := apitest.New(t, apitest.Opts{})
+	c := srv.NewTenant("acme")
+	r := srv.Do(c.Token, `{ me { id } }`, map[string]any{"padding": strings.Repeat("x", 2<<20)})
+	require.Equal(t, http.StatusRequestEntityTooLarge, r.Status)
+	require.Equal(t, "REQUEST_TOO_LARGE", r.Errors[0].Code())
+
+	resp, err := http.Post(srv.URL+"/query", "application/json", strings.NewReader(`{"query": `))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "authentication comes before parsing")
+
+	req, err := http.NewRequest(http.MethodPost, srv.URL+"/query", strings.NewReader(`{"query": `))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var body apitest.Response
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	require.Equal(t, "BAD_REQUEST", body.Errors[0].Code(), "a body that is not JSON is the client's error")
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
@@ -47,7 +46,7 @@ type ServerOpts struct {
 func NewHTTPHandler(opts ServerOpts) http.Handler {
 	mux := http.NewServeMux()
 	gql := NewGraphQLHandler(opts)
-	mux.Handle("/query", auth.Middleware(opts.Verifier, gql))
+	mux.Handle("/query", limitBody(maxRequestBytes, auth.Middleware(opts.Verifier, gql)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -119,25 +118,31 @@ func errorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			}
 			return gqlErr
 		}
-		if code, ok := gqlErr.Extensions["code"]; ok && code != "" && gqlErr.Err == nil {
-			return gqlErr // parse and validation errors, already coded by gqlgen
-		}
-		var inner *gqlerror.Error
-		if !errors.As(err, &inner) || inner.Err != nil || len(inner.Extensions) == 0 {
-			id := reqid.From(ctx)
-			logger.ErrorContext(ctx, "internal error", "err", err, "request_id", id, "path", gqlErr.Path.String())
-			return &gqlerror.Error{
-				Message:    "internal error",
-				Path:       gqlErr.Path,
-				Locations:  gqlErr.Locations,
-				Extensions: map[string]any{"code": string(apperr.Internal), "requestId": id},
+		var own *gqlerror.Error
+		if errors.As(err, &own) && own.Err == nil {
+			// gqlgen's own words about the request (parse, validation, undecodable body): safe
+			// to show, and the client's to fix.
+			if code, _ := gqlErr.Extensions["code"].(string); code == "" {
+				if gqlErr.Extensions == nil {
+					gqlErr.Extensions = map[string]any{}
+				}
+				gqlErr.Extensions["code"] = codeBadRequest
 			}
+			return gqlErr
 		}
-		return gqlErr
+		id := reqid.From(ctx)
+		logger.ErrorContext(ctx, "internal error", "err", err, "request_id", id, "path", gqlErr.Path.String())
+		return &gqlerror.Error{
+			Message:    "internal error",
+			Path:       gqlErr.Path,
+			Locations:  gqlErr.Locations,
+			Extensions: map[string]any{"code": string(apperr.Internal), "requestId": id},
+		}
 	}
 }
 
-var _ = errcode.ValidationFailed // gqlgen's codes: GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED
+// codeBadRequest marks a request the server could not read as GraphQL at all.
+const codeBadRequest = "BAD_REQUEST"
 
 func websocketAuth(v auth.TokenVerifier) transport.WebsocketInitFunc {
 	return func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
@@ -160,6 +165,25 @@ func websocketAuth(v auth.TokenVerifier) transport.WebsocketInitFunc {
 		ctx = auth.WithPrincipal(ctx, p)
 		return ctx, &payload, nil
 	}
+}
+
+// maxRequestBytes bounds a GraphQL request body: documents and variables of real clients are a
+// few kilobytes; anything near this is abuse.
+const maxRequestBytes = 1 << 20
+
+func limitBody(n int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > n {
+			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"errors": []map[string]any{{
+				"message":    fmt.Sprintf("request body too large: the limit is %d bytes", n),
+				"extensions": map[string]any{"code": "REQUEST_TOO_LARGE"},
+			}}})
+			return
+		}
+		// A body of unannounced length is cut at the limit; gqlgen then reports it undecodable.
+		r.Body = http.MaxBytesReader(w, r.Body, n)
+		next.ServeHTTP(w, r)
+	})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
