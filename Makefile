@@ -5,7 +5,7 @@ GO        ?= go
 BIN       := bin/workingtracker
 export DATA_DIR ?= $(CURDIR)/.data
 
-.PHONY: all build run test bench generate check-generated lint deps e2e clean
+.PHONY: all build run test bench generate check-generated lint deps e2e federation clean
 
 all: build
 
@@ -42,6 +42,11 @@ lint:
 # Headless Chromium loads the embedded playground from a running server and runs a query.
 e2e: deps build
 	@scripts/e2e.sh
+
+# An Apollo gateway (@apollo/gateway from npm) composes this subgraph with a second one that
+# extends Employee, and queries cross the two in both directions.
+federation: deps build
+	@scripts/federation-check.sh
 
 clean:
 	rm -rf bin

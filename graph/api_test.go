@@ -224,6 +224,18 @@ func TestFederation(t *testing.T) {
 		require.Equal(t, c.Tasks[0].Title, got.Entities[9]["title"])
 		require.Equal(t, int64(3), srv.Statements.Count(), "one statement per entity type")
 	})
+	t.Run("MalformedRepresentationsAreBadInput", func(t *testing.T) {
+		for name, rep := range map[string]map[string]any{
+			"MissingKey":  {"__typename": "Employee"},
+			"UnknownType": {"__typename": "Foo", "id": "x"},
+			"NotAnEntity": {"__typename": "Department", "id": "x"},
+		} {
+			r := srv.Do(c.Token, `query($r: [_Any!]!) { _entities(representations: $r) { ... on Employee { id } } }`,
+				map[string]any{"r": []any{rep}})
+			require.NotEmpty(t, r.Errors, name)
+			require.Equal(t, "BAD_USER_INPUT", r.Errors[0].Code(), "%s: %s", name, r.Errors[0].Message)
+		}
+	})
 }
 
 func TestAuthentication(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -118,6 +119,10 @@ func errorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			}
 			return gqlErr
 		}
+		if isRepresentationError(err) {
+			gqlErr.Extensions = map[string]any{"code": string(apperr.BadUserInput)}
+			return gqlErr
+		}
 		var own *gqlerror.Error
 		if errors.As(err, &own) && own.Err == nil {
 			// gqlgen's own words about the request (parse, validation, undecodable body): safe
@@ -139,6 +144,23 @@ func errorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			Extensions: map[string]any{"code": string(apperr.Internal), "requestId": id},
 		}
 	}
+}
+
+// isRepresentationError reports the generated federation code's complaints about _entities
+// representations (unknown __typename, missing key field): a gateway or client sent them, so
+// they are bad input, not server faults. The generated code wraps only some in sentinels; the
+// rest are recognised by their text, which TestFederation pins.
+func isRepresentationError(err error) bool {
+	if errors.Is(err, ErrUnknownType) || errors.Is(err, ErrTypeNotFound) {
+		return true
+	}
+	msg := err.Error()
+	for _, s := range []string{"unknown type: ", "undefined in schema", "__typename must be"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // codeBadRequest marks a request the server could not read as GraphQL at all.
