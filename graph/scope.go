@@ -5,6 +5,7 @@ import (
 	"github.com/workingtracker/api/store"
 )
 
-func scopeOf(p *auth.Principal) store.Scope {
+// ScopeOf is the store scope of a request made by p: its tenant, acting as its employee.
+func ScopeOf(p *auth.Principal) store.Scope {
 	return store.Scope{TenantID: p.TenantID, ActorID: p.EmployeeID}
 }

@@ -91,7 +91,7 @@ func NewGraphQLHandler(opts ServerOpts) *handler.Server {
 	}
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		if p, ok := auth.PrincipalFrom(ctx); ok {
-			ctx = loaders.WithLoaders(ctx, loaders.New(opts.Reader, scopeOf(p), opts.Loaders))
+			ctx = loaders.WithLoaders(ctx, loaders.New(opts.Reader, ScopeOf(p), opts.Loaders))
 		}
 		return next(ctx)
 	})

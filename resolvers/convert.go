@@ -7,6 +7,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/graph-gophers/dataloader/v7"
 
+	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/graph/model"
 	"github.com/workingtracker/api/internal/apperr"
 	"github.com/workingtracker/api/internal/auth"
@@ -25,16 +26,12 @@ func request(ctx context.Context) (store.Scope, *loaders.Loaders, error) {
 	if err != nil {
 		return store.Scope{}, nil, err
 	}
-	return scopeOf(p), l, nil
+	return graph.ScopeOf(p), l, nil
 }
 
 func scope(ctx context.Context) (store.Scope, error) {
 	s, _, err := request(ctx)
 	return s, err
-}
-
-func scopeOf(p *auth.Principal) store.Scope {
-	return store.Scope{TenantID: p.TenantID, ActorID: p.EmployeeID}
 }
 
 // load reads one row through a loader. A malformed id cannot name a row: it reads as "none".

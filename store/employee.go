@@ -132,32 +132,20 @@ func (f ListEmployeesParams) where(scope Scope) *where {
 	return w
 }
 
+var employeeList = keysetList[*Employee, employeeCursor]{
+	what: "employees", from: "employees e", columns: employeeColumns, order: "e.name, e.id",
+	after: func(c employeeCursor) (string, []any) { return "(e.name, e.id) > (?, ?)", []any{c.Name, c.ID} },
+	scan:  scanEmployee,
+}
+
 // ListEmployees returns a page of the scope's employees ordered by name.
 func (s *Store) ListEmployees(ctx context.Context, scope Scope, filter ListEmployeesParams, page PageParams) (Page[*Employee], error) {
-	if err := page.validate(); err != nil {
-		return Page[*Employee]{}, err
-	}
-	w := filter.where(scope)
-	if page.After != "" {
-		var c employeeCursor
-		if err := decodeCursor(page.After, &c); err != nil {
-			return Page[*Employee]{}, err
-		}
-		w.add("(e.name, e.id) > (?, ?)", c.Name, c.ID)
-	}
-	limit := w.arg(page.First + 1)
-	rows, err := collect(ctx, s.pool, "employees",
-		`SELECT `+employeeColumns+` FROM employees e WHERE `+w.String()+` ORDER BY e.name, e.id LIMIT `+limit,
-		w.args, scanEmployee)
-	return trimPage(rows, page.First), err
+	return employeeList.page(ctx, s.pool, filter.where(scope), page)
 }
 
 // CountEmployees counts the scope's employees matching filter.
 func (s *Store) CountEmployees(ctx context.Context, scope Scope, filter ListEmployeesParams) (int, error) {
-	w := filter.where(scope)
-	var n int
-	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM employees e WHERE `+w.String(), w.args...).Scan(&n)
-	return n, translate(err, "count employees")
+	return employeeList.count(ctx, s.pool, filter.where(scope))
 }
 
 // EmployeeParams are the writable fields of an employee; nil leaves a field unchanged on update.

@@ -125,32 +125,20 @@ func (f ListProjectsParams) where(scope Scope) *where {
 	return w
 }
 
+var projectList = keysetList[*Project, projectCursor]{
+	what: "projects", from: "projects p", columns: projectColumns, order: "p.name, p.id",
+	after: func(c projectCursor) (string, []any) { return "(p.name, p.id) > (?, ?)", []any{c.Name, c.ID} },
+	scan:  scanProject,
+}
+
 // ListProjects returns a page of the scope's projects ordered by name.
 func (s *Store) ListProjects(ctx context.Context, scope Scope, filter ListProjectsParams, page PageParams) (Page[*Project], error) {
-	if err := page.validate(); err != nil {
-		return Page[*Project]{}, err
-	}
-	w := filter.where(scope)
-	if page.After != "" {
-		var c projectCursor
-		if err := decodeCursor(page.After, &c); err != nil {
-			return Page[*Project]{}, err
-		}
-		w.add("(p.name, p.id) > (?, ?)", c.Name, c.ID)
-	}
-	limit := w.arg(page.First + 1)
-	rows, err := collect(ctx, s.pool, "projects",
-		`SELECT `+projectColumns+` FROM projects p WHERE `+w.String()+` ORDER BY p.name, p.id LIMIT `+limit,
-		w.args, scanProject)
-	return trimPage(rows, page.First), err
+	return projectList.page(ctx, s.pool, filter.where(scope), page)
 }
 
 // CountProjects counts the scope's projects matching filter.
 func (s *Store) CountProjects(ctx context.Context, scope Scope, filter ListProjectsParams) (int, error) {
-	w := filter.where(scope)
-	var n int
-	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM projects p WHERE `+w.String(), w.args...).Scan(&n)
-	return n, translate(err, "count projects")
+	return projectList.count(ctx, s.pool, filter.where(scope))
 }
 
 // ProjectParams are the writable fields of a project; nil leaves a field unchanged on update.

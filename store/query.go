@@ -110,3 +110,47 @@ func trimPage[T any](rows []T, first int) Page[T] {
 	}
 	return Page[T]{Rows: rows}
 }
+
+// keysetList describes a keyset-paginated read: rows of `from` matching a where clause, in
+// `order`, resumed after the row a cursor of type C names.
+type keysetList[T, C any] struct {
+	what    string
+	from    string // table and alias, e.g. "employees e"
+	columns string
+	order   string
+	// after is the condition selecting rows past cursor c, with ? placeholders.
+	after func(c C) (cond string, args []any)
+	scan  func(pgx.Row) (T, error)
+}
+
+// page runs the list for one page: first+1 rows tell whether another page follows.
+func (l keysetList[T, C]) page(ctx context.Context, q querier, w *where, page PageParams) (Page[T], error) {
+	if err := page.validate(); err != nil {
+		return Page[T]{}, err
+	}
+	if page.After != "" {
+		var c C
+		if err := decodeCursor(page.After, &c); err != nil {
+			return Page[T]{}, err
+		}
+		cond, args := l.after(c)
+		w.add(cond, args...)
+	}
+	limit := w.arg(page.First + 1)
+	rows, err := collect(ctx, q, l.what, `SELECT `+l.columns+` FROM `+l.from+` WHERE `+w.String()+
+		` ORDER BY `+l.order+` LIMIT `+limit, w.args, l.scan)
+	return trimPage(rows, page.First), err
+}
+
+// count counts the rows matching w across all pages.
+func (l keysetList[T, C]) count(ctx context.Context, q pgxQuerier, w *where) (int, error) {
+	var n int
+	if err := q.QueryRow(ctx, `SELECT count(*) FROM `+l.from+` WHERE `+w.String(), w.args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count %s: %w", l.what, err)
+	}
+	return n, nil
+}
+
+type pgxQuerier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}

@@ -150,27 +150,19 @@ func (f ListTimeEntriesParams) where(scope Scope) (*where, error) {
 	return w, nil
 }
 
+var timeEntryList = keysetList[*TimeEntry, timeEntryCursor]{
+	what: "time entries", from: "time_entries t", columns: timeEntryColumns, order: "t.start_time DESC, t.id DESC",
+	after: func(c timeEntryCursor) (string, []any) { return "(t.start_time, t.id) < (?, ?)", []any{c.Start, c.ID} },
+	scan:  scanTimeEntry,
+}
+
 // ListTimeEntries returns a page of the scope's time entries, newest first.
 func (s *Store) ListTimeEntries(ctx context.Context, scope Scope, filter ListTimeEntriesParams, page PageParams) (Page[*TimeEntry], error) {
-	if err := page.validate(); err != nil {
-		return Page[*TimeEntry]{}, err
-	}
 	w, err := filter.where(scope)
 	if err != nil {
 		return Page[*TimeEntry]{}, err
 	}
-	if page.After != "" {
-		var c timeEntryCursor
-		if err := decodeCursor(page.After, &c); err != nil {
-			return Page[*TimeEntry]{}, err
-		}
-		w.add("(t.start_time, t.id) < (?, ?)", c.Start, c.ID)
-	}
-	limit := w.arg(page.First + 1)
-	rows, err := collect(ctx, s.pool, "time entries",
-		`SELECT `+timeEntryColumns+` FROM time_entries t WHERE `+w.String()+
-			` ORDER BY t.start_time DESC, t.id DESC LIMIT `+limit, w.args, scanTimeEntry)
-	return trimPage(rows, page.First), err
+	return timeEntryList.page(ctx, s.pool, w, page)
 }
 
 // CountTimeEntries counts the scope's time entries matching filter.
@@ -179,9 +171,7 @@ func (s *Store) CountTimeEntries(ctx context.Context, scope Scope, filter ListTi
 	if err != nil {
 		return 0, err
 	}
-	var n int
-	err = s.pool.QueryRow(ctx, `SELECT count(*) FROM time_entries t WHERE `+w.String(), w.args...).Scan(&n)
-	return n, translate(err, "count time entries")
+	return timeEntryList.count(ctx, s.pool, w)
 }
 
 // TimeEntryParams are the writable fields of a time entry; nil leaves a field unchanged.
