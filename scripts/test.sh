@@ -20,15 +20,23 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# free_port prints the first port from $1 on that nothing listens on (another checkout's test
+# servers may be running on this machine).
+free_port() {
+  local port=$1
+  while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
+  echo "$port"
+}
+
 if [ -z "${TEST_DATABASE_URL:-}" ]; then
-  TEST_DATABASE_URL=$(DATA_DIR="$test_data" DEV_PG_PORT="${TEST_PG_PORT:-54339}" \
+  TEST_DATABASE_URL=$(DATA_DIR="$test_data" DEV_PG_PORT="${TEST_PG_PORT:-$(free_port 54339)}" \
     $GO run ./cmd/workingtracker devdb start --fast)
   started_pg=1
 fi
 export TEST_DATABASE_URL
 
 if [ -z "${TEST_REDIS_URL:-}" ] && command -v redis-server >/dev/null; then
-  port=${TEST_REDIS_PORT:-56379}
+  port=${TEST_REDIS_PORT:-$(free_port 56379)}
   mkdir -p "$test_data"
   redis_pidfile="$test_data/redis.pid"
   redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --daemonize yes \

@@ -175,8 +175,9 @@ func (c *Cluster) initdb(ctx context.Context) error {
 }
 
 func (c *Cluster) start(ctx context.Context) error {
-	// A stale pid file from a killed server would make pg_ctl refuse to start.
-	if err := c.run(ctx, "pg_ctl", "start", "-D", c.dataDir(), "-l", c.logFile(), "-w", "-t", "60"); err != nil {
+	// The port is given at every start, not only at initdb, so a cluster can move to a free port.
+	if err := c.run(ctx, "pg_ctl", "start", "-D", c.dataDir(), "-l", c.logFile(), "-w", "-t", "60",
+		"-o", fmt.Sprintf("-p %d", c.opts.Port)); err != nil {
 		tail, _ := os.ReadFile(c.logFile())
 		if len(tail) > 2000 {
 			tail = tail[len(tail)-2000:]
