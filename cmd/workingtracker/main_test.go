@@ -6,7 +6,9 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -26,46 +28,71 @@ func envFor(t *testing.T, vars map[string]string) func(string) string {
 	return func(k string) string { return base[k] }
 }
 
-// TestServeBootsSeedsAndAnswers runs the binary's own entry point: serve on port 0 over a fresh
-// database migrates, seeds the demo tenants, prints working tokens and answers a nested query.
-func TestServeBootsSeedsAndAnswers(t *testing.T) {
-	t.Parallel()
-	getenv := envFor(t, map[string]string{"DATABASE_URL": testdb.URL(t), "HTTP_ADDR": "127.0.0.1:0"})
+// served is a `workingtracker serve` running on port 0 through the binary's own entry point.
+type served struct {
+	base   string
+	tokens map[string]string // development token by role
+}
+
+func serveFor(t *testing.T, vars map[string]string) served {
+	t.Helper()
+	vars["HTTP_ADDR"] = "127.0.0.1:0"
+	getenv := envFor(t, vars)
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	out, w := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"serve"}, getenv, w, io.Discard)
 		w.Close()
 	}()
-
-	tokens := map[string]string{}
-	var base string
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			require.NoError(t, err, "graceful shutdown")
+		case <-time.After(20 * time.Second):
+			t.Error("serve did not stop")
+		}
+	})
+	s := served{tokens: map[string]string{}}
 	lines := bufio.NewScanner(out)
-	for base == "" && lines.Scan() {
+	for s.base == "" && lines.Scan() {
 		fields := strings.Fields(lines.Text())
 		switch {
 		case len(fields) == 2 && strings.Count(fields[1], ".") == 2:
-			tokens[fields[0]] = fields[1]
+			s.tokens[fields[0]] = fields[1]
 		case len(fields) > 2 && fields[0] == "listening":
-			base = fields[2]
+			s.base = fields[2]
 		}
 	}
 	go func() { _, _ = io.Copy(io.Discard, out) }()
-	require.NotEmpty(t, base, "serve printed its address")
-	require.Len(t, tokens, 5, "a token per role")
+	require.NotEmpty(t, s.base, "serve printed its address")
+	return s
+}
 
-	resp, err := http.Get(base + "/readyz")
+func (s served) status(t *testing.T, path string) int {
+	t.Helper()
+	resp, err := http.Get(s.base + path)
 	require.NoError(t, err)
 	resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
+	return resp.StatusCode
+}
+
+// TestServeBootsSeedsAndAnswers: serve over a fresh database migrates, seeds the demo tenants,
+// prints working tokens, answers a nested query and is ready when PostgreSQL and Redis answer.
+func TestServeBootsSeedsAndAnswers(t *testing.T) {
+	t.Parallel()
+	redisURL := os.Getenv("TEST_REDIS_URL")
+	require.NotEmpty(t, redisURL, "TEST_REDIS_URL is not set: run the tests with `make test`")
+	s := serveFor(t, map[string]string{"DATABASE_URL": testdb.URL(t), "REDIS_URL": redisURL})
+	require.Len(t, s.tokens, 5, "a token per role")
+	require.Equal(t, http.StatusOK, s.status(t, "/readyz"))
 
 	body := `{"query":"{ me { name role department { name } projects { name members { name } } timeEntries(first: 2) { project { name } } } }"}`
-	req, _ := http.NewRequest(http.MethodPost, base+"/query", strings.NewReader(body))
+	req, _ := http.NewRequest(http.MethodPost, s.base+"/query", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+tokens["MANAGER"])
-	resp, err = http.DefaultClient.Do(req)
+	req.Header.Set("Authorization", "Bearer "+s.tokens["MANAGER"])
+	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	var got struct {
@@ -81,14 +108,17 @@ func TestServeBootsSeedsAndAnswers(t *testing.T) {
 	require.Empty(t, got.Errors)
 	require.Equal(t, "MANAGER", got.Data.Me.Role)
 	require.NotEmpty(t, got.Data.Me.Projects)
+}
 
-	cancel()
-	select {
-	case err := <-done:
-		require.NoError(t, err, "graceful shutdown")
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not stop")
-	}
+func TestReadinessFailsWhileRedisIsDown(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	dead := ln.Addr().String()
+	require.NoError(t, ln.Close()) // nothing listens there now
+	s := serveFor(t, map[string]string{"DATABASE_URL": testdb.URL(t), "REDIS_URL": "redis://" + dead + "/0"})
+	require.Equal(t, http.StatusServiceUnavailable, s.status(t, "/readyz"))
+	require.Equal(t, http.StatusOK, s.status(t, "/healthz"), "alive, just not ready")
 }
 
 func TestCommands(t *testing.T) {

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/internal/seed"
 	"github.com/workingtracker/api/loaders"
@@ -45,6 +47,18 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 	if err != nil {
 		return err
 	}
+	ready := []func(context.Context) error{s.Ping}
+	if e.cfg.RedisURL != "" {
+		opts, err := redis.ParseURL(e.cfg.RedisURL)
+		if err != nil {
+			return fmt.Errorf("REDIS_URL: %w", err)
+		}
+		// Short timeouts: a stalled Redis must degrade features, never hang requests.
+		opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = time.Second, 500*time.Millisecond, 500*time.Millisecond
+		rdb := redis.NewClient(opts)
+		defer rdb.Close()
+		ready = append(ready, func(ctx context.Context) error { return rdb.Ping(ctx).Err() })
+	}
 	handler := graph.NewHTTPHandler(graph.ServerOpts{
 		Resolvers:     resolvers.New(s),
 		Reader:        s,
@@ -53,7 +67,7 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 		Logger:        logger,
 		Development:   e.cfg.Development(),
 		Introspection: e.cfg.Introspection,
-		Ready:         s.Ping,
+		Ready:         allReady(ready),
 	})
 	ln, err := net.Listen("tcp", e.cfg.HTTPAddr)
 	if err != nil {
@@ -89,6 +103,18 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// allReady reports the first dependency that does not answer.
+func allReady(checks []func(context.Context) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		for _, check := range checks {
+			if err := check(ctx); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }
 
 // maintainPartitions keeps three months of partitions ahead of the clock while serving.
