@@ -1,0 +1,45 @@
+package config_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/workingtracker/api/internal/config"
+)
+
+func env(vars map[string]string) func(string) string { return func(k string) string { return vars[k] } }
+
+func TestDefaultsSuitDevelopment(t *testing.T) {
+	t.Parallel()
+	c, err := config.FromEnv(env(nil))
+	require.NoError(t, err)
+	require.True(t, c.Development())
+	require.Equal(t, ":8080", c.HTTPAddr)
+	require.Equal(t, ".data", c.DataDir)
+	require.Equal(t, 54329, c.DevPGPort)
+	require.Equal(t, time.Millisecond, c.LoaderWait)
+	require.True(t, c.Introspection)
+}
+
+func TestProductionRequiresWhatHasNoSafeDefault(t *testing.T) {
+	t.Parallel()
+	_, err := config.FromEnv(env(map[string]string{"APP_ENV": "production"}))
+	require.ErrorContains(t, err, "DATABASE_URL is required in production")
+	require.ErrorContains(t, err, "OIDC_ISSUER, OIDC_AUDIENCE and OIDC_JWKS_URL are required in production")
+
+	c, err := config.FromEnv(env(map[string]string{"APP_ENV": "production", "DATABASE_URL": "postgres://db/wt",
+		"OIDC_ISSUER": "https://idp", "OIDC_AUDIENCE": "api", "OIDC_JWKS_URL": "https://idp/jwks"}))
+	require.NoError(t, err)
+	require.False(t, c.Introspection, "introspection is off in production unless asked for")
+}
+
+func TestInvalidValuesAreAllReported(t *testing.T) {
+	t.Parallel()
+	_, err := config.FromEnv(env(map[string]string{"APP_ENV": "staging", "LOADER_WAIT": "soon", "DB_MAX_CONNS": "-1",
+		"LOG_LEVEL": "loud", "INTROSPECTION": "maybe", "OIDC_ISSUER": "https://idp"}))
+	for _, want := range []string{"APP_ENV", "LOADER_WAIT", "DB_MAX_CONNS", "LOG_LEVEL", "INTROSPECTION", "OIDC_JWKS_URL"} {
+		require.ErrorContains(t, err, want)
+	}
+}
