@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Load benchmark (`make bench`): the GraphQL server over loopback HTTP against the "floor" of
+# hand-written SQL through pgx, on the large demo data set (2,000 employees, 500 projects, about
+# 1,000,000 time entries).
+#
+# It runs against a PostgreSQL cluster of its own (folder $DATA_DIR/bench, port 54349), never the
+# development or test cluster: seeding it takes minutes and the numbers must not depend on what
+# else those clusters hold. The data outlives the run, so the next run only restarts the cluster
+# and finds the tenant seeded ("exists already").
+#
+# The cluster is stopped when the script exits. BENCH_KEEP_CLUSTER=1 leaves it running (to poke at
+# it with psql, or for quicker reruns); stop it later with
+#   DATA_DIR="$PWD/.data/bench" bin/workingtracker devdb stop
+#
+# Environment:
+#   BENCH_DATABASE_URL  use this database instead of the bench cluster (seeded when empty)
+#   BENCH_DURATION      measured time per workload and client count (Go duration, default 5s)
+#   BENCH_OUT           also write the results table to this file
+#   BENCH_PG_PORT       port of the bench cluster (default 54349)
+#   BENCH_KEEP_CLUSTER  non-empty: leave the bench cluster running
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+GO=${GO:-go}
+BIN=bin/workingtracker
+bench_data="${DATA_DIR:-$PWD/.data}/bench"
+
+if [[ ! -x $BIN ]]; then
+  $GO build -o "$BIN" ./cmd/workingtracker
+fi
+
+if [[ -z ${BENCH_DATABASE_URL:-} ]]; then
+  if [[ -z ${BENCH_KEEP_CLUSTER:-} ]]; then
+    trap 'DATA_DIR="$bench_data" "$BIN" devdb stop || true' EXIT
+  fi
+  BENCH_DATABASE_URL=$(DATA_DIR="$bench_data" DEV_PG_PORT="${BENCH_PG_PORT:-54349}" "$BIN" devdb start)
+fi
+export BENCH_DATABASE_URL
+echo "bench database: $BENCH_DATABASE_URL"
+
+# seed migrates first and refuses to seed twice, so this is a no-op on every run but the first.
+seed_started=$(date +%s)
+DATABASE_URL="$BENCH_DATABASE_URL" "$BIN" seed --scale large
+echo "seed step took $(($(date +%s) - seed_started))s"
+
+$GO test -tags bench -run '^TestLoad$' -count=1 -timeout 60m -v ./bench/
