@@ -30,8 +30,8 @@ func TestLoad(t *testing.T) {
 	header := []string{
 		fmt.Sprintf("Load benchmark, %s, %s", started.UTC().Format(time.RFC3339), time.Since(started).Round(time.Second)),
 		fmt.Sprintf("%s, %s/%s, GOMAXPROCS %d, %d CPUs", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), runtime.NumCPU()),
-		fmt.Sprintf("each cell: %s warm-up + %s measured per side; pool: %d connections per side; loader wait: %s",
-			cfg.Warmup, cfg.Duration, env.PoolSize(), loaderWait(cfg)),
+		fmt.Sprintf("each cell: %s warm-up + %s measured per side; pool: %d connections per side",
+			cfg.Warmup, cfg.Duration, env.PoolSize()),
 		fmt.Sprintf("data: tenant acme, %d employees; monthEntries month %s", len(env.Fixture.EmployeeIDs),
 			env.Fixture.MonthFrom.Format("2006-01")),
 	}
@@ -96,11 +96,4 @@ func setup(tb testing.TB, cfg Config) *Env {
 	}
 	tb.Cleanup(env.Close)
 	return env
-}
-
-func loaderWait(cfg Config) string {
-	if cfg.Server.LoaderWait > 0 {
-		return cfg.Server.LoaderWait.String()
-	}
-	return "default"
 }

@@ -82,9 +82,7 @@ func TestStatementsPerRequestDoNotGrowWithListSize(t *testing.T) {
 	t.Parallel()
 	counts := map[int]int64{}
 	for _, n := range []int{1, 100} {
-		// A wide batching window keeps the count exact under -race on a busy machine; the
-		// property under test is that siblings share a batch, not how short the window is.
-		srv := apitest.New(t, apitest.Opts{LoaderWait: 25 * time.Millisecond})
+		srv := apitest.New(t, apitest.Opts{LoaderQuiet: 20 * time.Millisecond})
 		c := newCompany(t, srv, "acme", n)
 		srv.Statements.Reset()
 		var got struct {
@@ -180,7 +178,7 @@ func TestTenantIsolation(t *testing.T) {
 
 func TestFederation(t *testing.T) {
 	t.Parallel()
-	srv := apitest.New(t, apitest.Opts{LoaderWait: 25 * time.Millisecond})
+	srv := apitest.New(t, apitest.Opts{LoaderQuiet: 20 * time.Millisecond})
 	c := newCompany(t, srv, "acme", 5)
 
 	t.Run("ServiceSDL", func(t *testing.T) {

@@ -3,7 +3,8 @@
 // request's SQL round trips therefore grow with the depth of its query, not with list sizes.
 //
 // Loaders are built per request after authentication, so each batch function captures the
-// request's tenant scope and cached rows never cross requests or tenants.
+// request's tenant scope and cached rows never cross requests or tenants. A batch is fetched as
+// soon as the goroutines asking for it stop adding keys (see Loader), with no timer to wait out.
 package loaders
 
 import (
@@ -12,7 +13,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/graph-gophers/dataloader/v7"
 
 	"github.com/workingtracker/api/store"
 )
@@ -32,31 +32,48 @@ type Reader interface {
 	LatestTimeEntriesByEmployeeIDs(ctx context.Context, scope store.Scope, employeeIDs []uuid.UUID, r store.TimeRange, limit int) ([]*store.TimeEntry, error)
 }
 
-// Opts tunes the loaders.
+// Opts tunes batching.
 type Opts struct {
-	// Wait is how long a loader collects keys before it fetches. graph-gophers' default of 16 ms
-	// is paid once per level of a query; sibling resolvers run concurrently and ask within
-	// microseconds of each other, so a short window batches just as well.
-	Wait time.Duration
+	// Quiet is how long a batch must go without a new key before it is fetched.
+	Quiet time.Duration
+	// MaxWait caps how long a batch stays open while keys keep arriving.
+	MaxWait time.Duration
 }
 
-// DefaultWait is the batching window used when Opts.Wait is zero.
-const DefaultWait = time.Millisecond
+// Defaults: long enough for the goroutines of a list to reach their Load, short next to a
+// statement's round trip.
+const (
+	DefaultQuiet   = 50 * time.Microsecond
+	DefaultMaxWait = 2 * time.Millisecond
+)
+
+func (o Opts) withDefaults() Opts {
+	if o.Quiet <= 0 {
+		o.Quiet = DefaultQuiet
+	}
+	if o.MaxWait <= 0 {
+		o.MaxWait = DefaultMaxWait
+	}
+	if o.MaxWait < o.Quiet {
+		o.MaxWait = o.Quiet
+	}
+	return o
+}
 
 // Loaders holds one loader per relationship.
 type Loaders struct {
-	Employee   *dataloader.Loader[uuid.UUID, *store.Employee]
-	Department *dataloader.Loader[uuid.UUID, *store.Department]
-	Project    *dataloader.Loader[uuid.UUID, *store.Project]
-	Task       *dataloader.Loader[uuid.UUID, *store.Task]
-	TimeEntry  *dataloader.Loader[uuid.UUID, *store.TimeEntry]
+	Employee   *Loader[uuid.UUID, *store.Employee]
+	Department *Loader[uuid.UUID, *store.Department]
+	Project    *Loader[uuid.UUID, *store.Project]
+	Task       *Loader[uuid.UUID, *store.Task]
+	TimeEntry  *Loader[uuid.UUID, *store.TimeEntry]
 
-	ProjectsOfEmployee      *dataloader.Loader[uuid.UUID, []*store.Project]
-	MembersOfProject        *dataloader.Loader[uuid.UUID, []*store.Employee]
-	TasksOfProject          *dataloader.Loader[uuid.UUID, []*store.Task]
-	DependenciesOfTask      *dataloader.Loader[uuid.UUID, []*store.Task]
-	TrackedSeconds          *dataloader.Loader[uuid.UUID, int64]
-	LatestEntriesOfEmployee *dataloader.Loader[LatestEntriesKey, []*store.TimeEntry]
+	ProjectsOfEmployee      *Loader[uuid.UUID, []*store.Project]
+	MembersOfProject        *Loader[uuid.UUID, []*store.Employee]
+	TasksOfProject          *Loader[uuid.UUID, []*store.Task]
+	DependenciesOfTask      *Loader[uuid.UUID, []*store.Task]
+	TrackedSeconds          *Loader[uuid.UUID, int64]
+	LatestEntriesOfEmployee *Loader[LatestEntriesKey, []*store.TimeEntry]
 }
 
 // LatestEntriesKey asks for an employee's latest Limit entries that started in [From, To).
@@ -69,106 +86,97 @@ type LatestEntriesKey struct {
 
 // New builds the loaders of one request.
 func New(r Reader, scope store.Scope, opts Opts) *Loaders {
-	wait := opts.Wait
-	if wait <= 0 {
-		wait = DefaultWait
-	}
 	return &Loaders{
-		Employee: byID(wait, func(ctx context.Context, ids []uuid.UUID) ([]*store.Employee, error) {
+		Employee: byID(opts, func(ctx context.Context, ids []uuid.UUID) ([]*store.Employee, error) {
 			return r.EmployeesByIDs(ctx, scope, ids)
 		}, func(e *store.Employee) uuid.UUID { return e.ID }),
-		Department: byID(wait, func(ctx context.Context, ids []uuid.UUID) ([]*store.Department, error) {
+		Department: byID(opts, func(ctx context.Context, ids []uuid.UUID) ([]*store.Department, error) {
 			return r.DepartmentsByIDs(ctx, scope, ids)
 		}, func(d *store.Department) uuid.UUID { return d.ID }),
-		Project: byID(wait, func(ctx context.Context, ids []uuid.UUID) ([]*store.Project, error) {
+		Project: byID(opts, func(ctx context.Context, ids []uuid.UUID) ([]*store.Project, error) {
 			return r.ProjectsByIDs(ctx, scope, ids)
 		}, func(p *store.Project) uuid.UUID { return p.ID }),
-		Task: byID(wait, func(ctx context.Context, ids []uuid.UUID) ([]*store.Task, error) {
+		Task: byID(opts, func(ctx context.Context, ids []uuid.UUID) ([]*store.Task, error) {
 			return r.TasksByIDs(ctx, scope, ids)
 		}, func(t *store.Task) uuid.UUID { return t.ID }),
-		TimeEntry: byID(wait, func(ctx context.Context, ids []uuid.UUID) ([]*store.TimeEntry, error) {
+		TimeEntry: byID(opts, func(ctx context.Context, ids []uuid.UUID) ([]*store.TimeEntry, error) {
 			return r.TimeEntriesByIDs(ctx, scope, ids)
 		}, func(t *store.TimeEntry) uuid.UUID { return t.ID }),
 
-		ProjectsOfEmployee: grouped(wait, func(ctx context.Context, ids []uuid.UUID) ([]store.EmployeeProject, error) {
+		ProjectsOfEmployee: grouped(opts, func(ctx context.Context, ids []uuid.UUID) ([]store.EmployeeProject, error) {
 			return r.ProjectsByEmployeeIDs(ctx, scope, ids)
 		}, func(ep store.EmployeeProject) (uuid.UUID, *store.Project) { return ep.EmployeeID, ep.Project }),
-		MembersOfProject: grouped(wait, func(ctx context.Context, ids []uuid.UUID) ([]store.ProjectMember, error) {
+		MembersOfProject: grouped(opts, func(ctx context.Context, ids []uuid.UUID) ([]store.ProjectMember, error) {
 			return r.MembersByProjectIDs(ctx, scope, ids)
 		}, func(m store.ProjectMember) (uuid.UUID, *store.Employee) { return m.ProjectID, m.Employee }),
-		TasksOfProject: grouped(wait, func(ctx context.Context, ids []uuid.UUID) ([]*store.Task, error) {
+		TasksOfProject: grouped(opts, func(ctx context.Context, ids []uuid.UUID) ([]*store.Task, error) {
 			return r.TasksByProjectIDs(ctx, scope, ids)
 		}, func(t *store.Task) (uuid.UUID, *store.Task) { return t.ProjectID, t }),
-		DependenciesOfTask: grouped(wait, func(ctx context.Context, ids []uuid.UUID) ([]store.TaskDependency, error) {
+		DependenciesOfTask: grouped(opts, func(ctx context.Context, ids []uuid.UUID) ([]store.TaskDependency, error) {
 			return r.DependenciesByTaskIDs(ctx, scope, ids)
 		}, func(d store.TaskDependency) (uuid.UUID, *store.Task) { return d.TaskID, d.Task }),
-		TrackedSeconds: byKey(wait, func(ctx context.Context, ids []uuid.UUID) ([]store.ProjectSeconds, error) {
+		TrackedSeconds: byKey(opts, func(ctx context.Context, ids []uuid.UUID) ([]store.ProjectSeconds, error) {
 			return r.TrackedSecondsByProjectIDs(ctx, scope, ids)
 		}, func(ps store.ProjectSeconds) uuid.UUID { return ps.ProjectID }, func(ps store.ProjectSeconds) int64 { return ps.Seconds }),
-		LatestEntriesOfEmployee: dataloader.NewBatchedLoader(latestEntriesBatch(r, scope),
-			dataloader.WithWait[LatestEntriesKey, []*store.TimeEntry](wait)),
+		LatestEntriesOfEmployee: NewLoader(opts, latestEntriesBatch(r, scope)),
 	}
 }
 
 // byID loads rows by primary key. A key with no row yields nil, so one unknown id nulls one field
 // rather than failing the batch.
-func byID[V any](wait time.Duration, fetch func(context.Context, []uuid.UUID) ([]V, error), id func(V) uuid.UUID) *dataloader.Loader[uuid.UUID, V] {
-	return byKey(wait, fetch, id, func(v V) V { return v })
+func byID[V any](opts Opts, fetch func(context.Context, []uuid.UUID) ([]V, error), id func(V) uuid.UUID) *Loader[uuid.UUID, V] {
+	return byKey(opts, fetch, id, func(v V) V { return v })
 }
 
 // byKey is byID for rows that carry the loaded value (pick) next to their key.
-func byKey[Row, V any](wait time.Duration, fetch func(context.Context, []uuid.UUID) ([]Row, error), id func(Row) uuid.UUID, pick func(Row) V) *dataloader.Loader[uuid.UUID, V] {
-	batch := func(ctx context.Context, keys []uuid.UUID) []*dataloader.Result[V] {
+func byKey[Row, V any](opts Opts, fetch func(context.Context, []uuid.UUID) ([]Row, error), id func(Row) uuid.UUID, pick func(Row) V) *Loader[uuid.UUID, V] {
+	return NewLoader(opts, func(ctx context.Context, keys []uuid.UUID) ([]V, error) {
 		rows, err := fetch(ctx, keys)
 		if err != nil {
-			return failAll[V](len(keys), err)
+			return nil, err
 		}
 		index := make(map[uuid.UUID]V, len(rows))
 		for _, r := range rows {
 			index[id(r)] = pick(r)
 		}
-		results := make([]*dataloader.Result[V], len(keys))
+		values := make([]V, len(keys))
 		for i, k := range keys {
-			results[i] = &dataloader.Result[V]{Data: index[k]}
+			values[i] = index[k]
 		}
-		return results
-	}
-	return dataloader.NewBatchedLoader(batch, dataloader.WithWait[uuid.UUID, V](wait))
+		return values, nil
+	})
 }
 
 // grouped loads the children of each parent key, keeping the store's order within a parent.
-func grouped[Row, V any](wait time.Duration, fetch func(context.Context, []uuid.UUID) ([]Row, error), split func(Row) (uuid.UUID, V)) *dataloader.Loader[uuid.UUID, []V] {
-	batch := func(ctx context.Context, keys []uuid.UUID) []*dataloader.Result[[]V] {
+func grouped[Row, V any](opts Opts, fetch func(context.Context, []uuid.UUID) ([]Row, error), split func(Row) (uuid.UUID, V)) *Loader[uuid.UUID, []V] {
+	return NewLoader(opts, func(ctx context.Context, keys []uuid.UUID) ([][]V, error) {
 		rows, err := fetch(ctx, keys)
 		if err != nil {
-			return failAll[[]V](len(keys), err)
+			return nil, err
 		}
 		groups := make(map[uuid.UUID][]V, len(keys))
 		for _, r := range rows {
 			parent, v := split(r)
 			groups[parent] = append(groups[parent], v)
 		}
-		results := make([]*dataloader.Result[[]V], len(keys))
+		values := make([][]V, len(keys))
 		for i, k := range keys {
-			children := groups[k]
-			if children == nil {
-				children = []V{}
+			if values[i] = groups[k]; values[i] == nil {
+				values[i] = []V{}
 			}
-			results[i] = &dataloader.Result[[]V]{Data: children}
 		}
-		return results
-	}
-	return dataloader.NewBatchedLoader(batch, dataloader.WithWait[uuid.UUID, []V](wait))
+		return values, nil
+	})
 }
 
 // latestEntriesBatch runs one statement per distinct (range, limit) among the keys — in practice
 // one, since siblings in a query share their arguments.
-func latestEntriesBatch(r Reader, scope store.Scope) dataloader.BatchFunc[LatestEntriesKey, []*store.TimeEntry] {
+func latestEntriesBatch(r Reader, scope store.Scope) BatchFunc[LatestEntriesKey, []*store.TimeEntry] {
 	type shape struct {
 		from, to int64
 		limit    int
 	}
-	return func(ctx context.Context, keys []LatestEntriesKey) []*dataloader.Result[[]*store.TimeEntry] {
+	return func(ctx context.Context, keys []LatestEntriesKey) ([][]*store.TimeEntry, error) {
 		byShape := make(map[shape][]uuid.UUID)
 		for _, k := range keys {
 			s := shape{k.From, k.To, k.Limit}
@@ -178,22 +186,20 @@ func latestEntriesBatch(r Reader, scope store.Scope) dataloader.BatchFunc[Latest
 		for s, ids := range byShape {
 			entries, err := r.LatestTimeEntriesByEmployeeIDs(ctx, scope, ids, store.TimeRange{From: fromUnix(s.from), To: fromUnix(s.to)}, s.limit)
 			if err != nil {
-				return failAll[[]*store.TimeEntry](len(keys), err)
+				return nil, err
 			}
 			for _, e := range entries {
 				k := LatestEntriesKey{EmployeeID: e.EmployeeID, From: s.from, To: s.to, Limit: s.limit}
 				found[k] = append(found[k], e)
 			}
 		}
-		results := make([]*dataloader.Result[[]*store.TimeEntry], len(keys))
+		values := make([][]*store.TimeEntry, len(keys))
 		for i, k := range keys {
-			entries := found[k]
-			if entries == nil {
-				entries = []*store.TimeEntry{}
+			if values[i] = found[k]; values[i] == nil {
+				values[i] = []*store.TimeEntry{}
 			}
-			results[i] = &dataloader.Result[[]*store.TimeEntry]{Data: entries}
 		}
-		return results
+		return values, nil
 	}
 }
 
@@ -214,14 +220,6 @@ func fromUnix(n int64) time.Time {
 		return time.Time{}
 	}
 	return time.Unix(0, n).UTC()
-}
-
-func failAll[V any](n int, err error) []*dataloader.Result[V] {
-	results := make([]*dataloader.Result[V], n)
-	for i := range results {
-		results[i] = &dataloader.Result[V]{Error: err}
-	}
-	return results
 }
 
 type ctxKey struct{}

@@ -5,7 +5,6 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
-	"github.com/graph-gophers/dataloader/v7"
 
 	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/graph/model"
@@ -35,7 +34,7 @@ func scope(ctx context.Context) (store.Scope, error) {
 }
 
 // load reads one row through a loader. A malformed id cannot name a row: it reads as "none".
-func load[V any](ctx context.Context, id string, pick func(*loaders.Loaders) *dataloader.Loader[uuid.UUID, V]) (V, error) {
+func load[V any](ctx context.Context, id string, pick func(*loaders.Loaders) *loaders.Loader[uuid.UUID, V]) (V, error) {
 	var zero V
 	key, err := uuid.Parse(id)
 	if err != nil {
@@ -49,7 +48,7 @@ func load[V any](ctx context.Context, id string, pick func(*loaders.Loaders) *da
 }
 
 // loadRef reads the row a nullable reference points to.
-func loadRef[V any](ctx context.Context, id *uuid.UUID, pick func(*loaders.Loaders) *dataloader.Loader[uuid.UUID, V]) (V, error) {
+func loadRef[V any](ctx context.Context, id *uuid.UUID, pick func(*loaders.Loaders) *loaders.Loader[uuid.UUID, V]) (V, error) {
 	var zero V
 	if id == nil {
 		return zero, nil
@@ -140,13 +139,13 @@ func parseIDs(field string, ids []string) (*[]uuid.UUID, error) {
 // field: all keys are queued before any is awaited, so they share one batch (one statement per
 // entity type), and the tenant scope applies as it does everywhere. An id with no row in the
 // caller's tenant resolves to null for its representation only.
-func loadEntities[Rep any, V any](ctx context.Context, reps []Rep, idOf func(Rep) string, pick func(*loaders.Loaders) *dataloader.Loader[uuid.UUID, *V]) ([]*V, error) {
+func loadEntities[Rep any, V any](ctx context.Context, reps []Rep, idOf func(Rep) string, pick func(*loaders.Loaders) *loaders.Loader[uuid.UUID, *V]) ([]*V, error) {
 	_, l, err := request(ctx)
 	if err != nil {
 		return nil, err
 	}
 	loader := pick(l)
-	thunks := make([]dataloader.Thunk[*V], len(reps))
+	thunks := make([]func() (*V, error), len(reps))
 	for i, rep := range reps {
 		if key, err := uuid.Parse(idOf(rep)); err == nil {
 			thunks[i] = loader.Load(ctx, key)

@@ -62,7 +62,7 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 	handler := graph.NewHTTPHandler(graph.ServerOpts{
 		Resolvers:     resolvers.New(s),
 		Reader:        s,
-		Loaders:       loaders.Opts{Wait: e.cfg.LoaderWait},
+		Loaders:       loaders.Opts{Quiet: e.cfg.LoaderWait},
 		Verifier:      verifier,
 		Logger:        logger,
 		Development:   e.cfg.Development(),

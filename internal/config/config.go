@@ -35,8 +35,8 @@ type Config struct {
 	// production. A federation gateway that composes at run time needs it (or compose offline).
 	Introspection bool
 
+	LoaderWait time.Duration // LOADER_WAIT: a batch is fetched after this long without a new key
 	LogLevel   slog.Level    // LOG_LEVEL: debug | info | warn | error
-	LoaderWait time.Duration // LOADER_WAIT, default 1ms
 	DBMaxConns int32         // DB_MAX_CONNS, default 0 (pgx: max(4, cores))
 }
 
@@ -66,8 +66,10 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if err := c.LogLevel.UnmarshalText([]byte(or(getenv("LOG_LEVEL"), "info"))); err != nil {
 		errs = append(errs, fmt.Errorf("LOG_LEVEL: %w", err))
 	}
-	if c.LoaderWait, err = time.ParseDuration(or(getenv("LOADER_WAIT"), "1ms")); err != nil {
-		errs = append(errs, fmt.Errorf("LOADER_WAIT: %w", err))
+	if v := getenv("LOADER_WAIT"); v != "" {
+		if c.LoaderWait, err = time.ParseDuration(v); err != nil || c.LoaderWait < 0 {
+			errs = append(errs, fmt.Errorf("LOADER_WAIT must be a duration such as 50us"))
+		}
 	}
 	if v := getenv("DB_MAX_CONNS"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 32)

@@ -2,7 +2,6 @@ package config_test
 
 import (
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -19,7 +18,6 @@ func TestDefaultsSuitDevelopment(t *testing.T) {
 	require.Equal(t, ":8080", c.HTTPAddr)
 	require.Equal(t, ".data", c.DataDir)
 	require.Equal(t, 54329, c.DevPGPort)
-	require.Equal(t, time.Millisecond, c.LoaderWait)
 	require.True(t, c.Introspection)
 }
 
@@ -37,9 +35,9 @@ func TestProductionRequiresWhatHasNoSafeDefault(t *testing.T) {
 
 func TestInvalidValuesAreAllReported(t *testing.T) {
 	t.Parallel()
-	_, err := config.FromEnv(env(map[string]string{"APP_ENV": "staging", "LOADER_WAIT": "soon", "DB_MAX_CONNS": "-1",
+	_, err := config.FromEnv(env(map[string]string{"APP_ENV": "staging", "DB_MAX_CONNS": "-1", "LOADER_WAIT": "soon",
 		"LOG_LEVEL": "loud", "INTROSPECTION": "maybe", "OIDC_ISSUER": "https://idp"}))
-	for _, want := range []string{"APP_ENV", "LOADER_WAIT", "DB_MAX_CONNS", "LOG_LEVEL", "INTROSPECTION", "OIDC_JWKS_URL"} {
+	for _, want := range []string{"APP_ENV", "DB_MAX_CONNS", "LOADER_WAIT", "LOG_LEVEL", "INTROSPECTION", "OIDC_JWKS_URL"} {
 		require.ErrorContains(t, err, want)
 	}
 }

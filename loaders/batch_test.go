@@ -1,0 +1,106 @@
+package loaders_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/workingtracker/api/loaders"
+)
+
+// recorder is a batch function that doubles its keys and remembers every batch it was asked for.
+type recorder struct {
+	mu      sync.Mutex
+	batches [][]int
+}
+
+func (r *recorder) fetch(_ context.Context, keys []int) ([]int, error) {
+	r.mu.Lock()
+	r.batches = append(r.batches, append([]int(nil), keys...))
+	r.mu.Unlock()
+	out := make([]int, len(keys))
+	for i, k := range keys {
+		out[i] = 2 * k
+	}
+	return out, nil
+}
+
+func TestSiblingGoroutinesShareOneBatch(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{}
+	l := loaders.NewLoader(loaders.Opts{Quiet: 20 * time.Millisecond, MaxWait: time.Second}, rec.fetch)
+	const n = 200
+	var wg sync.WaitGroup
+	got := make([]int, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v, err := l.Load(context.Background(), i%100)()
+			require.NoError(t, err)
+			got[i] = v
+		}()
+	}
+	wg.Wait()
+	for i, v := range got {
+		require.Equal(t, 2*(i%100), v)
+	}
+	require.Len(t, rec.batches, 1, "one fetch for all siblings")
+	require.Len(t, rec.batches[0], 100, "each key once")
+
+	v, err := l.Load(context.Background(), 7)()
+	require.NoError(t, err)
+	require.Equal(t, 14, v)
+	require.Len(t, rec.batches, 1, "a loaded key is cached for the request")
+}
+
+func TestPrimedKeysAreNotFetched(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{}
+	l := loaders.NewLoader(loaders.Opts{}, rec.fetch)
+	l.Prime(1, 100)
+	v, err := l.Load(context.Background(), 1)()
+	require.NoError(t, err)
+	require.Equal(t, 100, v)
+	require.Empty(t, rec.batches)
+}
+
+func TestBatchFailuresReachEveryWaiter(t *testing.T) {
+	t.Parallel()
+	boom := errors.New("boom")
+	for name, fetch := range map[string]loaders.BatchFunc[int, int]{
+		"ErrReturned": func(context.Context, []int) ([]int, error) { return nil, boom },
+		"ErrPanicked": func(context.Context, []int) ([]int, error) { panic("kaput") },
+	} {
+		t.Run(name, func(t *testing.T) {
+			l := loaders.NewLoader(loaders.Opts{}, fetch)
+			a, b := l.Load(context.Background(), 1), l.Load(context.Background(), 2)
+			for _, thunk := range []func() (int, error){a, b} {
+				_, err := thunk()
+				require.Error(t, err)
+			}
+		})
+	}
+}
+
+func TestWaiterHonoursItsContext(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	var calls atomic.Int32
+	l := loaders.NewLoader(loaders.Opts{}, func(_ context.Context, keys []int) ([]int, error) {
+		calls.Add(1)
+		<-release
+		return make([]int, len(keys)), nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	thunk := l.Load(ctx, 1)
+	cancel()
+	_, err := thunk()
+	require.ErrorIs(t, err, context.Canceled)
+	close(release)
+}
