@@ -126,6 +126,8 @@ func Setup(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Env, err er
 			e.Close()
 		}
 	}()
+	// The process runs as `workingtracker serve` would (GC target included); the floor shares it.
+	cfg.Server.ApplyRuntime()
 	opts := store.Opts{MaxConns: cfg.Server.DBMaxConns}
 	if e.store, err = store.Open(ctx, cfg.DatabaseURL, opts); err != nil {
 		return nil, err

@@ -20,6 +20,7 @@ import (
 )
 
 func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _ []string) error {
+	e.cfg.ApplyRuntime()
 	s, err := e.openStore(ctx, store.Opts{})
 	if err != nil {
 		return err

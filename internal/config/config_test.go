@@ -19,6 +19,11 @@ func TestDefaultsSuitDevelopment(t *testing.T) {
 	require.Equal(t, ".data", c.DataDir)
 	require.Equal(t, 54329, c.DevPGPort)
 	require.True(t, c.Introspection)
+	require.Equal(t, config.DefaultGCPercent, c.GCPercent)
+
+	c, err = config.FromEnv(env(map[string]string{"GOGC": "150"}))
+	require.NoError(t, err)
+	require.Zero(t, c.GCPercent, "an operator's GOGC wins")
 }
 
 func TestProductionRequiresWhatHasNoSafeDefault(t *testing.T) {
