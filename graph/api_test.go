@@ -364,3 +364,30 @@ func TestOversizedRequestIsRefused(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
 	require.Equal(t, "BAD_REQUEST", body.Errors[0].Code(), "a body that is not JSON is the client's error")
 }
+
+// Root lists fetch the relations selected on their rows at once: one statement each, with the
+// loaders' default window, because no batching window is involved.
+func TestRootListsPrefetchSelectedRelations(t *testing.T) {
+	t.Parallel()
+	srv := apitest.New(t, apitest.Opts{})
+	c := newCompany(t, srv, "acme", 30)
+	for name, tc := range map[string]struct {
+		query string
+		want  int64
+	}{
+		"TimeEntryNodes": {`{ timeEntries(first: 100) { nodes { project { name } task { title } employee { name } } } }`, 4},
+		"TimeEntryEdgesWithFragment": {`{ timeEntries(first: 100) { edges { node { ...E } } } }
+			fragment E on TimeEntry { project { name } }`, 2},
+		"Employees": {`{ employees(first: 100) { nodes { department { name } manager { name } projects { name } } } }`, 4},
+		"Projects":  {`{ projects(first: 100) { nodes { members { name } tasks { title } totalHours } } }`, 4},
+	} {
+		t.Run(name, func(t *testing.T) {
+			for range 3 {
+				srv.Statements.Reset()
+				r := srv.Do(c.Token, tc.query, nil)
+				require.Empty(t, r.Errors)
+				require.Equal(t, tc.want, srv.Statements.Count())
+			}
+		})
+	}
+}

@@ -70,6 +70,30 @@ func (l *Loader[K, V]) Load(ctx context.Context, key K) func() (V, error) {
 	}
 }
 
+// LoadMany fetches, in one batch started at once, the keys this request has not loaded yet. It
+// is for a caller that already holds every key it will need — a list resolver fetching its rows'
+// relationships ahead of their fields — so there is nothing to wait for. Later Loads of these
+// keys are cache hits. The error is the batch's, also reported to every later Load.
+func (l *Loader[K, V]) LoadMany(ctx context.Context, keys []K) error {
+	l.mu.Lock()
+	fresh := make([]K, 0, len(keys))
+	results := make([]*result[V], 0, len(keys))
+	for _, k := range keys {
+		if _, ok := l.cache[k]; ok {
+			continue
+		}
+		r := &result[V]{done: make(chan struct{})}
+		l.cache[k] = r
+		fresh = append(fresh, k)
+		results = append(results, r)
+	}
+	l.mu.Unlock()
+	if len(fresh) == 0 {
+		return nil
+	}
+	return l.complete(ctx, fresh, results)
+}
+
 // Prime stores a value fetched elsewhere (a parent's statement), so loading key costs nothing.
 // A key already loaded keeps its value.
 func (l *Loader[K, V]) Prime(key K, value V) {
@@ -107,6 +131,11 @@ func (l *Loader[K, V]) dispatch(ctx context.Context) {
 	}
 	l.mu.Unlock()
 
+	_ = l.complete(ctx, keys, results)
+}
+
+// complete fetches keys and hands each result to its waiters.
+func (l *Loader[K, V]) complete(ctx context.Context, keys []K, results []*result[V]) error {
 	values, err := l.safeFetch(ctx, keys)
 	for i, r := range results {
 		if err != nil {
@@ -116,6 +145,7 @@ func (l *Loader[K, V]) dispatch(ctx context.Context) {
 		}
 		close(r.done)
 	}
+	return err
 }
 
 // safeFetch turns a panic in a batch function into an error of every key, so that no waiter is

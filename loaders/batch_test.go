@@ -104,3 +104,17 @@ func TestWaiterHonoursItsContext(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	close(release)
 }
+
+func TestLoadManyFetchesOnlyWhatIsMissingAndFeedsLoad(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{}
+	l := loaders.NewLoader(loaders.Opts{}, rec.fetch)
+	_, err := l.Load(context.Background(), 1)()
+	require.NoError(t, err)
+	require.NoError(t, l.LoadMany(context.Background(), []int{1, 2, 3, 3}))
+	require.Equal(t, [][]int{{1}, {2, 3}}, rec.batches, "cached and repeated keys are not fetched again")
+	v, err := l.Load(context.Background(), 3)()
+	require.NoError(t, err)
+	require.Equal(t, 6, v)
+	require.Len(t, rec.batches, 2)
+}

@@ -145,6 +145,16 @@ func loadEntities[Rep any, V any](ctx context.Context, reps []Rep, idOf func(Rep
 		return nil, err
 	}
 	loader := pick(l)
+	keys := make([]uuid.UUID, 0, len(reps))
+	for _, rep := range reps {
+		if key, err := uuid.Parse(idOf(rep)); err == nil {
+			keys = append(keys, key)
+		}
+	}
+	// Every key is known: fetch them now, in one statement, rather than through a window.
+	if err := loader.LoadMany(ctx, keys); err != nil {
+		return nil, err
+	}
 	thunks := make([]func() (*V, error), len(reps))
 	for i, rep := range reps {
 		if key, err := uuid.Parse(idOf(rep)); err == nil {

@@ -9,6 +9,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/graph/model"
 	"github.com/workingtracker/api/internal/apperr"
@@ -110,6 +111,21 @@ func (r *queryResolver) Employees(ctx context.Context, filter *model.EmployeeFil
 	page, err := r.store.ListEmployees(ctx, s, params, pageParams(first, after))
 	if err != nil {
 		return nil, err
+	}
+	if _, l, err := request(ctx); err == nil {
+		sel := rowFields(ctx, "EmployeeConnection", "Employee")
+		rows := page.Rows
+		prefetch(ctx,
+			when(sel["department"], func(ctx context.Context) error {
+				return l.Department.LoadMany(ctx, ids(rows, func(e *store.Employee) *uuid.UUID { return e.DepartmentID }))
+			}),
+			when(sel["manager"], func(ctx context.Context) error {
+				return l.Employee.LoadMany(ctx, ids(rows, func(e *store.Employee) *uuid.UUID { return e.ManagerID }))
+			}),
+			when(sel["projects"], func(ctx context.Context) error {
+				return l.ProjectsOfEmployee.LoadMany(ctx, ids(rows, func(e *store.Employee) *uuid.UUID { return &e.ID }))
+			}),
+		)
 	}
 	conn := &model.EmployeeConnection{
 		Nodes:     page.Rows,

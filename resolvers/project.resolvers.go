@@ -8,6 +8,7 @@ package resolvers
 import (
 	"context"
 
+	"github.com/google/uuid"
 	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/graph/model"
 	"github.com/workingtracker/api/store"
@@ -112,6 +113,15 @@ func (r *queryResolver) Projects(ctx context.Context, filter *model.ProjectFilte
 	page, err := r.store.ListProjects(ctx, s, params, pageParams(first, after))
 	if err != nil {
 		return nil, err
+	}
+	if _, l, err := request(ctx); err == nil {
+		sel := rowFields(ctx, "ProjectConnection", "Project")
+		projectIDs := ids(page.Rows, func(p *store.Project) *uuid.UUID { return &p.ID })
+		prefetch(ctx,
+			when(sel["members"], func(ctx context.Context) error { return l.MembersOfProject.LoadMany(ctx, projectIDs) }),
+			when(sel["tasks"], func(ctx context.Context) error { return l.TasksOfProject.LoadMany(ctx, projectIDs) }),
+			when(sel["totalHours"], func(ctx context.Context) error { return l.TrackedSeconds.LoadMany(ctx, projectIDs) }),
+		)
 	}
 	conn := &model.ProjectConnection{
 		Nodes:     page.Rows,

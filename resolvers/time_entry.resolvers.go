@@ -8,6 +8,7 @@ package resolvers
 import (
 	"context"
 
+	"github.com/google/uuid"
 	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/graph/model"
 	"github.com/workingtracker/api/store"
@@ -123,6 +124,21 @@ func (r *queryResolver) TimeEntries(ctx context.Context, filter *model.TimeEntry
 	page, err := r.store.ListTimeEntries(ctx, s, params, pageParams(first, after))
 	if err != nil {
 		return nil, err
+	}
+	if _, l, err := request(ctx); err == nil {
+		sel := rowFields(ctx, "TimeEntryConnection", "TimeEntry")
+		rows := page.Rows
+		prefetch(ctx,
+			when(sel["employee"], func(ctx context.Context) error {
+				return l.Employee.LoadMany(ctx, ids(rows, func(t *store.TimeEntry) *uuid.UUID { return &t.EmployeeID }))
+			}),
+			when(sel["project"], func(ctx context.Context) error {
+				return l.Project.LoadMany(ctx, ids(rows, func(t *store.TimeEntry) *uuid.UUID { return &t.ProjectID }))
+			}),
+			when(sel["task"], func(ctx context.Context) error {
+				return l.Task.LoadMany(ctx, ids(rows, func(t *store.TimeEntry) *uuid.UUID { return t.TaskID }))
+			}),
+		)
 	}
 	conn := &model.TimeEntryConnection{
 		Nodes:     page.Rows,
