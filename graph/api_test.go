@@ -365,8 +365,8 @@ func TestOversizedRequestIsRefused(t *testing.T) {
 	require.Equal(t, "BAD_REQUEST", body.Errors[0].Code(), "a body that is not JSON is the client's error")
 }
 
-// Root lists fetch the relations selected on their rows at once: one statement each, with the
-// loaders' default window, because no batching window is involved.
+// Root fields fetch their rows and the relations selected on them at once: one statement each,
+// with the loaders' default window, because no batching window is involved.
 func TestRootListsPrefetchSelectedRelations(t *testing.T) {
 	t.Parallel()
 	srv := apitest.New(t, apitest.Opts{})
@@ -380,6 +380,9 @@ func TestRootListsPrefetchSelectedRelations(t *testing.T) {
 			fragment E on TimeEntry { project { name } }`, 2},
 		"Employees": {`{ employees(first: 100) { nodes { department { name } manager { name } projects { name } } } }`, 4},
 		"Projects":  {`{ projects(first: 100) { nodes { members { name } tasks { title } totalHours } } }`, 4},
+		"EmployeeByID": {fmt.Sprintf(`{ employee(id: %q) { name department { name } manager { name } projects { name } } }`,
+			c.Employees[0].ID), 4},
+		"Me": {`{ me { name department { name } } }`, 2},
 	} {
 		t.Run(name, func(t *testing.T) {
 			for range 3 {

@@ -17,7 +17,7 @@ func (r *queryResolver) Me(ctx context.Context) (*store.Employee, error) {
 	if err != nil {
 		return nil, err
 	}
-	return loadRef(ctx, &s.ActorID, employeeLoader)
+	return load(ctx, s.ActorID.String(), employeeLoader, prefetchEmployees)
 }
 
 func (r *Resolver) Mutation() graph.MutationResolver { return &mutationResolver{r} }

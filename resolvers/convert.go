@@ -33,18 +33,29 @@ func scope(ctx context.Context) (store.Scope, error) {
 	return s, err
 }
 
-// load reads one row through a loader. A malformed id cannot name a row: it reads as "none".
-func load[V any](ctx context.Context, id string, pick func(*loaders.Loaders) *loaders.Loader[uuid.UUID, V]) (V, error) {
-	var zero V
+// load reads the one row a root field asks for, at once (it has no siblings to wait for), then
+// prefetches the relationships selected on it. A malformed id cannot name a row: it reads as
+// "none".
+func load[V any](ctx context.Context, id string, pick func(*loaders.Loaders) *loaders.Loader[uuid.UUID, *V],
+	then func(context.Context, *loaders.Loaders, []*V, map[string]bool)) (*V, error) {
 	key, err := uuid.Parse(id)
 	if err != nil {
-		return zero, nil
+		return nil, nil
 	}
 	_, l, err := request(ctx)
 	if err != nil {
-		return zero, err
+		return nil, err
 	}
-	return pick(l).Load(ctx, key)()
+	loader := pick(l)
+	if err := loader.LoadMany(ctx, []uuid.UUID{key}); err != nil {
+		return nil, err
+	}
+	row, err := loader.Load(ctx, key)()
+	if err != nil || row == nil || then == nil {
+		return row, err
+	}
+	then(ctx, l, []*V{row}, objectFields(ctx, graphql.GetFieldContext(ctx).Field.Definition.Type.Name()))
+	return row, nil
 }
 
 // loadRef reads the row a nullable reference points to.

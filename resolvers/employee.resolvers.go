@@ -9,7 +9,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/graph/model"
 	"github.com/workingtracker/api/internal/apperr"
@@ -90,7 +89,7 @@ func (r *mutationResolver) UpdateEmployee(ctx context.Context, id string, input 
 }
 
 func (r *queryResolver) Employee(ctx context.Context, id string) (*store.Employee, error) {
-	return load(ctx, id, employeeLoader)
+	return load(ctx, id, employeeLoader, prefetchEmployees)
 }
 
 func (r *queryResolver) Employees(ctx context.Context, filter *model.EmployeeFilter, first *int, after *string) (*model.EmployeeConnection, error) {
@@ -113,19 +112,7 @@ func (r *queryResolver) Employees(ctx context.Context, filter *model.EmployeeFil
 		return nil, err
 	}
 	if _, l, err := request(ctx); err == nil {
-		sel := rowFields(ctx, "EmployeeConnection", "Employee")
-		rows := page.Rows
-		prefetch(ctx,
-			when(sel["department"], func(ctx context.Context) error {
-				return l.Department.LoadMany(ctx, ids(rows, func(e *store.Employee) *uuid.UUID { return e.DepartmentID }))
-			}),
-			when(sel["manager"], func(ctx context.Context) error {
-				return l.Employee.LoadMany(ctx, ids(rows, func(e *store.Employee) *uuid.UUID { return e.ManagerID }))
-			}),
-			when(sel["projects"], func(ctx context.Context) error {
-				return l.ProjectsOfEmployee.LoadMany(ctx, ids(rows, func(e *store.Employee) *uuid.UUID { return &e.ID }))
-			}),
-		)
+		prefetchEmployees(ctx, l, page.Rows, rowFields(ctx, "EmployeeConnection", "Employee"))
 	}
 	conn := &model.EmployeeConnection{
 		Nodes:     page.Rows,

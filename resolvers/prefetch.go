@@ -6,6 +6,9 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
+
+	"github.com/workingtracker/api/loaders"
+	"github.com/workingtracker/api/store"
 )
 
 // A list resolver knows every row its children will ask about. Prefetching the relationships
@@ -40,6 +43,57 @@ func rowFields(ctx context.Context, connType, rowType string) map[string]bool {
 		}
 	}
 	return fields
+}
+
+// objectFields returns the fields selected on the object the current field returns.
+func objectFields(ctx context.Context, typ string) map[string]bool {
+	fc := graphql.GetFieldContext(ctx)
+	op := graphql.GetOperationContext(ctx)
+	if fc == nil || op == nil || fc.Field.Field == nil {
+		return nil
+	}
+	fields := map[string]bool{}
+	for _, f := range graphql.CollectFields(op, fc.Field.Selections, []string{typ}) {
+		fields[f.Name] = true
+	}
+	return fields
+}
+
+func prefetchEmployees(ctx context.Context, l *loaders.Loaders, rows []*store.Employee, sel map[string]bool) {
+	prefetch(ctx,
+		when(sel["department"], func(ctx context.Context) error {
+			return l.Department.LoadMany(ctx, ids(rows, func(e *store.Employee) *uuid.UUID { return e.DepartmentID }))
+		}),
+		when(sel["manager"], func(ctx context.Context) error {
+			return l.Employee.LoadMany(ctx, ids(rows, func(e *store.Employee) *uuid.UUID { return e.ManagerID }))
+		}),
+		when(sel["projects"], func(ctx context.Context) error {
+			return l.ProjectsOfEmployee.LoadMany(ctx, ids(rows, func(e *store.Employee) *uuid.UUID { return &e.ID }))
+		}),
+	)
+}
+
+func prefetchProjects(ctx context.Context, l *loaders.Loaders, rows []*store.Project, sel map[string]bool) {
+	projectIDs := ids(rows, func(p *store.Project) *uuid.UUID { return &p.ID })
+	prefetch(ctx,
+		when(sel["members"], func(ctx context.Context) error { return l.MembersOfProject.LoadMany(ctx, projectIDs) }),
+		when(sel["tasks"], func(ctx context.Context) error { return l.TasksOfProject.LoadMany(ctx, projectIDs) }),
+		when(sel["totalHours"], func(ctx context.Context) error { return l.TrackedSeconds.LoadMany(ctx, projectIDs) }),
+	)
+}
+
+func prefetchTimeEntries(ctx context.Context, l *loaders.Loaders, rows []*store.TimeEntry, sel map[string]bool) {
+	prefetch(ctx,
+		when(sel["employee"], func(ctx context.Context) error {
+			return l.Employee.LoadMany(ctx, ids(rows, func(t *store.TimeEntry) *uuid.UUID { return &t.EmployeeID }))
+		}),
+		when(sel["project"], func(ctx context.Context) error {
+			return l.Project.LoadMany(ctx, ids(rows, func(t *store.TimeEntry) *uuid.UUID { return &t.ProjectID }))
+		}),
+		when(sel["task"], func(ctx context.Context) error {
+			return l.Task.LoadMany(ctx, ids(rows, func(t *store.TimeEntry) *uuid.UUID { return t.TaskID }))
+		}),
+	)
 }
 
 // prefetch runs loads concurrently and waits for all of them. Their errors are not returned: a

@@ -8,7 +8,6 @@ package resolvers
 import (
 	"context"
 
-	"github.com/google/uuid"
 	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/graph/model"
 	"github.com/workingtracker/api/store"
@@ -98,7 +97,7 @@ func (r *projectConnectionResolver) TotalCount(ctx context.Context, obj *model.P
 }
 
 func (r *queryResolver) Project(ctx context.Context, id string) (*store.Project, error) {
-	return load(ctx, id, projectLoader)
+	return load(ctx, id, projectLoader, prefetchProjects)
 }
 
 func (r *queryResolver) Projects(ctx context.Context, filter *model.ProjectFilter, first *int, after *string) (*model.ProjectConnection, error) {
@@ -115,13 +114,7 @@ func (r *queryResolver) Projects(ctx context.Context, filter *model.ProjectFilte
 		return nil, err
 	}
 	if _, l, err := request(ctx); err == nil {
-		sel := rowFields(ctx, "ProjectConnection", "Project")
-		projectIDs := ids(page.Rows, func(p *store.Project) *uuid.UUID { return &p.ID })
-		prefetch(ctx,
-			when(sel["members"], func(ctx context.Context) error { return l.MembersOfProject.LoadMany(ctx, projectIDs) }),
-			when(sel["tasks"], func(ctx context.Context) error { return l.TasksOfProject.LoadMany(ctx, projectIDs) }),
-			when(sel["totalHours"], func(ctx context.Context) error { return l.TrackedSeconds.LoadMany(ctx, projectIDs) }),
-		)
+		prefetchProjects(ctx, l, page.Rows, rowFields(ctx, "ProjectConnection", "Project"))
 	}
 	conn := &model.ProjectConnection{
 		Nodes:     page.Rows,

@@ -51,7 +51,7 @@ func (r *mutationResolver) UpdateTask(ctx context.Context, id string, input mode
 }
 
 func (r *queryResolver) Task(ctx context.Context, id string) (*store.Task, error) {
-	return load(ctx, id, taskLoader)
+	return load(ctx, id, taskLoader, nil)
 }
 
 func (r *taskResolver) Project(ctx context.Context, obj *store.Task) (*store.Project, error) {

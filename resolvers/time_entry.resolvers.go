@@ -8,7 +8,6 @@ package resolvers
 import (
 	"context"
 
-	"github.com/google/uuid"
 	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/graph/model"
 	"github.com/workingtracker/api/store"
@@ -126,19 +125,7 @@ func (r *queryResolver) TimeEntries(ctx context.Context, filter *model.TimeEntry
 		return nil, err
 	}
 	if _, l, err := request(ctx); err == nil {
-		sel := rowFields(ctx, "TimeEntryConnection", "TimeEntry")
-		rows := page.Rows
-		prefetch(ctx,
-			when(sel["employee"], func(ctx context.Context) error {
-				return l.Employee.LoadMany(ctx, ids(rows, func(t *store.TimeEntry) *uuid.UUID { return &t.EmployeeID }))
-			}),
-			when(sel["project"], func(ctx context.Context) error {
-				return l.Project.LoadMany(ctx, ids(rows, func(t *store.TimeEntry) *uuid.UUID { return &t.ProjectID }))
-			}),
-			when(sel["task"], func(ctx context.Context) error {
-				return l.Task.LoadMany(ctx, ids(rows, func(t *store.TimeEntry) *uuid.UUID { return t.TaskID }))
-			}),
-		)
+		prefetchTimeEntries(ctx, l, page.Rows, rowFields(ctx, "TimeEntryConnection", "TimeEntry"))
 	}
 	conn := &model.TimeEntryConnection{
 		Nodes:     page.Rows,

@@ -186,3 +186,28 @@ func tamper(t *testing.T, tok string) string {
 	parts[1] = base64.RawURLEncoding.EncodeToString(body)
 	return strings.Join(parts, ".")
 }
+
+func TestVerifiedTokensAreRememberedUntilTheyExpire(t *testing.T) {
+	t.Parallel()
+	signer := newSigner(t)
+	b := setup(t, signer)
+	now := time.Now()
+	clock := &now
+	v, err := auth.NewVerifier(context.Background(), auth.VerifierOpts{Issuer: issuer, Audience: audience,
+		KeySet: signer.KeySet(), Now: func() time.Time { return *clock }, CacheTTL: time.Hour})
+	require.NoError(t, err)
+	p := b.params()
+	p.TTL = 2 * time.Minute
+	p.Now = now
+	tok := mint(t, signer, p)
+	first, err := v.Verify(context.Background(), tok)
+	require.NoError(t, err)
+	second, err := v.Verify(context.Background(), tok)
+	require.NoError(t, err)
+	require.Same(t, first, second, "the second request is served from the cache")
+
+	later := now.Add(3 * time.Minute)
+	clock = &later
+	_, err = v.Verify(context.Background(), tok)
+	require.ErrorIs(t, err, auth.ErrUnauthenticated, "a remembered token still expires")
+}
