@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -393,4 +394,28 @@ func TestRootListsPrefetchSelectedRelations(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestQueryOverGET(t *testing.T) {
+	t.Parallel()
+	srv := apitest.New(t, apitest.Opts{})
+	c := srv.NewTenant("acme")
+	req, err := http.NewRequest(http.MethodGet, srv.URL+"/query?query="+url.QueryEscape(`{ me { id } }`), nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var got apitest.Response
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&got))
+	require.Empty(t, got.Errors)
+	require.Contains(t, string(got.Data), c.Admin.ID.String())
+
+	req, err = http.NewRequest(http.MethodGet, srv.URL+"/query?query="+url.QueryEscape(`mutation { stopTimer { id } }`), nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	resp2, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp2.Body.Close()
+	require.NotEqual(t, http.StatusOK, resp2.StatusCode, "no mutations over GET")
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/internal/seed"
+	"github.com/workingtracker/api/jobs"
 	"github.com/workingtracker/api/loaders"
 	"github.com/workingtracker/api/resolvers"
 	"github.com/workingtracker/api/store"
@@ -39,10 +40,9 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 			logger.Info("seeded demo data", "employees", res.Employees, "time_entries", res.TimeEntries)
 		}
 	}
-	if n, err := s.EnsurePartitionsAhead(ctx, 3); err != nil {
+	partitions := jobs.PartitionMaintenance{Store: s, Logger: logger}
+	if err := partitions.RunOnce(ctx); err != nil {
 		return err
-	} else if n > 0 {
-		logger.Info("created partitions", "count", n)
 	}
 	verifier, err := e.verifier(ctx)
 	if err != nil {
@@ -82,7 +82,7 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	go maintainPartitions(ctx, s, logger)
+	go partitions.Run(ctx)
 
 	base := "http://" + displayAddr(ln.Addr())
 	if e.cfg.Development() {
@@ -115,22 +115,6 @@ func allReady(checks []func(context.Context) error) func(context.Context) error 
 			}
 		}
 		return nil
-	}
-}
-
-// maintainPartitions keeps three months of partitions ahead of the clock while serving.
-func maintainPartitions(ctx context.Context, s *store.Store, logger *slog.Logger) {
-	t := time.NewTicker(6 * time.Hour)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := s.EnsurePartitionsAhead(ctx, 3); err != nil {
-				logger.Error("partition maintenance failed", "err", err)
-			}
-		}
 	}
 }
 
