@@ -37,7 +37,7 @@ func scope(ctx context.Context) (store.Scope, error) {
 // prefetches the relationships selected on it. A malformed id cannot name a row: it reads as
 // "none".
 func load[V any](ctx context.Context, id string, pick func(*loaders.Loaders) *loaders.Loader[uuid.UUID, *V],
-	then func(context.Context, *loaders.Loaders, []*V, map[string]bool)) (*V, error) {
+	then func(context.Context, *loaders.Loaders, []*V, selection)) (*V, error) {
 	key, err := uuid.Parse(id)
 	if err != nil {
 		return nil, nil
@@ -109,6 +109,9 @@ func parseOmittableID(field string, o graphql.Omittable[*string]) (id *uuid.UUID
 	id, err = parseOptionalID(field, v)
 	return id, false, err
 }
+
+// defaultLatestEntries is Employee.timeEntries' page size when first is null.
+const defaultLatestEntries = 20
 
 func pageParams(first *int, after *string) store.PageParams {
 	p := store.PageParams{First: 20}

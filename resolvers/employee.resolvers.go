@@ -37,7 +37,7 @@ func (r *employeeResolver) TimeEntries(ctx context.Context, obj *store.Employee,
 	if err != nil {
 		return nil, err
 	}
-	limit := 20
+	limit := defaultLatestEntries
 	if first != nil {
 		limit = *first
 	}
@@ -112,7 +112,7 @@ func (r *queryResolver) Employees(ctx context.Context, filter *model.EmployeeFil
 		return nil, err
 	}
 	if _, l, err := request(ctx); err == nil {
-		prefetchEmployees(ctx, l, page.Rows, rowFields(ctx, "EmployeeConnection", "Employee"))
+		prefetchEmployees(ctx, l, page.Rows, rowFields(ctx, "EmployeeConnection", "EmployeeEdge", "Employee"))
 	}
 	conn := &model.EmployeeConnection{
 		Nodes:     page.Rows,

@@ -2,95 +2,146 @@ package resolvers
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
+	"github.com/vektah/gqlparser/v2/ast"
 
+	"github.com/workingtracker/api/graph/model"
 	"github.com/workingtracker/api/loaders"
 	"github.com/workingtracker/api/store"
 )
 
-// A list resolver knows every row its children will ask about. Prefetching the relationships
-// the client selected on those rows starts their batches at once — no batching window to wait
-// out, and no chance for a busy scheduler to split a batch — and the children's loads become
-// cache hits. Deeper levels still batch through the loaders' window.
+// A root field knows every row its children will ask about. Prefetching the relationships the
+// client selected on those rows — and, for the latest time entries of employees, the relations
+// selected on those entries in turn — starts each batch at once: no batching window to wait
+// out, no chance for a busy scheduler to split a batch, and the children's loads become cache
+// hits. Anything not prefetched still batches through the loaders' window.
 
-// rowFields returns the fields selected on the rows of the connection being resolved (under
-// `nodes` and `edges { node }`), fragments included; rowType is the rows' GraphQL type.
-func rowFields(ctx context.Context, connType, rowType string) map[string]bool {
+// selection is the fields selected on an object type, by name.
+type selection map[string]graphql.CollectedField
+
+func (s selection) has(name string) bool {
+	_, ok := s[name]
+	return ok
+}
+
+// objectFields returns the fields selected on the object the current field returns.
+func objectFields(ctx context.Context, typ string) selection {
 	fc := graphql.GetFieldContext(ctx)
 	op := graphql.GetOperationContext(ctx)
 	if fc == nil || op == nil || fc.Field.Field == nil {
 		return nil
 	}
-	fields := map[string]bool{}
-	add := func(sel []graphql.CollectedField) {
-		for _, f := range sel {
-			fields[f.Name] = true
-		}
+	return fieldsOf(op, fc.Field.Selections, typ)
+}
+
+// rowFields returns the fields selected on the rows of the connection being resolved (under
+// `nodes` and `edges { node }`), fragments included.
+func rowFields(ctx context.Context, connType, edgeType, rowType string) selection {
+	fc := graphql.GetFieldContext(ctx)
+	op := graphql.GetOperationContext(ctx)
+	if fc == nil || op == nil || fc.Field.Field == nil {
+		return nil
 	}
+	rows := selection{}
 	for _, f := range graphql.CollectFields(op, fc.Field.Selections, []string{connType}) {
 		switch f.Name {
 		case "nodes":
-			add(graphql.CollectFields(op, f.Selections, []string{rowType}))
+			for name, field := range fieldsOf(op, f.Selections, rowType) {
+				rows[name] = field
+			}
 		case "edges":
-			for _, e := range graphql.CollectFields(op, f.Selections, []string{connType[:len(connType)-len("Connection")] + "Edge"}) {
+			for _, e := range graphql.CollectFields(op, f.Selections, []string{edgeType}) {
 				if e.Name == "node" {
-					add(graphql.CollectFields(op, e.Selections, []string{rowType}))
+					for name, field := range fieldsOf(op, e.Selections, rowType) {
+						rows[name] = field
+					}
 				}
 			}
 		}
 	}
-	return fields
+	return rows
 }
 
-// objectFields returns the fields selected on the object the current field returns.
-func objectFields(ctx context.Context, typ string) map[string]bool {
-	fc := graphql.GetFieldContext(ctx)
-	op := graphql.GetOperationContext(ctx)
-	if fc == nil || op == nil || fc.Field.Field == nil {
-		return nil
-	}
-	fields := map[string]bool{}
-	for _, f := range graphql.CollectFields(op, fc.Field.Selections, []string{typ}) {
-		fields[f.Name] = true
+// fieldsOf collects the fields of set that apply to typ (fragments resolved).
+func fieldsOf(op *graphql.OperationContext, set ast.SelectionSet, typ string) selection {
+	fields := selection{}
+	for _, f := range graphql.CollectFields(op, set, []string{typ}) {
+		fields[f.Name] = f
 	}
 	return fields
 }
 
-func prefetchEmployees(ctx context.Context, l *loaders.Loaders, rows []*store.Employee, sel map[string]bool) {
+func prefetchEmployees(ctx context.Context, l *loaders.Loaders, rows []*store.Employee, sel selection) {
 	prefetch(ctx,
-		when(sel["department"], func(ctx context.Context) error {
+		when(sel.has("department"), func(ctx context.Context) error {
 			return l.Department.LoadMany(ctx, ids(rows, func(e *store.Employee) *uuid.UUID { return e.DepartmentID }))
 		}),
-		when(sel["manager"], func(ctx context.Context) error {
+		when(sel.has("manager"), func(ctx context.Context) error {
 			return l.Employee.LoadMany(ctx, ids(rows, func(e *store.Employee) *uuid.UUID { return e.ManagerID }))
 		}),
-		when(sel["projects"], func(ctx context.Context) error {
+		when(sel.has("projects"), func(ctx context.Context) error {
 			return l.ProjectsOfEmployee.LoadMany(ctx, ids(rows, func(e *store.Employee) *uuid.UUID { return &e.ID }))
 		}),
+		when(sel.has("timeEntries"), func(ctx context.Context) error {
+			return prefetchLatestEntries(ctx, l, rows, sel["timeEntries"])
+		}),
 	)
 }
 
-func prefetchProjects(ctx context.Context, l *loaders.Loaders, rows []*store.Project, sel map[string]bool) {
+// prefetchLatestEntries loads the latest entries of every employee with the arguments the
+// client gave Employee.timeEntries, then what it selected on those entries. Arguments the
+// resolver would refuse are left to it to report.
+func prefetchLatestEntries(ctx context.Context, l *loaders.Loaders, rows []*store.Employee, field graphql.CollectedField) error {
+	op := graphql.GetOperationContext(ctx)
+	args := field.ArgumentMap(op.Variables)
+	from, okFrom := optionalTime(args["from"])
+	to, okTo := optionalTime(args["to"])
+	limit, okLimit := intArg(args["first"], defaultLatestEntries)
+	if !okFrom || !okTo || !okLimit || limit < 0 || limit > store.MaxPageSize {
+		return nil
+	}
+	keys := make([]loaders.LatestEntriesKey, len(rows))
+	for i, e := range rows {
+		keys[i] = loaders.LatestKey(e.ID, from, to, limit)
+	}
+	if err := l.LatestEntriesOfEmployee.LoadMany(ctx, keys); err != nil {
+		return err
+	}
+	var entries []*store.TimeEntry
+	for _, k := range keys {
+		got, err := l.LatestEntriesOfEmployee.Load(ctx, k)()
+		if err != nil {
+			return err
+		}
+		entries = append(entries, got...)
+	}
+	prefetchTimeEntries(ctx, l, entries, fieldsOf(op, field.Selections, "TimeEntry"))
+	return nil
+}
+
+func prefetchProjects(ctx context.Context, l *loaders.Loaders, rows []*store.Project, sel selection) {
 	projectIDs := ids(rows, func(p *store.Project) *uuid.UUID { return &p.ID })
 	prefetch(ctx,
-		when(sel["members"], func(ctx context.Context) error { return l.MembersOfProject.LoadMany(ctx, projectIDs) }),
-		when(sel["tasks"], func(ctx context.Context) error { return l.TasksOfProject.LoadMany(ctx, projectIDs) }),
-		when(sel["totalHours"], func(ctx context.Context) error { return l.TrackedSeconds.LoadMany(ctx, projectIDs) }),
+		when(sel.has("members"), func(ctx context.Context) error { return l.MembersOfProject.LoadMany(ctx, projectIDs) }),
+		when(sel.has("tasks"), func(ctx context.Context) error { return l.TasksOfProject.LoadMany(ctx, projectIDs) }),
+		when(sel.has("totalHours"), func(ctx context.Context) error { return l.TrackedSeconds.LoadMany(ctx, projectIDs) }),
 	)
 }
 
-func prefetchTimeEntries(ctx context.Context, l *loaders.Loaders, rows []*store.TimeEntry, sel map[string]bool) {
+func prefetchTimeEntries(ctx context.Context, l *loaders.Loaders, rows []*store.TimeEntry, sel selection) {
 	prefetch(ctx,
-		when(sel["employee"], func(ctx context.Context) error {
+		when(sel.has("employee"), func(ctx context.Context) error {
 			return l.Employee.LoadMany(ctx, ids(rows, func(t *store.TimeEntry) *uuid.UUID { return &t.EmployeeID }))
 		}),
-		when(sel["project"], func(ctx context.Context) error {
+		when(sel.has("project"), func(ctx context.Context) error {
 			return l.Project.LoadMany(ctx, ids(rows, func(t *store.TimeEntry) *uuid.UUID { return &t.ProjectID }))
 		}),
-		when(sel["task"], func(ctx context.Context) error {
+		when(sel.has("task"), func(ctx context.Context) error {
 			return l.Task.LoadMany(ctx, ids(rows, func(t *store.TimeEntry) *uuid.UUID { return t.TaskID }))
 		}),
 	)
@@ -130,4 +181,33 @@ func ids[T any](rows []T, id func(T) *uuid.UUID) []uuid.UUID {
 		}
 	}
 	return out
+}
+
+// optionalTime reads a Time argument as gqlparser hands it over (a string, or nil when absent).
+func optionalTime(v any) (*time.Time, bool) {
+	if v == nil {
+		return nil, true
+	}
+	t, err := model.UnmarshalTime(v)
+	if err != nil {
+		return nil, false
+	}
+	return &t, true
+}
+
+// intArg reads an Int argument: an int64 from a literal, a json.Number from variables, def for
+// null (as the resolver treats it).
+func intArg(v any, def int) (int, bool) {
+	switch n := v.(type) {
+	case nil:
+		return def, true
+	case int64:
+		return int(n), true
+	case int:
+		return n, true
+	case json.Number:
+		i, err := n.Int64()
+		return int(i), err == nil
+	}
+	return 0, false
 }

@@ -114,7 +114,7 @@ func (r *queryResolver) Projects(ctx context.Context, filter *model.ProjectFilte
 		return nil, err
 	}
 	if _, l, err := request(ctx); err == nil {
-		prefetchProjects(ctx, l, page.Rows, rowFields(ctx, "ProjectConnection", "Project"))
+		prefetchProjects(ctx, l, page.Rows, rowFields(ctx, "ProjectConnection", "ProjectEdge", "Project"))
 	}
 	conn := &model.ProjectConnection{
 		Nodes:     page.Rows,

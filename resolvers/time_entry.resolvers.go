@@ -125,7 +125,7 @@ func (r *queryResolver) TimeEntries(ctx context.Context, filter *model.TimeEntry
 		return nil, err
 	}
 	if _, l, err := request(ctx); err == nil {
-		prefetchTimeEntries(ctx, l, page.Rows, rowFields(ctx, "TimeEntryConnection", "TimeEntry"))
+		prefetchTimeEntries(ctx, l, page.Rows, rowFields(ctx, "TimeEntryConnection", "TimeEntryEdge", "TimeEntry"))
 	}
 	conn := &model.TimeEntryConnection{
 		Nodes:     page.Rows,
