@@ -179,7 +179,7 @@ func TestTenantIsolation(t *testing.T) {
 
 func TestFederation(t *testing.T) {
 	t.Parallel()
-	srv := apitest.New(t, apitest.Opts{LoaderQuiet: 20 * time.Millisecond})
+	srv := apitest.New(t, apitest.Opts{})
 	c := newCompany(t, srv, "acme", 5)
 
 	t.Run("ServiceSDL", func(t *testing.T) {

@@ -37,10 +37,8 @@ type Server struct {
 
 // Opts tunes New.
 type Opts struct {
-	// LoaderQuiet overrides how long a loader batch waits for more keys. Tests that count
-	// statements set it long: under -race on a shared machine a goroutine can be descheduled for
-	// milliseconds, and the property they check is that siblings share a batch.
-	LoaderQuiet time.Duration
+	// Loaders tunes the loaders' batching window (defaults otherwise).
+	Loaders loaders.Opts
 }
 
 // New starts a server; everything stops when the test ends.
@@ -57,7 +55,7 @@ func New(t testing.TB, opts Opts) *Server {
 	srv := httptest.NewServer(graph.NewHTTPHandler(graph.ServerOpts{
 		Resolvers:     resolvers.New(s),
 		Reader:        s,
-		Loaders:       loaders.Opts{Quiet: opts.LoaderQuiet, MaxWait: 10 * opts.LoaderQuiet},
+		Loaders:       opts.Loaders,
 		Verifier:      verifier,
 		Logger:        logger,
 		Introspection: true,
