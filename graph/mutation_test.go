@@ -269,3 +269,57 @@ func TestPagination(t *testing.T) {
 	require.True(t, entries.TimeEntries.PageInfo.HasNextPage)
 	require.True(t, entries.TimeEntries.Nodes[0].StartTime.After(entries.TimeEntries.Nodes[1].StartTime), "newest first")
 }
+
+func TestRunningTimerEdits(t *testing.T) {
+	t.Parallel()
+	srv := apitest.New(t, apitest.Opts{})
+	c := newCompany(t, srv, "acme", 1)
+	me := c.Employees[0]
+	token := srv.Token(c.Tenant.ID, me.ID, "EMPLOYEE")
+
+	t.Run("StartTimeCorrectedThenStopped", func(t *testing.T) {
+		var started struct{ StartTimer struct{ ID string } }
+		srv.MustData(token, `mutation($p: ID!) { startTimer(input: {projectId: $p}) { id } }`,
+			map[string]any{"p": c.Projects[0].ID}, &started)
+		earlier := time.Now().UTC().Add(-90 * time.Minute).Truncate(time.Second)
+		var edited struct{ UpdateTimeEntry struct{ Running bool } }
+		srv.MustData(token, `mutation($id: ID!, $s: Time!) { updateTimeEntry(id: $id, input: {startTime: $s}) { running } }`,
+			map[string]any{"id": started.StartTimer.ID, "s": earlier.Format(time.RFC3339)}, &edited)
+		require.True(t, edited.UpdateTimeEntry.Running)
+		var stopped struct {
+			StopTimer struct {
+				ID              string
+				DurationSeconds int
+			}
+		}
+		srv.MustData(token, `mutation { stopTimer { id durationSeconds } }`, nil, &stopped)
+		require.Equal(t, started.StartTimer.ID, stopped.StopTimer.ID)
+		require.GreaterOrEqual(t, stopped.StopTimer.DurationSeconds, 90*60-5)
+		var again struct{ StartTimer struct{ ID string } }
+		srv.MustData(token, `mutation($p: ID!) { startTimer(input: {projectId: $p}) { id } }`,
+			map[string]any{"p": c.Projects[0].ID}, &again)
+		srv.MustData(token, `mutation { stopTimer { id } }`, nil, &stopped)
+	})
+	t.Run("DescriptionEditableAfterLeavingTheProject", func(t *testing.T) {
+		var entries struct {
+			TimeEntries struct {
+				Nodes []struct {
+					ID      string
+					Project struct{ ID string }
+				}
+			}
+		}
+		srv.MustData(token, `query($e: ID!, $p: ID!) { timeEntries(filter: {employeeId: $e, projectId: $p}) { nodes { id project { id } } } }`,
+			map[string]any{"e": me.ID, "p": c.Projects[0].ID}, &entries)
+		require.NotEmpty(t, entries.TimeEntries.Nodes)
+		_, err := srv.Store.RemoveProjectMember(context.Background(), c.Scope, c.Projects[0].ID, me.ID)
+		require.NoError(t, err)
+		var edited struct{ UpdateTimeEntry struct{ Description string } }
+		srv.MustData(token, `mutation($id: ID!) { updateTimeEntry(id: $id, input: {description: "code review"}) { description } }`,
+			map[string]any{"id": entries.TimeEntries.Nodes[0].ID}, &edited)
+		require.Equal(t, "code review", edited.UpdateTimeEntry.Description)
+		r := srv.Do(token, `mutation($id: ID!, $p: ID!) { updateTimeEntry(id: $id, input: {projectId: $p}) { id } }`,
+			map[string]any{"id": entries.TimeEntries.Nodes[0].ID, "p": c.Projects[2].ID})
+		require.Equal(t, "BAD_USER_INPUT", r.Errors[0].Code(), "moving to a project still needs membership")
+	})
+}

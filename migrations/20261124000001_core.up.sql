@@ -110,8 +110,8 @@ CREATE INDEX task_dependencies_reverse_idx ON task_dependencies (tenant_id, depe
 -- Time entries are partitioned by month on start_time: reports and "latest N per employee" read
 -- a few recent partitions, and old months can be detached or archived whole. There is deliberately
 -- no DEFAULT partition: rows in it would block ordered index scans across partitions, so months
--- are created ahead (migrate, start-up) and on demand (the store retries an insert after creating
--- the missing month).
+-- are created ahead (migrate, start-up, a periodic job) and on demand (the store creates a
+-- missing month before it writes into it).
 CREATE TABLE time_entries (
     tenant_id        uuid NOT NULL,
     id               uuid NOT NULL,

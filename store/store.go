@@ -70,6 +70,9 @@ func Open(ctx context.Context, databaseURL string, opts Opts) (*Store, error) {
 	if _, set := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !set {
 		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
 	}
+	// Month boundaries of partitions and every timestamp the store reads are UTC, whatever the
+	// server's or the client machine's zone (pgx honours PGTZ).
+	cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
 	if _, set := cfg.ConnConfig.RuntimeParams["application_name"]; !set {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "workingtracker"
 	}
@@ -142,7 +145,12 @@ func translate(err error, what string) error {
 			return &apperr.Error{Code: apperr.Conflict, Message: fmt.Sprintf("%s already exists", what)}
 		case "23503": // foreign_key_violation
 			return &apperr.Error{Code: apperr.BadUserInput, Message: fmt.Sprintf("%s refers to a record that does not exist", what)}
-		case "23514", "22001", "22003", "22P02": // check, string too long, out of range, bad text
+		case "23514": // check_violation; without a constraint it is a row with no partition: ours
+			if pgErr.ConstraintName == "" {
+				return fmt.Errorf("%s: %w", what, err)
+			}
+			return &apperr.Error{Code: apperr.BadUserInput, Message: fmt.Sprintf("%s is invalid", what)}
+		case "22001", "22003", "22P02": // string too long, out of range, bad text
 			return &apperr.Error{Code: apperr.BadUserInput, Message: fmt.Sprintf("%s is invalid", what)}
 		}
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -54,7 +55,8 @@ func (t *TimeEntry) DurationSeconds() *int {
 	if t.EndTime == nil {
 		return nil
 	}
-	d := int(t.EndTime.Sub(t.StartTime) / time.Second)
+	// Rounded like the duration_seconds column (extract(epoch …)::integer), which totals sum.
+	d := int(math.Round(t.EndTime.Sub(t.StartTime).Seconds()))
 	return &d
 }
 
@@ -215,9 +217,39 @@ func (p TimeEntryParams) apply(t *TimeEntry) error {
 	return nil
 }
 
-// validate checks an entry's times against now and its references against the database: the
-// employee must be a member of the project and the task must belong to it.
-func (s *Store) validateTimeEntry(ctx context.Context, scope Scope, t *TimeEntry) error {
+// entryChecks says which parts of an entry a write must check: an edit of the description must
+// not fail because the employee has since left the project, or the entry is years old.
+type entryChecks struct{ times, refs bool }
+
+var checkAll = entryChecks{times: true, refs: true}
+
+// changedParts reports what p changes of t.
+func (p TimeEntryParams) changedParts(t *TimeEntry) entryChecks {
+	return entryChecks{
+		times: p.StartTime != nil || p.EndTime != nil,
+		refs:  (p.ProjectID != nil && *p.ProjectID != t.ProjectID) || (p.TaskID != nil && (t.TaskID == nil || *p.TaskID != *t.TaskID)),
+	}
+}
+
+// validateTimeEntry checks an entry's times against now and its references against the
+// database (the employee must be a member of the project, the task must belong to it), as far
+// as checks asks.
+func (s *Store) validateTimeEntry(ctx context.Context, scope Scope, t *TimeEntry, checks entryChecks) error {
+	if !t.Running() && !t.EndTime.After(t.StartTime) {
+		return apperr.Invalid("endTime", "endTime must be after startTime")
+	}
+	if checks.times {
+		if err := s.validateEntryTimes(t); err != nil {
+			return err
+		}
+	}
+	if !checks.refs {
+		return nil
+	}
+	return s.validateEntryRefs(ctx, scope, t)
+}
+
+func (s *Store) validateEntryTimes(t *TimeEntry) error {
 	now := s.now()
 	if t.StartTime.After(now.Add(MaxClockSkew)) {
 		return apperr.Invalid("startTime", "startTime cannot be in the future")
@@ -226,9 +258,6 @@ func (s *Store) validateTimeEntry(ctx context.Context, scope Scope, t *TimeEntry
 		return apperr.Invalid("startTime", "startTime is more than 5 years ago")
 	}
 	if t.EndTime != nil {
-		if !t.EndTime.After(t.StartTime) {
-			return apperr.Invalid("endTime", "endTime must be after startTime")
-		}
 		if t.EndTime.Sub(t.StartTime) > MaxEntryDuration {
 			return apperr.Invalid("endTime", "a time entry can last at most 24 hours")
 		}
@@ -236,6 +265,10 @@ func (s *Store) validateTimeEntry(ctx context.Context, scope Scope, t *TimeEntry
 			return apperr.Invalid("endTime", "endTime cannot be in the future")
 		}
 	}
+	return nil
+}
+
+func (s *Store) validateEntryRefs(ctx context.Context, scope Scope, t *TimeEntry) error {
 	if err := s.mustExist(ctx, scope, "employees", t.EmployeeID, "employeeId", "employee"); err != nil {
 		return err
 	}
@@ -264,6 +297,11 @@ func (s *Store) validateTimeEntry(ctx context.Context, scope Scope, t *TimeEntry
 
 // CreateTimeEntry records finished time. EmployeeID, ProjectID, StartTime and EndTime are required.
 func (s *Store) CreateTimeEntry(ctx context.Context, scope Scope, p TimeEntryParams) (*TimeEntry, error) {
+	if p.StartTime != nil {
+		if err := s.ensurePartition(ctx, "time_entries", *p.StartTime); err != nil {
+			return nil, err
+		}
+	}
 	return inTx(ctx, s, func(tx *Store) (*TimeEntry, error) { return tx.createTimeEntry(ctx, scope, p) })
 }
 
@@ -277,16 +315,13 @@ func (s *Store) createTimeEntry(ctx context.Context, scope Scope, p TimeEntryPar
 	if err := p.apply(t); err != nil {
 		return nil, err
 	}
-	if err := s.validateTimeEntry(ctx, scope, t); err != nil {
+	if err := s.validateTimeEntry(ctx, scope, t, checkAll); err != nil {
 		return nil, err
 	}
 	return t, s.insertTimeEntry(ctx, t)
 }
 
 func (s *Store) insertTimeEntry(ctx context.Context, t *TimeEntry) error {
-	if err := s.ensurePartition(ctx, "time_entries", t.StartTime); err != nil {
-		return err
-	}
 	_, err := s.db.NewInsert().Model(t).Exec(ctx)
 	return translate(err, "time entry")
 }
@@ -301,6 +336,11 @@ func (s *Store) timeEntryForUpdate(ctx context.Context, scope Scope, id uuid.UUI
 
 // UpdateTimeEntry changes the fields set in p. Ending a running entry here stops its timer.
 func (s *Store) UpdateTimeEntry(ctx context.Context, scope Scope, id uuid.UUID, p TimeEntryParams) (*TimeEntry, error) {
+	if p.StartTime != nil {
+		if err := s.ensurePartition(ctx, "time_entries", *p.StartTime); err != nil {
+			return nil, err
+		}
+	}
 	return inTx(ctx, s, func(tx *Store) (*TimeEntry, error) { return tx.updateTimeEntry(ctx, scope, id, p) })
 }
 
@@ -313,13 +353,11 @@ func (s *Store) updateTimeEntry(ctx context.Context, scope Scope, id uuid.UUID, 
 		return nil, apperr.Invalid("employeeId", "a time entry cannot move to another employee")
 	}
 	wasRunning := t.Running()
+	checks := p.changedParts(t)
 	if err := p.apply(t); err != nil {
 		return nil, err
 	}
-	if err := s.validateTimeEntry(ctx, scope, t); err != nil {
-		return nil, err
-	}
-	if err := s.ensurePartition(ctx, "time_entries", t.StartTime); err != nil {
+	if err := s.validateTimeEntry(ctx, scope, t, checks); err != nil {
 		return nil, err
 	}
 	t.UpdatedAt = s.now().UTC()
@@ -330,10 +368,16 @@ func (s *Store) updateTimeEntry(ctx context.Context, scope Scope, id uuid.UUID, 
 	if err != nil {
 		return nil, translate(err, "time entry")
 	}
-	if wasRunning && !t.Running() {
-		if err := s.clearRunningTimer(ctx, scope, t.EmployeeID); err != nil {
-			return nil, err
-		}
+	switch {
+	case wasRunning && !t.Running():
+		err = s.clearRunningTimer(ctx, scope, t.EmployeeID)
+	case t.Running():
+		_, err = s.db.NewRaw(`UPDATE running_timers SET start_time = ? WHERE tenant_id = ? AND employee_id = ?`,
+			t.StartTime, scope.TenantID, t.EmployeeID).Exec(ctx)
+		err = translate(err, "running timer")
+	}
+	if err != nil {
+		return nil, err
 	}
 	return t, nil
 }
@@ -361,8 +405,11 @@ func (s *Store) deleteTimeEntry(ctx context.Context, scope Scope, id uuid.UUID) 
 
 // StartTimer starts a running entry for an employee. An employee has at most one running timer:
 // a second start fails with CONFLICT, whatever the concurrency, because the guard row's primary
-// key decides. Run it in a transaction.
+// key decides.
 func (s *Store) StartTimer(ctx context.Context, scope Scope, p TimeEntryParams) (*TimeEntry, error) {
+	if err := s.ensurePartition(ctx, "time_entries", s.now()); err != nil {
+		return nil, err
+	}
 	return inTx(ctx, s, func(tx *Store) (*TimeEntry, error) { return tx.startTimer(ctx, scope, p) })
 }
 
@@ -377,7 +424,7 @@ func (s *Store) startTimer(ctx context.Context, scope Scope, p TimeEntryParams) 
 	if err := p.apply(t); err != nil {
 		return nil, err
 	}
-	if err := s.validateTimeEntry(ctx, scope, t); err != nil {
+	if err := s.validateTimeEntry(ctx, scope, t, checkAll); err != nil {
 		return nil, err
 	}
 	res, err := s.db.NewRaw(`INSERT INTO running_timers (tenant_id, employee_id, time_entry_id, start_time)
@@ -398,28 +445,40 @@ func (s *Store) StopTimer(ctx context.Context, scope Scope, employeeID uuid.UUID
 }
 
 func (s *Store) stopTimer(ctx context.Context, scope Scope, employeeID uuid.UUID) (*TimeEntry, error) {
+	noTimer := apperr.New(apperr.NotFound, "no timer is running for this employee")
 	var entryID uuid.UUID
-	var start time.Time
-	err := s.db.NewRaw(`DELETE FROM running_timers WHERE tenant_id = ? AND employee_id = ?
-		RETURNING time_entry_id, start_time`, scope.TenantID, employeeID).Scan(ctx, &entryID, &start)
+	err := s.db.NewRaw(`SELECT time_entry_id FROM running_timers WHERE tenant_id = ? AND employee_id = ?`,
+		scope.TenantID, employeeID).Scan(ctx, &entryID)
 	if err != nil {
-		err = translate(err, "running timer")
-		if apperr.Is(err, apperr.NotFound) {
-			return nil, apperr.New(apperr.NotFound, "no timer is running for this employee")
+		if err = translate(err, "running timer"); apperr.Is(err, apperr.NotFound) {
+			return nil, noTimer
 		}
 		return nil, err
 	}
+	// Entry first, then its guard row: the order every write that touches both follows, so two of
+	// them cannot deadlock.
+	t, err := s.timeEntryForUpdate(ctx, scope, entryID)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.db.NewRaw(`DELETE FROM running_timers WHERE tenant_id = ? AND employee_id = ? AND time_entry_id = ?`,
+		scope.TenantID, employeeID, entryID).Exec(ctx)
+	if err != nil {
+		return nil, translate(err, "running timer")
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, noTimer // stopped by a concurrent request
+	}
 	end := s.now().UTC().Truncate(time.Microsecond)
-	if end.Sub(start) > MaxEntryDuration {
-		end = start.Add(MaxEntryDuration)
+	if end.Sub(t.StartTime) > MaxEntryDuration {
+		end = t.StartTime.Add(MaxEntryDuration)
 	}
-	if !end.After(start) {
-		end = start.Add(time.Second)
+	if !end.After(t.StartTime) {
+		end = t.StartTime.Add(time.Second)
 	}
-	t := new(TimeEntry)
-	err = s.db.NewUpdate().Model(t).Set("end_time = ?", end).Set("updated_at = ?", s.now().UTC()).
-		Where("tenant_id = ? AND id = ? AND start_time = ?", scope.TenantID, entryID, start).
-		Returning(timeEntryReturning).Scan(ctx)
+	t.EndTime, t.UpdatedAt = &end, s.now().UTC()
+	_, err = s.db.NewUpdate().Model(t).Column("end_time", "updated_at").
+		Where("tenant_id = ? AND id = ?", scope.TenantID, entryID).Exec(ctx)
 	return t, translate(err, "time entry")
 }
 
@@ -428,15 +487,27 @@ func (s *Store) clearRunningTimer(ctx context.Context, scope Scope, employeeID u
 	return translate(err, "running timer")
 }
 
-// ensurePartition makes sure the month holding at has a partition of table. Months already seen
-// by this process are remembered, so the common case costs nothing.
+// ensurePartition makes sure the month holding at has a partition of table. It runs on a
+// connection of its own, committing at once, and must be called before a transaction touches
+// table: creating a partition takes an exclusive lock on its parent, which a request holding
+// any lock on the parent would wait on forever. Months seen by this process are remembered — only
+// once the partition is committed — so the common case costs nothing.
 func (s *Store) ensurePartition(ctx context.Context, table string, at time.Time) error {
-	month := time.Date(at.Year(), at.Month(), 1, 0, 0, 0, 0, time.UTC)
+	month := time.Date(at.UTC().Year(), at.UTC().Month(), 1, 0, 0, 0, 0, time.UTC)
 	key := table + month.Format("2006-01")
 	if _, ok := s.partitions.Load(key); ok {
 		return nil
 	}
-	if _, err := s.db.NewRaw(`SELECT ensure_monthly_partitions(?::regclass, ?::date, ?::date)`, table, month, month).Exec(ctx); err != nil {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// Bounded: a long transaction on the table must not stall this write, and every read
+		// queued behind the lock, for long.
+		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '5s'`); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `SELECT ensure_monthly_partitions($1::regclass, $2::date, $2::date)`, table, month.Format(time.DateOnly))
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("ensure %s partition for %s: %w", table, month.Format("2006-01"), err)
 	}
 	s.partitions.Store(key, struct{}{})

@@ -159,6 +159,7 @@ func (c *Cluster) initdb(ctx context.Context) error {
 		"pg_stat_statements.track_planning = on",
 		"max_wal_size = 4GB",
 		"log_min_duration_statement = -1",
+		"timezone = 'UTC'",
 	}
 	if c.opts.Fast {
 		conf = append(conf, "fsync = off", "synchronous_commit = off", "full_page_writes = off")

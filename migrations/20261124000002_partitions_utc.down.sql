@@ -1,0 +1,1 @@
+ALTER FUNCTION ensure_monthly_partitions(regclass, date, date) RESET timezone;
