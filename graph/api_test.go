@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -422,4 +423,37 @@ func TestQueryOverGET(t *testing.T) {
 	require.NoError(t, err)
 	defer resp2.Body.Close()
 	require.NotEqual(t, http.StatusOK, resp2.StatusCode, "no mutations over GET")
+}
+
+func TestChunkedOversizedBodyIsRefused(t *testing.T) {
+	t.Parallel()
+	srv := apitest.New(t, apitest.Opts{})
+	c := srv.NewTenant("acme")
+	body := io.MultiReader(strings.NewReader(`{"query": "{ me { id } }", "variables": {"p": "`),
+		strings.NewReader(strings.Repeat("x", 2<<20)), strings.NewReader(`"}}`))
+	req, err := http.NewRequest(http.MethodPost, srv.URL+"/query", body) // no length: chunked
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
+}
+
+// A later mutation in the same document sees what an earlier one wrote.
+func TestMutationsSeeEachOthersWrites(t *testing.T) {
+	t.Parallel()
+	srv := apitest.New(t, apitest.Opts{})
+	c := newCompany(t, srv, "acme", 2)
+	var got struct {
+		A struct{ Members []struct{ ID string } }
+		B struct{ Members []struct{ ID string } }
+	}
+	srv.MustData(c.Token, `mutation($p: ID!, $e1: ID!, $e2: ID!) {
+		a: removeProjectMember(projectId: $p, employeeId: $e1) { members { id } }
+		b: removeProjectMember(projectId: $p, employeeId: $e2) { members { id } }
+	}`, map[string]any{"p": c.Projects[0].ID, "e1": c.Employees[0].ID, "e2": c.Employees[1].ID}, &got)
+	require.Len(t, got.A.Members, 1)
+	require.Empty(t, got.B.Members, "b sees both removals, not a's cached members")
 }

@@ -1,10 +1,12 @@
 package graph
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -95,6 +97,16 @@ func NewGraphQLHandler(opts ServerOpts) *handler.Server {
 		}
 		return next(ctx)
 	})
+	// Mutations run one after another and change what loaders would have cached: each gets
+	// fresh loaders, so a later mutation's result never shows data from before an earlier one.
+	srv.AroundRootFields(func(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
+		if op := graphql.GetOperationContext(ctx); op.Operation != nil && op.Operation.Operation == ast.Mutation {
+			if p, ok := auth.PrincipalFrom(ctx); ok {
+				ctx = loaders.WithLoaders(ctx, loaders.New(opts.Reader, ScopeOf(p), opts.Loaders))
+			}
+		}
+		return next(ctx)
+	})
 	srv.SetErrorPresenter(errorPresenter(opts.Logger))
 	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
 		opts.Logger.ErrorContext(ctx, "panic in resolver", "panic", fmt.Sprint(v), "request_id", reqid.From(ctx),
@@ -119,7 +131,7 @@ func errorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			}
 			return gqlErr
 		}
-		if isRepresentationError(err) {
+		if len(gqlErr.Path) > 0 && gqlErr.Path[0] == ast.PathName("_entities") && isRepresentationError(err) {
 			gqlErr.Extensions = map[string]any{"code": string(apperr.BadUserInput)}
 			return gqlErr
 		}
@@ -168,8 +180,8 @@ const codeBadRequest = "BAD_REQUEST"
 
 func websocketAuth(v auth.TokenVerifier) transport.WebsocketInitFunc {
 	return func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-		if _, ok := auth.PrincipalFrom(ctx); ok {
-			return ctx, &payload, nil // authenticated by the upgrade request's header
+		if p, ok := auth.PrincipalFrom(ctx); ok {
+			return untilExpiry(ctx, p), &payload, nil // authenticated by the upgrade request's header
 		}
 		raw, ok := auth.BearerToken(payload.Authorization())
 		if !ok {
@@ -184,9 +196,19 @@ func websocketAuth(v auth.TokenVerifier) transport.WebsocketInitFunc {
 		if err != nil {
 			return ctx, nil, errors.New("unauthenticated: invalid or expired token")
 		}
-		ctx = auth.WithPrincipal(ctx, p)
-		return ctx, &payload, nil
+		return untilExpiry(auth.WithPrincipal(ctx, p), p), &payload, nil
 	}
+}
+
+// untilExpiry ends a websocket connection when its token expires: a connection carries queries
+// and mutations too, and must not outlive the credentials that opened it.
+func untilExpiry(ctx context.Context, p *auth.Principal) context.Context {
+	if p.ExpiresAt.IsZero() {
+		return ctx
+	}
+	ctx, cancel := context.WithDeadline(ctx, p.ExpiresAt)
+	context.AfterFunc(ctx, cancel) // releases the timer as soon as the connection ends
+	return ctx
 }
 
 // maxRequestBytes bounds a GraphQL request body: documents and variables of real clients are a
@@ -194,16 +216,32 @@ func websocketAuth(v auth.TokenVerifier) transport.WebsocketInitFunc {
 const maxRequestBytes = 1 << 20
 
 func limitBody(n int64, next http.Handler) http.Handler {
+	tooLarge := func(w http.ResponseWriter) {
+		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"errors": []map[string]any{{
+			"message":    fmt.Sprintf("request body too large: the limit is %d bytes", n),
+			"extensions": map[string]any{"code": "REQUEST_TOO_LARGE"},
+		}}})
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > n {
-			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"errors": []map[string]any{{
-				"message":    fmt.Sprintf("request body too large: the limit is %d bytes", n),
-				"extensions": map[string]any{"code": "REQUEST_TOO_LARGE"},
-			}}})
+			tooLarge(w)
 			return
 		}
-		// A body of unannounced length is cut at the limit; gqlgen then reports it undecodable.
-		r.Body = http.MaxBytesReader(w, r.Body, n)
+		if r.ContentLength < 0 && r.Body != nil && r.Body != http.NoBody {
+			// Unannounced length (chunked): read up to the limit to tell a large body apart.
+			body, err := io.ReadAll(io.LimitReader(r.Body, n+1))
+			if err != nil {
+				writeJSON(w, http.StatusBadRequest, map[string]any{"errors": []map[string]any{{
+					"message": "could not read the request body", "extensions": map[string]any{"code": codeBadRequest},
+				}}})
+				return
+			}
+			if int64(len(body)) > n {
+				tooLarge(w)
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
 		next.ServeHTTP(w, r)
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/workingtracker/api/internal/apitest"
+	"github.com/workingtracker/api/internal/auth"
 )
 
 type wsMessage struct {
@@ -50,6 +51,23 @@ func TestWebsocketAuthenticatesConnectionInit(t *testing.T) {
 		require.Equal(t, "next", next.Type)
 		me := next.Payload["data"].(map[string]any)["me"].(map[string]any)
 		require.Equal(t, c.Admin.ID.String(), me["id"])
+	})
+	t.Run("ClosedWhenTheTokenExpires", func(t *testing.T) {
+		short, err := srv.Signer.Mint(auth.TokenParams{Issuer: auth.DevIssuer, Audience: auth.DevAudience,
+			TenantID: c.Tenant.ID, EmployeeID: c.Admin.ID, Roles: []string{"ADMIN"}, TTL: 2 * time.Second})
+		require.NoError(t, err)
+		conn := dialGraphQLWS(t, ctx, srv, map[string]any{"Authorization": "Bearer " + short})
+		var ack wsMessage
+		require.NoError(t, wsjson.Read(ctx, conn, &ack))
+		require.Equal(t, "connection_ack", ack.Type)
+		for {
+			var msg wsMessage
+			if err := wsjson.Read(ctx, conn, &msg); err != nil {
+				require.NotErrorIs(t, err, context.DeadlineExceeded, "closed by the server, not by the test's timeout")
+				break
+			}
+			require.Equal(t, "ping", msg.Type, "only keep-alives until the token expires")
+		}
 	})
 	t.Run("ErrWithoutToken", func(t *testing.T) {
 		conn := dialGraphQLWS(t, ctx, srv, map[string]any{})
