@@ -4,6 +4,8 @@
 GO        ?= go
 BIN       := bin/workingtracker
 export DATA_DIR ?= $(CURDIR)/.data
+# The binary defaults to production; everything the Makefile runs is development.
+export APP_ENV ?= development
 
 .PHONY: all build run test bench generate check-generated lint deps e2e federation clean
 

@@ -19,6 +19,8 @@
 #   BENCH_PG_PORT       port of the bench cluster (default 54349)
 #   BENCH_KEEP_CLUSTER  non-empty: leave the bench cluster running
 set -euo pipefail
+# The binary defaults to production; these private clusters are development.
+export APP_ENV="${APP_ENV:-development}"
 cd "$(dirname "$0")/.."
 
 GO=${GO:-go}

@@ -3,6 +3,8 @@
 # folder, so it never touches the development database) and a private redis-server, both started
 # here and stopped on exit. TEST_DATABASE_URL / TEST_REDIS_URL point at existing servers instead.
 set -euo pipefail
+# The binary defaults to production; these private clusters are development.
+export APP_ENV="${APP_ENV:-development}"
 cd "$(dirname "$0")/.."
 
 GO=${GO:-go}

@@ -62,7 +62,9 @@ func (c Config) Development() bool { return c.Env == Development }
 // FromEnv reads the configuration through getenv.
 func FromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
-		Env:          or(getenv("APP_ENV"), Development),
+		// Production unless told otherwise: a deployment that forgets APP_ENV must not get the
+		// playground, demo data or development tokens. The Makefile sets development.
+		Env:          or(getenv("APP_ENV"), Production),
 		HTTPAddr:     or(getenv("HTTP_ADDR"), ":8080"),
 		DatabaseURL:  getenv("DATABASE_URL"),
 		RedisURL:     getenv("REDIS_URL"),

@@ -10,9 +10,15 @@ import (
 
 func env(vars map[string]string) func(string) string { return func(k string) string { return vars[k] } }
 
-func TestDefaultsSuitDevelopment(t *testing.T) {
+func TestProductionIsTheDefault(t *testing.T) {
 	t.Parallel()
-	c, err := config.FromEnv(env(nil))
+	_, err := config.FromEnv(env(nil))
+	require.ErrorContains(t, err, "DATABASE_URL is required in production")
+}
+
+func TestDevelopmentDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := config.FromEnv(env(map[string]string{"APP_ENV": "development"}))
 	require.NoError(t, err)
 	require.True(t, c.Development())
 	require.Equal(t, ":8080", c.HTTPAddr)
@@ -21,7 +27,7 @@ func TestDefaultsSuitDevelopment(t *testing.T) {
 	require.True(t, c.Introspection)
 	require.Equal(t, config.DefaultGCPercent, c.GCPercent)
 
-	c, err = config.FromEnv(env(map[string]string{"GOGC": "150"}))
+	c, err = config.FromEnv(env(map[string]string{"APP_ENV": "development", "GOGC": "150"}))
 	require.NoError(t, err)
 	require.Zero(t, c.GCPercent, "an operator's GOGC wins")
 }
