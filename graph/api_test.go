@@ -457,3 +457,21 @@ func TestMutationsSeeEachOthersWrites(t *testing.T) {
 	require.Len(t, got.A.Members, 1)
 	require.Empty(t, got.B.Members, "b sees both removals, not a's cached members")
 }
+
+func TestLatestEntriesRangeBoundsMeanThemselves(t *testing.T) {
+	t.Parallel()
+	srv := apitest.New(t, apitest.Opts{})
+	c := newCompany(t, srv, "acme", 1)
+	var got struct {
+		Employee struct {
+			Epoch []struct{ ID string } `json:"epoch"`
+			Far   []struct{ ID string } `json:"far"`
+		}
+	}
+	srv.MustData(c.Token, `query($id: ID!) { employee(id: $id) {
+		epoch: timeEntries(to: "1970-01-01T00:00:00Z") { id }
+		far: timeEntries(to: "9999-12-31T00:00:00Z") { id }
+	} }`, map[string]any{"id": c.Employees[0].ID}, &got)
+	require.Empty(t, got.Employee.Epoch, "nothing started before 1970")
+	require.Len(t, got.Employee.Far, 3, "everything started before 9999")
+}

@@ -38,6 +38,9 @@ type result[V any] struct {
 	err   error
 }
 
+// fetchTimeout bounds a batch whose requests have all gone away (its context outlives them).
+const fetchTimeout = 30 * time.Second
+
 // NewLoader returns a Loader fetching through fetch, batching as opts say.
 func NewLoader[K comparable, V any](opts Opts, fetch BatchFunc[K, V]) *Loader[K, V] {
 	opts = opts.withDefaults()
@@ -111,6 +114,8 @@ func (l *Loader[K, V]) Prime(key K, value V) {
 // cancellation so that waiters of other fields are answered either way; each waiter still
 // honours its own context.
 func (l *Loader[K, V]) dispatch(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	defer cancel()
 	opened := time.Now()
 	for {
 		runtime.Gosched()

@@ -77,11 +77,13 @@ type Loaders struct {
 }
 
 // LatestEntriesKey asks for an employee's latest Limit entries that started in [From, To).
-// Times are Unix nanoseconds (0 = unbounded) so that equal ranges are equal keys.
+// Bounds are Unix microseconds with explicit presence, so that equal ranges are equal keys and
+// every representable time (1970 and year 9999 included) means itself.
 type LatestEntriesKey struct {
-	EmployeeID uuid.UUID
-	From, To   int64
-	Limit      int
+	EmployeeID     uuid.UUID
+	From, To       int64
+	HasFrom, HasTo bool
+	Limit          int
 }
 
 // New builds the loaders of one request.
@@ -173,23 +175,25 @@ func grouped[Row, V any](opts Opts, fetch func(context.Context, []uuid.UUID) ([]
 // one, since siblings in a query share their arguments.
 func latestEntriesBatch(r Reader, scope store.Scope) BatchFunc[LatestEntriesKey, []*store.TimeEntry] {
 	type shape struct {
-		from, to int64
-		limit    int
+		from, to       int64
+		hasFrom, hasTo bool
+		limit          int
 	}
 	return func(ctx context.Context, keys []LatestEntriesKey) ([][]*store.TimeEntry, error) {
 		byShape := make(map[shape][]uuid.UUID)
 		for _, k := range keys {
-			s := shape{k.From, k.To, k.Limit}
+			s := shape{k.From, k.To, k.HasFrom, k.HasTo, k.Limit}
 			byShape[s] = append(byShape[s], k.EmployeeID)
 		}
 		found := make(map[LatestEntriesKey][]*store.TimeEntry, len(keys))
 		for s, ids := range byShape {
-			entries, err := r.LatestTimeEntriesByEmployeeIDs(ctx, scope, ids, store.TimeRange{From: fromUnix(s.from), To: fromUnix(s.to)}, s.limit)
+			entries, err := r.LatestTimeEntriesByEmployeeIDs(ctx, scope, ids,
+				store.TimeRange{From: fromMicros(s.from, s.hasFrom), To: fromMicros(s.to, s.hasTo)}, s.limit)
 			if err != nil {
 				return nil, err
 			}
 			for _, e := range entries {
-				k := LatestEntriesKey{EmployeeID: e.EmployeeID, From: s.from, To: s.to, Limit: s.limit}
+				k := LatestEntriesKey{EmployeeID: e.EmployeeID, From: s.from, To: s.to, HasFrom: s.hasFrom, HasTo: s.hasTo, Limit: s.limit}
 				found[k] = append(found[k], e)
 			}
 		}
@@ -205,21 +209,21 @@ func latestEntriesBatch(r Reader, scope store.Scope) BatchFunc[LatestEntriesKey,
 
 // LatestKey builds the key of an employee's latest entries; nil times are unbounded.
 func LatestKey(employeeID uuid.UUID, from, to *time.Time, limit int) LatestEntriesKey {
-	return LatestEntriesKey{EmployeeID: employeeID, From: toUnix(from), To: toUnix(to), Limit: limit}
-}
-
-func toUnix(t *time.Time) int64 {
-	if t == nil {
-		return 0
+	k := LatestEntriesKey{EmployeeID: employeeID, Limit: limit}
+	if from != nil {
+		k.From, k.HasFrom = from.UnixMicro(), true
 	}
-	return t.UnixNano()
+	if to != nil {
+		k.To, k.HasTo = to.UnixMicro(), true
+	}
+	return k
 }
 
-func fromUnix(n int64) time.Time {
-	if n == 0 {
+func fromMicros(us int64, ok bool) time.Time {
+	if !ok {
 		return time.Time{}
 	}
-	return time.Unix(0, n).UTC()
+	return time.UnixMicro(us).UTC()
 }
 
 type ctxKey struct{}

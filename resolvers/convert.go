@@ -15,7 +15,8 @@ import (
 )
 
 // request returns the request's scope and loaders. Both exist for every authenticated request;
-// their absence is a wiring bug, reported as unauthenticated rather than served unscoped.
+// their absence is a wiring bug: no principal is reported as unauthenticated, no loaders as an
+// internal error, and nothing is ever served unscoped.
 func request(ctx context.Context) (store.Scope, *loaders.Loaders, error) {
 	p, ok := auth.PrincipalFrom(ctx)
 	if !ok {

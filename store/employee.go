@@ -248,6 +248,11 @@ func (s *Store) updateEmployee(ctx context.Context, scope Scope, id uuid.UUID, p
 		return nil, err
 	}
 	if p.ManagerID != nil {
+		// Concurrent changes of reporting lines could each pass the check and together close a
+		// cycle: within a tenant they take turns.
+		if err := s.lockHierarchy(ctx, "reporting lines", scope.TenantID); err != nil {
+			return nil, err
+		}
 		if err := s.checkNoManagementCycle(ctx, scope, e.ID, *p.ManagerID); err != nil {
 			return nil, err
 		}
@@ -262,8 +267,8 @@ func (s *Store) updateEmployee(ctx context.Context, scope Scope, id uuid.UUID, p
 	return e, nil
 }
 
-// checkReferences turns dangling references into input errors naming the field, rather than a
-// foreign-key violation the client cannot attribute.
+// checkReferences reports a reference to a missing row as NOT_FOUND naming the field, rather
+// than a foreign-key violation the client cannot attribute.
 func (s *Store) checkReferences(ctx context.Context, scope Scope, e *Employee) error {
 	if e.DepartmentID != nil {
 		if err := s.mustExist(ctx, scope, "departments", *e.DepartmentID, "departmentId", "department"); err != nil {
@@ -295,6 +300,13 @@ func (s *Store) checkNoManagementCycle(ctx context.Context, scope Scope, employe
 		return apperr.Invalid("managerId", "this manager reports to the employee; reporting lines cannot form a cycle")
 	}
 	return nil
+}
+
+// lockHierarchy serialises, until the transaction ends, the writers of one hierarchy (named by
+// kind and the id of its owner) whose invariants a row lock cannot protect.
+func (s *Store) lockHierarchy(ctx context.Context, kind string, owner uuid.UUID) error {
+	_, err := s.db.NewRaw(`SELECT pg_advisory_xact_lock(hashtextextended(?, 0))`, kind+":"+owner.String()).Exec(ctx)
+	return translate(err, "lock "+kind)
 }
 
 func escapeLike(s string) string {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -34,6 +35,9 @@ type Scope struct {
 // planning a statement costs more than running it. bun (which inlines arguments and prepares
 // nothing) builds the writes and the transactional reads, where clarity matters more than
 // microseconds. Both share one pgx pool.
+//
+// Inside InTx, writes and the reads of write methods go through the transaction; the batched
+// reads (…ByIDs, List…, Count…) always read committed data through the pool, outside it.
 type Store struct {
 	pool *pgxpool.Pool
 	db   bun.IDB
@@ -51,6 +55,9 @@ type Opts struct {
 	Tracer pgx.QueryTracer
 	// Now is the clock; defaults to time.Now.
 	Now func() time.Time
+	// StatementTimeout bounds every statement of the pool (serving pools: a stalled query must
+	// not hold a connection and its request forever). Zero leaves the server's setting.
+	StatementTimeout time.Duration
 }
 
 // Open connects to databaseURL. Close the store when done.
@@ -73,6 +80,9 @@ func Open(ctx context.Context, databaseURL string, opts Opts) (*Store, error) {
 	// Month boundaries of partitions and every timestamp the store reads are UTC, whatever the
 	// server's or the client machine's zone (pgx honours PGTZ).
 	cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
+	if opts.StatementTimeout > 0 {
+		cfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(opts.StatementTimeout.Milliseconds(), 10)
+	}
 	if _, set := cfg.ConnConfig.RuntimeParams["application_name"]; !set {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "workingtracker"
 	}

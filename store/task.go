@@ -128,7 +128,7 @@ func (p TaskParams) apply(t *Task) error {
 }
 
 // CreateTask inserts a task into a project. ProjectID and Title are required; the assignee must
-// be a member of the project. Run it in a transaction: dependencies are written alongside.
+// be a member of the project. Dependencies are written in the same transaction.
 func (s *Store) CreateTask(ctx context.Context, scope Scope, p TaskParams) (*Task, error) {
 	return inTx(ctx, s, func(tx *Store) (*Task, error) { return tx.createTask(ctx, scope, p) })
 }
@@ -172,11 +172,15 @@ func (s *Store) updateTask(ctx context.Context, scope Scope, id uuid.UUID, p Tas
 	if p.ProjectID != nil && *p.ProjectID != t.ProjectID {
 		return nil, apperr.Invalid("projectId", "a task cannot move to another project")
 	}
+	assigneeChanges := p.AssigneeID != nil && (t.AssigneeID == nil || *p.AssigneeID != *t.AssigneeID)
 	if err := p.apply(t); err != nil {
 		return nil, err
 	}
-	if err := s.checkAssignee(ctx, scope, t); err != nil {
-		return nil, err
+	// Only a new assignee must be a member: one who has since left does not block other edits.
+	if assigneeChanges {
+		if err := s.checkAssignee(ctx, scope, t); err != nil {
+			return nil, err
+		}
 	}
 	t.UpdatedAt = s.now().UTC()
 	if _, err := s.db.NewUpdate().Model(t).Column("title", "description", "status", "assignee_id", "estimate_hours", "updated_at").
@@ -217,6 +221,11 @@ func (s *Store) replaceDependencies(ctx context.Context, scope Scope, t *Task, d
 	ids := make([]uuid.UUID, 0, len(seen))
 	for id := range seen {
 		ids = append(ids, id)
+	}
+	// Two concurrent edits could each pass the cycle check and together close a cycle: edits of
+	// a project's dependency graph take turns.
+	if err := s.lockHierarchy(ctx, "task dependencies", t.ProjectID); err != nil {
+		return err
 	}
 	if len(ids) > 0 {
 		var sameProject int

@@ -82,7 +82,7 @@ func (s *Store) TimeEntriesByIDs(ctx context.Context, scope Scope, ids []uuid.UU
 		[]any{scope.TenantID, ids}, scanTimeEntry)
 }
 
-// TimeRange is a half-open interval on start_time; zero ends are unbounded.
+// TimeRange is a half-open interval on start_time; zero (time.Time{}) ends are unbounded.
 type TimeRange struct {
 	From time.Time
 	To   time.Time

@@ -22,7 +22,7 @@ import (
 
 func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _ []string) error {
 	e.cfg.ApplyRuntime()
-	s, err := e.openStore(ctx, store.Opts{})
+	s, err := e.openStore(ctx, store.Opts{StatementTimeout: 30 * time.Second})
 	if err != nil {
 		return err
 	}
