@@ -95,6 +95,9 @@ func Ensure(ctx context.Context, opts Opts) (*Cluster, error) {
 	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 		return nil, fmt.Errorf("devpg: create %s: %w", dir, err)
 	}
+	if err := c.checkOwnDir(dir); err != nil {
+		return nil, err
+	}
 	unlock, err := lockFile(filepath.Join(dir, ".lock"))
 	if err != nil {
 		return nil, err
@@ -259,11 +262,34 @@ func (c *Cluster) chown(dir string) error {
 	}
 	uid, _ := strconv.Atoi(c.runAs.Uid)
 	gid, _ := strconv.Atoi(c.runAs.Gid)
-	if err := os.Chown(dir, uid, gid); err != nil {
+	if err := os.Lchown(dir, uid, gid); err != nil {
 		return fmt.Errorf("devpg: chown %s: %w", dir, err)
 	}
 	if !c.reachable(dir) {
 		return fmt.Errorf("devpg: user %q cannot reach %s; set DATA_DIR to a folder it can reach", c.runAs.Username, dir)
+	}
+	return nil
+}
+
+// checkOwnDir refuses a cluster folder that someone else could have prepared: a symlink, or a
+// folder not owned by us or the server's user, or writable by others. As root, trusting such a
+// folder would let its owner choose files root then creates, chowns or hands to the server.
+func (c *Cluster) checkOwnDir(dir string) error {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return fmt.Errorf("devpg: %w", err)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || !fi.IsDir() || fi.Mode()&os.ModeSymlink != 0 || fi.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("devpg: %s is not a private folder (a symlink, or writable by others): remove it", dir)
+	}
+	owners := map[uint32]bool{uint32(os.Geteuid()): true}
+	if c.runAs != nil {
+		uid, _ := strconv.Atoi(c.runAs.Uid)
+		owners[uint32(uid)] = true
+	}
+	if !owners[st.Uid] {
+		return fmt.Errorf("devpg: %s belongs to another user (uid %d): remove it", dir, st.Uid)
 	}
 	return nil
 }
