@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/internal/apitest"
 	"github.com/workingtracker/api/internal/auth"
 	"github.com/workingtracker/api/store"
@@ -192,6 +193,7 @@ func TestFederation(t *testing.T) {
 			require.Contains(t, got.Service.SDL, "type "+typ+` @key(fields: "id")`)
 		}
 		require.Contains(t, got.Service.SDL, "specs.apollo.dev/federation/v2")
+		require.Equal(t, graph.SubgraphSDL(), got.Service.SDL, "the offline schema is the served one")
 	})
 	t.Run("EntitiesBatchedPerTypeAndUnknownIsNull", func(t *testing.T) {
 		reps := []any{}

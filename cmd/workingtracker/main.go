@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/workingtracker/api/graph"
 )
 
 func main() {
@@ -37,6 +39,8 @@ commands:
   token [--tenant acme] [--role ADMIN] [--user ID] [--mfa] [--ttl 8h]
                             mint a development token the development server accepts
   devdb start|stop|url      manage the private local PostgreSQL cluster (development, tests)
+  schema                    print the subgraph SDL (what _service { sdl } serves), for
+                            composing a supergraph offline
 
 Configuration is read from the environment; see README.md.`
 
@@ -45,6 +49,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, usage)
 		return errUsage
+	}
+	if args[0] == "schema" { // needs no configuration: it describes the binary itself
+		_, err := io.WriteString(stdout, graph.SubgraphSDL()+"\n")
+		return err
 	}
 	env, err := loadEnv(getenv)
 	if err != nil {

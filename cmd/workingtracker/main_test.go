@@ -132,6 +132,7 @@ func TestCommands(t *testing.T) {
 		return stdout.String()
 	}
 
+	require.Contains(t, runOK("schema"), `type Employee @key(fields: "id")`)
 	require.Contains(t, runOK("migrate", "up"), "up to date")
 	require.Contains(t, runOK("migrate", "status"), "applied")
 	require.Contains(t, runOK("seed", "--scale", "small", "--anchor", "2026-06-30"), "2 tenants")
