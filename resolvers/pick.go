@@ -8,15 +8,15 @@ import (
 )
 
 func employeeLoader(l *loaders.Loaders) *loaders.Loader[uuid.UUID, *store.Employee] {
-	return l.Employee
+	return l.Employee()
 }
 func projectLoader(l *loaders.Loaders) *loaders.Loader[uuid.UUID, *store.Project] {
-	return l.Project
+	return l.Project()
 }
-func taskLoader(l *loaders.Loaders) *loaders.Loader[uuid.UUID, *store.Task] { return l.Task }
+func taskLoader(l *loaders.Loaders) *loaders.Loader[uuid.UUID, *store.Task] { return l.Task() }
 func departmentLoader(l *loaders.Loaders) *loaders.Loader[uuid.UUID, *store.Department] {
-	return l.Department
+	return l.Department()
 }
 func timeEntryLoader(l *loaders.Loaders) *loaders.Loader[uuid.UUID, *store.TimeEntry] {
-	return l.TimeEntry
+	return l.TimeEntry()
 }

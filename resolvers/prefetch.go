@@ -79,13 +79,13 @@ func fieldsOf(op *graphql.OperationContext, set ast.SelectionSet, typ string) se
 func prefetchEmployees(ctx context.Context, l *loaders.Loaders, rows []*store.Employee, sel selection) {
 	prefetch(ctx,
 		when(sel.has("department"), func(ctx context.Context) error {
-			return l.Department.LoadMany(ctx, ids(rows, func(e *store.Employee) *uuid.UUID { return e.DepartmentID }))
+			return l.Department().LoadMany(ctx, ids(rows, func(e *store.Employee) *uuid.UUID { return e.DepartmentID }))
 		}),
 		when(sel.has("manager"), func(ctx context.Context) error {
-			return l.Employee.LoadMany(ctx, ids(rows, func(e *store.Employee) *uuid.UUID { return e.ManagerID }))
+			return l.Employee().LoadMany(ctx, ids(rows, func(e *store.Employee) *uuid.UUID { return e.ManagerID }))
 		}),
 		when(sel.has("projects"), func(ctx context.Context) error {
-			return l.ProjectsOfEmployee.LoadMany(ctx, ids(rows, func(e *store.Employee) *uuid.UUID { return &e.ID }))
+			return l.ProjectsOfEmployee().LoadMany(ctx, ids(rows, func(e *store.Employee) *uuid.UUID { return &e.ID }))
 		}),
 		when(sel.has("timeEntries"), func(ctx context.Context) error {
 			return prefetchLatestEntries(ctx, l, rows, sel["timeEntries"])
@@ -109,12 +109,12 @@ func prefetchLatestEntries(ctx context.Context, l *loaders.Loaders, rows []*stor
 	for i, e := range rows {
 		keys[i] = loaders.LatestKey(e.ID, from, to, limit)
 	}
-	if err := l.LatestEntriesOfEmployee.LoadMany(ctx, keys); err != nil {
+	if err := l.LatestEntriesOfEmployee().LoadMany(ctx, keys); err != nil {
 		return err
 	}
 	var entries []*store.TimeEntry
 	for _, k := range keys {
-		got, err := l.LatestEntriesOfEmployee.Load(ctx, k)()
+		got, err := l.LatestEntriesOfEmployee().Load(ctx, k)()
 		if err != nil {
 			return err
 		}
@@ -127,22 +127,22 @@ func prefetchLatestEntries(ctx context.Context, l *loaders.Loaders, rows []*stor
 func prefetchProjects(ctx context.Context, l *loaders.Loaders, rows []*store.Project, sel selection) {
 	projectIDs := ids(rows, func(p *store.Project) *uuid.UUID { return &p.ID })
 	prefetch(ctx,
-		when(sel.has("members"), func(ctx context.Context) error { return l.MembersOfProject.LoadMany(ctx, projectIDs) }),
-		when(sel.has("tasks"), func(ctx context.Context) error { return l.TasksOfProject.LoadMany(ctx, projectIDs) }),
-		when(sel.has("totalHours"), func(ctx context.Context) error { return l.TrackedSeconds.LoadMany(ctx, projectIDs) }),
+		when(sel.has("members"), func(ctx context.Context) error { return l.MembersOfProject().LoadMany(ctx, projectIDs) }),
+		when(sel.has("tasks"), func(ctx context.Context) error { return l.TasksOfProject().LoadMany(ctx, projectIDs) }),
+		when(sel.has("totalHours"), func(ctx context.Context) error { return l.TrackedSeconds().LoadMany(ctx, projectIDs) }),
 	)
 }
 
 func prefetchTimeEntries(ctx context.Context, l *loaders.Loaders, rows []*store.TimeEntry, sel selection) {
 	prefetch(ctx,
 		when(sel.has("employee"), func(ctx context.Context) error {
-			return l.Employee.LoadMany(ctx, ids(rows, func(t *store.TimeEntry) *uuid.UUID { return &t.EmployeeID }))
+			return l.Employee().LoadMany(ctx, ids(rows, func(t *store.TimeEntry) *uuid.UUID { return &t.EmployeeID }))
 		}),
 		when(sel.has("project"), func(ctx context.Context) error {
-			return l.Project.LoadMany(ctx, ids(rows, func(t *store.TimeEntry) *uuid.UUID { return &t.ProjectID }))
+			return l.Project().LoadMany(ctx, ids(rows, func(t *store.TimeEntry) *uuid.UUID { return &t.ProjectID }))
 		}),
 		when(sel.has("task"), func(ctx context.Context) error {
-			return l.Task.LoadMany(ctx, ids(rows, func(t *store.TimeEntry) *uuid.UUID { return t.TaskID }))
+			return l.Task().LoadMany(ctx, ids(rows, func(t *store.TimeEntry) *uuid.UUID { return t.TaskID }))
 		}),
 	)
 }

@@ -67,7 +67,7 @@ func (r *taskResolver) Dependencies(ctx context.Context, obj *store.Task) ([]*st
 	if err != nil {
 		return nil, err
 	}
-	return l.DependenciesOfTask.Load(ctx, obj.ID)()
+	return l.DependenciesOfTask().Load(ctx, obj.ID)()
 }
 
 func (r *Resolver) Task() graph.TaskResolver { return &taskResolver{r} }
