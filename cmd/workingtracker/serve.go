@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -119,7 +120,8 @@ func allReady(checks []func(context.Context) error) func(context.Context) error 
 }
 
 func printDevTokens(ctx context.Context, e *env, s *store.Store, stdout io.Writer, base string) {
-	fmt.Fprintf(stdout, "development tokens for tenant %q (8h; ADMIN and HR also with --mfa via `workingtracker token`):\n", seed.DemoTenant)
+	fmt.Fprintf(stdout, "development tokens for tenant %q, valid 8h (more with `APP_ENV=development %s token --help`):\n",
+		seed.DemoTenant, os.Args[0])
 	for _, role := range []string{store.RoleAdmin, store.RoleHR, store.RoleManager, store.RoleEmployee, store.RoleAuditor} {
 		tok, err := mintWith(ctx, s, e.devSignerPath(), seed.DemoTenant, role, "", false, 8*time.Hour)
 		if err != nil {
