@@ -40,6 +40,7 @@ lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed" >&2; exit 1)
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./internal/playground/
+	$(GO) vet -tags bench ./bench/
 
 # Headless Chromium loads the embedded playground from a running server and runs a query.
 e2e: deps build
