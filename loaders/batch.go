@@ -14,13 +14,13 @@ import (
 // It fetches a batch once its keys stop arriving: the first Load of a batch starts a dispatcher
 // that yields the processor, letting the sibling goroutines gqlgen runs for the elements of a
 // list and the fields of an object reach their Load, until no key has arrived for `quiet` (or
-// `max` has passed since the batch opened). It yields instead of sleeping because Go's netpoller
+// `maxWait` has passed since the batch opened). It yields instead of sleeping because Go's netpoller
 // sleeps in whole milliseconds: graph-gophers/dataloader's timer window, even set to 100 µs,
 // measured 1.1 ms per level of a query on this machine, and that library offers no other
 // trigger but a batch capacity.
 type Loader[K comparable, V any] struct {
-	fetch      BatchFunc[K, V]
-	quiet, max time.Duration
+	fetch          BatchFunc[K, V]
+	quiet, maxWait time.Duration
 
 	mu      sync.Mutex
 	cache   map[K]*result[V]
@@ -44,7 +44,7 @@ const fetchTimeout = 30 * time.Second
 // NewLoader returns a Loader fetching through fetch, batching as opts say.
 func NewLoader[K comparable, V any](opts Opts, fetch BatchFunc[K, V]) *Loader[K, V] {
 	opts = opts.withDefaults()
-	return &Loader[K, V]{fetch: fetch, quiet: opts.Quiet, max: opts.MaxWait, cache: make(map[K]*result[V])}
+	return &Loader[K, V]{fetch: fetch, quiet: opts.Quiet, maxWait: opts.MaxWait, cache: make(map[K]*result[V])}
 }
 
 // Load queues key and returns a thunk that waits for its value. A key loaded before, in this
@@ -123,7 +123,7 @@ func (l *Loader[K, V]) dispatch(ctx context.Context) {
 		last := l.lastKey
 		l.mu.Unlock()
 		now := time.Now()
-		if now.Sub(last) >= l.quiet || now.Sub(opened) >= l.max {
+		if now.Sub(last) >= l.quiet || now.Sub(opened) >= l.maxWait {
 			break
 		}
 	}
