@@ -14,24 +14,15 @@ import (
 	"github.com/workingtracker/api/store"
 )
 
-// request returns the request's scope and loaders. Both exist for every authenticated request;
-// their absence is a wiring bug: no principal is reported as unauthenticated, no loaders as an
-// internal error, and nothing is ever served unscoped.
-func request(ctx context.Context) (store.Scope, *loaders.Loaders, error) {
+// scope is the store scope of the request's principal. Resolvers run only for authenticated
+// requests; a missing principal is reported as unauthenticated, never served unscoped. (Missing
+// loaders, loaders.For's error, are a wiring bug and surface as internal errors.)
+func scope(ctx context.Context) (store.Scope, error) {
 	p, ok := auth.PrincipalFrom(ctx)
 	if !ok {
-		return store.Scope{}, nil, apperr.New(apperr.Unauthenticated, "authentication required")
+		return store.Scope{}, apperr.New(apperr.Unauthenticated, "authentication required")
 	}
-	l, err := loaders.For(ctx)
-	if err != nil {
-		return store.Scope{}, nil, err
-	}
-	return graph.ScopeOf(p), l, nil
-}
-
-func scope(ctx context.Context) (store.Scope, error) {
-	s, _, err := request(ctx)
-	return s, err
+	return graph.ScopeOf(p), nil
 }
 
 // load reads the one row a root field asks for, at once (it has no siblings to wait for), then
@@ -43,7 +34,7 @@ func load[V any](ctx context.Context, id string, pick func(*loaders.Loaders) *lo
 	if err != nil {
 		return nil, nil
 	}
-	_, l, err := request(ctx)
+	l, err := loaders.For(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +56,7 @@ func loadRef[V any](ctx context.Context, id *uuid.UUID, pick func(*loaders.Loade
 	if id == nil {
 		return zero, nil
 	}
-	_, l, err := request(ctx)
+	l, err := loaders.For(ctx)
 	if err != nil {
 		return zero, err
 	}
@@ -155,7 +146,7 @@ func parseIDs(field string, ids []string) (*[]uuid.UUID, error) {
 // entity type), and the tenant scope applies as it does everywhere. An id with no row in the
 // caller's tenant resolves to null for its representation only.
 func loadEntities[Rep any, V any](ctx context.Context, reps []Rep, idOf func(Rep) string, pick func(*loaders.Loaders) *loaders.Loader[uuid.UUID, *V]) ([]*V, error) {
-	_, l, err := request(ctx)
+	l, err := loaders.For(ctx)
 	if err != nil {
 		return nil, err
 	}

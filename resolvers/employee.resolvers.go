@@ -25,7 +25,7 @@ func (r *employeeResolver) Manager(ctx context.Context, obj *store.Employee) (*s
 }
 
 func (r *employeeResolver) Projects(ctx context.Context, obj *store.Employee) ([]*store.Project, error) {
-	_, l, err := request(ctx)
+	l, err := loaders.For(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -33,7 +33,7 @@ func (r *employeeResolver) Projects(ctx context.Context, obj *store.Employee) ([
 }
 
 func (r *employeeResolver) TimeEntries(ctx context.Context, obj *store.Employee, from *time.Time, to *time.Time, first *int) ([]*store.TimeEntry, error) {
-	_, l, err := request(ctx)
+	l, err := loaders.For(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +111,7 @@ func (r *queryResolver) Employees(ctx context.Context, filter *model.EmployeeFil
 	if err != nil {
 		return nil, err
 	}
-	if _, l, err := request(ctx); err == nil {
+	if l, err := loaders.For(ctx); err == nil {
 		prefetchEmployees(ctx, l, page.Rows, rowFields(ctx, "EmployeeConnection", "EmployeeEdge", "Employee"))
 	}
 	conn := &model.EmployeeConnection{

@@ -10,6 +10,7 @@ import (
 
 	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/graph/model"
+	"github.com/workingtracker/api/loaders"
 	"github.com/workingtracker/api/store"
 )
 
@@ -68,7 +69,7 @@ func (r *mutationResolver) RemoveProjectMember(ctx context.Context, projectID st
 }
 
 func (r *projectResolver) Members(ctx context.Context, obj *store.Project) ([]*store.Employee, error) {
-	_, l, err := request(ctx)
+	l, err := loaders.For(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +77,7 @@ func (r *projectResolver) Members(ctx context.Context, obj *store.Project) ([]*s
 }
 
 func (r *projectResolver) Tasks(ctx context.Context, obj *store.Project) ([]*store.Task, error) {
-	_, l, err := request(ctx)
+	l, err := loaders.For(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +85,7 @@ func (r *projectResolver) Tasks(ctx context.Context, obj *store.Project) ([]*sto
 }
 
 func (r *projectResolver) TotalHours(ctx context.Context, obj *store.Project) (float64, error) {
-	_, l, err := request(ctx)
+	l, err := loaders.For(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -113,7 +114,7 @@ func (r *queryResolver) Projects(ctx context.Context, filter *model.ProjectFilte
 	if err != nil {
 		return nil, err
 	}
-	if _, l, err := request(ctx); err == nil {
+	if l, err := loaders.For(ctx); err == nil {
 		prefetchProjects(ctx, l, page.Rows, rowFields(ctx, "ProjectConnection", "ProjectEdge", "Project"))
 	}
 	conn := &model.ProjectConnection{

@@ -10,6 +10,7 @@ import (
 
 	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/graph/model"
+	"github.com/workingtracker/api/loaders"
 	"github.com/workingtracker/api/store"
 )
 
@@ -63,7 +64,7 @@ func (r *taskResolver) Assignee(ctx context.Context, obj *store.Task) (*store.Em
 }
 
 func (r *taskResolver) Dependencies(ctx context.Context, obj *store.Task) ([]*store.Task, error) {
-	_, l, err := request(ctx)
+	l, err := loaders.For(ctx)
 	if err != nil {
 		return nil, err
 	}

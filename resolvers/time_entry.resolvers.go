@@ -10,6 +10,7 @@ import (
 
 	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/graph/model"
+	"github.com/workingtracker/api/loaders"
 	"github.com/workingtracker/api/store"
 )
 
@@ -124,7 +125,7 @@ func (r *queryResolver) TimeEntries(ctx context.Context, filter *model.TimeEntry
 	if err != nil {
 		return nil, err
 	}
-	if _, l, err := request(ctx); err == nil {
+	if l, err := loaders.For(ctx); err == nil {
 		prefetchTimeEntries(ctx, l, page.Rows, rowFields(ctx, "TimeEntryConnection", "TimeEntryEdge", "TimeEntry"))
 	}
 	conn := &model.TimeEntryConnection{
