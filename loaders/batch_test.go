@@ -33,7 +33,8 @@ func (r *recorder) fetch(_ context.Context, keys []int) ([]int, error) {
 func TestSiblingGoroutinesShareOneBatch(t *testing.T) {
 	t.Parallel()
 	rec := &recorder{}
-	l := loaders.NewLoader(loaders.Opts{Quiet: 20 * time.Millisecond, MaxWait: time.Second}, rec.fetch)
+	// Generous, so a busy CI machine cannot make a sibling miss the batch.
+	l := loaders.NewLoader(loaders.Opts{Quiet: 200 * time.Millisecond, MaxWait: 10 * time.Second}, rec.fetch)
 	const n = 200
 	var wg sync.WaitGroup
 	got := make([]int, n)
