@@ -115,6 +115,9 @@ func Ensure(ctx context.Context, opts Opts) (*Cluster, error) {
 		if err := c.start(ctx); err != nil {
 			return nil, err
 		}
+	} else if port, err := c.runningPort(); err == nil {
+		// Already running, perhaps started with another port: use the one it listens on.
+		c.opts.Port = port
 	}
 	if err := c.createDatabase(ctx); err != nil {
 		return nil, err
@@ -193,6 +196,19 @@ func (c *Cluster) start(ctx context.Context) error {
 
 func (c *Cluster) running(ctx context.Context) bool {
 	return c.run(ctx, "pg_ctl", "status", "-D", c.dataDir()) == nil
+}
+
+// runningPort reads the port of the running server from its postmaster.pid (fourth line).
+func (c *Cluster) runningPort() (int, error) {
+	b, err := os.ReadFile(filepath.Join(c.dataDir(), "postmaster.pid"))
+	if err != nil {
+		return 0, fmt.Errorf("devpg: read postmaster.pid: %w", err)
+	}
+	lines := strings.Split(string(b), "\n")
+	if len(lines) < 4 {
+		return 0, errors.New("devpg: postmaster.pid has no port line")
+	}
+	return strconv.Atoi(strings.TrimSpace(lines[3]))
 }
 
 func (c *Cluster) createDatabase(ctx context.Context) error {
