@@ -73,10 +73,12 @@ func (e *env) devSignerPath() string { return filepath.Join(e.cfg.DataDir, "dev-
 // local development key.
 func (e *env) verifier(ctx context.Context) (*auth.Verifier, error) {
 	if e.cfg.OIDCIssuer != "" {
-		return auth.NewVerifier(ctx, auth.VerifierOpts{Issuer: e.cfg.OIDCIssuer, Audience: e.cfg.OIDCAudience, JWKSURL: e.cfg.OIDCJWKSURL})
+		return auth.NewVerifier(ctx, auth.VerifierOpts{Issuer: e.cfg.OIDCIssuer, Audience: e.cfg.OIDCAudience,
+			JWKSURL: e.cfg.OIDCJWKSURL, TenantClaim: e.cfg.OIDCTenantClaim, RolesClaim: e.cfg.OIDCRolesClaim,
+			ClockSkew: e.cfg.OIDCClockSkew})
 	}
 	if !e.cfg.Development() {
-		return nil, errors.New("OIDC_ISSUER and OIDC_JWKS_URL are required outside development")
+		return nil, errors.New("OIDC_ISSUER is required outside development")
 	}
 	signer, err := auth.LoadOrCreateDevSigner(e.devSignerPath())
 	if err != nil {

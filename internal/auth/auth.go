@@ -53,7 +53,8 @@ func PrincipalFrom(ctx context.Context) (*Principal, bool) {
 	return p, ok && p != nil
 }
 
-// Claims are the token claims the API reads besides the registered ones.
+// Claims are the claims development tokens carry besides the registered ones. Tokens of other
+// issuers are read through VerifierOpts' claim names instead.
 type Claims struct {
 	Subject  string   `json:"sub"`
 	TenantID string   `json:"tenant_id"`
@@ -68,20 +69,33 @@ type Claims struct {
 // token is still refused once it expires. The price is that a key withdrawn at the issuer keeps
 // verifying the tokens it signed for up to CacheTTL.
 type Verifier struct {
-	verifier *oidc.IDTokenVerifier
-	verified *expirable.LRU[[sha256.Size]byte, *Principal]
-	now      func() time.Time
+	verifier    *oidc.IDTokenVerifier
+	verified    *expirable.LRU[[sha256.Size]byte, *Principal]
+	now         func() time.Time
+	tenantClaim []string
+	rolesClaim  []string
 }
 
-// VerifierOpts configures a Verifier. Exactly one of JWKSURL and KeySet is set.
+// VerifierOpts configures a Verifier.
 type VerifierOpts struct {
 	Issuer   string
 	Audience string
-	// JWKSURL is fetched and cached; an unknown key id triggers a refetch, so keys rotated at the
-	// issuer are picked up without a restart.
+	// JWKSURL is where the issuer publishes its keys; empty means: discover it from the issuer's
+	// /.well-known/openid-configuration. Keys are cached; an unknown key id triggers a refetch
+	// (at most one per MinRefresh), so keys rotated at the issuer are picked up without a restart.
 	JWKSURL string
-	// KeySet verifies signatures directly (development keys, tests).
+	// KeySet verifies signatures directly (development keys, tests) instead of a JWKS.
 	KeySet oidc.KeySet
+	// MinRefresh spaces JWKS refetches (default 10s).
+	MinRefresh time.Duration
+	// ClockSkew is the leeway on expiry and not-before (default 60s): clocks of issuers and
+	// servers drift.
+	ClockSkew time.Duration
+	// TenantClaim and RolesClaim name the claims holding the tenant id and the roles, as dotted
+	// paths into nested objects (e.g. "realm_access.roles"); defaults "tenant_id" and "roles".
+	TenantClaim, RolesClaim string
+	// HTTPClient fetches discovery and keys (default: a client with a 10s timeout).
+	HTTPClient *http.Client
 	// Now is the clock; defaults to time.Now.
 	Now func() time.Time
 	// CacheTTL is how long a verified token is remembered (default DefaultCacheTTL; negative:
@@ -102,20 +116,40 @@ func NewVerifier(ctx context.Context, opts VerifierOpts) (*Verifier, error) {
 	if opts.Issuer == "" || opts.Audience == "" {
 		return nil, errors.New("auth: issuer and audience are required")
 	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if opts.MinRefresh == 0 {
+		opts.MinRefresh = 10 * time.Second
+	}
+	if opts.ClockSkew == 0 {
+		opts.ClockSkew = time.Minute
+	}
 	keys := opts.KeySet
 	if keys == nil {
-		if opts.JWKSURL == "" {
-			return nil, errors.New("auth: a JWKS URL or a key set is required")
+		jwksURL := opts.JWKSURL
+		if jwksURL == "" {
+			var err error
+			if jwksURL, err = discoverJWKS(ctx, opts.HTTPClient, opts.Issuer); err != nil {
+				return nil, err
+			}
 		}
-		keys = oidc.NewRemoteKeySet(ctx, opts.JWKSURL)
+		keys = newJWKSKeySet(jwksURL, opts.HTTPClient, opts.MinRefresh, Algorithms, opts.Now)
 	}
-	v := &Verifier{verifier: oidc.NewVerifier(opts.Issuer, keys, &oidc.Config{
-		ClientID:             opts.Audience,
-		SupportedSigningAlgs: Algorithms,
-		Now:                  opts.Now,
-	}), now: opts.Now}
-	if v.now == nil {
-		v.now = time.Now
+	now, skew := opts.Now, opts.ClockSkew
+	v := &Verifier{
+		verifier: oidc.NewVerifier(opts.Issuer, keys, &oidc.Config{
+			ClientID:             opts.Audience,
+			SupportedSigningAlgs: Algorithms,
+			// go-oidc checks expiry against Now exactly: an earlier "now" is the leeway.
+			Now: func() time.Time { return now().Add(-skew) },
+		}),
+		now:         now,
+		tenantClaim: claimPath(opts.TenantClaim, "tenant_id"),
+		rolesClaim:  claimPath(opts.RolesClaim, "roles"),
 	}
 	if opts.CacheTTL == 0 {
 		opts.CacheTTL = DefaultCacheTTL
@@ -127,6 +161,59 @@ func NewVerifier(ctx context.Context, opts VerifierOpts) (*Verifier, error) {
 		v.verified = expirable.NewLRU[[sha256.Size]byte, *Principal](opts.CacheSize, nil, opts.CacheTTL)
 	}
 	return v, nil
+}
+
+// discoverJWKS reads the issuer's OpenID configuration (which go-oidc checks names the same
+// issuer) for its jwks_uri.
+func discoverJWKS(ctx context.Context, client *http.Client, issuer string) (string, error) {
+	p, err := oidc.NewProvider(oidc.ClientContext(ctx, client), issuer)
+	if err != nil {
+		return "", fmt.Errorf("auth: discover %s: %w", issuer, err)
+	}
+	var meta struct {
+		JWKSURL string `json:"jwks_uri"`
+	}
+	if err := p.Claims(&meta); err != nil || meta.JWKSURL == "" {
+		return "", fmt.Errorf("auth: %s publishes no jwks_uri", issuer)
+	}
+	return meta.JWKSURL, nil
+}
+
+func claimPath(name, def string) []string {
+	if name == "" {
+		name = def
+	}
+	return strings.Split(name, ".")
+}
+
+// lookup follows a dotted claim path through nested objects.
+func lookup(claims map[string]any, path []string) any {
+	var v any = claims
+	for _, p := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[p]
+	}
+	return v
+}
+
+// stringList reads a claim that is a list of strings or a single string (issuers differ).
+func stringList(v any) []string {
+	switch x := v.(type) {
+	case string:
+		return []string{x}
+	case []any:
+		out := make([]string, 0, len(x))
+		for _, e := range x {
+			if s, ok := e.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
 }
 
 // ErrUnauthenticated wraps every reason a token is refused. Its text is safe to show.
@@ -154,20 +241,21 @@ func (v *Verifier) verify(ctx context.Context, raw string) (*Principal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: invalid token: %v", ErrUnauthenticated, err)
 	}
-	var c Claims
-	if err := tok.Claims(&c); err != nil {
+	var claims map[string]any
+	if err := tok.Claims(&claims); err != nil {
 		return nil, fmt.Errorf("%w: unreadable claims", ErrUnauthenticated)
 	}
-	tenant, err := uuid.Parse(c.TenantID)
+	tenantClaim, _ := lookup(claims, v.tenantClaim).(string)
+	tenant, err := uuid.Parse(tenantClaim)
 	if err != nil || tenant == uuid.Nil {
-		return nil, fmt.Errorf("%w: token has no valid tenant_id claim", ErrUnauthenticated)
+		return nil, fmt.Errorf("%w: token has no valid %s claim", ErrUnauthenticated, strings.Join(v.tenantClaim, "."))
 	}
-	employee, err := uuid.Parse(c.Subject)
+	employee, err := uuid.Parse(tok.Subject)
 	if err != nil || employee == uuid.Nil {
 		return nil, fmt.Errorf("%w: token subject is not an employee id", ErrUnauthenticated)
 	}
-	p := &Principal{TenantID: tenant, EmployeeID: employee, Roles: c.Roles, ExpiresAt: tok.Expiry}
-	for _, m := range c.AMR {
+	p := &Principal{TenantID: tenant, EmployeeID: employee, Roles: stringList(lookup(claims, v.rolesClaim)), ExpiresAt: tok.Expiry}
+	for _, m := range stringList(claims["amr"]) {
 		if m == "mfa" {
 			p.MFA = true
 		}

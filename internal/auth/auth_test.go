@@ -33,8 +33,9 @@ type testBundle struct {
 	employee uuid.UUID
 }
 
-// setup serves a JWKS from a loopback issuer, as a real identity provider would.
-func setup(t *testing.T, signer *auth.Signer) *testBundle {
+// setup serves a JWKS from a loopback issuer, as a real identity provider would; tune adjusts
+// the verifier's options.
+func setup(t *testing.T, signer *auth.Signer, tune ...func(*auth.VerifierOpts)) *testBundle {
 	t.Helper()
 	b := &testBundle{tenant: uuid.New(), employee: uuid.New()}
 	set := signer.JWKS()
@@ -45,7 +46,11 @@ func setup(t *testing.T, signer *auth.Signer) *testBundle {
 		_ = json.NewEncoder(w).Encode(b.jwks.Load())
 	}))
 	t.Cleanup(srv.Close)
-	v, err := auth.NewVerifier(context.Background(), auth.VerifierOpts{Issuer: issuer, Audience: audience, JWKSURL: srv.URL})
+	opts := auth.VerifierOpts{Issuer: issuer, Audience: audience, JWKSURL: srv.URL, CacheTTL: -1}
+	for _, f := range tune {
+		f(&opts)
+	}
+	v, err := auth.NewVerifier(context.Background(), opts)
 	require.NoError(t, err)
 	b.verifier = v
 	return b
@@ -121,7 +126,7 @@ func TestVerifyRefuses(t *testing.T) {
 func TestVerifyPicksUpRotatedKeysWithoutRestart(t *testing.T) {
 	t.Parallel()
 	oldKey, newKey := newSigner(t), newSigner(t)
-	b := setup(t, oldKey)
+	b := setup(t, oldKey, func(o *auth.VerifierOpts) { o.MinRefresh = time.Nanosecond })
 	ctx := context.Background()
 	_, err := b.verifier.Verify(ctx, mint(t, oldKey, b.params()))
 	require.NoError(t, err)
@@ -210,4 +215,68 @@ func TestVerifiedTokensAreRememberedUntilTheyExpire(t *testing.T) {
 	clock = &later
 	_, err = v.Verify(context.Background(), tok)
 	require.ErrorIs(t, err, auth.ErrUnauthenticated, "a remembered token still expires")
+}
+
+func TestUnknownKeyIDsDoNotFloodTheIssuer(t *testing.T) {
+	t.Parallel()
+	signer := newSigner(t)
+	b := setup(t, signer, func(o *auth.VerifierOpts) { o.MinRefresh = time.Hour })
+	_, err := b.verifier.Verify(context.Background(), mint(t, signer, b.params()))
+	require.NoError(t, err)
+	require.Equal(t, int32(1), b.fetches.Load())
+	for range 20 {
+		_, err := b.verifier.Verify(context.Background(), mint(t, newSigner(t), b.params()))
+		require.ErrorIs(t, err, auth.ErrUnauthenticated)
+	}
+	require.LessOrEqual(t, b.fetches.Load(), int32(2), "at most one refetch per MinRefresh")
+}
+
+func TestIssuerDiscoveryAndClaimMapping(t *testing.T) {
+	t.Parallel()
+	signer := newSigner(t)
+	tenant, employee := uuid.New(), uuid.New()
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	mux.HandleFunc("/.well-known/openid-configuration", func(w http.ResponseWriter, _ *http.Request) {
+		_ = json.NewEncoder(w).Encode(map[string]any{"issuer": srv.URL, "jwks_uri": srv.URL + "/keys",
+			"authorization_endpoint": srv.URL + "/auth", "id_token_signing_alg_values_supported": []string{"ES256"}})
+	})
+	mux.HandleFunc("/keys", func(w http.ResponseWriter, _ *http.Request) {
+		_ = json.NewEncoder(w).Encode(signer.JWKS())
+	})
+	v, err := auth.NewVerifier(context.Background(), auth.VerifierOpts{Issuer: srv.URL, Audience: audience,
+		TenantClaim: "org.id", RolesClaim: "realm_access.roles"})
+	require.NoError(t, err, "the JWKS URL is discovered from the issuer")
+
+	// A Keycloak-shaped token: nested claims, roles in realm_access.
+	tok := signed(t, signer, map[string]any{"iss": srv.URL, "aud": audience, "sub": employee.String(),
+		"exp": time.Now().Add(time.Hour).Unix(), "org": map[string]any{"id": tenant.String()},
+		"realm_access": map[string]any{"roles": []string{"HR"}}, "amr": []string{"pwd", "mfa"}})
+	p, err := v.Verify(context.Background(), tok)
+	require.NoError(t, err)
+	require.Equal(t, tenant, p.TenantID)
+	require.Equal(t, []string{"HR"}, p.Roles)
+	require.True(t, p.MFA)
+}
+
+func TestClockSkewLeeway(t *testing.T) {
+	t.Parallel()
+	signer := newSigner(t)
+	b := setup(t, signer, func(o *auth.VerifierOpts) { o.ClockSkew = time.Minute })
+	justExpired := b.params()
+	justExpired.TTL, justExpired.Now = time.Minute, time.Now().Add(-90*time.Second) // expired 30s ago
+	_, err := b.verifier.Verify(context.Background(), mint(t, signer, justExpired))
+	require.NoError(t, err, "within the leeway")
+	longExpired := b.params()
+	longExpired.TTL, longExpired.Now = time.Minute, time.Now().Add(-3*time.Minute)
+	_, err = b.verifier.Verify(context.Background(), mint(t, signer, longExpired))
+	require.ErrorIs(t, err, auth.ErrUnauthenticated)
+}
+
+func signed(t *testing.T, s *auth.Signer, claims map[string]any) string {
+	t.Helper()
+	tok, err := s.SignClaims(claims)
+	require.NoError(t, err)
+	return tok
 }

@@ -104,6 +104,24 @@ func (s *Signer) JWKS() jose.JSONWebKeySet {
 	return jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &s.key.PublicKey, KeyID: s.kid, Algorithm: string(jose.ES256), Use: "sig"}}}
 }
 
+// SignClaims signs arbitrary claims: tokens shaped like other issuers' (tests).
+func (s *Signer) SignClaims(claims map[string]any) (string, error) {
+	signer, err := s.joseSigner()
+	if err != nil {
+		return "", err
+	}
+	return jwt.Signed(signer).Claims(claims).Serialize()
+}
+
+func (s *Signer) joseSigner() (jose.Signer, error) {
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: s.key},
+		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", s.kid))
+	if err != nil {
+		return nil, fmt.Errorf("signer: %w", err)
+	}
+	return signer, nil
+}
+
 // TokenParams describe a token to mint.
 type TokenParams struct {
 	Issuer     string
@@ -118,10 +136,9 @@ type TokenParams struct {
 
 // Mint signs a token.
 func (s *Signer) Mint(p TokenParams) (string, error) {
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: s.key},
-		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", s.kid))
+	signer, err := s.joseSigner()
 	if err != nil {
-		return "", fmt.Errorf("signer: %w", err)
+		return "", err
 	}
 	now := p.Now
 	if now.IsZero() {

@@ -30,7 +30,10 @@ type Config struct {
 
 	OIDCIssuer   string // OIDC_ISSUER
 	OIDCAudience string // OIDC_AUDIENCE
-	OIDCJWKSURL  string // OIDC_JWKS_URL
+	OIDCJWKSURL  string // OIDC_JWKS_URL; empty: discovered from the issuer
+	// OIDC_TENANT_CLAIM, OIDC_ROLES_CLAIM: dotted claim paths (defaults tenant_id, roles).
+	OIDCTenantClaim, OIDCRolesClaim string
+	OIDCClockSkew                   time.Duration // OIDC_CLOCK_SKEW, default 60s
 
 	// Introspection is INTROSPECTION (true | false); default on in development, off in
 	// production. A federation gateway that composes at run time needs it (or compose offline).
@@ -72,6 +75,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		OIDCIssuer:   getenv("OIDC_ISSUER"),
 		OIDCAudience: getenv("OIDC_AUDIENCE"),
 		OIDCJWKSURL:  getenv("OIDC_JWKS_URL"),
+
+		OIDCTenantClaim: getenv("OIDC_TENANT_CLAIM"),
+		OIDCRolesClaim:  getenv("OIDC_ROLES_CLAIM"),
 	}
 	var errs []error
 	if c.Env != Development && c.Env != Production {
@@ -86,6 +92,11 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	if getenv("GOGC") == "" {
 		c.GCPercent = DefaultGCPercent
+	}
+	if v := getenv("OIDC_CLOCK_SKEW"); v != "" {
+		if c.OIDCClockSkew, err = time.ParseDuration(v); err != nil || c.OIDCClockSkew < 0 {
+			errs = append(errs, fmt.Errorf("OIDC_CLOCK_SKEW must be a duration such as 60s"))
+		}
 	}
 	if v := getenv("LOADER_WAIT"); v != "" {
 		if c.LoaderWait, err = time.ParseDuration(v); err != nil || c.LoaderWait < 0 {
@@ -109,12 +120,15 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		if c.DatabaseURL == "" {
 			errs = append(errs, errors.New("DATABASE_URL is required in production"))
 		}
-		if c.OIDCIssuer == "" || c.OIDCAudience == "" || c.OIDCJWKSURL == "" {
-			errs = append(errs, errors.New("OIDC_ISSUER, OIDC_AUDIENCE and OIDC_JWKS_URL are required in production"))
+		if c.OIDCIssuer == "" || c.OIDCAudience == "" {
+			errs = append(errs, errors.New("OIDC_ISSUER and OIDC_AUDIENCE are required in production"))
 		}
 	}
-	if (c.OIDCIssuer == "") != (c.OIDCJWKSURL == "") {
-		errs = append(errs, errors.New("OIDC_ISSUER and OIDC_JWKS_URL are set together"))
+	if c.OIDCIssuer == "" && (c.OIDCJWKSURL != "" || c.OIDCAudience != "") {
+		errs = append(errs, errors.New("OIDC_JWKS_URL and OIDC_AUDIENCE need OIDC_ISSUER"))
+	}
+	if c.OIDCIssuer != "" && c.OIDCAudience == "" {
+		errs = append(errs, errors.New("OIDC_ISSUER needs OIDC_AUDIENCE"))
 	}
 	return c, errors.Join(errs...)
 }

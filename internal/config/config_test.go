@@ -36,10 +36,10 @@ func TestProductionRequiresWhatHasNoSafeDefault(t *testing.T) {
 	t.Parallel()
 	_, err := config.FromEnv(env(map[string]string{"APP_ENV": "production"}))
 	require.ErrorContains(t, err, "DATABASE_URL is required in production")
-	require.ErrorContains(t, err, "OIDC_ISSUER, OIDC_AUDIENCE and OIDC_JWKS_URL are required in production")
+	require.ErrorContains(t, err, "OIDC_ISSUER and OIDC_AUDIENCE are required in production")
 
 	c, err := config.FromEnv(env(map[string]string{"APP_ENV": "production", "DATABASE_URL": "postgres://db/wt",
-		"OIDC_ISSUER": "https://idp", "OIDC_AUDIENCE": "api", "OIDC_JWKS_URL": "https://idp/jwks"}))
+		"OIDC_ISSUER": "https://idp", "OIDC_AUDIENCE": "api"}))
 	require.NoError(t, err)
 	require.False(t, c.Introspection, "introspection is off in production unless asked for")
 }
@@ -47,8 +47,8 @@ func TestProductionRequiresWhatHasNoSafeDefault(t *testing.T) {
 func TestInvalidValuesAreAllReported(t *testing.T) {
 	t.Parallel()
 	_, err := config.FromEnv(env(map[string]string{"APP_ENV": "staging", "DB_MAX_CONNS": "-1", "LOADER_WAIT": "soon",
-		"LOG_LEVEL": "loud", "INTROSPECTION": "maybe", "OIDC_ISSUER": "https://idp"}))
-	for _, want := range []string{"APP_ENV", "DB_MAX_CONNS", "LOADER_WAIT", "LOG_LEVEL", "INTROSPECTION", "OIDC_JWKS_URL"} {
+		"LOG_LEVEL": "loud", "INTROSPECTION": "maybe", "OIDC_ISSUER": "https://idp", "OIDC_CLOCK_SKEW": "soon"}))
+	for _, want := range []string{"APP_ENV", "DB_MAX_CONNS", "LOADER_WAIT", "LOG_LEVEL", "INTROSPECTION", "OIDC_ISSUER needs OIDC_AUDIENCE", "OIDC_CLOCK_SKEW"} {
 		require.ErrorContains(t, err, want)
 	}
 }
