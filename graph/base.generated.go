@@ -455,7 +455,25 @@ func (ec *executionContext) _Mutation_createEmployee(ctx context.Context, field 
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().CreateEmployee(ctx, fc.Args["input"].(model.CreateEmployeeInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNAccess2ᚕstringᚄ(ctx, []any{"ADMIN", "HR"})
+				if err != nil {
+					var zeroVal *store.Employee
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *store.Employee
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *store.Employee) graphql.Marshaler {
 			return ec.marshalNEmployee2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐEmployee(ctx, selections, v)
 		},
@@ -499,7 +517,25 @@ func (ec *executionContext) _Mutation_updateEmployee(ctx context.Context, field 
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().UpdateEmployee(ctx, fc.Args["id"].(string), fc.Args["input"].(model.UpdateEmployeeInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNAccess2ᚕstringᚄ(ctx, []any{"ADMIN", "HR"})
+				if err != nil {
+					var zeroVal *store.Employee
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *store.Employee
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *store.Employee) graphql.Marshaler {
 			return ec.marshalNEmployee2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐEmployee(ctx, selections, v)
 		},
@@ -543,7 +579,25 @@ func (ec *executionContext) _Mutation_createProject(ctx context.Context, field g
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().CreateProject(ctx, fc.Args["input"].(model.CreateProjectInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNAccess2ᚕstringᚄ(ctx, []any{"ADMIN", "MANAGER"})
+				if err != nil {
+					var zeroVal *store.Project
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *store.Project
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *store.Project) graphql.Marshaler {
 			return ec.marshalNProject2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐProject(ctx, selections, v)
 		},
@@ -587,7 +641,25 @@ func (ec *executionContext) _Mutation_updateProject(ctx context.Context, field g
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().UpdateProject(ctx, fc.Args["id"].(string), fc.Args["input"].(model.UpdateProjectInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNAccess2ᚕstringᚄ(ctx, []any{"ADMIN", "MANAGER"})
+				if err != nil {
+					var zeroVal *store.Project
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *store.Project
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *store.Project) graphql.Marshaler {
 			return ec.marshalNProject2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐProject(ctx, selections, v)
 		},
@@ -631,7 +703,25 @@ func (ec *executionContext) _Mutation_addProjectMember(ctx context.Context, fiel
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().AddProjectMember(ctx, fc.Args["projectId"].(string), fc.Args["employeeId"].(string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNAccess2ᚕstringᚄ(ctx, []any{"ADMIN", "MANAGER"})
+				if err != nil {
+					var zeroVal *store.Project
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *store.Project
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *store.Project) graphql.Marshaler {
 			return ec.marshalNProject2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐProject(ctx, selections, v)
 		},
@@ -675,7 +765,25 @@ func (ec *executionContext) _Mutation_removeProjectMember(ctx context.Context, f
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().RemoveProjectMember(ctx, fc.Args["projectId"].(string), fc.Args["employeeId"].(string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNAccess2ᚕstringᚄ(ctx, []any{"ADMIN", "MANAGER"})
+				if err != nil {
+					var zeroVal *store.Project
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *store.Project
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *store.Project) graphql.Marshaler {
 			return ec.marshalNProject2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐProject(ctx, selections, v)
 		},
@@ -719,7 +827,25 @@ func (ec *executionContext) _Mutation_createTask(ctx context.Context, field grap
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().CreateTask(ctx, fc.Args["input"].(model.CreateTaskInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNAccess2ᚕstringᚄ(ctx, []any{"ADMIN", "MANAGER"})
+				if err != nil {
+					var zeroVal *store.Task
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *store.Task
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *store.Task) graphql.Marshaler {
 			return ec.marshalNTask2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐTask(ctx, selections, v)
 		},
@@ -763,7 +889,25 @@ func (ec *executionContext) _Mutation_updateTask(ctx context.Context, field grap
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().UpdateTask(ctx, fc.Args["id"].(string), fc.Args["input"].(model.UpdateTaskInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNAccess2ᚕstringᚄ(ctx, []any{"ADMIN", "MANAGER"})
+				if err != nil {
+					var zeroVal *store.Task
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *store.Task
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *store.Task) graphql.Marshaler {
 			return ec.marshalNTask2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐTask(ctx, selections, v)
 		},
@@ -807,7 +951,25 @@ func (ec *executionContext) _Mutation_startTimer(ctx context.Context, field grap
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().StartTimer(ctx, fc.Args["input"].(model.StartTimerInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNAccess2ᚕstringᚄ(ctx, []any{"ADMIN", "HR", "MANAGER", "EMPLOYEE", "AGENT"})
+				if err != nil {
+					var zeroVal *store.TimeEntry
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *store.TimeEntry
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *store.TimeEntry) graphql.Marshaler {
 			return ec.marshalNTimeEntry2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐTimeEntry(ctx, selections, v)
 		},
@@ -851,7 +1013,25 @@ func (ec *executionContext) _Mutation_stopTimer(ctx context.Context, field graph
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().StopTimer(ctx, fc.Args["employeeId"].(*string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNAccess2ᚕstringᚄ(ctx, []any{"ADMIN", "HR", "MANAGER", "EMPLOYEE", "AGENT"})
+				if err != nil {
+					var zeroVal *store.TimeEntry
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *store.TimeEntry
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *store.TimeEntry) graphql.Marshaler {
 			return ec.marshalNTimeEntry2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐTimeEntry(ctx, selections, v)
 		},
@@ -895,7 +1075,25 @@ func (ec *executionContext) _Mutation_createTimeEntry(ctx context.Context, field
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().CreateTimeEntry(ctx, fc.Args["input"].(model.CreateTimeEntryInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNAccess2ᚕstringᚄ(ctx, []any{"ADMIN", "HR", "MANAGER", "EMPLOYEE", "AGENT"})
+				if err != nil {
+					var zeroVal *store.TimeEntry
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *store.TimeEntry
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *store.TimeEntry) graphql.Marshaler {
 			return ec.marshalNTimeEntry2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐTimeEntry(ctx, selections, v)
 		},
@@ -939,7 +1137,25 @@ func (ec *executionContext) _Mutation_updateTimeEntry(ctx context.Context, field
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().UpdateTimeEntry(ctx, fc.Args["id"].(string), fc.Args["input"].(model.UpdateTimeEntryInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNAccess2ᚕstringᚄ(ctx, []any{"ADMIN", "HR", "MANAGER", "EMPLOYEE", "AGENT"})
+				if err != nil {
+					var zeroVal *store.TimeEntry
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *store.TimeEntry
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *store.TimeEntry) graphql.Marshaler {
 			return ec.marshalNTimeEntry2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐTimeEntry(ctx, selections, v)
 		},
@@ -983,7 +1199,25 @@ func (ec *executionContext) _Mutation_deleteTimeEntry(ctx context.Context, field
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().DeleteTimeEntry(ctx, fc.Args["id"].(string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNAccess2ᚕstringᚄ(ctx, []any{"ADMIN", "HR", "MANAGER", "EMPLOYEE", "AGENT"})
+				if err != nil {
+					var zeroVal string
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal string
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNID2string(ctx, selections, v)
 		},
@@ -1118,7 +1352,20 @@ func (ec *executionContext) _Query_me(ctx context.Context, field graphql.Collect
 		func(ctx context.Context) (any, error) {
 			return ec.Resolvers.Query().Me(ctx)
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.AnyRole == nil {
+					var zeroVal *store.Employee
+					return zeroVal, errors.New("directive anyRole is not implemented")
+				}
+				return ec.Directives.AnyRole(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *store.Employee) graphql.Marshaler {
 			return ec.marshalOEmployee2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐEmployee(ctx, selections, v)
 		},
@@ -1151,7 +1398,20 @@ func (ec *executionContext) _Query_employee(ctx context.Context, field graphql.C
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().Employee(ctx, fc.Args["id"].(string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.AnyRole == nil {
+					var zeroVal *store.Employee
+					return zeroVal, errors.New("directive anyRole is not implemented")
+				}
+				return ec.Directives.AnyRole(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *store.Employee) graphql.Marshaler {
 			return ec.marshalOEmployee2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐEmployee(ctx, selections, v)
 		},
@@ -1195,7 +1455,20 @@ func (ec *executionContext) _Query_employees(ctx context.Context, field graphql.
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().Employees(ctx, fc.Args["filter"].(*model.EmployeeFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.AnyRole == nil {
+					var zeroVal *model.EmployeeConnection
+					return zeroVal, errors.New("directive anyRole is not implemented")
+				}
+				return ec.Directives.AnyRole(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.EmployeeConnection) graphql.Marshaler {
 			return ec.marshalNEmployeeConnection2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐEmployeeConnection(ctx, selections, v)
 		},
@@ -1239,7 +1512,20 @@ func (ec *executionContext) _Query_project(ctx context.Context, field graphql.Co
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().Project(ctx, fc.Args["id"].(string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.AnyRole == nil {
+					var zeroVal *store.Project
+					return zeroVal, errors.New("directive anyRole is not implemented")
+				}
+				return ec.Directives.AnyRole(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *store.Project) graphql.Marshaler {
 			return ec.marshalOProject2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐProject(ctx, selections, v)
 		},
@@ -1283,7 +1569,20 @@ func (ec *executionContext) _Query_projects(ctx context.Context, field graphql.C
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().Projects(ctx, fc.Args["filter"].(*model.ProjectFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.AnyRole == nil {
+					var zeroVal *model.ProjectConnection
+					return zeroVal, errors.New("directive anyRole is not implemented")
+				}
+				return ec.Directives.AnyRole(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ProjectConnection) graphql.Marshaler {
 			return ec.marshalNProjectConnection2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐProjectConnection(ctx, selections, v)
 		},
@@ -1327,7 +1626,20 @@ func (ec *executionContext) _Query_task(ctx context.Context, field graphql.Colle
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().Task(ctx, fc.Args["id"].(string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.AnyRole == nil {
+					var zeroVal *store.Task
+					return zeroVal, errors.New("directive anyRole is not implemented")
+				}
+				return ec.Directives.AnyRole(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *store.Task) graphql.Marshaler {
 			return ec.marshalOTask2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐTask(ctx, selections, v)
 		},
@@ -1371,7 +1683,20 @@ func (ec *executionContext) _Query_timeEntries(ctx context.Context, field graphq
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().TimeEntries(ctx, fc.Args["filter"].(*model.TimeEntryFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.AnyRole == nil {
+					var zeroVal *model.TimeEntryConnection
+					return zeroVal, errors.New("directive anyRole is not implemented")
+				}
+				return ec.Directives.AnyRole(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.TimeEntryConnection) graphql.Marshaler {
 			return ec.marshalNTimeEntryConnection2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐTimeEntryConnection(ctx, selections, v)
 		},

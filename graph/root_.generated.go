@@ -36,6 +36,8 @@ type ResolverRoot interface {
 }
 
 type DirectiveRoot struct {
+	AnyRole func(ctx context.Context, obj any, next graphql.Resolver) (res any, err error)
+	HasRole func(ctx context.Context, obj any, next graphql.Resolver, any []string) (res any, err error)
 }
 
 type ComplexityRoot struct {
@@ -1037,13 +1039,33 @@ type PageInfo @shareable {
 
 type Query {
   "The employee the request's token belongs to."
-  me: Employee
+  me: Employee @anyRole
 }
 
 type Mutation
 `, BuiltIn: false},
 	{Name: "../schema/directives.graphqls", Input: `"Code generation hints (gqlgen): omittable inputs tell an omitted field from an explicit null."
 directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on INPUT_FIELD_DEFINITION | FIELD_DEFINITION
+
+"""
+Who may use a field. Every field of Query and Mutation carries @hasRole or @anyRole; a
+field with neither is refused at run time and fails the deny-by-default test.
+"""
+directive @hasRole(any: [Access!]!) on FIELD_DEFINITION
+
+"Any authenticated principal of the tenant; rows are still filtered by the row-level rules."
+directive @anyRole on FIELD_DEFINITION
+
+"The roles a principal can hold: employee roles, and the service principals BI and AGENT."
+enum Access {
+  ADMIN
+  HR
+  MANAGER
+  EMPLOYEE
+  AUDITOR
+  BI
+  AGENT
+}
 `, BuiltIn: false},
 	{Name: "../schema/employee.graphqls", Input: `enum Role {
   ADMIN
@@ -1129,14 +1151,14 @@ input UpdateEmployeeInput {
 
 extend type Query {
   "An employee of your organisation, or null when there is none with this id."
-  employee(id: ID!): Employee
+  employee(id: ID!): Employee @anyRole
   "Employees ordered by name. first is 0..100."
-  employees(filter: EmployeeFilter, first: Int = 20, after: String): EmployeeConnection!
+  employees(filter: EmployeeFilter, first: Int = 20, after: String): EmployeeConnection! @anyRole
 }
 
 extend type Mutation {
-  createEmployee(input: CreateEmployeeInput!): Employee!
-  updateEmployee(id: ID!, input: UpdateEmployeeInput!): Employee!
+  createEmployee(input: CreateEmployeeInput!): Employee! @hasRole(any: [ADMIN, HR])
+  updateEmployee(id: ID!, input: UpdateEmployeeInput!): Employee! @hasRole(any: [ADMIN, HR])
 }
 `, BuiltIn: false},
 	{Name: "../schema/federation.graphqls", Input: `# This service is an Apollo Federation v2 subgraph. Entities are resolved in batches: one SQL
@@ -1205,18 +1227,18 @@ input UpdateProjectInput {
 }
 
 extend type Query {
-  project(id: ID!): Project
+  project(id: ID!): Project @anyRole
   "Projects ordered by name. first is 0..100."
-  projects(filter: ProjectFilter, first: Int = 20, after: String): ProjectConnection!
+  projects(filter: ProjectFilter, first: Int = 20, after: String): ProjectConnection! @anyRole
 }
 
 extend type Mutation {
-  createProject(input: CreateProjectInput!): Project!
-  updateProject(id: ID!, input: UpdateProjectInput!): Project!
+  createProject(input: CreateProjectInput!): Project! @hasRole(any: [ADMIN, MANAGER])
+  updateProject(id: ID!, input: UpdateProjectInput!): Project! @hasRole(any: [ADMIN, MANAGER])
   "Adds an employee to a project; adding an existing member changes nothing."
-  addProjectMember(projectId: ID!, employeeId: ID!): Project!
+  addProjectMember(projectId: ID!, employeeId: ID!): Project! @hasRole(any: [ADMIN, MANAGER])
   "Removes an employee from a project. Their time entries stay."
-  removeProjectMember(projectId: ID!, employeeId: ID!): Project!
+  removeProjectMember(projectId: ID!, employeeId: ID!): Project! @hasRole(any: [ADMIN, MANAGER])
 }
 `, BuiltIn: false},
 	{Name: "../schema/task.graphqls", Input: `enum TaskStatus {
@@ -1264,12 +1286,12 @@ input UpdateTaskInput {
 }
 
 extend type Query {
-  task(id: ID!): Task
+  task(id: ID!): Task @anyRole
 }
 
 extend type Mutation {
-  createTask(input: CreateTaskInput!): Task!
-  updateTask(id: ID!, input: UpdateTaskInput!): Task!
+  createTask(input: CreateTaskInput!): Task! @hasRole(any: [ADMIN, MANAGER])
+  updateTask(id: ID!, input: UpdateTaskInput!): Task! @hasRole(any: [ADMIN, MANAGER])
 }
 `, BuiltIn: false},
 	{Name: "../schema/time_entry.graphqls", Input: `enum TimeEntrySource {
@@ -1348,18 +1370,18 @@ input StartTimerInput {
 
 extend type Query {
   "Time entries, newest first. first is 0..100."
-  timeEntries(filter: TimeEntryFilter, first: Int = 20, after: String): TimeEntryConnection!
+  timeEntries(filter: TimeEntryFilter, first: Int = 20, after: String): TimeEntryConnection! @anyRole
 }
 
 extend type Mutation {
   "Starts a timer; fails with CONFLICT while the employee already has one running."
-  startTimer(input: StartTimerInput!): TimeEntry!
+  startTimer(input: StartTimerInput!): TimeEntry! @hasRole(any: [ADMIN, HR, MANAGER, EMPLOYEE, AGENT])
   "Stops the employee's (default: the caller's) running timer."
-  stopTimer(employeeId: ID): TimeEntry!
-  createTimeEntry(input: CreateTimeEntryInput!): TimeEntry!
-  updateTimeEntry(id: ID!, input: UpdateTimeEntryInput!): TimeEntry!
+  stopTimer(employeeId: ID): TimeEntry! @hasRole(any: [ADMIN, HR, MANAGER, EMPLOYEE, AGENT])
+  createTimeEntry(input: CreateTimeEntryInput!): TimeEntry! @hasRole(any: [ADMIN, HR, MANAGER, EMPLOYEE, AGENT])
+  updateTimeEntry(id: ID!, input: UpdateTimeEntryInput!): TimeEntry! @hasRole(any: [ADMIN, HR, MANAGER, EMPLOYEE, AGENT])
   "Deletes an entry and returns its id."
-  deleteTimeEntry(id: ID!): ID!
+  deleteTimeEntry(id: ID!): ID! @hasRole(any: [ADMIN, HR, MANAGER, EMPLOYEE, AGENT])
 }
 `, BuiltIn: false},
 	{Name: "../federation/directives.graphql", Input: `

@@ -78,7 +78,7 @@ func NewHTTPHandler(opts ServerOpts) http.Handler {
 // per-operation loaders. It expects an authenticated principal in the request context (or, for
 // websockets, authenticates the connection_init payload itself).
 func NewGraphQLHandler(opts ServerOpts) *handler.Server {
-	srv := handler.New(NewExecutableSchema(Config{Resolvers: opts.Resolvers}))
+	srv := handler.New(NewExecutableSchema(Config{Resolvers: opts.Resolvers, Directives: Directives()}))
 	srv.AddTransport(transport.Websocket{
 		KeepAlivePingInterval: 10 * time.Second,
 		InitFunc:              websocketAuth(opts.Verifier),
@@ -94,6 +94,15 @@ func NewGraphQLHandler(opts ServerOpts) *handler.Server {
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		if p, ok := auth.PrincipalFrom(ctx); ok {
 			ctx = loaders.WithLoaders(ctx, loaders.New(opts.Reader, ScopeOf(p), opts.Loaders))
+		}
+		return next(ctx)
+	})
+	// Deny by default: a root field that declares no rule is refused, so a new field cannot be
+	// exposed by forgetting one (the schema test catches it before it ships).
+	srv.AroundRootFields(func(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
+		if err := checkDeclaredRule(graphql.GetRootFieldContext(ctx)); err != nil {
+			graphql.AddError(ctx, err)
+			return graphql.Null
 		}
 		return next(ctx)
 	})

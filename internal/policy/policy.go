@@ -1,0 +1,44 @@
+// Package policy decides who may do what. Role rules are declared in the schema — @hasRole on
+// the fields only some roles may use, @anyRole on those every principal of the tenant may — and
+// enforced here, in one place. Row-level rules (own rows, reports' rows, the whole tenant) belong
+// to the store, which filters by them.
+package policy
+
+import (
+	"context"
+
+	"github.com/workingtracker/api/internal/apperr"
+	"github.com/workingtracker/api/internal/auth"
+)
+
+// HasAnyRole reports whether p holds one of roles.
+func HasAnyRole(p *auth.Principal, roles []string) bool {
+	for _, r := range roles {
+		if p.HasRole(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// RequireAnyRole returns the request's principal if it holds one of roles. The refusal names
+// no data, so it reveals nothing about what exists.
+func RequireAnyRole(ctx context.Context, roles []string) (*auth.Principal, error) {
+	p, err := RequirePrincipal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !HasAnyRole(p, roles) {
+		return nil, apperr.New(apperr.Forbidden, "your role does not allow this")
+	}
+	return p, nil
+}
+
+// RequirePrincipal returns the request's principal, or UNAUTHENTICATED.
+func RequirePrincipal(ctx context.Context) (*auth.Principal, error) {
+	p, ok := auth.PrincipalFrom(ctx)
+	if !ok {
+		return nil, apperr.New(apperr.Unauthenticated, "authentication required")
+	}
+	return p, nil
+}
