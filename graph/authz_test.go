@@ -74,3 +74,31 @@ func TestMutationRoleMatrix(t *testing.T) {
 		}
 	})
 }
+
+// Only an ADMIN grants or changes roles: HR manages people but cannot make anyone an ADMIN.
+func TestOnlyAdminsGrantRoles(t *testing.T) {
+	t.Parallel()
+	srv := apitest.New(t, apitest.Opts{})
+	c := srv.NewTenant("acme")
+	hr := srv.Token(c.Tenant.ID, c.Admin.ID, "HR")
+
+	var made struct{ CreateEmployee struct{ ID, Role string } }
+	srv.MustData(hr, `mutation { createEmployee(input: {name: "New Hire", email: "new@acme.example"}) { id role } }`, nil, &made)
+	require.Equal(t, "EMPLOYEE", made.CreateEmployee.Role)
+
+	r := srv.Do(hr, `mutation { createEmployee(input: {name: "Boss", email: "boss@acme.example", role: ADMIN}) { id } }`, nil)
+	require.Equal(t, "FORBIDDEN", r.Errors[0].Code())
+	r = srv.Do(hr, `mutation($id: ID!) { updateEmployee(id: $id, input: {role: ADMIN}) { id } }`,
+		map[string]any{"id": made.CreateEmployee.ID})
+	require.Equal(t, "FORBIDDEN", r.Errors[0].Code())
+
+	var renamed struct{ UpdateEmployee struct{ Name string } }
+	srv.MustData(hr, `mutation($id: ID!) { updateEmployee(id: $id, input: {name: "Renamed"}) { name } }`,
+		map[string]any{"id": made.CreateEmployee.ID}, &renamed)
+	require.Equal(t, "Renamed", renamed.UpdateEmployee.Name, "HR edits everything but the role")
+
+	var promoted struct{ UpdateEmployee struct{ Role string } }
+	srv.MustData(c.Token, `mutation($id: ID!) { updateEmployee(id: $id, input: {role: MANAGER}) { role } }`,
+		map[string]any{"id": made.CreateEmployee.ID}, &promoted)
+	require.Equal(t, "MANAGER", promoted.UpdateEmployee.Role)
+}

@@ -1051,7 +1051,7 @@ directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on 
 Who may use a field. Every field of Query and Mutation carries @hasRole or @anyRole; a
 field with neither is refused at run time and fails the deny-by-default test.
 """
-directive @hasRole(any: [Access!]!) on FIELD_DEFINITION
+directive @hasRole(any: [Access!]!) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
 
 "Any authenticated principal of the tenant; rows are still filtered by the row-level rules."
 directive @anyRole on FIELD_DEFINITION
@@ -1131,7 +1131,8 @@ input EmployeeFilter {
 input CreateEmployeeInput {
   name: String!
   email: String!
-  role: Role!
+  "Defaults to EMPLOYEE. Only an ADMIN grants roles."
+  role: Role @hasRole(any: [ADMIN])
   status: EmployeeStatus
   departmentId: ID
   managerId: ID
@@ -1142,7 +1143,8 @@ input CreateEmployeeInput {
 input UpdateEmployeeInput {
   name: String
   email: String
-  role: Role
+  "Only an ADMIN changes roles."
+  role: Role @hasRole(any: [ADMIN])
   status: EmployeeStatus
   departmentId: ID @goField(omittable: true)
   managerId: ID @goField(omittable: true)

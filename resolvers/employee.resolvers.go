@@ -59,7 +59,7 @@ func (r *mutationResolver) CreateEmployee(ctx context.Context, input model.Creat
 	if err != nil {
 		return nil, err
 	}
-	p := store.EmployeeParams{Name: &input.Name, Email: &input.Email, Role: &input.Role, Status: input.Status, HourlyRate: input.HourlyRate}
+	p := store.EmployeeParams{Name: &input.Name, Email: &input.Email, Role: input.Role, Status: input.Status, HourlyRate: input.HourlyRate}
 	if p.DepartmentID, err = parseOptionalID("departmentId", input.DepartmentID); err != nil {
 		return nil, err
 	}

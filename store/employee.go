@@ -206,14 +206,18 @@ func (p EmployeeParams) apply(e *Employee) error {
 	return nil
 }
 
-// CreateEmployee inserts a new employee. Name, Email and Role are required.
+// CreateEmployee inserts a new employee. Name and Email are required; Role defaults to EMPLOYEE.
 func (s *Store) CreateEmployee(ctx context.Context, scope Scope, p EmployeeParams) (*Employee, error) {
 	return inTx(ctx, s, func(tx *Store) (*Employee, error) { return tx.createEmployee(ctx, scope, p) })
 }
 
 func (s *Store) createEmployee(ctx context.Context, scope Scope, p EmployeeParams) (*Employee, error) {
-	if p.Name == nil || p.Email == nil || p.Role == nil {
-		return nil, apperr.Invalid("input", "name, email and role are required")
+	if p.Name == nil || p.Email == nil {
+		return nil, apperr.Invalid("input", "name and email are required")
+	}
+	if p.Role == nil {
+		employee := RoleEmployee
+		p.Role = &employee
 	}
 	now := s.now().UTC()
 	e := &Employee{TenantID: scope.TenantID, ID: newID(), Status: EmployeeActive, CreatedAt: now, UpdatedAt: now}

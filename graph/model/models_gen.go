@@ -10,9 +10,10 @@ import (
 )
 
 type CreateEmployeeInput struct {
-	Name         string   `json:"name"`
-	Email        string   `json:"email"`
-	Role         string   `json:"role"`
+	Name  string `json:"name"`
+	Email string `json:"email"`
+	// Defaults to EMPLOYEE. Only an ADMIN grants roles.
+	Role         *string  `json:"role,omitempty"`
 	Status       *string  `json:"status,omitempty"`
 	DepartmentID *string  `json:"departmentId,omitempty"`
 	ManagerID    *string  `json:"managerId,omitempty"`
@@ -130,8 +131,9 @@ type TimeEntryFilter struct {
 
 // Fields left out stay unchanged; an explicit null clears departmentId or managerId.
 type UpdateEmployeeInput struct {
-	Name         *string                    `json:"name,omitempty"`
-	Email        *string                    `json:"email,omitempty"`
+	Name  *string `json:"name,omitempty"`
+	Email *string `json:"email,omitempty"`
+	// Only an ADMIN changes roles.
 	Role         *string                    `json:"role,omitempty"`
 	Status       *string                    `json:"status,omitempty"`
 	DepartmentID graphql.Omittable[*string] `json:"departmentId,omitempty"`
