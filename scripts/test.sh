@@ -31,9 +31,10 @@ free_port() {
 }
 
 if [ -z "${TEST_DATABASE_URL:-}" ]; then
+  # A test cluster someone already runs (a developer iterating) is used and left running.
+  [ -f "$test_data/pg/data/postmaster.pid" ] || started_pg=1
   TEST_DATABASE_URL=$(DATA_DIR="$test_data" DEV_PG_PORT="${TEST_PG_PORT:-$(free_port 54339)}" \
     $GO run ./cmd/workingtracker devdb start --fast)
-  started_pg=1
 fi
 export TEST_DATABASE_URL
 
