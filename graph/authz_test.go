@@ -5,12 +5,14 @@ import (
 	"net/http"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/internal/apitest"
+	"github.com/workingtracker/api/internal/auth"
 )
 
 // Deny by default: every root field must say who may use it. A new field without a rule fails
@@ -97,8 +99,14 @@ func TestOnlyAdminsGrantRoles(t *testing.T) {
 		map[string]any{"id": made.CreateEmployee.ID}, &renamed)
 	require.Equal(t, "Renamed", renamed.UpdateEmployee.Name, "HR edits everything but the role")
 
+	promote := `mutation($id: ID!) { updateEmployee(id: $id, input: {role: MANAGER}) { role } }`
+	r = srv.Do(c.Token, promote, map[string]any{"id": made.CreateEmployee.ID})
+	require.Equal(t, "MFA_REQUIRED", r.Errors[0].Code(), "a role change needs a second factor")
+
+	stepped, err := srv.Signer.Mint(auth.TokenParams{Issuer: auth.DevIssuer, Audience: auth.DevAudience,
+		TenantID: c.Tenant.ID, EmployeeID: c.Admin.ID, Roles: []string{"ADMIN"}, MFA: true, TTL: time.Hour})
+	require.NoError(t, err)
 	var promoted struct{ UpdateEmployee struct{ Role string } }
-	srv.MustData(c.Token, `mutation($id: ID!) { updateEmployee(id: $id, input: {role: MANAGER}) { role } }`,
-		map[string]any{"id": made.CreateEmployee.ID}, &promoted)
+	srv.MustData(stepped, promote, map[string]any{"id": made.CreateEmployee.ID}, &promoted)
 	require.Equal(t, "MANAGER", promoted.UpdateEmployee.Role)
 }

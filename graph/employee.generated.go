@@ -653,6 +653,13 @@ func (ec *executionContext) unmarshalInputCreateEmployeeInput(ctx context.Contex
 			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalORole2ᚖstring(ctx, v) }
 
 			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Mfa == nil {
+					var zeroVal *string
+					return zeroVal, errors.New("directive mfa is not implemented")
+				}
+				return ec.Directives.Mfa(ctx, obj, directive0)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
 				any, err := ec.unmarshalNAccess2ᚕstringᚄ(ctx, []any{"ADMIN"})
 				if err != nil {
 					var zeroVal *string
@@ -662,10 +669,10 @@ func (ec *executionContext) unmarshalInputCreateEmployeeInput(ctx context.Contex
 					var zeroVal *string
 					return zeroVal, errors.New("directive hasRole is not implemented")
 				}
-				return ec.Directives.HasRole(ctx, obj, directive0, any)
+				return ec.Directives.HasRole(ctx, obj, directive1, any)
 			}
 
-			tmp, err := directive1(ctx)
+			tmp, err := directive2(ctx)
 			if err != nil {
 				return it, graphql.ErrorOnPath(ctx, err)
 			}
@@ -829,6 +836,13 @@ func (ec *executionContext) unmarshalInputUpdateEmployeeInput(ctx context.Contex
 			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalORole2ᚖstring(ctx, v) }
 
 			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Mfa == nil {
+					var zeroVal *string
+					return zeroVal, errors.New("directive mfa is not implemented")
+				}
+				return ec.Directives.Mfa(ctx, obj, directive0)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
 				any, err := ec.unmarshalNAccess2ᚕstringᚄ(ctx, []any{"ADMIN"})
 				if err != nil {
 					var zeroVal *string
@@ -838,10 +852,10 @@ func (ec *executionContext) unmarshalInputUpdateEmployeeInput(ctx context.Contex
 					var zeroVal *string
 					return zeroVal, errors.New("directive hasRole is not implemented")
 				}
-				return ec.Directives.HasRole(ctx, obj, directive0, any)
+				return ec.Directives.HasRole(ctx, obj, directive1, any)
 			}
 
-			tmp, err := directive1(ctx)
+			tmp, err := directive2(ctx)
 			if err != nil {
 				return it, graphql.ErrorOnPath(ctx, err)
 			}

@@ -38,6 +38,7 @@ type ResolverRoot interface {
 type DirectiveRoot struct {
 	AnyRole func(ctx context.Context, obj any, next graphql.Resolver) (res any, err error)
 	HasRole func(ctx context.Context, obj any, next graphql.Resolver, any []string) (res any, err error)
+	Mfa     func(ctx context.Context, obj any, next graphql.Resolver) (res any, err error)
 }
 
 type ComplexityRoot struct {
@@ -1053,6 +1054,12 @@ field with neither is refused at run time and fails the deny-by-default test.
 """
 directive @hasRole(any: [Access!]!) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
 
+"""
+A sensitive operation: the token must show a second factor (amr contains "mfa"), otherwise the
+request fails with MFA_REQUIRED so the client can step up and retry.
+"""
+directive @mfa on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
+
 "Any authenticated principal of the tenant; rows are still filtered by the row-level rules."
 directive @anyRole on FIELD_DEFINITION
 
@@ -1131,8 +1138,8 @@ input EmployeeFilter {
 input CreateEmployeeInput {
   name: String!
   email: String!
-  "Defaults to EMPLOYEE. Only an ADMIN grants roles."
-  role: Role @hasRole(any: [ADMIN])
+  "Defaults to EMPLOYEE. Only an ADMIN grants roles, with a second factor."
+  role: Role @mfa @hasRole(any: [ADMIN])
   status: EmployeeStatus
   departmentId: ID
   managerId: ID
@@ -1143,8 +1150,8 @@ input CreateEmployeeInput {
 input UpdateEmployeeInput {
   name: String
   email: String
-  "Only an ADMIN changes roles."
-  role: Role @hasRole(any: [ADMIN])
+  "Only an ADMIN changes roles, with a second factor."
+  role: Role @mfa @hasRole(any: [ADMIN])
   status: EmployeeStatus
   departmentId: ID @goField(omittable: true)
   managerId: ID @goField(omittable: true)

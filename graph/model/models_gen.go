@@ -12,7 +12,7 @@ import (
 type CreateEmployeeInput struct {
 	Name  string `json:"name"`
 	Email string `json:"email"`
-	// Defaults to EMPLOYEE. Only an ADMIN grants roles.
+	// Defaults to EMPLOYEE. Only an ADMIN grants roles, with a second factor.
 	Role         *string  `json:"role,omitempty"`
 	Status       *string  `json:"status,omitempty"`
 	DepartmentID *string  `json:"departmentId,omitempty"`
@@ -133,7 +133,7 @@ type TimeEntryFilter struct {
 type UpdateEmployeeInput struct {
 	Name  *string `json:"name,omitempty"`
 	Email *string `json:"email,omitempty"`
-	// Only an ADMIN changes roles.
+	// Only an ADMIN changes roles, with a second factor.
 	Role         *string                    `json:"role,omitempty"`
 	Status       *string                    `json:"status,omitempty"`
 	DepartmentID graphql.Omittable[*string] `json:"departmentId,omitempty"`

@@ -17,7 +17,9 @@ const (
 	Conflict        Code = "CONFLICT"
 	Unauthenticated Code = "UNAUTHENTICATED"
 	Forbidden       Code = "FORBIDDEN"
-	Internal        Code = "INTERNAL"
+	// MFARequired asks the client to step up: authenticate with a second factor and retry.
+	MFARequired Code = "MFA_REQUIRED"
+	Internal    Code = "INTERNAL"
 )
 
 // Error is an error a client may see: a code to branch on and a message to show.

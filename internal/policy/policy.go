@@ -34,6 +34,18 @@ func RequireAnyRole(ctx context.Context, roles []string) (*auth.Principal, error
 	return p, nil
 }
 
+// RequireMFA returns the request's principal if its token shows a second factor.
+func RequireMFA(ctx context.Context) (*auth.Principal, error) {
+	p, err := RequirePrincipal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !p.MFA {
+		return nil, apperr.New(apperr.MFARequired, "this operation needs a second factor: sign in again with MFA and retry")
+	}
+	return p, nil
+}
+
 // RequirePrincipal returns the request's principal, or UNAUTHENTICATED.
 func RequirePrincipal(ctx context.Context) (*auth.Principal, error) {
 	p, ok := auth.PrincipalFrom(ctx)
