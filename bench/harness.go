@@ -168,6 +168,7 @@ func Setup(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Env, err er
 	e.server = httptest.NewServer(graph.NewHTTPHandler(graph.ServerOpts{
 		Resolvers: resolvers.New(e.store),
 		Reader:    e.store,
+		Org:       e.store,
 		Loaders:   loaders.Opts{Quiet: cfg.Server.LoaderWait},
 		Verifier:  verifier,
 		Logger:    logger,

@@ -32,7 +32,9 @@ import (
 type ServerOpts struct {
 	Resolvers ResolverRoot
 	// Reader backs the per-request loaders.
-	Reader   loaders.Reader
+	Reader loaders.Reader
+	// Org answers row-level questions (a manager's reporting line).
+	Org      Org
 	Loaders  loaders.Opts
 	Verifier auth.TokenVerifier
 	Logger   *slog.Logger
@@ -93,7 +95,12 @@ func NewGraphQLHandler(opts ServerOpts) *handler.Server {
 	}
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		if p, ok := auth.PrincipalFrom(ctx); ok {
-			ctx = loaders.WithLoaders(ctx, loaders.New(opts.Reader, ScopeOf(p), opts.Loaders))
+			scope, err := NewRequestScope(ctx, opts.Org, p)
+			if err != nil {
+				return graphql.OneShot(graphql.ErrorResponse(ctx, "%s", err.Error()))
+			}
+			ctx = WithRequestScope(ctx, scope)
+			ctx = loaders.WithLoaders(ctx, loaders.New(opts.Reader, scope, opts.Loaders))
 		}
 		return next(ctx)
 	})
@@ -110,8 +117,8 @@ func NewGraphQLHandler(opts ServerOpts) *handler.Server {
 	// fresh loaders, so a later mutation's result never shows data from before an earlier one.
 	srv.AroundRootFields(func(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
 		if op := graphql.GetOperationContext(ctx); op.Operation != nil && op.Operation.Operation == ast.Mutation {
-			if p, ok := auth.PrincipalFrom(ctx); ok {
-				ctx = loaders.WithLoaders(ctx, loaders.New(opts.Reader, ScopeOf(p), opts.Loaders))
+			if scope, ok := RequestScope(ctx); ok {
+				ctx = loaders.WithLoaders(ctx, loaders.New(opts.Reader, scope, opts.Loaders))
 			}
 		}
 		return next(ctx)

@@ -9,20 +9,20 @@ import (
 	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/graph/model"
 	"github.com/workingtracker/api/internal/apperr"
-	"github.com/workingtracker/api/internal/auth"
 	"github.com/workingtracker/api/loaders"
 	"github.com/workingtracker/api/store"
 )
 
-// scope is the store scope of the request's principal. Resolvers run only for authenticated
-// requests; a missing principal is reported as unauthenticated, never served unscoped. (Missing
-// loaders, loaders.For's error, are a wiring bug and surface as internal errors.)
+// scope is the request's store scope: its tenant and the employees its roles reach, set once
+// per operation after authentication. Without one the request is reported as unauthenticated,
+// never served unscoped. (Missing loaders, loaders.For's error, are a wiring bug and surface
+// as internal errors.)
 func scope(ctx context.Context) (store.Scope, error) {
-	p, ok := auth.PrincipalFrom(ctx)
+	s, ok := graph.RequestScope(ctx)
 	if !ok {
 		return store.Scope{}, apperr.New(apperr.Unauthenticated, "authentication required")
 	}
-	return graph.ScopeOf(p), nil
+	return s, nil
 }
 
 // load reads the one row a root field asks for, at once (it has no siblings to wait for), then

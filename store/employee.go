@@ -65,7 +65,7 @@ func scanEmployee(row pgx.Row) (*Employee, error) {
 func (s *Store) EmployeesByIDs(ctx context.Context, scope Scope, ids []uuid.UUID) ([]*Employee, error) {
 	return collect(ctx, s.pool, "employees by ids",
 		`SELECT `+employeeColumns+` FROM employees e WHERE e.tenant_id = $1 AND e.id = ANY($2)`,
-		[]any{scope.TenantID, ids}, scanEmployee)
+		[]any{scope.TenantID, scope.visibleOnly(ids)}, scanEmployee)
 }
 
 // ProjectMember pairs a project with one of its members.
@@ -79,9 +79,9 @@ func (s *Store) MembersByProjectIDs(ctx context.Context, scope Scope, projectIDs
 	return collect(ctx, s.pool, "project members",
 		`SELECT pm.project_id, `+employeeColumns+`
 		FROM project_members pm JOIN employees e ON e.tenant_id = pm.tenant_id AND e.id = pm.employee_id
-		WHERE pm.tenant_id = $1 AND pm.project_id = ANY($2)
+		WHERE pm.tenant_id = $1 AND pm.project_id = ANY($2) AND ($3::uuid[] IS NULL OR e.id = ANY($3))
 		ORDER BY pm.project_id, e.name, e.id`,
-		[]any{scope.TenantID, projectIDs}, func(row pgx.Row) (ProjectMember, error) {
+		[]any{scope.TenantID, projectIDs, scope.Visible}, func(row pgx.Row) (ProjectMember, error) {
 			var m ProjectMember
 			var e Employee
 			err := row.Scan(&m.ProjectID, &e.ID, &e.TenantID, &e.DepartmentID, &e.ManagerID, &e.Name, &e.Email,
@@ -112,6 +112,9 @@ func EmployeeCursor(e *Employee) string { return encodeCursor(employeeCursor{e.N
 func (f ListEmployeesParams) where(scope Scope) *where {
 	w := &where{}
 	w.add("e.tenant_id = ?", scope.TenantID)
+	if scope.restricted() {
+		w.add("e.id = ANY(?)", scope.Visible)
+	}
 	if f.DepartmentID != nil {
 		w.add("e.department_id = ?", *f.DepartmentID)
 	}
@@ -319,3 +322,20 @@ func escapeLike(s string) string {
 
 // newID returns a time-ordered UUID (v7): inserts land at the right edge of indexes.
 func newID() uuid.UUID { return uuid.Must(uuid.NewV7()) }
+
+// ReportsOf returns the employees who report to managerID, directly or through their own
+// managers (the reach of a MANAGER).
+func (s *Store) ReportsOf(ctx context.Context, scope Scope, managerID uuid.UUID) ([]uuid.UUID, error) {
+	return collect(ctx, s.pool, "reporting line",
+		`WITH RECURSIVE reports(id, depth) AS (
+			SELECT id, 1 FROM employees WHERE tenant_id = $1 AND manager_id = $2
+			UNION
+			SELECT e.id, r.depth + 1 FROM employees e JOIN reports r ON e.tenant_id = $1 AND e.manager_id = r.id
+			WHERE r.depth < 100)
+		SELECT DISTINCT id FROM reports`,
+		[]any{scope.TenantID, managerID}, func(row pgx.Row) (uuid.UUID, error) {
+			var id uuid.UUID
+			err := row.Scan(&id)
+			return id, err
+		})
+}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -26,6 +27,26 @@ type Scope struct {
 	TenantID uuid.UUID
 	// ActorID is the employee acting (zero for service principals); recorded on writes.
 	ActorID uuid.UUID
+	// Visible limits the employees whose rows — profiles, time entries — the request may read
+	// and change: its own, and for a manager those who report to them. Nil means every employee
+	// of the tenant; empty means none. Rows out of reach read as absent, never as forbidden.
+	Visible []uuid.UUID
+}
+
+// restricted reports whether the scope sees only some employees.
+func (s Scope) restricted() bool { return s.Visible != nil }
+
+// visible reports whether the scope may see employee id.
+func (s Scope) visible(id uuid.UUID) bool {
+	return !s.restricted() || slices.Contains(s.Visible, id)
+}
+
+// visibleOnly keeps the ids the scope may see.
+func (s Scope) visibleOnly(ids []uuid.UUID) []uuid.UUID {
+	if !s.restricted() {
+		return ids
+	}
+	return slices.DeleteFunc(slices.Clone(ids), func(id uuid.UUID) bool { return !slices.Contains(s.Visible, id) })
 }
 
 // Store is the only place that speaks SQL.

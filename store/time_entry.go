@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math"
 	"strings"
@@ -78,8 +79,9 @@ func scanTimeEntry(row pgx.Row) (*TimeEntry, error) {
 // TimeEntriesByIDs returns the scope's time entries among ids, in any order.
 func (s *Store) TimeEntriesByIDs(ctx context.Context, scope Scope, ids []uuid.UUID) ([]*TimeEntry, error) {
 	return collect(ctx, s.pool, "time entries by ids",
-		`SELECT `+timeEntryColumns+` FROM time_entries t WHERE t.tenant_id = $1 AND t.id = ANY($2)`,
-		[]any{scope.TenantID, ids}, scanTimeEntry)
+		`SELECT `+timeEntryColumns+` FROM time_entries t WHERE t.tenant_id = $1 AND t.id = ANY($2)
+			AND ($3::uuid[] IS NULL OR t.employee_id = ANY($3))`,
+		[]any{scope.TenantID, ids, scope.Visible}, scanTimeEntry)
 }
 
 // TimeRange is a half-open interval on start_time; zero (time.Time{}) ends are unbounded.
@@ -113,7 +115,7 @@ func (s *Store) LatestTimeEntriesByEmployeeIDs(ctx context.Context, scope Scope,
 			  AND te.start_time >= $3::timestamptz AND te.start_time < $4::timestamptz
 			ORDER BY te.start_time DESC, te.id DESC
 			LIMIT $5) t`,
-		[]any{scope.TenantID, employeeIDs, from, to, limit}, scanTimeEntry)
+		[]any{scope.TenantID, scope.visibleOnly(employeeIDs), from, to, limit}, scanTimeEntry)
 }
 
 // ListTimeEntriesParams narrows ListTimeEntries.
@@ -137,6 +139,9 @@ func (f ListTimeEntriesParams) where(scope Scope) (*where, error) {
 	}
 	w := &where{}
 	w.add("t.tenant_id = ?", scope.TenantID)
+	if scope.restricted() {
+		w.add("t.employee_id = ANY(?)", scope.Visible)
+	}
 	if f.EmployeeID != nil {
 		w.add("t.employee_id = ?", *f.EmployeeID)
 	}
@@ -269,6 +274,9 @@ func (s *Store) validateEntryTimes(t *TimeEntry) error {
 }
 
 func (s *Store) validateEntryRefs(ctx context.Context, scope Scope, t *TimeEntry) error {
+	if !scope.visible(t.EmployeeID) {
+		return &apperr.Error{Code: apperr.NotFound, Message: "employee not found", Field: "employeeId"}
+	}
 	if err := s.mustExist(ctx, scope, "employees", t.EmployeeID, "employeeId", "employee"); err != nil {
 		return err
 	}
@@ -331,6 +339,9 @@ func (s *Store) insertTimeEntry(ctx context.Context, t *TimeEntry) error {
 func (s *Store) timeEntryForUpdate(ctx context.Context, scope Scope, id uuid.UUID) (*TimeEntry, error) {
 	t := new(TimeEntry)
 	err := s.db.NewSelect().Model(t).Where("tenant_id = ? AND id = ?", scope.TenantID, id).For("UPDATE").Scan(ctx)
+	if err == nil && !scope.visible(t.EmployeeID) {
+		err = sql.ErrNoRows // out of reach reads as absent
+	}
 	return t, translate(err, "time entry")
 }
 

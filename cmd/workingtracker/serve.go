@@ -64,6 +64,7 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 	handler := graph.NewHTTPHandler(graph.ServerOpts{
 		Resolvers:     resolvers.New(s),
 		Reader:        s,
+		Org:           s,
 		Loaders:       loaders.Opts{Quiet: e.cfg.LoaderWait},
 		Verifier:      verifier,
 		Logger:        logger,

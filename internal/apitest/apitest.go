@@ -55,6 +55,7 @@ func New(t testing.TB, opts Opts) *Server {
 	srv := httptest.NewServer(graph.NewHTTPHandler(graph.ServerOpts{
 		Resolvers:     resolvers.New(s),
 		Reader:        s,
+		Org:           s,
 		Loaders:       opts.Loaders,
 		Verifier:      verifier,
 		Logger:        logger,

@@ -34,6 +34,30 @@ func RequireAnyRole(ctx context.Context, roles []string) (*auth.Principal, error
 	return p, nil
 }
 
+// Reach is how far a principal's row-level view extends over employees.
+type Reach int
+
+const (
+	// ReachSelf: the principal's own employee only (EMPLOYEE, AGENT).
+	ReachSelf Reach = iota
+	// ReachReports: also everyone who reports to them, directly or not (MANAGER).
+	ReachReports
+	// ReachTenant: every employee of the tenant (ADMIN, HR, AUDITOR, BI).
+	ReachTenant
+)
+
+// EmployeeReach is the widest reach among p's roles.
+func EmployeeReach(p *auth.Principal) Reach {
+	switch {
+	case HasAnyRole(p, []string{"ADMIN", "HR", "AUDITOR", "BI"}):
+		return ReachTenant
+	case p.HasRole("MANAGER"):
+		return ReachReports
+	default:
+		return ReachSelf
+	}
+}
+
 // RequireMFA returns the request's principal if its token shows a second factor.
 func RequireMFA(ctx context.Context) (*auth.Principal, error) {
 	p, err := RequirePrincipal(ctx)
