@@ -23,6 +23,7 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	ApiKey() ApiKeyResolver
 	Employee() EmployeeResolver
 	EmployeeConnection() EmployeeConnectionResolver
 	Entity() EntityResolver
@@ -42,6 +43,22 @@ type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	ApiKey struct {
+		CreatedAt  func(childComplexity int) int
+		Employee   func(childComplexity int) int
+		ExpiresAt  func(childComplexity int) int
+		ID         func(childComplexity int) int
+		LastUsedAt func(childComplexity int) int
+		Name       func(childComplexity int) int
+		RevokedAt  func(childComplexity int) int
+		Role       func(childComplexity int) int
+	}
+
+	CreatedApiKey struct {
+		Key    func(childComplexity int) int
+		Secret func(childComplexity int) int
+	}
+
 	Department struct {
 		ID   func(childComplexity int) int
 		Name func(childComplexity int) int
@@ -83,12 +100,14 @@ type ComplexityRoot struct {
 
 	Mutation struct {
 		AddProjectMember    func(childComplexity int, projectID string, employeeID string) int
+		CreateAPIKey        func(childComplexity int, input model.CreateAPIKeyInput) int
 		CreateEmployee      func(childComplexity int, input model.CreateEmployeeInput) int
 		CreateProject       func(childComplexity int, input model.CreateProjectInput) int
 		CreateTask          func(childComplexity int, input model.CreateTaskInput) int
 		CreateTimeEntry     func(childComplexity int, input model.CreateTimeEntryInput) int
 		DeleteTimeEntry     func(childComplexity int, id string) int
 		RemoveProjectMember func(childComplexity int, projectID string, employeeID string) int
+		RevokeAPIKey        func(childComplexity int, id string) int
 		StartTimer          func(childComplexity int, input model.StartTimerInput) int
 		StopTimer           func(childComplexity int, employeeID *string) int
 		UpdateEmployee      func(childComplexity int, id string, input model.UpdateEmployeeInput) int
@@ -131,6 +150,7 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
+		APIKeys            func(childComplexity int) int
 		Employee           func(childComplexity int, id string) int
 		Employees          func(childComplexity int, filter *model.EmployeeFilter, first *int, after *string) int
 		Me                 func(childComplexity int) int
@@ -201,6 +221,68 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "ApiKey.createdAt":
+		if e.ComplexityRoot.ApiKey.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiKey.CreatedAt(childComplexity), true
+	case "ApiKey.employee":
+		if e.ComplexityRoot.ApiKey.Employee == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiKey.Employee(childComplexity), true
+	case "ApiKey.expiresAt":
+		if e.ComplexityRoot.ApiKey.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiKey.ExpiresAt(childComplexity), true
+	case "ApiKey.id":
+		if e.ComplexityRoot.ApiKey.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiKey.ID(childComplexity), true
+	case "ApiKey.lastUsedAt":
+		if e.ComplexityRoot.ApiKey.LastUsedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiKey.LastUsedAt(childComplexity), true
+	case "ApiKey.name":
+		if e.ComplexityRoot.ApiKey.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiKey.Name(childComplexity), true
+	case "ApiKey.revokedAt":
+		if e.ComplexityRoot.ApiKey.RevokedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiKey.RevokedAt(childComplexity), true
+	case "ApiKey.role":
+		if e.ComplexityRoot.ApiKey.Role == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiKey.Role(childComplexity), true
+
+	case "CreatedApiKey.key":
+		if e.ComplexityRoot.CreatedApiKey.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreatedApiKey.Key(childComplexity), true
+	case "CreatedApiKey.secret":
+		if e.ComplexityRoot.CreatedApiKey.Secret == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreatedApiKey.Secret(childComplexity), true
 
 	case "Department.id":
 		if e.ComplexityRoot.Department.ID == nil {
@@ -387,6 +469,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AddProjectMember(childComplexity, args["projectId"].(string), args["employeeId"].(string)), true
+	case "Mutation.createApiKey":
+		if e.ComplexityRoot.Mutation.CreateAPIKey == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createApiKey_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateAPIKey(childComplexity, args["input"].(model.CreateAPIKeyInput)), true
 	case "Mutation.createEmployee":
 		if e.ComplexityRoot.Mutation.CreateEmployee == nil {
 			break
@@ -453,6 +546,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RemoveProjectMember(childComplexity, args["projectId"].(string), args["employeeId"].(string)), true
+	case "Mutation.revokeApiKey":
+		if e.ComplexityRoot.Mutation.RevokeAPIKey == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_revokeApiKey_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RevokeAPIKey(childComplexity, args["id"].(string)), true
 	case "Mutation.startTimer":
 		if e.ComplexityRoot.Mutation.StartTimer == nil {
 			break
@@ -650,6 +754,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ProjectEdge.Node(childComplexity), true
 
+	case "Query.apiKeys":
+		if e.ComplexityRoot.Query.APIKeys == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.APIKeys(childComplexity), true
 	case "Query.employee":
 		if e.ComplexityRoot.Query.Employee == nil {
 			break
@@ -935,6 +1045,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("CreateApiKeyInput", ec.unmarshalInputCreateApiKeyInput),
 			graphql.NewInputUnmarshaler("CreateEmployeeInput", ec.unmarshalInputCreateEmployeeInput),
 			graphql.NewInputUnmarshaler("CreateProjectInput", ec.unmarshalInputCreateProjectInput),
 			graphql.NewInputUnmarshaler("CreateTaskInput", ec.unmarshalInputCreateTaskInput),
@@ -1027,6 +1138,44 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
+	{Name: "../schema/api_key.graphqls", Input: `"A credential of a service principal: a BI tool (read-only, the whole tenant) or a desktop agent (one employee's time tracking). Its secret is shown once, at creation, and stored only as a hash."
+type ApiKey {
+  id: ID!
+  name: String!
+  role: Access!
+  "The employee an AGENT key acts for."
+  employee: Employee
+  createdAt: Time!
+  expiresAt: Time
+  revokedAt: Time
+  "Recorded at most once a minute."
+  lastUsedAt: Time
+}
+
+type CreatedApiKey {
+  key: ApiKey!
+  "Send as ` + "`" + `Authorization: Bearer <secret>` + "`" + `. Shown this once: it cannot be read again."
+  secret: String!
+}
+
+input CreateApiKeyInput {
+  name: String!
+  "BI or AGENT."
+  role: Access!
+  "Required for AGENT keys."
+  employeeId: ID
+  expiresAt: Time
+}
+
+extend type Query {
+  apiKeys: [ApiKey!]! @hasRole(any: [ADMIN])
+}
+
+extend type Mutation {
+  createApiKey(input: CreateApiKeyInput!): CreatedApiKey! @mfa @hasRole(any: [ADMIN])
+  revokeApiKey(id: ID!): ApiKey! @hasRole(any: [ADMIN])
+}
+`, BuiltIn: false},
 	{Name: "../schema/base.graphqls", Input: `"An RFC 3339 date-time, always returned in UTC."
 scalar Time
 
@@ -1488,6 +1637,38 @@ var parsedSchema = gqlparser.MustLoadSchema(sources...)
 // childFields_* functions provide shared child field context lookups.
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
+
+func (ec *executionContext) childFields_ApiKey(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ApiKey_id(ctx, field)
+	case "name":
+		return ec.fieldContext_ApiKey_name(ctx, field)
+	case "role":
+		return ec.fieldContext_ApiKey_role(ctx, field)
+	case "employee":
+		return ec.fieldContext_ApiKey_employee(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ApiKey_createdAt(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_ApiKey_expiresAt(ctx, field)
+	case "revokedAt":
+		return ec.fieldContext_ApiKey_revokedAt(ctx, field)
+	case "lastUsedAt":
+		return ec.fieldContext_ApiKey_lastUsedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ApiKey", field.Name)
+}
+
+func (ec *executionContext) childFields_CreatedApiKey(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "key":
+		return ec.fieldContext_CreatedApiKey_key(ctx, field)
+	case "secret":
+		return ec.fieldContext_CreatedApiKey_secret(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CreatedApiKey", field.Name)
+}
 
 func (ec *executionContext) childFields_Department(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {

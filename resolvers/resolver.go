@@ -35,6 +35,10 @@ type Store interface {
 	DeleteTimeEntry(ctx context.Context, scope store.Scope, id uuid.UUID) (*store.TimeEntry, error)
 	StartTimer(ctx context.Context, scope store.Scope, p store.TimeEntryParams) (*store.TimeEntry, error)
 	StopTimer(ctx context.Context, scope store.Scope, employeeID uuid.UUID) (*store.TimeEntry, error)
+
+	CreateAPIKey(ctx context.Context, scope store.Scope, p store.APIKeyParams) (*store.APIKey, string, error)
+	APIKeys(ctx context.Context, scope store.Scope) ([]*store.APIKey, error)
+	RevokeAPIKey(ctx context.Context, scope store.Scope, id uuid.UUID) (*store.APIKey, error)
 }
 
 // Resolver is the root of all resolvers.

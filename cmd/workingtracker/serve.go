@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/workingtracker/api/graph"
+	"github.com/workingtracker/api/internal/auth"
 	"github.com/workingtracker/api/internal/seed"
 	"github.com/workingtracker/api/jobs"
 	"github.com/workingtracker/api/loaders"
@@ -66,7 +67,7 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 		Reader:        s,
 		Org:           s,
 		Loaders:       loaders.Opts{Quiet: e.cfg.LoaderWait},
-		Verifier:      verifier,
+		Verifier:      auth.Credentials{JWT: verifier, APIKey: graph.APIKeys(s), APIKeyPrefix: store.APIKeyPrefix},
 		Logger:        logger,
 		Development:   e.cfg.Development(),
 		Introspection: e.cfg.Introspection,

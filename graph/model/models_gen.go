@@ -9,6 +9,15 @@ import (
 	"github.com/workingtracker/api/store"
 )
 
+type CreateAPIKeyInput struct {
+	Name string `json:"name"`
+	// BI or AGENT.
+	Role string `json:"role"`
+	// Required for AGENT keys.
+	EmployeeID *string    `json:"employeeId,omitempty"`
+	ExpiresAt  *time.Time `json:"expiresAt,omitempty"`
+}
+
 type CreateEmployeeInput struct {
 	Name  string `json:"name"`
 	Email string `json:"email"`
@@ -49,6 +58,12 @@ type CreateTimeEntryInput struct {
 	EndTime     time.Time `json:"endTime"`
 	Description *string   `json:"description,omitempty"`
 	Billable    *bool     `json:"billable,omitempty"`
+}
+
+type CreatedAPIKey struct {
+	Key *store.APIKey `json:"key"`
+	// Send as `Authorization: Bearer <secret>`. Shown this once: it cannot be read again.
+	Secret string `json:"secret"`
 }
 
 type EmployeeByIDsInput struct {

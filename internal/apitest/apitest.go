@@ -57,7 +57,7 @@ func New(t testing.TB, opts Opts) *Server {
 		Reader:        s,
 		Org:           s,
 		Loaders:       opts.Loaders,
-		Verifier:      verifier,
+		Verifier:      auth.Credentials{JWT: verifier, APIKey: graph.APIKeys(s), APIKeyPrefix: store.APIKeyPrefix},
 		Logger:        logger,
 		Introspection: true,
 		Ready:         s.Ping,

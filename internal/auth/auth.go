@@ -318,3 +318,22 @@ func Unauthorized(w http.ResponseWriter, message string) {
 		}},
 	})
 }
+
+// APIKeyAuthenticator turns an API key secret into its service principal.
+type APIKeyAuthenticator func(ctx context.Context, secret string) (*Principal, error)
+
+// Credentials accepts both kinds of bearer token: API keys, told apart by their prefix, and
+// JWTs.
+type Credentials struct {
+	JWT          TokenVerifier
+	APIKey       APIKeyAuthenticator
+	APIKeyPrefix string
+}
+
+// Verify implements TokenVerifier.
+func (c Credentials) Verify(ctx context.Context, raw string) (*Principal, error) {
+	if c.APIKey != nil && c.APIKeyPrefix != "" && strings.HasPrefix(raw, c.APIKeyPrefix) {
+		return c.APIKey(ctx, raw)
+	}
+	return c.JWT.Verify(ctx, raw)
+}

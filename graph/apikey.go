@@ -1,0 +1,37 @@
+package graph
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/workingtracker/api/internal/apperr"
+	"github.com/workingtracker/api/internal/auth"
+	"github.com/workingtracker/api/store"
+)
+
+// APIKeyStore looks API keys up.
+type APIKeyStore interface {
+	AuthenticateAPIKey(ctx context.Context, secret string) (*store.APIKey, error)
+}
+
+// APIKeys authenticates API keys against keys: a key's principal holds the key's role (BI or
+// AGENT), in the key's tenant, acting for the key's employee (agents).
+func APIKeys(keys APIKeyStore) auth.APIKeyAuthenticator {
+	return func(ctx context.Context, secret string) (*auth.Principal, error) {
+		k, err := keys.AuthenticateAPIKey(ctx, secret)
+		if apperr.Is(err, apperr.NotFound) {
+			return nil, fmt.Errorf("%w: unknown, revoked or expired API key", auth.ErrUnauthenticated)
+		}
+		if err != nil {
+			return nil, err
+		}
+		p := &auth.Principal{TenantID: k.TenantID, Roles: []string{k.Role}}
+		if k.EmployeeID != nil {
+			p.EmployeeID = *k.EmployeeID
+		}
+		if k.ExpiresAt != nil {
+			p.ExpiresAt = *k.ExpiresAt
+		}
+		return p, nil
+	}
+}

@@ -1,0 +1,131 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"github.com/workingtracker/api/internal/apperr"
+)
+
+// APIKeyPrefix starts every API key secret, so a bearer token can be told from a JWT at a
+// glance (and secret scanners can find leaked keys).
+const APIKeyPrefix = "wtk_"
+
+// Service principal roles an API key may carry.
+const (
+	RoleBI    = "BI"
+	RoleAgent = "AGENT"
+)
+
+// APIKey is a service principal's credential. The secret itself is never stored.
+type APIKey struct {
+	bun.BaseModel `bun:"table:api_keys"`
+
+	TenantID   uuid.UUID  `bun:"tenant_id,pk,type:uuid"`
+	ID         uuid.UUID  `bun:"id,pk,type:uuid"`
+	Name       string     `bun:"name,notnull"`
+	Role       string     `bun:"role,notnull"`
+	EmployeeID *uuid.UUID `bun:"employee_id,type:uuid"`
+	SecretHash []byte     `bun:"secret_hash,notnull"`
+	CreatedBy  *uuid.UUID `bun:"created_by,type:uuid"`
+	CreatedAt  time.Time  `bun:"created_at,notnull"`
+	ExpiresAt  *time.Time `bun:"expires_at"`
+	RevokedAt  *time.Time `bun:"revoked_at"`
+	LastUsedAt *time.Time `bun:"last_used_at"`
+}
+
+// APIKeyParams describe a key to create.
+type APIKeyParams struct {
+	Name       string
+	Role       string
+	EmployeeID *uuid.UUID
+	ExpiresAt  *time.Time
+}
+
+// CreateAPIKey creates a key and returns it with its secret, which exists nowhere else: the
+// caller shows it once.
+func (s *Store) CreateAPIKey(ctx context.Context, scope Scope, p APIKeyParams) (*APIKey, string, error) {
+	name := strings.TrimSpace(p.Name)
+	switch {
+	case name == "" || len(name) > 200:
+		return nil, "", apperr.Invalid("name", "name must be 1 to 200 characters")
+	case p.Role != RoleBI && p.Role != RoleAgent:
+		return nil, "", apperr.Invalid("role", "an API key is for BI or AGENT")
+	case p.Role == RoleAgent && p.EmployeeID == nil:
+		return nil, "", apperr.Invalid("employeeId", "an AGENT key acts for an employee: give employeeId")
+	case p.Role == RoleBI && p.EmployeeID != nil:
+		return nil, "", apperr.Invalid("employeeId", "a BI key acts for no employee")
+	case p.ExpiresAt != nil && !p.ExpiresAt.After(s.now()):
+		return nil, "", apperr.Invalid("expiresAt", "expiresAt must be in the future")
+	}
+	if p.EmployeeID != nil {
+		if err := s.mustExist(ctx, scope, "employees", *p.EmployeeID, "employeeId", "employee"); err != nil {
+			return nil, "", err
+		}
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, "", err
+	}
+	secret := APIKeyPrefix + base64.RawURLEncoding.EncodeToString(raw)
+	k := &APIKey{TenantID: scope.TenantID, ID: newID(), Name: name, Role: p.Role, EmployeeID: p.EmployeeID,
+		SecretHash: hashSecret(secret), CreatedAt: s.now().UTC(), ExpiresAt: p.ExpiresAt}
+	if scope.ActorID != uuid.Nil {
+		k.CreatedBy = &scope.ActorID
+	}
+	if _, err := s.db.NewInsert().Model(k).Exec(ctx); err != nil {
+		return nil, "", translate(err, "api key")
+	}
+	return k, secret, nil
+}
+
+// APIKeys lists the tenant's keys, newest first.
+func (s *Store) APIKeys(ctx context.Context, scope Scope) ([]*APIKey, error) {
+	var keys []*APIKey
+	err := s.db.NewSelect().Model(&keys).ExcludeColumn("secret_hash").
+		Where("tenant_id = ?", scope.TenantID).OrderExpr("created_at DESC, id").Scan(ctx)
+	return keys, translate(err, "api keys")
+}
+
+// RevokeAPIKey revokes a key at once; revoking twice keeps the first time.
+func (s *Store) RevokeAPIKey(ctx context.Context, scope Scope, id uuid.UUID) (*APIKey, error) {
+	k := new(APIKey)
+	err := s.db.NewUpdate().Model(k).Set("revoked_at = coalesce(revoked_at, ?)", s.now().UTC()).
+		Where("tenant_id = ? AND id = ?", scope.TenantID, id).
+		Returning("tenant_id, id, name, role, employee_id, created_by, created_at, expires_at, revoked_at, last_used_at").
+		Scan(ctx)
+	return k, translate(err, "api key")
+}
+
+// AuthenticateAPIKey finds the live key with this secret, in any tenant (the key names its
+// tenant). NOT_FOUND covers unknown, revoked and expired keys alike. It reads on every request,
+// so a revocation takes effect at once, and writes the last use at most once a minute.
+func (s *Store) AuthenticateAPIKey(ctx context.Context, secret string) (*APIKey, error) {
+	k := new(APIKey)
+	now := s.now().UTC()
+	err := s.db.NewSelect().Model(k).ExcludeColumn("secret_hash").
+		Where("secret_hash = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)", hashSecret(secret), now).
+		Scan(ctx)
+	if err != nil {
+		return nil, translate(err, "api key")
+	}
+	if k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) > time.Minute {
+		if _, err := s.db.NewUpdate().Model(k).Set("last_used_at = ?", now).WherePK().Exec(ctx); err != nil {
+			return nil, translate(err, "api key")
+		}
+		k.LastUsedAt = &now
+	}
+	return k, nil
+}
+
+func hashSecret(secret string) []byte {
+	sum := sha256.Sum256([]byte(secret))
+	return sum[:]
+}
