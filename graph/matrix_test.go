@@ -1,0 +1,107 @@
+package graph_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/workingtracker/api/internal/apitest"
+	"github.com/workingtracker/api/store"
+)
+
+// The permission matrix: every role against every operation, each cell an expected outcome —
+// a count of rows it sees (lists are filtered, not refused), ok, or the error code.
+func TestPermissionMatrix(t *testing.T) {
+	t.Parallel()
+	srv := apitest.New(t, apitest.Opts{})
+	c := srv.NewTenant("acme")
+	ctx := context.Background()
+	project, err := srv.Store.CreateProject(ctx, c.Scope, store.ProjectParams{Name: ptr("Apollo")})
+	require.NoError(t, err)
+	person := func(name, role string, manager uuid.UUID) *store.Employee {
+		e, err := srv.Store.CreateEmployee(ctx, c.Scope, store.EmployeeParams{Name: ptr(name),
+			Email: ptr(name + "@acme.example"), Role: ptr(role), ManagerID: &manager})
+		require.NoError(t, err)
+		_, err = srv.Store.AddProjectMember(ctx, c.Scope, project.ID, e.ID)
+		require.NoError(t, err)
+		start := time.Now().UTC().Add(-3 * time.Hour).Truncate(time.Minute)
+		end := start.Add(time.Hour)
+		_, err = srv.Store.CreateTimeEntry(ctx, c.Scope, store.TimeEntryParams{EmployeeID: &e.ID,
+			ProjectID: &project.ID, StartTime: &start, EndTime: &end})
+		require.NoError(t, err)
+		return e
+	}
+	manager := person("manager", store.RoleManager, c.Admin.ID)
+	worker := person("worker", store.RoleEmployee, manager.ID)
+	person("other", store.RoleEmployee, c.Admin.ID)
+	// Who each role acts as: people and agents as an employee; BI through an API key, as no one.
+	actor := map[string]uuid.UUID{"ADMIN": c.Admin.ID, "HR": c.Admin.ID, "MANAGER": manager.ID, "EMPLOYEE": worker.ID,
+		"AUDITOR": c.Admin.ID, "AGENT": worker.ID}
+	_, biKey, err := srv.Store.CreateAPIKey(ctx, c.Scope, store.APIKeyParams{Name: "BI", Role: store.RoleBI})
+	require.NoError(t, err)
+	token := func(role string) string {
+		if role == store.RoleBI {
+			return biKey
+		}
+		return srv.Token(c.Tenant.ID, actor[role], role)
+	}
+
+	count := func(n int) string { return fmt.Sprint(n) }
+	ops := []struct {
+		name, query string
+		result      func(apitest.Response) string // the outcome, when there is no error
+		want        map[string]string
+	}{
+		{"ReadEmployees", `{ employees { totalCount } }`, field("employees", "totalCount"),
+			map[string]string{"ADMIN": count(4), "HR": count(4), "MANAGER": count(2), "EMPLOYEE": count(1),
+				"AUDITOR": count(4), "BI": count(4), "AGENT": count(1)}},
+		{"ReadTimeEntries", `{ timeEntries { totalCount } }`, field("timeEntries", "totalCount"),
+			map[string]string{"ADMIN": count(3), "HR": count(3), "MANAGER": count(2), "EMPLOYEE": count(1),
+				"AUDITOR": count(3), "BI": count(3), "AGENT": count(1)}},
+		{"ReadAPIKeys", `{ apiKeys { id } }`, ok,
+			map[string]string{"ADMIN": "ok", "HR": "FORBIDDEN", "MANAGER": "FORBIDDEN", "EMPLOYEE": "FORBIDDEN",
+				"AUDITOR": "FORBIDDEN", "BI": "FORBIDDEN", "AGENT": "FORBIDDEN"}},
+		{"RenameEmployee", fmt.Sprintf(`mutation { updateEmployee(id: %q, input: {name: "Worker"}) { id } }`, worker.ID), ok,
+			map[string]string{"ADMIN": "ok", "HR": "ok", "MANAGER": "FORBIDDEN", "EMPLOYEE": "FORBIDDEN",
+				"AUDITOR": "FORBIDDEN", "BI": "FORBIDDEN", "AGENT": "FORBIDDEN"}},
+		{"RenameProject", fmt.Sprintf(`mutation { updateProject(id: %q, input: {name: "Apollo"}) { id } }`, project.ID), ok,
+			map[string]string{"ADMIN": "ok", "HR": "FORBIDDEN", "MANAGER": "ok", "EMPLOYEE": "FORBIDDEN",
+				"AUDITOR": "FORBIDDEN", "BI": "FORBIDDEN", "AGENT": "FORBIDDEN"}},
+		// Stopping the worker's timer: allowed roles get past authorization and find no timer;
+		// the manager reaches the worker, the outsider roles do not.
+		{"StopWorkersTimer", fmt.Sprintf(`mutation { stopTimer(employeeId: %q) { id } }`, worker.ID), ok,
+			map[string]string{"ADMIN": "NOT_FOUND", "HR": "NOT_FOUND", "MANAGER": "NOT_FOUND", "EMPLOYEE": "NOT_FOUND",
+				"AUDITOR": "FORBIDDEN", "BI": "FORBIDDEN", "AGENT": "NOT_FOUND"}},
+	}
+	for _, op := range ops {
+		for role, want := range op.want {
+			t.Run(op.name+"/"+role, func(t *testing.T) {
+				r := srv.Do(token(role), op.query, nil)
+				got := ""
+				if len(r.Errors) > 0 {
+					got = r.Errors[0].Code()
+				} else {
+					got = op.result(r)
+				}
+				require.Equal(t, want, got)
+			})
+		}
+	}
+}
+
+func ok(apitest.Response) string { return "ok" }
+
+func field(outer, inner string) func(apitest.Response) string {
+	return func(r apitest.Response) string {
+		var data map[string]map[string]any
+		if err := json.Unmarshal(r.Data, &data); err != nil {
+			return err.Error()
+		}
+		return fmt.Sprint(data[outer][inner])
+	}
+}
