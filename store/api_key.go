@@ -52,6 +52,17 @@ type APIKeyParams struct {
 // CreateAPIKey creates a key and returns it with its secret, which exists nowhere else: the
 // caller shows it once.
 func (s *Store) CreateAPIKey(ctx context.Context, scope Scope, p APIKeyParams) (*APIKey, string, error) {
+	var secret string
+	k, err := inTx(ctx, s, scope, func(tx *Store) (*APIKey, error) {
+		var err error
+		var k *APIKey
+		k, secret, err = tx.createAPIKey(ctx, scope, p)
+		return k, err
+	})
+	return k, secret, err
+}
+
+func (s *Store) createAPIKey(ctx context.Context, scope Scope, p APIKeyParams) (*APIKey, string, error) {
 	name := strings.TrimSpace(p.Name)
 	switch {
 	case name == "" || len(name) > 200:

@@ -63,7 +63,7 @@ func scanEmployee(row pgx.Row) (*Employee, error) {
 
 // EmployeesByIDs returns the scope's employees among ids, in any order; unknown ids are absent.
 func (s *Store) EmployeesByIDs(ctx context.Context, scope Scope, ids []uuid.UUID) ([]*Employee, error) {
-	return collect(ctx, s.pool, "employees by ids",
+	return collect(scope.bind(ctx), s.pool, "employees by ids",
 		`SELECT `+employeeColumns+` FROM employees e WHERE e.tenant_id = $1 AND e.id = ANY($2)`,
 		[]any{scope.TenantID, scope.visibleOnly(ids)}, scanEmployee)
 }
@@ -76,7 +76,7 @@ type ProjectMember struct {
 
 // MembersByProjectIDs returns the members of each project, ordered by name within a project.
 func (s *Store) MembersByProjectIDs(ctx context.Context, scope Scope, projectIDs []uuid.UUID) ([]ProjectMember, error) {
-	return collect(ctx, s.pool, "project members",
+	return collect(scope.bind(ctx), s.pool, "project members",
 		`SELECT pm.project_id, `+employeeColumns+`
 		FROM project_members pm JOIN employees e ON e.tenant_id = pm.tenant_id AND e.id = pm.employee_id
 		WHERE pm.tenant_id = $1 AND pm.project_id = ANY($2) AND ($3::uuid[] IS NULL OR e.id = ANY($3))
@@ -143,12 +143,12 @@ var employeeList = keysetList[*Employee, employeeCursor]{
 
 // ListEmployees returns a page of the scope's employees ordered by name.
 func (s *Store) ListEmployees(ctx context.Context, scope Scope, filter ListEmployeesParams, page PageParams) (Page[*Employee], error) {
-	return employeeList.page(ctx, s.pool, filter.where(scope), page)
+	return employeeList.page(scope.bind(ctx), s.pool, filter.where(scope), page)
 }
 
 // CountEmployees counts the scope's employees matching filter.
 func (s *Store) CountEmployees(ctx context.Context, scope Scope, filter ListEmployeesParams) (int, error) {
-	return employeeList.count(ctx, s.pool, filter.where(scope))
+	return employeeList.count(scope.bind(ctx), s.pool, filter.where(scope))
 }
 
 // EmployeeParams are the writable fields of an employee; nil leaves a field unchanged on update.
@@ -211,7 +211,7 @@ func (p EmployeeParams) apply(e *Employee) error {
 
 // CreateEmployee inserts a new employee. Name and Email are required; Role defaults to EMPLOYEE.
 func (s *Store) CreateEmployee(ctx context.Context, scope Scope, p EmployeeParams) (*Employee, error) {
-	return inTx(ctx, s, func(tx *Store) (*Employee, error) { return tx.createEmployee(ctx, scope, p) })
+	return inTx(ctx, s, scope, func(tx *Store) (*Employee, error) { return tx.createEmployee(ctx, scope, p) })
 }
 
 func (s *Store) createEmployee(ctx context.Context, scope Scope, p EmployeeParams) (*Employee, error) {
@@ -238,7 +238,7 @@ func (s *Store) createEmployee(ctx context.Context, scope Scope, p EmployeeParam
 
 // UpdateEmployee changes the fields set in p. It locks the row, so concurrent updates serialise.
 func (s *Store) UpdateEmployee(ctx context.Context, scope Scope, id uuid.UUID, p EmployeeParams) (*Employee, error) {
-	return inTx(ctx, s, func(tx *Store) (*Employee, error) { return tx.updateEmployee(ctx, scope, id, p) })
+	return inTx(ctx, s, scope, func(tx *Store) (*Employee, error) { return tx.updateEmployee(ctx, scope, id, p) })
 }
 
 func (s *Store) updateEmployee(ctx context.Context, scope Scope, id uuid.UUID, p EmployeeParams) (*Employee, error) {
@@ -326,7 +326,7 @@ func newID() uuid.UUID { return uuid.Must(uuid.NewV7()) }
 // ReportsOf returns the employees who report to managerID, directly or through their own
 // managers (the reach of a MANAGER).
 func (s *Store) ReportsOf(ctx context.Context, scope Scope, managerID uuid.UUID) ([]uuid.UUID, error) {
-	return collect(ctx, s.pool, "reporting line",
+	return collect(scope.bind(ctx), s.pool, "reporting line",
 		`WITH RECURSIVE reports(id, depth) AS (
 			SELECT id, 1 FROM employees WHERE tenant_id = $1 AND manager_id = $2
 			UNION

@@ -50,7 +50,7 @@ func scanProject(row pgx.Row) (*Project, error) {
 
 // ProjectsByIDs returns the scope's projects among ids, in any order.
 func (s *Store) ProjectsByIDs(ctx context.Context, scope Scope, ids []uuid.UUID) ([]*Project, error) {
-	return collect(ctx, s.pool, "projects by ids",
+	return collect(scope.bind(ctx), s.pool, "projects by ids",
 		`SELECT `+projectColumns+` FROM projects p WHERE p.tenant_id = $1 AND p.id = ANY($2)`,
 		[]any{scope.TenantID, ids}, scanProject)
 }
@@ -63,7 +63,7 @@ type EmployeeProject struct {
 
 // ProjectsByEmployeeIDs returns the projects each employee is a member of, by name.
 func (s *Store) ProjectsByEmployeeIDs(ctx context.Context, scope Scope, employeeIDs []uuid.UUID) ([]EmployeeProject, error) {
-	return collect(ctx, s.pool, "projects by employee",
+	return collect(scope.bind(ctx), s.pool, "projects by employee",
 		`SELECT pm.employee_id, `+projectColumns+`
 		FROM project_members pm JOIN projects p ON p.tenant_id = pm.tenant_id AND p.id = pm.project_id
 		WHERE pm.tenant_id = $1 AND pm.employee_id = ANY($2)
@@ -83,7 +83,7 @@ type ProjectSeconds struct {
 // TrackedSecondsByProjectIDs sums the finished time entries of each project. Projects with no
 // time are absent.
 func (s *Store) TrackedSecondsByProjectIDs(ctx context.Context, scope Scope, projectIDs []uuid.UUID) ([]ProjectSeconds, error) {
-	return collect(ctx, s.pool, "project totals",
+	return collect(scope.bind(ctx), s.pool, "project totals",
 		`SELECT project_id, sum(duration_seconds)::int8 FROM time_entries
 		WHERE tenant_id = $1 AND project_id = ANY($2) AND duration_seconds IS NOT NULL
 		GROUP BY project_id`,
@@ -133,12 +133,12 @@ var projectList = keysetList[*Project, projectCursor]{
 
 // ListProjects returns a page of the scope's projects ordered by name.
 func (s *Store) ListProjects(ctx context.Context, scope Scope, filter ListProjectsParams, page PageParams) (Page[*Project], error) {
-	return projectList.page(ctx, s.pool, filter.where(scope), page)
+	return projectList.page(scope.bind(ctx), s.pool, filter.where(scope), page)
 }
 
 // CountProjects counts the scope's projects matching filter.
 func (s *Store) CountProjects(ctx context.Context, scope Scope, filter ListProjectsParams) (int, error) {
-	return projectList.count(ctx, s.pool, filter.where(scope))
+	return projectList.count(scope.bind(ctx), s.pool, filter.where(scope))
 }
 
 // ProjectParams are the writable fields of a project; nil leaves a field unchanged on update.
@@ -180,7 +180,7 @@ func (p ProjectParams) apply(pr *Project) error {
 
 // CreateProject inserts a project. Name is required.
 func (s *Store) CreateProject(ctx context.Context, scope Scope, p ProjectParams) (*Project, error) {
-	return inTx(ctx, s, func(tx *Store) (*Project, error) { return tx.createProject(ctx, scope, p) })
+	return inTx(ctx, s, scope, func(tx *Store) (*Project, error) { return tx.createProject(ctx, scope, p) })
 }
 
 func (s *Store) createProject(ctx context.Context, scope Scope, p ProjectParams) (*Project, error) {
@@ -200,7 +200,7 @@ func (s *Store) createProject(ctx context.Context, scope Scope, p ProjectParams)
 
 // UpdateProject changes the fields set in p.
 func (s *Store) UpdateProject(ctx context.Context, scope Scope, id uuid.UUID, p ProjectParams) (*Project, error) {
-	return inTx(ctx, s, func(tx *Store) (*Project, error) { return tx.updateProject(ctx, scope, id, p) })
+	return inTx(ctx, s, scope, func(tx *Store) (*Project, error) { return tx.updateProject(ctx, scope, id, p) })
 }
 
 func (s *Store) updateProject(ctx context.Context, scope Scope, id uuid.UUID, p ProjectParams) (*Project, error) {
@@ -222,7 +222,7 @@ func (s *Store) updateProject(ctx context.Context, scope Scope, id uuid.UUID, p 
 // AddProjectMember makes an employee a member of a project and returns the project; adding a
 // member twice changes nothing.
 func (s *Store) AddProjectMember(ctx context.Context, scope Scope, projectID, employeeID uuid.UUID) (*Project, error) {
-	return inTx(ctx, s, func(tx *Store) (*Project, error) {
+	return inTx(ctx, s, scope, func(tx *Store) (*Project, error) {
 		pr, err := tx.projectForShare(ctx, scope, projectID)
 		if err != nil {
 			return nil, err
@@ -239,7 +239,7 @@ func (s *Store) AddProjectMember(ctx context.Context, scope Scope, projectID, em
 // RemoveProjectMember removes an employee from a project and returns the project. Existing time
 // entries stay.
 func (s *Store) RemoveProjectMember(ctx context.Context, scope Scope, projectID, employeeID uuid.UUID) (*Project, error) {
-	return inTx(ctx, s, func(tx *Store) (*Project, error) {
+	return inTx(ctx, s, scope, func(tx *Store) (*Project, error) {
 		pr, err := tx.projectForShare(ctx, scope, projectID)
 		if err != nil {
 			return nil, err

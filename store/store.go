@@ -33,6 +33,12 @@ type Scope struct {
 	Visible []uuid.UUID
 }
 
+// bind returns ctx carrying the scope's tenant for the pgx pool, which sets it on the
+// connection a read runs on (see tenantPrepareConn).
+func (s Scope) bind(ctx context.Context) context.Context {
+	return context.WithValue(ctx, tenantKey{}, s.TenantID)
+}
+
 // restricted reports whether the scope sees only some employees.
 func (s Scope) restricted() bool { return s.Visible != nil }
 
@@ -91,6 +97,7 @@ func Open(ctx context.Context, databaseURL string, opts Opts) (*Store, error) {
 		cfg.MaxConns = opts.MaxConns
 	}
 	cfg.ConnConfig.Tracer = opts.Tracer
+	cfg.PrepareConn = tenantPrepareConn
 	cfg.AfterConnect = func(_ context.Context, conn *pgx.Conn) error {
 		registerUUIDCodec(conn)
 		return nil
@@ -138,22 +145,26 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 // DB exposes bun to the composition root (migrations).
 func (s *Store) DB() *bun.DB { return s.bun }
 
-// InTx runs fn in one transaction; fn's Store writes through it. Returning an error rolls back,
-// so a failed mutation leaves nothing half-written.
-func (s *Store) InTx(ctx context.Context, fn func(tx *Store) error) error {
+// InTx runs fn in one transaction of the scope's tenant; fn's Store writes through it.
+// Returning an error rolls back, so a failed mutation leaves nothing half-written.
+func (s *Store) InTx(ctx context.Context, scope Scope, fn func(tx *Store) error) error {
 	return s.bun.RunInTx(ctx, &sql.TxOptions{}, func(ctx context.Context, tx bun.Tx) error {
+		// Row-level security sees the transaction's tenant, and only for this transaction.
+		if _, err := tx.NewRaw(`SELECT set_config('app.tenant_id', ?, true)`, scope.TenantID.String()).Exec(ctx); err != nil {
+			return fmt.Errorf("set tenant: %w", err)
+		}
 		return fn(&Store{pool: s.pool, db: tx, bun: s.bun, now: s.now, partitions: s.partitions})
 	})
 }
 
 // inTx runs fn in a transaction, or in the caller's when s already is one: every public write
 // is atomic on its own and composes into a larger transaction.
-func inTx[T any](ctx context.Context, s *Store, fn func(tx *Store) (T, error)) (T, error) {
+func inTx[T any](ctx context.Context, s *Store, scope Scope, fn func(tx *Store) (T, error)) (T, error) {
 	if _, nested := s.db.(bun.Tx); nested {
 		return fn(s)
 	}
 	var out T
-	err := s.InTx(ctx, func(tx *Store) error {
+	err := s.InTx(ctx, scope, func(tx *Store) error {
 		var err error
 		out, err = fn(tx)
 		return err

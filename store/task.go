@@ -51,14 +51,14 @@ func scanTask(row pgx.Row) (*Task, error) {
 
 // TasksByIDs returns the scope's tasks among ids, in any order.
 func (s *Store) TasksByIDs(ctx context.Context, scope Scope, ids []uuid.UUID) ([]*Task, error) {
-	return collect(ctx, s.pool, "tasks by ids",
+	return collect(scope.bind(ctx), s.pool, "tasks by ids",
 		`SELECT `+taskColumns+` FROM tasks t WHERE t.tenant_id = $1 AND t.id = ANY($2)`,
 		[]any{scope.TenantID, ids}, scanTask)
 }
 
 // TasksByProjectIDs returns the tasks of each project, oldest first.
 func (s *Store) TasksByProjectIDs(ctx context.Context, scope Scope, projectIDs []uuid.UUID) ([]*Task, error) {
-	return collect(ctx, s.pool, "tasks by project",
+	return collect(scope.bind(ctx), s.pool, "tasks by project",
 		`SELECT `+taskColumns+` FROM tasks t WHERE t.tenant_id = $1 AND t.project_id = ANY($2)
 		ORDER BY t.project_id, t.created_at, t.id`,
 		[]any{scope.TenantID, projectIDs}, scanTask)
@@ -72,7 +72,7 @@ type TaskDependency struct {
 
 // DependenciesByTaskIDs returns the tasks each task depends on.
 func (s *Store) DependenciesByTaskIDs(ctx context.Context, scope Scope, taskIDs []uuid.UUID) ([]TaskDependency, error) {
-	return collect(ctx, s.pool, "task dependencies",
+	return collect(scope.bind(ctx), s.pool, "task dependencies",
 		`SELECT d.task_id, `+taskColumns+`
 		FROM task_dependencies d JOIN tasks t ON t.tenant_id = d.tenant_id AND t.id = d.depends_on_id
 		WHERE d.tenant_id = $1 AND d.task_id = ANY($2)
@@ -130,7 +130,7 @@ func (p TaskParams) apply(t *Task) error {
 // CreateTask inserts a task into a project. ProjectID and Title are required; the assignee must
 // be a member of the project. Dependencies are written in the same transaction.
 func (s *Store) CreateTask(ctx context.Context, scope Scope, p TaskParams) (*Task, error) {
-	return inTx(ctx, s, func(tx *Store) (*Task, error) { return tx.createTask(ctx, scope, p) })
+	return inTx(ctx, s, scope, func(tx *Store) (*Task, error) { return tx.createTask(ctx, scope, p) })
 }
 
 func (s *Store) createTask(ctx context.Context, scope Scope, p TaskParams) (*Task, error) {
@@ -161,7 +161,7 @@ func (s *Store) createTask(ctx context.Context, scope Scope, p TaskParams) (*Tas
 
 // UpdateTask changes the fields set in p. A task cannot move to another project.
 func (s *Store) UpdateTask(ctx context.Context, scope Scope, id uuid.UUID, p TaskParams) (*Task, error) {
-	return inTx(ctx, s, func(tx *Store) (*Task, error) { return tx.updateTask(ctx, scope, id, p) })
+	return inTx(ctx, s, scope, func(tx *Store) (*Task, error) { return tx.updateTask(ctx, scope, id, p) })
 }
 
 func (s *Store) updateTask(ctx context.Context, scope Scope, id uuid.UUID, p TaskParams) (*Task, error) {

@@ -39,15 +39,17 @@ func (s *Store) TenantBySlug(ctx context.Context, slug string) (*Tenant, error) 
 
 // FirstEmployeeWithRole finds an employee of the tenant holding role (development tokens).
 func (s *Store) FirstEmployeeWithRole(ctx context.Context, scope Scope, role string) (*Employee, error) {
-	e := new(Employee)
-	err := s.db.NewSelect().Model(e).Column("id", "tenant_id", "name", "email", "role").
-		Where("tenant_id = ? AND role = ?", scope.TenantID, role).OrderExpr("created_at, id").Limit(1).Scan(ctx)
-	return e, translate(err, "employee with role "+role)
+	return inTx(ctx, s, scope, func(tx *Store) (*Employee, error) {
+		e := new(Employee)
+		err := tx.db.NewSelect().Model(e).Column("id", "tenant_id", "name", "email", "role").
+			Where("tenant_id = ? AND role = ?", scope.TenantID, role).OrderExpr("created_at, id").Limit(1).Scan(ctx)
+		return e, translate(err, "employee with role "+role)
+	})
 }
 
 // DepartmentsByIDs returns the scope's departments among ids, in any order.
 func (s *Store) DepartmentsByIDs(ctx context.Context, scope Scope, ids []uuid.UUID) ([]*Department, error) {
-	return collect(ctx, s.pool, "departments by ids",
+	return collect(scope.bind(ctx), s.pool, "departments by ids",
 		`SELECT tenant_id, id, name, created_at FROM departments WHERE tenant_id = $1 AND id = ANY($2)`,
 		[]any{scope.TenantID, ids}, func(row pgx.Row) (*Department, error) {
 			var d Department
@@ -67,9 +69,11 @@ func (s *Store) CreateTenant(ctx context.Context, slug, name string) (*Tenant, e
 
 // CreateDepartment adds a department to the scope's tenant.
 func (s *Store) CreateDepartment(ctx context.Context, scope Scope, name string) (*Department, error) {
-	d := &Department{TenantID: scope.TenantID, ID: newID(), Name: name, CreatedAt: s.now().UTC()}
-	if _, err := s.db.NewInsert().Model(d).Exec(ctx); err != nil {
-		return nil, translate(err, "department "+name)
-	}
-	return d, nil
+	return inTx(ctx, s, scope, func(tx *Store) (*Department, error) {
+		d := &Department{TenantID: scope.TenantID, ID: newID(), Name: name, CreatedAt: tx.now().UTC()}
+		if _, err := tx.db.NewInsert().Model(d).Exec(ctx); err != nil {
+			return nil, translate(err, "department "+name)
+		}
+		return d, nil
+	})
 }

@@ -78,7 +78,7 @@ func scanTimeEntry(row pgx.Row) (*TimeEntry, error) {
 
 // TimeEntriesByIDs returns the scope's time entries among ids, in any order.
 func (s *Store) TimeEntriesByIDs(ctx context.Context, scope Scope, ids []uuid.UUID) ([]*TimeEntry, error) {
-	return collect(ctx, s.pool, "time entries by ids",
+	return collect(scope.bind(ctx), s.pool, "time entries by ids",
 		`SELECT `+timeEntryColumns+` FROM time_entries t WHERE t.tenant_id = $1 AND t.id = ANY($2)
 			AND ($3::uuid[] IS NULL OR t.employee_id = ANY($3))`,
 		[]any{scope.TenantID, ids, scope.Visible}, scanTimeEntry)
@@ -107,7 +107,7 @@ func (r TimeRange) bounds() (from, to any) {
 // started within r, newest first, in one statement for all employees.
 func (s *Store) LatestTimeEntriesByEmployeeIDs(ctx context.Context, scope Scope, employeeIDs []uuid.UUID, r TimeRange, limit int) ([]*TimeEntry, error) {
 	from, to := r.bounds()
-	return collect(ctx, s.pool, "latest time entries",
+	return collect(scope.bind(ctx), s.pool, "latest time entries",
 		`SELECT `+timeEntryColumns+` FROM unnest($2::uuid[]) AS k(employee_id)
 		CROSS JOIN LATERAL (
 			SELECT * FROM time_entries te
@@ -169,7 +169,7 @@ func (s *Store) ListTimeEntries(ctx context.Context, scope Scope, filter ListTim
 	if err != nil {
 		return Page[*TimeEntry]{}, err
 	}
-	return timeEntryList.page(ctx, s.pool, w, page)
+	return timeEntryList.page(scope.bind(ctx), s.pool, w, page)
 }
 
 // CountTimeEntries counts the scope's time entries matching filter.
@@ -178,7 +178,7 @@ func (s *Store) CountTimeEntries(ctx context.Context, scope Scope, filter ListTi
 	if err != nil {
 		return 0, err
 	}
-	return timeEntryList.count(ctx, s.pool, w)
+	return timeEntryList.count(scope.bind(ctx), s.pool, w)
 }
 
 // TimeEntryParams are the writable fields of a time entry; nil leaves a field unchanged.
@@ -310,7 +310,7 @@ func (s *Store) CreateTimeEntry(ctx context.Context, scope Scope, p TimeEntryPar
 			return nil, err
 		}
 	}
-	return inTx(ctx, s, func(tx *Store) (*TimeEntry, error) { return tx.createTimeEntry(ctx, scope, p) })
+	return inTx(ctx, s, scope, func(tx *Store) (*TimeEntry, error) { return tx.createTimeEntry(ctx, scope, p) })
 }
 
 func (s *Store) createTimeEntry(ctx context.Context, scope Scope, p TimeEntryParams) (*TimeEntry, error) {
@@ -352,7 +352,7 @@ func (s *Store) UpdateTimeEntry(ctx context.Context, scope Scope, id uuid.UUID, 
 			return nil, err
 		}
 	}
-	return inTx(ctx, s, func(tx *Store) (*TimeEntry, error) { return tx.updateTimeEntry(ctx, scope, id, p) })
+	return inTx(ctx, s, scope, func(tx *Store) (*TimeEntry, error) { return tx.updateTimeEntry(ctx, scope, id, p) })
 }
 
 func (s *Store) updateTimeEntry(ctx context.Context, scope Scope, id uuid.UUID, p TimeEntryParams) (*TimeEntry, error) {
@@ -395,7 +395,7 @@ func (s *Store) updateTimeEntry(ctx context.Context, scope Scope, id uuid.UUID, 
 
 // DeleteTimeEntry removes an entry (and its running timer, if it is one).
 func (s *Store) DeleteTimeEntry(ctx context.Context, scope Scope, id uuid.UUID) (*TimeEntry, error) {
-	return inTx(ctx, s, func(tx *Store) (*TimeEntry, error) { return tx.deleteTimeEntry(ctx, scope, id) })
+	return inTx(ctx, s, scope, func(tx *Store) (*TimeEntry, error) { return tx.deleteTimeEntry(ctx, scope, id) })
 }
 
 func (s *Store) deleteTimeEntry(ctx context.Context, scope Scope, id uuid.UUID) (*TimeEntry, error) {
@@ -421,7 +421,7 @@ func (s *Store) StartTimer(ctx context.Context, scope Scope, p TimeEntryParams) 
 	if err := s.ensurePartition(ctx, "time_entries", s.now()); err != nil {
 		return nil, err
 	}
-	return inTx(ctx, s, func(tx *Store) (*TimeEntry, error) { return tx.startTimer(ctx, scope, p) })
+	return inTx(ctx, s, scope, func(tx *Store) (*TimeEntry, error) { return tx.startTimer(ctx, scope, p) })
 }
 
 func (s *Store) startTimer(ctx context.Context, scope Scope, p TimeEntryParams) (*TimeEntry, error) {
@@ -452,7 +452,7 @@ func (s *Store) startTimer(ctx context.Context, scope Scope, p TimeEntryParams) 
 // StopTimer ends the employee's running timer now. A timer left running longer than
 // MaxEntryDuration is closed at that bound, so a forgotten timer cannot record days of work.
 func (s *Store) StopTimer(ctx context.Context, scope Scope, employeeID uuid.UUID) (*TimeEntry, error) {
-	return inTx(ctx, s, func(tx *Store) (*TimeEntry, error) { return tx.stopTimer(ctx, scope, employeeID) })
+	return inTx(ctx, s, scope, func(tx *Store) (*TimeEntry, error) { return tx.stopTimer(ctx, scope, employeeID) })
 }
 
 func (s *Store) stopTimer(ctx context.Context, scope Scope, employeeID uuid.UUID) (*TimeEntry, error) {

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/workingtracker/api/internal/testdb"
@@ -165,10 +167,25 @@ func TestSeedIsDeterministic(t *testing.T) {
 		s, err := store.Open(ctx, url, store.Opts{MaxConns: 2})
 		require.NoError(t, err)
 		defer s.Close()
-		var sum string
-		require.NoError(t, s.Pool().QueryRow(ctx, `SELECT md5(string_agg(id::text || start_time::text, ',' ORDER BY id))
-			FROM time_entries`).Scan(&sum))
-		return sum
+		// Every tenant's entries, read as that tenant (row-level security admits no other way).
+		rows, err := s.Pool().Query(ctx, `SELECT id FROM tenants ORDER BY slug`)
+		require.NoError(t, err)
+		tenants, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+		require.NoError(t, err)
+		require.Len(t, tenants, 2)
+		var sums []string
+		for _, tenant := range tenants {
+			var sum string
+			require.NoError(t, pgx.BeginFunc(ctx, s.Pool(), func(tx pgx.Tx) error {
+				if _, err := tx.Exec(ctx, `SELECT set_config('app.tenant_id', $1, true)`, tenant.String()); err != nil {
+					return err
+				}
+				return tx.QueryRow(ctx, `SELECT md5(string_agg(id::text || start_time::text, ',' ORDER BY id))
+					FROM time_entries`).Scan(&sum)
+			}))
+			sums = append(sums, sum)
+		}
+		return strings.Join(sums, ",")
 	}
 	require.Equal(t, fingerprint(), fingerprint())
 }

@@ -126,6 +126,10 @@ func (g *generator) tenant(ctx context.Context, pool *pgxpool.Pool, slug, name s
 		return fmt.Errorf("insert tenant: %w", err)
 	}
 	res.Tenants++
+	// Row-level security admits only rows of the tenant the transaction names.
+	if _, err := tx.Exec(ctx, `SELECT set_config('app.tenant_id', $1, true)`, tenantID.String()); err != nil {
+		return fmt.Errorf("set tenant: %w", err)
+	}
 
 	deptIDs := make([]uuid.UUID, len(departmentNames))
 	var deptRows [][]any
@@ -237,9 +241,9 @@ func (g *generator) tenant(ctx context.Context, pool *pgxpool.Pool, slug, name s
 	start := g.anchor.AddDate(0, -g.scale.Months, 0)
 	src := &entrySource{g: g, tenantID: tenantID, emps: emps, projectsOf: projectsOf, projectIDs: projectIDs,
 		tasksOf: tasksOf, day: start, end: g.anchor, count: &entries}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"time_entries"}, []string{"tenant_id", "id", "employee_id", "project_id",
+	if err := copyInto(ctx, tx, "time_entries", []string{"tenant_id", "id", "employee_id", "project_id",
 		"task_id", "start_time", "end_time", "description", "billable", "source", "created_at", "updated_at"}, src); err != nil {
-		return fmt.Errorf("copy time entries: %w", err)
+		return err
 	}
 	res.TimeEntries += entries
 	return tx.Commit(ctx)
@@ -308,8 +312,24 @@ func (s *entrySource) Values() ([]any, error) { return s.row, nil }
 func (s *entrySource) Err() error             { return nil }
 
 func copyRows(ctx context.Context, tx pgx.Tx, table string, columns []string, rows [][]any) error {
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{table}, columns, pgx.CopyFromRows(rows)); err != nil {
+	return copyInto(ctx, tx, table, columns, pgx.CopyFromRows(rows))
+}
+
+// copyInto bulk-loads rows into a table under row-level security, which refuses COPY: COPY
+// into a temporary table of the same shape, then one INSERT … SELECT, which the policies check.
+func copyInto(ctx context.Context, tx pgx.Tx, table string, columns []string, src pgx.CopyFromSource) error {
+	staging := "seed_" + table
+	cols := strings.Join(columns, ", ")
+	if _, err := tx.Exec(ctx, fmt.Sprintf(`CREATE TEMP TABLE %s ON COMMIT DROP AS SELECT %s FROM %s WITH NO DATA`,
+		staging, cols, table)); err != nil {
+		return fmt.Errorf("stage %s: %w", table, err)
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{staging}, columns, src); err != nil {
 		return fmt.Errorf("copy %s: %w", table, err)
 	}
-	return nil
+	if _, err := tx.Exec(ctx, fmt.Sprintf(`INSERT INTO %s (%s) SELECT %s FROM %s`, table, cols, cols, staging)); err != nil {
+		return fmt.Errorf("insert %s: %w", table, err)
+	}
+	_, err := tx.Exec(ctx, `DROP TABLE `+staging)
+	return err
 }
