@@ -40,6 +40,10 @@ import (
 // Config is a run's settings.
 type Config struct {
 	DatabaseURL string
+	// AppDatabaseURL is how the server connects (BENCH_APP_DATABASE_URL): as production does, an
+	// ordinary role bound by row-level security. Empty: DatabaseURL. The floor, the fixtures and
+	// pg_stat_statements use DatabaseURL.
+	AppDatabaseURL string
 	// Duration is how long each (workload, clients, side) cell is measured, after Warmup.
 	Duration, Warmup time.Duration
 	Clients          []int
@@ -53,7 +57,8 @@ type Config struct {
 // ConfigFromEnv reads BENCH_DATABASE_URL (required), BENCH_DURATION (default 5s), BENCH_WARMUP
 // (1s), BENCH_CLIENTS (1,16,64) and BENCH_WORKLOADS (all), and the server's settings.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	c := Config{DatabaseURL: getenv("BENCH_DATABASE_URL"), Duration: 5 * time.Second, Warmup: time.Second,
+	c := Config{DatabaseURL: getenv("BENCH_DATABASE_URL"), AppDatabaseURL: getenv("BENCH_APP_DATABASE_URL"),
+		Duration: 5 * time.Second, Warmup: time.Second,
 		Clients: []int{1, 16, 64}}
 	var errs []error
 	if c.DatabaseURL == "" {
@@ -129,7 +134,8 @@ func Setup(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Env, err er
 	// The process runs as `workingtracker serve` would (GC target included); the floor shares it.
 	cfg.Server.ApplyRuntime()
 	opts := store.Opts{MaxConns: cfg.Server.DBMaxConns}
-	if e.store, err = store.Open(ctx, cfg.DatabaseURL, opts); err != nil {
+	appURL := cmp.Or(cfg.AppDatabaseURL, cfg.DatabaseURL)
+	if e.store, err = store.Open(ctx, appURL, opts); err != nil {
 		return nil, err
 	}
 	tenant, err := e.store.TenantBySlug(ctx, seed.DemoTenant)

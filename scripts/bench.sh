@@ -45,4 +45,20 @@ seed_started=$(date +%s)
 DATABASE_URL="$BENCH_DATABASE_URL" "$BIN" seed --scale large
 echo "seed step took $(($(date +%s) - seed_started))s"
 
+# The server connects as production's would: an ordinary role, bound by row-level security (a
+# superuser bypasses it). The floor keeps the superuser: it is raw data access.
+if [[ -z ${BENCH_APP_DATABASE_URL:-} ]]; then
+  psql "$BENCH_DATABASE_URL" -v ON_ERROR_STOP=1 -q <<'SQL'
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'wt_app') THEN CREATE ROLE wt_app LOGIN; END IF;
+END $$;
+GRANT USAGE ON SCHEMA public TO wt_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO wt_app;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO wt_app;
+SQL
+  BENCH_APP_DATABASE_URL=${BENCH_DATABASE_URL/postgres@/wt_app@}
+fi
+export BENCH_APP_DATABASE_URL
+echo "server connects as: $BENCH_APP_DATABASE_URL"
+
 $GO test -tags bench -run '^TestLoad$' -count=1 -timeout 60m -v ./bench/
