@@ -19,6 +19,12 @@ func Directives() DirectiveRoot {
 			}
 			return next(ctx)
 		},
+		SettableBy: func(ctx context.Context, _ any, next graphql.Resolver, roles []string) (any, error) {
+			if _, err := policy.RequireAnyRole(ctx, roles); err != nil {
+				return nil, err
+			}
+			return next(ctx)
+		},
 		Mfa: func(ctx context.Context, _ any, next graphql.Resolver) (any, error) {
 			if _, err := policy.RequireMFA(ctx); err != nil {
 				return nil, err
