@@ -3,11 +3,16 @@ package graph
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/workingtracker/api/internal/apperr"
 	"github.com/workingtracker/api/internal/auth"
 	"github.com/workingtracker/api/store"
 )
+
+// apiKeySessionCap bounds a connection authenticated by an API key: keys are checked on every
+// HTTP request, but a websocket is authenticated once.
+const apiKeySessionCap = 5 * time.Minute
 
 // APIKeyStore looks API keys up.
 type APIKeyStore interface {
@@ -25,11 +30,13 @@ func APIKeys(keys APIKeyStore) auth.APIKeyAuthenticator {
 		if err != nil {
 			return nil, err
 		}
-		p := &auth.Principal{TenantID: k.TenantID, Roles: []string{k.Role}}
+		// A service principal's websocket lives at most five minutes past a revocation.
+		p := &auth.Principal{TenantID: k.TenantID, Roles: []string{k.Role}, Service: true,
+			ExpiresAt: time.Now().Add(apiKeySessionCap)}
 		if k.EmployeeID != nil {
 			p.EmployeeID = *k.EmployeeID
 		}
-		if k.ExpiresAt != nil {
+		if k.ExpiresAt != nil && k.ExpiresAt.Before(p.ExpiresAt) {
 			p.ExpiresAt = *k.ExpiresAt
 		}
 		return p, nil

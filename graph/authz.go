@@ -32,7 +32,7 @@ func Directives() DirectiveRoot {
 			return next(ctx)
 		},
 		AnyRole: func(ctx context.Context, _ any, next graphql.Resolver) (any, error) {
-			if _, err := policy.RequirePrincipal(ctx); err != nil {
+			if _, err := policy.RequireKnownRole(ctx); err != nil {
 				return nil, err
 			}
 			return next(ctx)
@@ -52,7 +52,17 @@ func DeclaresRule(field *ast.FieldDefinition) bool {
 }
 
 func checkDeclaredRule(rc *graphql.RootFieldContext) error {
-	if rc == nil || rc.Field.Field == nil || rc.Field.Definition == nil || DeclaresRule(rc.Field.Definition) {
+	if rc == nil || rc.Field.Field == nil {
+		return nil
+	}
+	if rc.Field.Definition == nil {
+		// No definition to read a rule from: only the built-in names may pass.
+		if DeclaresRule(&ast.FieldDefinition{Name: rc.Field.Name}) {
+			return nil
+		}
+		return apperr.New(apperr.Forbidden, "this field declares no authorization rule")
+	}
+	if DeclaresRule(rc.Field.Definition) {
 		return nil
 	}
 	return apperr.New(apperr.Forbidden, "this field declares no authorization rule")

@@ -110,3 +110,34 @@ func TestRowLevelReach(t *testing.T) {
 		require.Equal(t, "NOT_FOUND", r.Errors[0].Code())
 	})
 }
+
+// Requests cannot make the database create partitions for arbitrary months, nor reach people
+// outside their reach through project membership or task assignment.
+func TestWritesStayWithinBounds(t *testing.T) {
+	t.Parallel()
+	srv := apitest.New(t, apitest.Opts{})
+	c := newCompany(t, srv, "acme", 2)
+	ctx := context.Background()
+	partitions := func() int {
+		var n int
+		require.NoError(t, srv.Store.Pool().QueryRow(ctx,
+			`SELECT count(*) FROM pg_inherits WHERE inhparent = 'time_entries'::regclass`).Scan(&n))
+		return n
+	}
+	before := partitions()
+	r := srv.Do(c.Token, `mutation($p: ID!) { createTimeEntry(input: {projectId: $p, startTime: "2999-01-01T00:00:00Z", endTime: "2999-01-01T01:00:00Z"}) { id } }`,
+		map[string]any{"p": c.Projects[0].ID})
+	require.Equal(t, "BAD_USER_INPUT", r.Errors[0].Code())
+	require.Equal(t, before, partitions(), "no partition for a month no entry may fall in")
+
+	manager, err := srv.Store.CreateEmployee(ctx, c.Scope, store.EmployeeParams{Name: ptr("Manager"),
+		Email: ptr("m@acme.example"), Role: ptr(store.RoleManager)})
+	require.NoError(t, err)
+	asManager := srv.Token(c.Tenant.ID, manager.ID, "MANAGER")
+	r = srv.Do(asManager, `mutation($p: ID!, $e: ID!) { addProjectMember(projectId: $p, employeeId: $e) { id } }`,
+		map[string]any{"p": c.Projects[2].ID, "e": c.Employees[0].ID})
+	require.Equal(t, "NOT_FOUND", r.Errors[0].Code(), "not a report: as if there were no such employee")
+	r = srv.Do(asManager, `mutation($p: ID!, $e: ID!) { createTask(input: {projectId: $p, title: "x", assigneeId: $e}) { id } }`,
+		map[string]any{"p": c.Projects[0].ID, "e": c.Employees[0].ID})
+	require.Equal(t, "NOT_FOUND", r.Errors[0].Code())
+}

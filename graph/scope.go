@@ -27,13 +27,15 @@ func NewRequestScope(ctx context.Context, org Org, p *auth.Principal) (store.Sco
 	scope := ScopeOf(p)
 	switch policy.EmployeeReach(p) {
 	case policy.ReachTenant:
+	case policy.ReachNone:
+		scope.Visible = []uuid.UUID{}
 	case policy.ReachReports:
 		reports, err := org.ReportsOf(ctx, scope, p.EmployeeID)
 		if err != nil {
 			return store.Scope{}, fmt.Errorf("reporting line: %w", err)
 		}
 		scope.Visible = append(reports, p.EmployeeID)
-	default:
+	case policy.ReachSelf:
 		scope.Visible = []uuid.UUID{p.EmployeeID}
 	}
 	return scope, nil

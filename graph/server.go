@@ -97,7 +97,10 @@ func NewGraphQLHandler(opts ServerOpts) *handler.Server {
 		if p, ok := auth.PrincipalFrom(ctx); ok {
 			scope, err := NewRequestScope(ctx, opts.Org, p)
 			if err != nil {
-				return graphql.OneShot(graphql.ErrorResponse(ctx, "%s", err.Error()))
+				id := reqid.From(ctx)
+				opts.Logger.ErrorContext(ctx, "request scope", "err", err, "request_id", id)
+				return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{{Message: "internal error",
+					Extensions: map[string]any{"code": string(apperr.Internal), "requestId": id}}}})
 			}
 			ctx = WithRequestScope(ctx, scope)
 			ctx = loaders.WithLoaders(ctx, loaders.New(opts.Reader, scope, opts.Loaders))

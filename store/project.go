@@ -227,7 +227,7 @@ func (s *Store) AddProjectMember(ctx context.Context, scope Scope, projectID, em
 		if err != nil {
 			return nil, err
 		}
-		if err := tx.mustExist(ctx, scope, "employees", employeeID, "employeeId", "employee"); err != nil {
+		if err := tx.mustReach(ctx, scope, employeeID, "employeeId"); err != nil {
 			return nil, err
 		}
 		_, err = tx.db.NewRaw(`INSERT INTO project_members (tenant_id, project_id, employee_id, added_at)
@@ -242,6 +242,9 @@ func (s *Store) RemoveProjectMember(ctx context.Context, scope Scope, projectID,
 	return inTx(ctx, s, scope, func(tx *Store) (*Project, error) {
 		pr, err := tx.projectForShare(ctx, scope, projectID)
 		if err != nil {
+			return nil, err
+		}
+		if err := tx.mustReach(ctx, scope, employeeID, "employeeId"); err != nil {
 			return nil, err
 		}
 		res, err := tx.db.NewRaw(`DELETE FROM project_members WHERE tenant_id = ? AND project_id = ? AND employee_id = ?`,
@@ -264,6 +267,14 @@ func (s *Store) projectForShare(ctx context.Context, scope Scope, id uuid.UUID) 
 		err = translate(err, "project")
 	}
 	return pr, err
+}
+
+// mustReach reports an employee out of the scope's reach exactly like one that does not exist.
+func (s *Store) mustReach(ctx context.Context, scope Scope, employeeID uuid.UUID, field string) error {
+	if !scope.visible(employeeID) {
+		return &apperr.Error{Code: apperr.NotFound, Message: "employee not found", Field: field}
+	}
+	return s.mustExist(ctx, scope, "employees", employeeID, field, "employee")
 }
 
 // mustExist reports a reference to a missing row of table as bad input in field.

@@ -199,6 +199,9 @@ func (s *Store) checkAssignee(ctx context.Context, scope Scope, t *Task) error {
 	if t.AssigneeID == nil {
 		return nil
 	}
+	if err := s.mustReach(ctx, scope, *t.AssigneeID, "assigneeId"); err != nil {
+		return err
+	}
 	member, err := s.isMember(ctx, scope, t.ProjectID, *t.AssigneeID)
 	if err != nil {
 		return err

@@ -457,6 +457,9 @@ func (s *Store) StopTimer(ctx context.Context, scope Scope, employeeID uuid.UUID
 
 func (s *Store) stopTimer(ctx context.Context, scope Scope, employeeID uuid.UUID) (*TimeEntry, error) {
 	noTimer := apperr.New(apperr.NotFound, "no timer is running for this employee")
+	if !scope.visible(employeeID) {
+		return nil, noTimer // out of reach: not even whether a timer runs
+	}
 	var entryID uuid.UUID
 	err := s.db.NewRaw(`SELECT time_entry_id FROM running_timers WHERE tenant_id = ? AND employee_id = ?`,
 		scope.TenantID, employeeID).Scan(ctx, &entryID)
@@ -504,6 +507,12 @@ func (s *Store) clearRunningTimer(ctx context.Context, scope Scope, employeeID u
 // any lock on the parent would wait on forever. Months seen by this process are remembered — only
 // once the partition is committed — so the common case costs nothing.
 func (s *Store) ensurePartition(ctx context.Context, table string, at time.Time) error {
+	// Only months a valid entry can fall in: a request must not make the database create a
+	// partition for any month it names (each one is a lock, tables and indexes forever).
+	now := s.now()
+	if at.Before(now.Add(-OldestEntryAge)) || at.After(now.Add(MaxClockSkew)) {
+		return apperr.Invalid("startTime", "startTime must be within the last 5 years and not in the future")
+	}
 	month := time.Date(at.UTC().Year(), at.UTC().Month(), 1, 0, 0, 0, 0, time.UTC)
 	key := table + month.Format("2006-01")
 	if _, ok := s.partitions.Load(key); ok {

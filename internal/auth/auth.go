@@ -26,7 +26,9 @@ type Principal struct {
 	EmployeeID uuid.UUID
 	Roles      []string
 	// MFA is true when the token says the user authenticated with a second factor.
-	MFA       bool
+	MFA bool
+	// Service marks a service principal (an API key): only they hold the roles BI and AGENT.
+	Service   bool
 	ExpiresAt time.Time
 }
 

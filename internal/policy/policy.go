@@ -6,19 +6,48 @@ package policy
 
 import (
 	"context"
+	"slices"
 
 	"github.com/workingtracker/api/internal/apperr"
 	"github.com/workingtracker/api/internal/auth"
 )
 
+// People's roles come from their tokens; the service roles only from API keys, so a token
+// claiming BI or AGENT gets neither.
+var (
+	personRoles  = []string{"ADMIN", "HR", "MANAGER", "EMPLOYEE", "AUDITOR"}
+	serviceRoles = []string{"BI", "AGENT"}
+)
+
 // HasAnyRole reports whether p holds one of roles.
 func HasAnyRole(p *auth.Principal, roles []string) bool {
 	for _, r := range roles {
-		if p.HasRole(r) {
+		if holds(p, r) {
 			return true
 		}
 	}
 	return false
+}
+
+func holds(p *auth.Principal, role string) bool {
+	valid := personRoles
+	if p.Service {
+		valid = serviceRoles
+	}
+	return slices.Contains(valid, role) && p.HasRole(role)
+}
+
+// RequireKnownRole returns the request's principal if it holds any role this service knows: a
+// token whose roles claim is missing or misconfigured gets nothing.
+func RequireKnownRole(ctx context.Context) (*auth.Principal, error) {
+	p, err := RequirePrincipal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !HasAnyRole(p, personRoles) && !HasAnyRole(p, serviceRoles) {
+		return nil, apperr.New(apperr.Forbidden, "your token carries no role this service knows")
+	}
+	return p, nil
 }
 
 // RequireAnyRole returns the request's principal if it holds one of roles. The refusal names
@@ -38,23 +67,28 @@ func RequireAnyRole(ctx context.Context, roles []string) (*auth.Principal, error
 type Reach int
 
 const (
-	// ReachSelf: the principal's own employee only (EMPLOYEE, AGENT).
+	// ReachSelf: the principal's own employee only (EMPLOYEE, AGENT, AUDITOR).
 	ReachSelf Reach = iota
 	// ReachReports: also everyone who reports to them, directly or not (MANAGER).
 	ReachReports
-	// ReachTenant: every employee of the tenant (ADMIN, HR, AUDITOR, BI).
+	// ReachTenant: every employee of the tenant (ADMIN, HR, BI).
 	ReachTenant
+	// ReachNone: no employee (a principal with no role this service knows).
+	ReachNone
 )
 
 // EmployeeReach is the widest reach among p's roles.
 func EmployeeReach(p *auth.Principal) Reach {
 	switch {
-	case HasAnyRole(p, []string{"ADMIN", "HR", "AUDITOR", "BI"}):
+	case HasAnyRole(p, []string{"ADMIN", "HR", "BI"}):
 		return ReachTenant
-	case p.HasRole("MANAGER"):
+	case HasAnyRole(p, []string{"MANAGER"}):
 		return ReachReports
-	default:
+	// An AUDITOR reads audit logs and reports, not people's data: only their own profile.
+	case HasAnyRole(p, []string{"EMPLOYEE", "AGENT", "AUDITOR"}):
 		return ReachSelf
+	default:
+		return ReachNone
 	}
 }
 
