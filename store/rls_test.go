@@ -47,3 +47,11 @@ func TestRowLevelSecurityHidesRowsWithoutTheirTenant(t *testing.T) {
 	_, err = s.Pool().Exec(ctx, `INSERT INTO departments (tenant_id, id, name) VALUES ($1, gen_random_uuid(), 'Sneaky')`, a.ID)
 	require.ErrorContains(t, err, "row-level security", "no writes into a tenant the session does not name")
 }
+
+func TestTheTestRoleIsBoundByRowSecurity(t *testing.T) {
+	t.Parallel()
+	s := testdb.Open(t, store.Opts{})
+	bypass, err := s.BypassesRowSecurity(context.Background())
+	require.NoError(t, err)
+	require.False(t, bypass, "tests must run as a role row-level security binds, as production does")
+}

@@ -136,6 +136,17 @@ func (s *Store) Close() {
 	s.pool.Close()
 }
 
+// BypassesRowSecurity reports whether the connection's role is a superuser or has BYPASSRLS:
+// such a role sees every tenant's rows whatever the policies say.
+func (s *Store) BypassesRowSecurity(ctx context.Context) (bool, error) {
+	var bypass bool
+	err := s.pool.QueryRow(ctx, `SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user`).Scan(&bypass)
+	if err != nil {
+		return false, fmt.Errorf("read role: %w", err)
+	}
+	return bypass, nil
+}
+
 // Ping checks the database answers (readiness).
 func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 

@@ -155,6 +155,12 @@ func TestCommands(t *testing.T) {
 	prod := envFor(t, map[string]string{"APP_ENV": "production"})
 	err = run(ctx, []string{"serve"}, prod, io.Discard, &stderr)
 	require.ErrorContains(t, err, "DATABASE_URL is required in production")
+
+	// The test server's own account is a superuser: production refuses to serve through it.
+	superuser := envFor(t, map[string]string{"APP_ENV": "production", "DATABASE_URL": os.Getenv("TEST_DATABASE_URL"),
+		"OIDC_ISSUER": "https://idp.invalid", "OIDC_AUDIENCE": "api", "HTTP_ADDR": "127.0.0.1:0"})
+	err = run(ctx, []string{"serve"}, superuser, io.Discard, &stderr)
+	require.ErrorContains(t, err, "bypasses row-level security")
 }
 
 func TestSeedIsDeterministic(t *testing.T) {

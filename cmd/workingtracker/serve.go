@@ -42,6 +42,13 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 			logger.Info("seeded demo data", "employees", res.Employees, "time_entries", res.TimeEntries)
 		}
 	}
+	// Row-level security is the second line of tenant isolation; a role that bypasses it would
+	// remove that line without a word. Development's private cluster connects as its superuser.
+	if bypass, err := s.BypassesRowSecurity(ctx); err != nil {
+		return err
+	} else if bypass && !e.cfg.Development() {
+		return errors.New("the database role is a superuser or bypasses row-level security: connect as an ordinary role")
+	}
 	partitions := jobs.PartitionMaintenance{Store: s, Logger: logger}
 	if err := partitions.RunOnce(ctx); err != nil {
 		return err
