@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
@@ -19,23 +18,8 @@ import (
 func TestPermissionMatrix(t *testing.T) {
 	t.Parallel()
 	srv := apitest.New(t, apitest.Opts{})
-	c := srv.NewTenant("acme")
+	c, project, person := orgChart(t, srv)
 	ctx := context.Background()
-	project, err := srv.Store.CreateProject(ctx, c.Scope, store.ProjectParams{Name: ptr("Apollo")})
-	require.NoError(t, err)
-	person := func(name, role string, manager uuid.UUID) *store.Employee {
-		e, err := srv.Store.CreateEmployee(ctx, c.Scope, store.EmployeeParams{Name: ptr(name),
-			Email: ptr(name + "@acme.example"), Role: ptr(role), ManagerID: &manager})
-		require.NoError(t, err)
-		_, err = srv.Store.AddProjectMember(ctx, c.Scope, project.ID, e.ID)
-		require.NoError(t, err)
-		start := time.Now().UTC().Add(-3 * time.Hour).Truncate(time.Minute)
-		end := start.Add(time.Hour)
-		_, err = srv.Store.CreateTimeEntry(ctx, c.Scope, store.TimeEntryParams{EmployeeID: &e.ID,
-			ProjectID: &project.ID, StartTime: &start, EndTime: &end})
-		require.NoError(t, err)
-		return e
-	}
 	manager := person("manager", store.RoleManager, c.Admin.ID)
 	worker := person("worker", store.RoleEmployee, manager.ID)
 	person("other", store.RoleEmployee, c.Admin.ID)

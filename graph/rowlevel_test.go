@@ -13,17 +13,16 @@ import (
 	"github.com/workingtracker/api/store"
 )
 
-// Row-level rules: an employee reaches their own rows, a manager also those of everyone who
-// reports to them (directly or not), HR the whole tenant. Rows out of reach are filtered from
-// lists and read as absent everywhere else — by id, nested, through _entities, in writes.
-func TestRowLevelReach(t *testing.T) {
-	t.Parallel()
-	srv := apitest.New(t, apitest.Opts{})
-	c := srv.NewTenant("acme")
+// orgChart is a tenant with one project and a way to add people to it: each a member of the
+// project with one time entry, reporting to the given manager.
+func orgChart(t *testing.T, srv *apitest.Server) (apitest.Fixture, *store.Project, func(name, role string, manager uuid.UUID) *store.Employee) {
+	t.Helper()
 	ctx := context.Background()
+	c := srv.NewTenant("acme")
 	project, err := srv.Store.CreateProject(ctx, c.Scope, store.ProjectParams{Name: ptr("Apollo")})
 	require.NoError(t, err)
-	person := func(name string, role string, manager uuid.UUID) *store.Employee {
+	person := func(name, role string, manager uuid.UUID) *store.Employee {
+		t.Helper()
 		e, err := srv.Store.CreateEmployee(ctx, c.Scope, store.EmployeeParams{Name: ptr(name),
 			Email: ptr(name + "@acme.example"), Role: ptr(role), ManagerID: &manager})
 		require.NoError(t, err)
@@ -31,11 +30,21 @@ func TestRowLevelReach(t *testing.T) {
 		require.NoError(t, err)
 		start := time.Now().UTC().Add(-3 * time.Hour).Truncate(time.Minute)
 		end := start.Add(time.Hour)
-		_, err = srv.Store.CreateTimeEntry(ctx, c.Scope, store.TimeEntryParams{EmployeeID: &e.ID, ProjectID: &project.ID,
-			StartTime: &start, EndTime: &end})
+		_, err = srv.Store.CreateTimeEntry(ctx, c.Scope, store.TimeEntryParams{EmployeeID: &e.ID,
+			ProjectID: &project.ID, StartTime: &start, EndTime: &end})
 		require.NoError(t, err)
 		return e
 	}
+	return c, project, person
+}
+
+// Row-level rules: an employee reaches their own rows, a manager also those of everyone who
+// reports to them (directly or not), HR the whole tenant. Rows out of reach are filtered from
+// lists and read as absent everywhere else — by id, nested, through _entities, in writes.
+func TestRowLevelReach(t *testing.T) {
+	t.Parallel()
+	srv := apitest.New(t, apitest.Opts{})
+	c, project, person := orgChart(t, srv)
 	manager := person("manager", store.RoleManager, c.Admin.ID)
 	direct := person("direct", store.RoleEmployee, manager.ID)
 	indirect := person("indirect", store.RoleEmployee, direct.ID)
