@@ -99,41 +99,38 @@ func (s *Store) createAPIKey(ctx context.Context, scope Scope, p APIKeyParams) (
 
 // APIKeys lists the tenant's keys, newest first.
 func (s *Store) APIKeys(ctx context.Context, scope Scope) ([]*APIKey, error) {
-	var keys []*APIKey
-	err := s.db.NewSelect().Model(&keys).ExcludeColumn("secret_hash").
-		Where("tenant_id = ?", scope.TenantID).OrderExpr("created_at DESC, id").Scan(ctx)
-	return keys, translate(err, "api keys")
+	return inTx(ctx, s, scope, func(tx *Store) ([]*APIKey, error) {
+		var keys []*APIKey
+		err := tx.db.NewSelect().Model(&keys).ExcludeColumn("secret_hash").
+			Where("tenant_id = ?", scope.TenantID).OrderExpr("created_at DESC, id").Scan(ctx)
+		return keys, translate(err, "api keys")
+	})
 }
 
 // RevokeAPIKey revokes a key at once; revoking twice keeps the first time.
 func (s *Store) RevokeAPIKey(ctx context.Context, scope Scope, id uuid.UUID) (*APIKey, error) {
-	k := new(APIKey)
-	err := s.db.NewUpdate().Model(k).Set("revoked_at = coalesce(revoked_at, ?)", s.now().UTC()).
-		Where("tenant_id = ? AND id = ?", scope.TenantID, id).
-		Returning("tenant_id, id, name, role, employee_id, created_by, created_at, expires_at, revoked_at, last_used_at").
-		Scan(ctx)
-	return k, translate(err, "api key")
+	return inTx(ctx, s, scope, func(tx *Store) (*APIKey, error) {
+		k := new(APIKey)
+		err := tx.db.NewUpdate().Model(k).Set("revoked_at = coalesce(revoked_at, ?)", tx.now().UTC()).
+			Where("tenant_id = ? AND id = ?", scope.TenantID, id).
+			Returning("tenant_id, id, name, role, employee_id, created_by, created_at, expires_at, revoked_at, last_used_at").
+			Scan(ctx)
+		return k, translate(err, "api key")
+	})
 }
 
 // AuthenticateAPIKey finds the live key with this secret, in any tenant (the key names its
-// tenant). NOT_FOUND covers unknown, revoked and expired keys alike. It reads on every request,
-// so a revocation takes effect at once, and writes the last use at most once a minute.
+// tenant), through a function with the owner's rights: the one lookup row-level security must
+// let cross tenants. NOT_FOUND covers unknown, revoked and expired keys alike. It reads on every
+// request, so a revocation takes effect at once, and writes the last use at most once a minute.
 func (s *Store) AuthenticateAPIKey(ctx context.Context, secret string) (*APIKey, error) {
-	k := new(APIKey)
-	now := s.now().UTC()
-	err := s.db.NewSelect().Model(k).ExcludeColumn("secret_hash").
-		Where("secret_hash = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)", hashSecret(secret), now).
-		Scan(ctx)
+	var k APIKey
+	err := s.pool.QueryRow(ctx, `SELECT tenant_id, id, name, role, employee_id, expires_at FROM authenticate_api_key($1)`,
+		hashSecret(secret)).Scan(&k.TenantID, &k.ID, &k.Name, &k.Role, &k.EmployeeID, &k.ExpiresAt)
 	if err != nil {
 		return nil, translate(err, "api key")
 	}
-	if k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) > time.Minute {
-		if _, err := s.db.NewUpdate().Model(k).Set("last_used_at = ?", now).WherePK().Exec(ctx); err != nil {
-			return nil, translate(err, "api key")
-		}
-		k.LastUsedAt = &now
-	}
-	return k, nil
+	return &k, nil
 }
 
 func hashSecret(secret string) []byte {
