@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
@@ -54,4 +55,22 @@ func TestTheTestRoleIsBoundByRowSecurity(t *testing.T) {
 	bypass, err := s.BypassesRowSecurity(context.Background())
 	require.NoError(t, err)
 	require.False(t, bypass, "tests must run as a role row-level security binds, as production does")
+}
+
+func TestPartitionsCarryTheTenantPolicy(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	// A clock a year ahead, so that the function creates partitions the migrations did not.
+	s := testdb.Open(t, store.Opts{Now: func() time.Time { return time.Now().AddDate(1, 0, 0) }})
+	created, err := s.EnsurePartitionsAhead(ctx, 3)
+	require.NoError(t, err)
+	require.Positive(t, created)
+	var unprotected []string
+	rows, err := s.Pool().Query(ctx, `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+		WHERE i.inhparent IN ('time_entries'::regclass, 'activity_samples'::regclass, 'screenshots'::regclass)
+		  AND NOT (c.relrowsecurity AND c.relforcerowsecurity)`)
+	require.NoError(t, err)
+	unprotected, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	require.Empty(t, unprotected, "a partition read directly is filtered like its parent")
 }
