@@ -37,12 +37,16 @@ func (s *Store) TenantBySlug(ctx context.Context, slug string) (*Tenant, error) 
 	return t, translate(err, "tenant")
 }
 
-// FirstEmployeeWithRole finds an employee of the tenant holding role (development tokens).
+// FirstEmployeeWithRole finds an employee of the tenant holding role, the one with most direct
+// reports first (development tokens).
 func (s *Store) FirstEmployeeWithRole(ctx context.Context, scope Scope, role string) (*Employee, error) {
 	return inTx(ctx, s, scope, func(tx *Store) (*Employee, error) {
 		e := new(Employee)
+		// The one with most direct reports: a demo MANAGER token should show a reporting line.
 		err := tx.db.NewSelect().Model(e).Column("id", "tenant_id", "name", "email", "role").
-			Where("tenant_id = ? AND role = ?", scope.TenantID, role).OrderExpr("created_at, id").Limit(1).Scan(ctx)
+			Where("tenant_id = ? AND role = ?", scope.TenantID, role).
+			OrderExpr("(SELECT count(*) FROM employees r WHERE r.tenant_id = employee.tenant_id AND r.manager_id = employee.id) DESC, created_at, id").
+			Limit(1).Scan(ctx)
 		return e, translate(err, "employee with role "+role)
 	})
 }
