@@ -18,6 +18,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/rs/cors"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -42,6 +43,8 @@ type ServerOpts struct {
 	Development bool
 	// Introspection answers __schema and _service queries (federation composition, playground).
 	Introspection bool
+	// AllowedOrigins may call /query from a browser (CORS); none by default.
+	AllowedOrigins []string
 	// Ready reports whether dependencies answer (readiness probe).
 	Ready func(ctx context.Context) error
 }
@@ -51,11 +54,22 @@ type ServerOpts struct {
 func NewHTTPHandler(opts ServerOpts) http.Handler {
 	mux := http.NewServeMux()
 	gql := NewGraphQLHandler(opts)
-	mux.Handle("/query", limitBody(maxRequestBytes, auth.Middleware(opts.Verifier, gql)))
+	// Browsers from the allowed origins may call the API; tokens travel in a header, never in
+	// cookies, so credentials are not allowed across origins.
+	corsPolicy := cors.New(cors.Options{
+		AllowedOrigins: opts.AllowedOrigins,
+		AllowedMethods: []string{http.MethodGet, http.MethodPost},
+		AllowedHeaders: []string{"Authorization", "Content-Type", reqid.Header},
+		ExposedHeaders: []string{reqid.Header},
+		MaxAge:         600,
+	})
+	mux.Handle("/query", apiHeaders(corsPolicy.Handler(limitBody(maxRequestBytes, auth.Middleware(opts.Verifier, gql)))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		setAPIHeaders(w.Header())
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		setAPIHeaders(w.Header())
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := opts.Ready(ctx); err != nil {
@@ -73,7 +87,34 @@ func NewHTTPHandler(opts ServerOpts) http.Handler {
 			AssetsPrefix:         "/",
 		}))
 	}
-	return reqid.Middleware(accessLog(opts.Logger, mux))
+	return reqid.Middleware(accessLog(opts.Logger, securityHeaders(mux)))
+}
+
+// securityHeaders are sent with every response. The playground sends its own
+// Content-Security-Policy; API responses get apiHeaders' stricter one.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		// Browsers ignore it over plain HTTP; behind TLS it pins HTTPS for two years.
+		h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// apiHeaders marks JSON API responses as nothing a browser should render or frame.
+func apiHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		setAPIHeaders(w.Header())
+		next.ServeHTTP(w, r)
+	})
+}
+
+func setAPIHeaders(h http.Header) {
+	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+	h.Set("Cache-Control", "no-store")
 }
 
 // NewGraphQLHandler is the gqlgen server: transports, caches, extensions, error handling, and the
@@ -93,6 +134,8 @@ func NewGraphQLHandler(opts ServerOpts) *handler.Server {
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})
 	}
+	// "Did you mean …?" hints map a schema that production keeps unintrospectable.
+	srv.SetDisableSuggestion(!opts.Development)
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		if p, ok := auth.PrincipalFrom(ctx); ok {
 			scope, err := NewRequestScope(ctx, opts.Org, p)

@@ -70,15 +70,16 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 		ready = append(ready, func(ctx context.Context) error { return rdb.Ping(ctx).Err() })
 	}
 	handler := graph.NewHTTPHandler(graph.ServerOpts{
-		Resolvers:     resolvers.New(s),
-		Reader:        s,
-		Org:           s,
-		Loaders:       loaders.Opts{Quiet: e.cfg.LoaderWait},
-		Verifier:      auth.Credentials{JWT: verifier, APIKey: graph.APIKeys(s), APIKeyPrefix: store.APIKeyPrefix},
-		Logger:        logger,
-		Development:   e.cfg.Development(),
-		Introspection: e.cfg.Introspection,
-		Ready:         allReady(ready),
+		Resolvers:      resolvers.New(s),
+		Reader:         s,
+		Org:            s,
+		Loaders:        loaders.Opts{Quiet: e.cfg.LoaderWait},
+		Verifier:       auth.Credentials{JWT: verifier, APIKey: graph.APIKeys(s), APIKeyPrefix: store.APIKeyPrefix},
+		Logger:         logger,
+		Development:    e.cfg.Development(),
+		Introspection:  e.cfg.Introspection,
+		AllowedOrigins: e.cfg.AllowedOrigins,
+		Ready:          allReady(ready),
 	})
 	ln, err := net.Listen("tcp", e.cfg.HTTPAddr)
 	if err != nil {

@@ -39,6 +39,8 @@ type Server struct {
 type Opts struct {
 	// Loaders tunes the loaders' batching window (defaults otherwise).
 	Loaders loaders.Opts
+	// AllowedOrigins may call the API from a browser (CORS).
+	AllowedOrigins []string
 }
 
 // New starts a server; everything stops when the test ends.
@@ -53,14 +55,15 @@ func New(t testing.TB, opts Opts) *Server {
 	require.NoError(t, err)
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, nil))
 	srv := httptest.NewServer(graph.NewHTTPHandler(graph.ServerOpts{
-		Resolvers:     resolvers.New(s),
-		Reader:        s,
-		Org:           s,
-		Loaders:       opts.Loaders,
-		Verifier:      auth.Credentials{JWT: verifier, APIKey: graph.APIKeys(s), APIKeyPrefix: store.APIKeyPrefix},
-		Logger:        logger,
-		Introspection: true,
-		Ready:         s.Ping,
+		Resolvers:      resolvers.New(s),
+		Reader:         s,
+		Org:            s,
+		Loaders:        opts.Loaders,
+		Verifier:       auth.Credentials{JWT: verifier, APIKey: graph.APIKeys(s), APIKeyPrefix: store.APIKeyPrefix},
+		Logger:         logger,
+		Introspection:  true,
+		AllowedOrigins: opts.AllowedOrigins,
+		Ready:          s.Ping,
 	}))
 	t.Cleanup(srv.Close)
 	return &Server{Store: s, Statements: counter, Signer: signer, URL: srv.URL, t: t}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -39,7 +40,10 @@ type Config struct {
 	// production. A federation gateway that composes at run time needs it (or compose offline).
 	Introspection bool
 
-	LoaderWait time.Duration // LOADER_WAIT: a batch is fetched after this long without a new key
+	// AllowedOrigins is CORS_ALLOWED_ORIGINS, comma-separated: browser origins that may call the
+	// API (e.g. https://app.workingtracker.example). Empty: none.
+	AllowedOrigins []string
+	LoaderWait     time.Duration // LOADER_WAIT: a batch is fetched after this long without a new key
 	// GCPercent is the garbage collector's target when GOGC is unset (0 when it is set: the
 	// runtime has applied it already).
 	GCPercent  int
@@ -92,6 +96,11 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	if getenv("GOGC") == "" {
 		c.GCPercent = DefaultGCPercent
+	}
+	for _, o := range strings.Split(getenv("CORS_ALLOWED_ORIGINS"), ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			c.AllowedOrigins = append(c.AllowedOrigins, o)
+		}
 	}
 	if v := getenv("OIDC_CLOCK_SKEW"); v != "" {
 		if c.OIDCClockSkew, err = time.ParseDuration(v); err != nil || c.OIDCClockSkew < 0 {
