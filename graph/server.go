@@ -131,6 +131,9 @@ func NewGraphQLHandler(opts ServerOpts) *handler.Server {
 	srv.AddTransport(transport.POST{})
 
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	// The parser stops at this many tokens, before validation work can grow with a document
+	// built to be expensive; the largest real query here is a few hundred tokens.
+	srv.SetParserTokenLimit(maxDocumentTokens)
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})
 	}
@@ -272,6 +275,9 @@ func untilExpiry(ctx context.Context, p *auth.Principal) context.Context {
 	context.AfterFunc(ctx, cancel) // releases the timer as soon as the connection ends
 	return ctx
 }
+
+// maxDocumentTokens bounds a GraphQL document's size in tokens.
+const maxDocumentTokens = 5000
 
 // maxRequestBytes bounds a GraphQL request body: documents and variables of real clients are a
 // few kilobytes; anything near this is abuse.
