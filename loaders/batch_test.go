@@ -60,17 +60,6 @@ func TestSiblingGoroutinesShareOneBatch(t *testing.T) {
 	require.Len(t, rec.batches, 1, "a loaded key is cached for the request")
 }
 
-func TestPrimedKeysAreNotFetched(t *testing.T) {
-	t.Parallel()
-	rec := &recorder{}
-	l := loaders.NewLoader(loaders.Opts{}, rec.fetch)
-	l.Prime(1, 100)
-	v, err := l.Load(context.Background(), 1)()
-	require.NoError(t, err)
-	require.Equal(t, 100, v)
-	require.Empty(t, rec.batches)
-}
-
 func TestBatchFailuresReachEveryWaiter(t *testing.T) {
 	t.Parallel()
 	boom := errors.New("boom")
