@@ -31,6 +31,7 @@ import (
 	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/internal/auth"
 	"github.com/workingtracker/api/internal/config"
+	"github.com/workingtracker/api/internal/ratelimit"
 	"github.com/workingtracker/api/internal/seed"
 	"github.com/workingtracker/api/loaders"
 	"github.com/workingtracker/api/resolvers"
@@ -179,6 +180,9 @@ func Setup(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Env, err er
 		Verifier:  verifier,
 		Logger:    logger,
 		Ready:     e.store.Ping,
+		// The security chain runs in full (costs are priced and charged), with a budget no
+		// workload exhausts: the bench measures serving, not refusing.
+		RateLimits: graph.RateLimits{Tiers: benchTiers()},
 	}))
 	// Keep-alive connections for every client: without enough idle slots per host the
 	// transport closes and redials connections, and the bench measures TCP handshakes.
@@ -631,4 +635,11 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+func benchTiers() ratelimit.Tiers {
+	t := ratelimit.DefaultTiers()
+	t.ByRole[store.RoleAdmin] = ratelimit.PerSecond(1<<40, 1<<30)
+	t.MaxQueryCost = 1 << 20
+	return t
 }

@@ -31,8 +31,11 @@ func APIKeys(keys APIKeyStore) auth.APIKeyAuthenticator {
 			return nil, err
 		}
 		// A service principal's websocket lives at most five minutes past a revocation.
-		p := &auth.Principal{TenantID: k.TenantID, Roles: []string{k.Role}, Service: true,
+		p := &auth.Principal{TenantID: k.TenantID, Roles: []string{k.Role}, Service: true, APIKeyID: k.ID,
 			ExpiresAt: time.Now().Add(apiKeySessionCap)}
+		if b := k.CostBudget(); b != nil {
+			p.CostBudget = &auth.CostBudget{Maximum: b.Maximum, RestorePerSecond: b.RestorePerSecond}
+		}
 		if k.EmployeeID != nil {
 			p.EmployeeID = *k.EmployeeID
 		}

@@ -54,6 +54,7 @@ type DirectiveRoot struct {
 
 type ComplexityRoot struct {
 	ApiKey struct {
+		CostBudget func(childComplexity int) int
 		CreatedAt  func(childComplexity int) int
 		Employee   func(childComplexity int) int
 		ExpiresAt  func(childComplexity int) int
@@ -62,6 +63,11 @@ type ComplexityRoot struct {
 		Name       func(childComplexity int) int
 		RevokedAt  func(childComplexity int) int
 		Role       func(childComplexity int) int
+	}
+
+	CostBudget struct {
+		Maximum          func(childComplexity int) int
+		RestorePerSecond func(childComplexity int) int
 	}
 
 	CreatedApiKey struct {
@@ -166,10 +172,18 @@ type ComplexityRoot struct {
 		Me                 func(childComplexity int) int
 		Project            func(childComplexity int, id string) int
 		Projects           func(childComplexity int, filter *model.ProjectFilter, first *int, after *string) int
+		RateLimit          func(childComplexity int) int
 		Task               func(childComplexity int, id string) int
 		TimeEntries        func(childComplexity int, filter *model.TimeEntryFilter, first *int, after *string) int
 		__resolve__service func(childComplexity int) int
 		__resolve_entities func(childComplexity int, representations []map[string]any) int
+	}
+
+	RateLimit struct {
+		CurrentlyAvailable func(childComplexity int) int
+		MaximumAvailable   func(childComplexity int) int
+		MaximumQueryCost   func(childComplexity int) int
+		RestoreRate        func(childComplexity int) int
 	}
 
 	Task struct {
@@ -272,6 +286,7 @@ type QueryResolver interface {
 	Employees(ctx context.Context, filter *model.EmployeeFilter, first *int, after *string) (*model.EmployeeConnection, error)
 	Project(ctx context.Context, id string) (*store.Project, error)
 	Projects(ctx context.Context, filter *model.ProjectFilter, first *int, after *string) (*model.ProjectConnection, error)
+	RateLimit(ctx context.Context) (*model.RateLimit, error)
 	Task(ctx context.Context, id string) (*store.Task, error)
 	TimeEntries(ctx context.Context, filter *model.TimeEntryFilter, first *int, after *string) (*model.TimeEntryConnection, error)
 }
@@ -307,6 +322,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	_ = ec
 	switch typeName + "." + field {
 
+	case "ApiKey.costBudget":
+		if e.ComplexityRoot.ApiKey.CostBudget == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiKey.CostBudget(childComplexity), true
 	case "ApiKey.createdAt":
 		if e.ComplexityRoot.ApiKey.CreatedAt == nil {
 			break
@@ -355,6 +376,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ApiKey.Role(childComplexity), true
+
+	case "CostBudget.maximum":
+		if e.ComplexityRoot.CostBudget.Maximum == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CostBudget.Maximum(childComplexity), true
+	case "CostBudget.restorePerSecond":
+		if e.ComplexityRoot.CostBudget.RestorePerSecond == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CostBudget.RestorePerSecond(childComplexity), true
 
 	case "CreatedApiKey.key":
 		if e.ComplexityRoot.CreatedApiKey.Key == nil {
@@ -896,6 +930,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Projects(childComplexity, args["filter"].(*model.ProjectFilter), args["first"].(*int), args["after"].(*string)), true
+	case "Query.rateLimit":
+		if e.ComplexityRoot.Query.RateLimit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.RateLimit(childComplexity), true
 	case "Query.task":
 		if e.ComplexityRoot.Query.Task == nil {
 			break
@@ -935,6 +975,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.__resolve_entities(childComplexity, args["representations"].([]map[string]any)), true
+
+	case "RateLimit.currentlyAvailable":
+		if e.ComplexityRoot.RateLimit.CurrentlyAvailable == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RateLimit.CurrentlyAvailable(childComplexity), true
+	case "RateLimit.maximumAvailable":
+		if e.ComplexityRoot.RateLimit.MaximumAvailable == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RateLimit.MaximumAvailable(childComplexity), true
+	case "RateLimit.maximumQueryCost":
+		if e.ComplexityRoot.RateLimit.MaximumQueryCost == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RateLimit.MaximumQueryCost(childComplexity), true
+	case "RateLimit.restoreRate":
+		if e.ComplexityRoot.RateLimit.RestoreRate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RateLimit.RestoreRate(childComplexity), true
 
 	case "Task.assignee":
 		if e.ComplexityRoot.Task.Assignee == nil {
@@ -1130,6 +1195,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("CostBudgetInput", ec.unmarshalInputCostBudgetInput),
 			graphql.NewInputUnmarshaler("CreateApiKeyInput", ec.unmarshalInputCreateApiKeyInput),
 			graphql.NewInputUnmarshaler("CreateEmployeeInput", ec.unmarshalInputCreateEmployeeInput),
 			graphql.NewInputUnmarshaler("CreateProjectInput", ec.unmarshalInputCreateProjectInput),
@@ -1235,6 +1301,21 @@ type ApiKey {
   revokedAt: Time
   "Recorded at most once a minute."
   lastUsedAt: Time
+  "The key's own query-cost budget; null: its role's (see Query.rateLimit)."
+  costBudget: CostBudget
+}
+
+"A query-cost budget: ` + "`" + `maximum` + "`" + ` points, ` + "`" + `restorePerSecond` + "`" + ` restored each second."
+type CostBudget {
+  maximum: Int!
+  restorePerSecond: Int!
+}
+
+input CostBudgetInput {
+  "1 to 10,000,000 points."
+  maximum: Int!
+  "1 to 1,000,000 points a second."
+  restorePerSecond: Int!
 }
 
 type CreatedApiKey {
@@ -1250,10 +1331,12 @@ input CreateApiKeyInput {
   "Required for AGENT keys."
   employeeId: ID
   expiresAt: Time
+  "A budget of the key's own instead of its role's, e.g. for a BI tool that pulls large reports."
+  costBudget: CostBudgetInput
 }
 
 extend type Query {
-  apiKeys: [ApiKey!]! @hasRole(any: [ADMIN])
+  apiKeys: [ApiKey!]! @hasRole(any: [ADMIN]) @listSize(assumedSize: 50)
 }
 
 extend type Mutation {
@@ -1340,12 +1423,12 @@ type Employee @key(fields: "id") {
   department: Department
   manager: Employee
   "Projects the employee is a member of, by name."
-  projects: [Project!]!
+  projects: [Project!]! @listSize(assumedSize: 20)
   """
   The employee's latest time entries that started in [from, to), newest first. To page through
   all of them use Query.timeEntries with filter.employeeId.
   """
-  timeEntries(from: Time, to: Time, first: Int = 20): [TimeEntry!]!
+  timeEntries(from: Time, to: Time, first: Int = 20): [TimeEntry!]! @listSize(slicingArguments: ["first"])
   createdAt: Time!
   updatedAt: Time!
 }
@@ -1360,7 +1443,7 @@ type EmployeeConnection {
   nodes: [Employee!]!
   pageInfo: PageInfo!
   "Employees matching the filter, across all pages."
-  totalCount: Int!
+  totalCount: Int! @cost(weight: 2)
 }
 
 input EmployeeFilter {
@@ -1400,6 +1483,7 @@ extend type Query {
   employee(id: ID!): Employee @anyRole
   "Employees ordered by name. first is 0..100."
   employees(filter: EmployeeFilter, first: Int = 20, after: String): EmployeeConnection! @anyRole
+    @listSize(slicingArguments: ["first"], sizedFields: ["edges", "nodes"])
 }
 
 extend type Mutation {
@@ -1409,8 +1493,25 @@ extend type Mutation {
 `, BuiltIn: false},
 	{Name: "../schema/federation.graphqls", Input: `# This service is an Apollo Federation v2 subgraph. Entities are resolved in batches: one SQL
 # statement per entity type per request, whatever the number of representations.
+#
+# @cost and @listSize are federation's demand-control directives (v2.9): this server prices
+# operations with them (see RateLimit), and a router that does demand control reads the same
+# weights from the supergraph.
 extend schema
-  @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key", "@shareable"])
+  @link(url: "https://specs.apollo.dev/federation/v2.9", import: ["@key", "@shareable", "@cost", "@listSize"])
+
+"""
+What a field, argument or type adds to an operation's cost in place of the default: 1 for an
+object, 0 for a scalar or enum.
+"""
+directive @cost(weight: Int!) on ARGUMENT_DEFINITION | ENUM | FIELD_DEFINITION | INPUT_FIELD_DEFINITION | OBJECT | SCALAR
+
+"""
+How many items a list field returns, for its cost: the value of a slicing argument (first), or
+assumedSize. On a connection, sizedFields name the lists inside it (edges, nodes) that the size
+applies to.
+"""
+directive @listSize(assumedSize: Int, slicingArguments: [String!], sizedFields: [String!], requireOneSlicingArgument: Boolean = true) on FIELD_DEFINITION
 `, BuiltIn: false},
 	{Name: "../schema/project.graphqls", Input: `enum ProjectStatus {
   PLANNED
@@ -1428,11 +1529,11 @@ type Project @key(fields: "id") {
   budgetHours: Float
   billable: Boolean!
   "Members of the project, by name."
-  members: [Employee!]!
+  members: [Employee!]! @listSize(assumedSize: 50)
   "Tasks of the project, oldest first."
-  tasks: [Task!]!
+  tasks: [Task!]! @listSize(assumedSize: 50)
   "Hours of all finished time entries on the project."
-  totalHours: Float!
+  totalHours: Float! @cost(weight: 2)
   createdAt: Time!
   updatedAt: Time!
 }
@@ -1446,7 +1547,7 @@ type ProjectConnection {
   edges: [ProjectEdge!]!
   nodes: [Project!]!
   pageInfo: PageInfo!
-  totalCount: Int!
+  totalCount: Int! @cost(weight: 2)
 }
 
 input ProjectFilter {
@@ -1476,6 +1577,7 @@ extend type Query {
   project(id: ID!): Project @anyRole
   "Projects ordered by name. first is 0..100."
   projects(filter: ProjectFilter, first: Int = 20, after: String): ProjectConnection! @anyRole
+    @listSize(slicingArguments: ["first"], sizedFields: ["edges", "nodes"])
 }
 
 extend type Mutation {
@@ -1485,6 +1587,29 @@ extend type Mutation {
   addProjectMember(projectId: ID!, employeeId: ID!): Project! @hasRole(any: [ADMIN, MANAGER])
   "Removes an employee from a project. Their time entries stay."
   removeProjectMember(projectId: ID!, employeeId: ID!): Project! @hasRole(any: [ADMIN, MANAGER])
+}
+`, BuiltIn: false},
+	{Name: "../schema/rate_limit.graphqls", Input: `"""
+The caller's query-cost budget. Every operation's cost is computed before it runs (objects 1,
+scalars 0, lists and connections times their size, @cost where declared) and spent from this
+budget; each response reports it in ` + "`" + `extensions.cost` + "`" + `. An operation costing more than
+` + "`" + `maximumQueryCost` + "`" + ` is refused with COMPLEXITY_LIMIT, one the budget cannot pay with RATE_LIMITED
+(HTTP 429 and Retry-After).
+"""
+type RateLimit {
+  "Points the budget holds when full."
+  maximumAvailable: Int!
+  "Points available now."
+  currentlyAvailable: Int!
+  "Points restored per second."
+  restoreRate: Float!
+  "The most a single operation may cost."
+  maximumQueryCost: Int!
+}
+
+extend type Query {
+  "The caller's budget. Asking costs nothing."
+  rateLimit: RateLimit! @anyRole @cost(weight: 0)
 }
 `, BuiltIn: false},
 	{Name: "../schema/task.graphqls", Input: `enum TaskStatus {
@@ -1503,7 +1628,7 @@ type Task @key(fields: "id") {
   project: Project!
   assignee: Employee
   "Tasks that must be done before this one."
-  dependencies: [Task!]!
+  dependencies: [Task!]! @listSize(assumedSize: 10)
   createdAt: Time!
   updatedAt: Time!
 }
@@ -1573,7 +1698,7 @@ type TimeEntryConnection {
   edges: [TimeEntryEdge!]!
   nodes: [TimeEntry!]!
   pageInfo: PageInfo!
-  totalCount: Int!
+  totalCount: Int! @cost(weight: 2)
 }
 
 "Entries whose start time is in [from, to)."
@@ -1617,6 +1742,7 @@ input StartTimerInput {
 extend type Query {
   "Time entries, newest first. first is 0..100."
   timeEntries(filter: TimeEntryFilter, first: Int = 20, after: String): TimeEntryConnection! @anyRole
+    @listSize(slicingArguments: ["first"], sizedFields: ["edges", "nodes"])
 }
 
 extend type Mutation {
@@ -1744,8 +1870,20 @@ func (ec *executionContext) childFields_ApiKey(ctx context.Context, field graphq
 		return ec.fieldContext_ApiKey_revokedAt(ctx, field)
 	case "lastUsedAt":
 		return ec.fieldContext_ApiKey_lastUsedAt(ctx, field)
+	case "costBudget":
+		return ec.fieldContext_ApiKey_costBudget(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ApiKey", field.Name)
+}
+
+func (ec *executionContext) childFields_CostBudget(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "maximum":
+		return ec.fieldContext_CostBudget_maximum(ctx, field)
+	case "restorePerSecond":
+		return ec.fieldContext_CostBudget_restorePerSecond(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CostBudget", field.Name)
 }
 
 func (ec *executionContext) childFields_CreatedApiKey(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1886,6 +2024,20 @@ func (ec *executionContext) childFields_ProjectEdge(ctx context.Context, field g
 		return ec.fieldContext_ProjectEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ProjectEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_RateLimit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "maximumAvailable":
+		return ec.fieldContext_RateLimit_maximumAvailable(ctx, field)
+	case "currentlyAvailable":
+		return ec.fieldContext_RateLimit_currentlyAvailable(ctx, field)
+	case "restoreRate":
+		return ec.fieldContext_RateLimit_restoreRate(ctx, field)
+	case "maximumQueryCost":
+		return ec.fieldContext_RateLimit_maximumQueryCost(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RateLimit", field.Name)
 }
 
 func (ec *executionContext) childFields_Task(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2891,6 +3043,84 @@ func (ec *executionContext) _ApiKey_lastUsedAt(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_ApiKey_lastUsedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ApiKey", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ApiKey_costBudget(ctx context.Context, field graphql.CollectedField, obj *store.APIKey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApiKey_costBudget(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CostBudget(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *store.CostBudget) graphql.Marshaler {
+			return ec.marshalOCostBudget2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐCostBudget(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ApiKey_costBudget(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ApiKey",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CostBudget(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CostBudget_maximum(ctx context.Context, field graphql.CollectedField, obj *store.CostBudget) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CostBudget_maximum(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Maximum, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CostBudget_maximum(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CostBudget", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CostBudget_restorePerSecond(ctx context.Context, field graphql.CollectedField, obj *store.CostBudget) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CostBudget_restorePerSecond(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RestorePerSecond, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CostBudget_restorePerSecond(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CostBudget", field, false, false, "Int")
 }
 
 func (ec *executionContext) _CreatedApiKey_key(ctx context.Context, field graphql.CollectedField, obj *model.CreatedAPIKey) (ret graphql.Marshaler) {
@@ -5465,6 +5695,51 @@ func (ec *executionContext) fieldContext_Query_projects(ctx context.Context, fie
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_rateLimit(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_rateLimit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().RateLimit(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.AnyRole == nil {
+					var zeroVal *model.RateLimit
+					return zeroVal, errors.New("directive anyRole is not implemented")
+				}
+				return ec.Directives.AnyRole(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RateLimit) graphql.Marshaler {
+			return ec.marshalNRateLimit2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐRateLimit(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_rateLimit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RateLimit(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_task(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5729,6 +6004,98 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _RateLimit_maximumAvailable(ctx context.Context, field graphql.CollectedField, obj *model.RateLimit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RateLimit_maximumAvailable(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaximumAvailable, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RateLimit_maximumAvailable(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RateLimit", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RateLimit_currentlyAvailable(ctx context.Context, field graphql.CollectedField, obj *model.RateLimit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RateLimit_currentlyAvailable(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CurrentlyAvailable, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RateLimit_currentlyAvailable(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RateLimit", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RateLimit_restoreRate(ctx context.Context, field graphql.CollectedField, obj *model.RateLimit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RateLimit_restoreRate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RestoreRate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RateLimit_restoreRate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RateLimit", field, false, false, "Float")
+}
+
+func (ec *executionContext) _RateLimit_maximumQueryCost(ctx context.Context, field graphql.CollectedField, obj *model.RateLimit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RateLimit_maximumQueryCost(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaximumQueryCost, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RateLimit_maximumQueryCost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RateLimit", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Task_id(ctx context.Context, field graphql.CollectedField, obj *store.Task) (ret graphql.Marshaler) {
@@ -7584,6 +7951,55 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputCostBudgetInput(ctx context.Context, obj any) (model.CostBudgetInput, error) {
+	var it model.CostBudgetInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"maximum", "restorePerSecond"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "maximum":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maximum"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Maximum = data
+		case "restorePerSecond":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("restorePerSecond"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RestorePerSecond = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCostBudgetInput unmarshals raw into the CostBudgetInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCostBudgetInput(ctx context.Context, raw any) (model.CostBudgetInput, error) {
+	var out model.CostBudgetInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CostBudgetInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreateApiKeyInput(ctx context.Context, obj any) (model.CreateAPIKeyInput, error) {
 	var it model.CreateAPIKeyInput
 	if obj == nil {
@@ -7595,7 +8011,7 @@ func (ec *executionContext) unmarshalInputCreateApiKeyInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "role", "employeeId", "expiresAt"}
+	fieldsInOrder := [...]string{"name", "role", "employeeId", "expiresAt", "costBudget"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -7630,6 +8046,13 @@ func (ec *executionContext) unmarshalInputCreateApiKeyInput(ctx context.Context,
 				return it, err
 			}
 			it.ExpiresAt = data
+		case "costBudget":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("costBudget"))
+			data, err := ec.unmarshalOCostBudgetInput2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐCostBudgetInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CostBudget = data
 		}
 	}
 	return it, nil
@@ -8863,6 +9286,49 @@ func (ec *executionContext) _ApiKey(ctx context.Context, sel ast.SelectionSet, o
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "costBudget":
+			out.Values[i] = ec._ApiKey_costBudget(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var costBudgetImplementors = []string{"CostBudget"}
+
+func (ec *executionContext) _CostBudget(ctx context.Context, sel ast.SelectionSet, obj *store.CostBudget) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, costBudgetImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CostBudget")
+		case "maximum":
+			out.Values[i] = ec._CostBudget_maximum(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "restorePerSecond":
+			out.Values[i] = ec._CostBudget_restorePerSecond(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -9612,6 +10078,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_projects(ctx, field)
 				})
+		case "rateLimit":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_rateLimit(ctx, field)
+				})
 		case "task":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, false,
@@ -9649,6 +10121,54 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var rateLimitImplementors = []string{"RateLimit"}
+
+func (ec *executionContext) _RateLimit(ctx context.Context, sel ast.SelectionSet, obj *model.RateLimit) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, rateLimitImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RateLimit")
+		case "maximumAvailable":
+			out.Values[i] = ec._RateLimit_maximumAvailable(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "currentlyAvailable":
+			out.Values[i] = ec._RateLimit_currentlyAvailable(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "restoreRate":
+			out.Values[i] = ec._RateLimit_restoreRate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "maximumQueryCost":
+			out.Values[i] = ec._RateLimit_maximumQueryCost(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -10687,6 +11207,14 @@ func (ec *executionContext) marshalNProjectStatus2string(ctx context.Context, se
 	return res
 }
 
+func (ec *executionContext) marshalNRateLimit2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐRateLimit(ctx context.Context, sel ast.SelectionSet, v *model.RateLimit) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RateLimit!")
+		return graphql.Null
+	}
+	return ec._RateLimit(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNRole2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -11265,6 +11793,21 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	_ = ctx
 	res := graphql.MarshalBoolean(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOCostBudget2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐCostBudget(ctx context.Context, sel ast.SelectionSet, v *store.CostBudget) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._CostBudget(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOCostBudgetInput2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐCostBudgetInput(ctx context.Context, v any) (*model.CostBudgetInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputCostBudgetInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalODepartment2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐDepartment(ctx context.Context, sel ast.SelectionSet, v *store.Department) graphql.Marshaler {

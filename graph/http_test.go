@@ -71,13 +71,3 @@ func TestHTTPSecurity(t *testing.T) {
 		require.NotContains(t, r.Errors[0].Message, "Did you mean")
 	})
 }
-
-func TestHugeDocumentsAreRefusedByTheParser(t *testing.T) {
-	t.Parallel()
-	srv := apitest.New(t, apitest.Opts{})
-	c := srv.NewTenant("acme")
-	r := srv.Do(c.Token, "{ "+strings.Repeat("__typename ", 10000)+"}", nil)
-	require.NotEmpty(t, r.Errors)
-	require.Equal(t, "GRAPHQL_PARSE_FAILED", r.Errors[0].Code())
-	require.Contains(t, r.Errors[0].Message, "token limit")
-}

@@ -18,6 +18,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/cors"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -25,6 +26,7 @@ import (
 	"github.com/workingtracker/api/internal/apperr"
 	"github.com/workingtracker/api/internal/auth"
 	"github.com/workingtracker/api/internal/playground"
+	"github.com/workingtracker/api/internal/ratelimit"
 	"github.com/workingtracker/api/internal/reqid"
 	"github.com/workingtracker/api/loaders"
 )
@@ -47,11 +49,42 @@ type ServerOpts struct {
 	AllowedOrigins []string
 	// Ready reports whether dependencies answer (readiness probe).
 	Ready func(ctx context.Context) error
+	// RateLimits are the query-cost budgets; the zero value keeps default tiers in process.
+	RateLimits RateLimits
+	// DocumentLimits bound documents before validation; zero fields take DefaultDocumentLimits'.
+	DocumentLimits DocumentLimits
+}
+
+// withDefaults fills what the options leave out.
+func (opts ServerOpts) withDefaults() ServerOpts {
+	rl := &opts.RateLimits
+	if rl.Limiter == nil {
+		rl.Limiter = ratelimit.NewLocal(100_000)
+	}
+	if rl.Tiers.MaxQueryCost == 0 {
+		rl.Tiers = ratelimit.DefaultTiers()
+	}
+	if rl.Metrics == nil {
+		rl.Metrics = ratelimit.NewMetrics(prometheus.NewRegistry()) // counted, not exported
+	}
+	d, def := &opts.DocumentLimits, DefaultDocumentLimits
+	for _, f := range []struct {
+		v   *int
+		def int
+	}{{&d.MaxTokens, def.MaxTokens}, {&d.MaxDepth, def.MaxDepth},
+		{&d.MaxAliases, def.MaxAliases}, {&d.MaxRootFields, def.MaxRootFields},
+		{&d.MaxDirectivesPerField, def.MaxDirectivesPerField}} {
+		if *f.v == 0 {
+			*f.v = f.def
+		}
+	}
+	return opts
 }
 
 // NewHTTPHandler serves /query (POST, GET, websocket), the playground at / (development),
 // /healthz (liveness) and /readyz (readiness). Everything but the health checks needs a token.
 func NewHTTPHandler(opts ServerOpts) http.Handler {
+	opts = opts.withDefaults()
 	mux := http.NewServeMux()
 	gql := NewGraphQLHandler(opts)
 	// Browsers from the allowed origins may call the API; tokens travel in a header, never in
@@ -63,7 +96,8 @@ func NewHTTPHandler(opts ServerOpts) http.Handler {
 		ExposedHeaders: []string{reqid.Header},
 		MaxAge:         600,
 	})
-	mux.Handle("/query", apiHeaders(corsPolicy.Handler(limitBody(maxRequestBytes, auth.Middleware(opts.Verifier, gql)))))
+	mux.Handle("/query", apiHeaders(corsPolicy.Handler(limitBody(maxRequestBytes,
+		auth.Middleware(opts.Verifier, opts.RateLimits.unauthenticatedBudget, throttleStatus(gql))))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		setAPIHeaders(w.Header())
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -87,7 +121,7 @@ func NewHTTPHandler(opts ServerOpts) http.Handler {
 			AssetsPrefix:         "/",
 		}))
 	}
-	return reqid.Middleware(accessLog(opts.Logger, securityHeaders(mux)))
+	return reqid.Middleware(accessLog(opts.Logger, recoverPanics(opts.Logger, securityHeaders(mux))))
 }
 
 // securityHeaders are sent with every response. The playground sends its own
@@ -121,7 +155,9 @@ func setAPIHeaders(h http.Header) {
 // per-operation loaders. It expects an authenticated principal in the request context (or, for
 // websockets, authenticates the connection_init payload itself).
 func NewGraphQLHandler(opts ServerOpts) *handler.Server {
-	srv := handler.New(NewExecutableSchema(Config{Resolvers: opts.Resolvers, Directives: Directives()}))
+	opts = opts.withDefaults()
+	schema := NewExecutableSchema(Config{Resolvers: opts.Resolvers, Directives: Directives()})
+	srv := handler.New(schema)
 	srv.AddTransport(transport.Websocket{
 		KeepAlivePingInterval: 10 * time.Second,
 		InitFunc:              websocketAuth(opts.Verifier),
@@ -130,15 +166,22 @@ func NewGraphQLHandler(opts ServerOpts) *handler.Server {
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
-	// The parser stops at this many tokens, before validation work can grow with a document
-	// built to be expensive; the largest real query here is a few hundred tokens.
-	srv.SetParserTokenLimit(maxDocumentTokens)
+	queries := lru.New[*ast.QueryDocument](1000)
+	srv.SetQueryCache(queries)
+	// Documents are bounded before validation, whose work grows with them; the parser stops at
+	// the token limit.
+	srv.SetParserTokenLimit(opts.DocumentLimits.MaxTokens)
+	srv.Use(documentLimits{limits: opts.DocumentLimits, validated: queries, onRefuse: func(string) {
+		opts.RateLimits.Metrics.Refusals.WithLabelValues("document").Inc()
+	}})
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})
 	}
 	// "Did you mean …?" hints map a schema that production keeps unintrospectable.
 	srv.SetDisableSuggestion(!opts.Development)
+	// The budget comes first: a refused operation costs nothing more (no request scope, which
+	// may query the reporting line).
+	srv.AroundOperations(budgetGate{limits: opts.RateLimits, schema: schema}.aroundOperations)
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		if p, ok := auth.PrincipalFrom(ctx); ok {
 			scope, err := NewRequestScope(ctx, opts.Org, p)
@@ -276,9 +319,6 @@ func untilExpiry(ctx context.Context, p *auth.Principal) context.Context {
 	return ctx
 }
 
-// maxDocumentTokens bounds a GraphQL document's size in tokens.
-const maxDocumentTokens = 5000
-
 // maxRequestBytes bounds a GraphQL request body: documents and variables of real clients are a
 // few kilobytes; anything near this is abuse.
 const maxRequestBytes = 1 << 20
@@ -332,6 +372,30 @@ func (r *statusRecorder) WriteHeader(code int) {
 
 // Unwrap lets http.ResponseController reach the connection (websocket hijack, flush).
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// recoverPanics answers a panic outside gqlgen (whose own recover covers resolvers) with a
+// bare 500 and logs it with the request id, instead of net/http's dropped connection and
+// stack on stderr.
+func recoverPanics(logger *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			v := recover()
+			if v == nil || v == http.ErrAbortHandler {
+				if v != nil {
+					panic(v)
+				}
+				return
+			}
+			id := reqid.From(r.Context())
+			logger.ErrorContext(r.Context(), "panic in HTTP handler", "panic", fmt.Sprint(v), "request_id", id,
+				"stack", string(debug.Stack()))
+			writeJSON(w, http.StatusInternalServerError, map[string]any{"errors": []map[string]any{{
+				"message": "internal error", "extensions": map[string]any{"code": string(apperr.Internal), "requestId": id},
+			}}})
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
 
 func accessLog(logger *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

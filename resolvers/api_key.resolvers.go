@@ -23,6 +23,9 @@ func (r *mutationResolver) CreateAPIKey(ctx context.Context, input model.CreateA
 		return nil, err
 	}
 	p := store.APIKeyParams{Name: input.Name, Role: input.Role, ExpiresAt: input.ExpiresAt}
+	if b := input.CostBudget; b != nil {
+		p.CostBudget = &store.CostBudget{Maximum: b.Maximum, RestorePerSecond: b.RestorePerSecond}
+	}
 	if p.EmployeeID, err = parseOptionalID("employeeId", input.EmployeeID); err != nil {
 		return nil, err
 	}

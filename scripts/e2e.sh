@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 data="${DATA_DIR:-$PWD/.data}/e2e"
 port=${E2E_PORT:-18099}
 export DATA_DIR="$data" DEV_PG_PORT=${E2E_PG_PORT:-54369} HTTP_ADDR="127.0.0.1:$port" APP_ENV=development LOG_LEVEL=warn
+# Metrics on any free port: a fixed one may be taken by a developer's running server.
+export METRICS_ADDR=127.0.0.1:0
 
 server_pid=""
 cleanup() {

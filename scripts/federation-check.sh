@@ -136,7 +136,7 @@ fi
 
 log "starting the Working Tracker subgraph on 127.0.0.1:$WT_PORT (data: $DATA_DIR)"
 cluster_started=1
-start "workingtracker serve" "$LOGS/workingtracker.log" env HTTP_ADDR="127.0.0.1:$WT_PORT" "$BIN" serve
+start "workingtracker serve" "$LOGS/workingtracker.log" env HTTP_ADDR="127.0.0.1:$WT_PORT" METRICS_ADDR=127.0.0.1:0 "$BIN" serve
 wt_pid=${pids[-1]}
 wait_for "workingtracker serve" "$wt_pid" 180 curl -fsS --max-time 3 "http://127.0.0.1:$WT_PORT/readyz"
 

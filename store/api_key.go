@@ -39,6 +39,23 @@ type APIKey struct {
 	ExpiresAt  *time.Time `bun:"expires_at"`
 	RevokedAt  *time.Time `bun:"revoked_at"`
 	LastUsedAt *time.Time `bun:"last_used_at"`
+	// The key's own query-cost budget, replacing its role's when set (both or neither).
+	CostBudgetMaximum          *int `bun:"cost_budget_maximum"`
+	CostBudgetRestorePerSecond *int `bun:"cost_budget_restore_per_second"`
+}
+
+// CostBudget is an API key's own query-cost budget.
+type CostBudget struct {
+	Maximum          int
+	RestorePerSecond int
+}
+
+// CostBudget is the key's own budget, nil when it has the role's.
+func (k *APIKey) CostBudget() *CostBudget {
+	if k.CostBudgetMaximum == nil || k.CostBudgetRestorePerSecond == nil {
+		return nil
+	}
+	return &CostBudget{Maximum: *k.CostBudgetMaximum, RestorePerSecond: *k.CostBudgetRestorePerSecond}
 }
 
 // APIKeyParams describe a key to create.
@@ -47,7 +64,14 @@ type APIKeyParams struct {
 	Role       string
 	EmployeeID *uuid.UUID
 	ExpiresAt  *time.Time
+	CostBudget *CostBudget
 }
+
+// Bounds of an API key's own budget (the migration checks them too).
+const (
+	MaxCostBudget      = 10_000_000
+	MaxCostRestoreRate = 1_000_000
+)
 
 // CreateAPIKey creates a key and returns it with its secret, which exists nowhere else: the
 // caller shows it once.
@@ -75,6 +99,10 @@ func (s *Store) createAPIKey(ctx context.Context, scope Scope, p APIKeyParams) (
 		return nil, "", apperr.Invalid("employeeId", "a BI key acts for no employee")
 	case p.ExpiresAt != nil && !p.ExpiresAt.After(s.now()):
 		return nil, "", apperr.Invalid("expiresAt", "expiresAt must be in the future")
+	case p.CostBudget != nil && (p.CostBudget.Maximum < 1 || p.CostBudget.Maximum > MaxCostBudget):
+		return nil, "", apperr.Invalid("costBudget.maximum", "costBudget.maximum must be between 1 and %d", MaxCostBudget)
+	case p.CostBudget != nil && (p.CostBudget.RestorePerSecond < 1 || p.CostBudget.RestorePerSecond > MaxCostRestoreRate):
+		return nil, "", apperr.Invalid("costBudget.restorePerSecond", "costBudget.restorePerSecond must be between 1 and %d", MaxCostRestoreRate)
 	}
 	if p.EmployeeID != nil {
 		if err := s.mustExist(ctx, scope, "employees", *p.EmployeeID, "employeeId", "employee"); err != nil {
@@ -88,6 +116,9 @@ func (s *Store) createAPIKey(ctx context.Context, scope Scope, p APIKeyParams) (
 	secret := APIKeyPrefix + base64.RawURLEncoding.EncodeToString(raw)
 	k := &APIKey{TenantID: scope.TenantID, ID: newID(), Name: name, Role: p.Role, EmployeeID: p.EmployeeID,
 		SecretHash: hashSecret(secret), CreatedAt: s.now().UTC(), ExpiresAt: p.ExpiresAt}
+	if p.CostBudget != nil {
+		k.CostBudgetMaximum, k.CostBudgetRestorePerSecond = &p.CostBudget.Maximum, &p.CostBudget.RestorePerSecond
+	}
 	if scope.ActorID != uuid.Nil {
 		k.CreatedBy = &scope.ActorID
 	}
@@ -113,7 +144,8 @@ func (s *Store) RevokeAPIKey(ctx context.Context, scope Scope, id uuid.UUID) (*A
 		k := new(APIKey)
 		err := tx.db.NewUpdate().Model(k).Set("revoked_at = coalesce(revoked_at, ?)", tx.now().UTC()).
 			Where("tenant_id = ? AND id = ?", scope.TenantID, id).
-			Returning("tenant_id, id, name, role, employee_id, created_by, created_at, expires_at, revoked_at, last_used_at").
+			Returning("tenant_id, id, name, role, employee_id, created_by, created_at, expires_at, revoked_at, last_used_at, " +
+				"cost_budget_maximum, cost_budget_restore_per_second").
 			Scan(ctx)
 		return k, translate(err, "api key")
 	})
@@ -125,8 +157,10 @@ func (s *Store) RevokeAPIKey(ctx context.Context, scope Scope, id uuid.UUID) (*A
 // request, so a revocation takes effect at once, and writes the last use at most once a minute.
 func (s *Store) AuthenticateAPIKey(ctx context.Context, secret string) (*APIKey, error) {
 	var k APIKey
-	err := s.pool.QueryRow(ctx, `SELECT tenant_id, id, name, role, employee_id, expires_at FROM authenticate_api_key($1)`,
-		hashSecret(secret)).Scan(&k.TenantID, &k.ID, &k.Name, &k.Role, &k.EmployeeID, &k.ExpiresAt)
+	err := s.pool.QueryRow(ctx, `SELECT tenant_id, id, name, role, employee_id, expires_at,
+		cost_budget_maximum, cost_budget_restore_per_second FROM authenticate_api_key($1)`,
+		hashSecret(secret)).Scan(&k.TenantID, &k.ID, &k.Name, &k.Role, &k.EmployeeID, &k.ExpiresAt,
+		&k.CostBudgetMaximum, &k.CostBudgetRestorePerSecond)
 	if err != nil {
 		return nil, translate(err, "api key")
 	}

@@ -39,6 +39,7 @@ type served struct {
 func serveFor(t *testing.T, vars map[string]string) served {
 	t.Helper()
 	vars["HTTP_ADDR"] = "127.0.0.1:0"
+	vars["METRICS_ADDR"] = "127.0.0.1:0"
 	getenv := envFor(t, vars)
 	ctx, cancel := context.WithCancel(context.Background())
 	out, w := io.Pipe()

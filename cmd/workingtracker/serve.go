@@ -11,10 +11,14 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/internal/auth"
+	"github.com/workingtracker/api/internal/ratelimit"
 	"github.com/workingtracker/api/internal/seed"
 	"github.com/workingtracker/api/jobs"
 	"github.com/workingtracker/api/loaders"
@@ -58,16 +62,23 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 		return err
 	}
 	ready := []func(context.Context) error{s.Ping}
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	rateMetrics := ratelimit.NewMetrics(registry)
+	var limiter ratelimit.Limiter = ratelimit.NewLocal(100_000)
 	if e.cfg.RedisURL != "" {
 		opts, err := redis.ParseURL(e.cfg.RedisURL)
 		if err != nil {
 			return fmt.Errorf("REDIS_URL: %w", err)
 		}
-		// Short timeouts: a stalled Redis must degrade features, never hang requests.
-		opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = time.Second, 500*time.Millisecond, 500*time.Millisecond
+		// Short timeouts and no retries: a stalled Redis must degrade features, never hang
+		// requests (the rate limiter falls back to its local budgets).
+		opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = 200*time.Millisecond, 100*time.Millisecond, 100*time.Millisecond
+		opts.MaxRetries = -1
 		rdb := redis.NewClient(opts)
 		defer rdb.Close()
 		ready = append(ready, func(ctx context.Context) error { return rdb.Ping(ctx).Err() })
+		limiter = &ratelimit.Failover{Shared: ratelimit.NewRedis(rdb), Local: limiter, Logger: logger, Metrics: rateMetrics}
 	}
 	handler := graph.NewHTTPHandler(graph.ServerOpts{
 		Resolvers:      resolvers.New(s),
@@ -80,6 +91,8 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 		Introspection:  e.cfg.Introspection,
 		AllowedOrigins: e.cfg.AllowedOrigins,
 		Ready:          allReady(ready),
+		RateLimits: graph.RateLimits{Limiter: limiter, Tiers: e.cfg.RateTiers, Metrics: rateMetrics,
+			TrustedProxyHops: e.cfg.TrustedProxyHops},
 	})
 	ln, err := net.Listen("tcp", e.cfg.HTTPAddr)
 	if err != nil {
@@ -94,6 +107,17 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	go partitions.Run(ctx)
+	if e.cfg.MetricsAddr != "" {
+		metricsLn, err := net.Listen("tcp", e.cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("listen on METRICS_ADDR %s: %w", e.cfg.MetricsAddr, err)
+		}
+		metricsSrv := &http.Server{Handler: promhttp.HandlerFor(registry, promhttp.HandlerOpts{}),
+			ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
+		go func() { _ = metricsSrv.Serve(metricsLn) }()
+		defer metricsSrv.Close()
+		logger.Info("metrics", "addr", metricsLn.Addr().String())
+	}
 
 	base := "http://" + displayAddr(ln.Addr())
 	if e.cfg.Development() {

@@ -9,6 +9,13 @@ import (
 	"github.com/workingtracker/api/store"
 )
 
+type CostBudgetInput struct {
+	// 1 to 10,000,000 points.
+	Maximum int `json:"maximum"`
+	// 1 to 1,000,000 points a second.
+	RestorePerSecond int `json:"restorePerSecond"`
+}
+
 type CreateAPIKeyInput struct {
 	Name string `json:"name"`
 	// BI or AGENT.
@@ -16,6 +23,8 @@ type CreateAPIKeyInput struct {
 	// Required for AGENT keys.
 	EmployeeID *string    `json:"employeeId,omitempty"`
 	ExpiresAt  *time.Time `json:"expiresAt,omitempty"`
+	// A budget of the key's own instead of its role's, e.g. for a BI tool that pulls large reports.
+	CostBudget *CostBudgetInput `json:"costBudget,omitempty"`
 }
 
 type CreateEmployeeInput struct {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/internal/auth"
+	"github.com/workingtracker/api/internal/ratelimit"
 	"github.com/workingtracker/api/internal/testdb"
 	"github.com/workingtracker/api/resolvers"
 	"github.com/workingtracker/api/store"
@@ -38,6 +39,12 @@ type Server struct {
 type Opts struct {
 	// AllowedOrigins may call the API from a browser (CORS).
 	AllowedOrigins []string
+	// RateLimits are the budgets. By default they are too large to matter: tests of other
+	// features send pages of 100 with everything nested, which production's tiers refuse.
+	RateLimits graph.RateLimits
+	// Signer signs the tokens the server trusts (default: a new key). Two servers given the
+	// same signer accept the same tokens, as two instances behind a load balancer do.
+	Signer *auth.Signer
 }
 
 // New starts a server; everything stops when the test ends.
@@ -45,8 +52,15 @@ func New(t testing.TB, opts Opts) *Server {
 	t.Helper()
 	counter := &testdb.StatementCounter{}
 	s := testdb.Open(t, store.Opts{Tracer: counter})
-	signer, err := auth.GenerateSigner()
-	require.NoError(t, err)
+	signer := opts.Signer
+	if signer == nil {
+		var err error
+		signer, err = auth.GenerateSigner()
+		require.NoError(t, err)
+	}
+	if opts.RateLimits.Tiers.MaxQueryCost == 0 {
+		opts.RateLimits.Tiers = unlimited()
+	}
 	verifier, err := auth.NewVerifier(context.Background(), auth.VerifierOpts{
 		Issuer: auth.DevIssuer, Audience: auth.DevAudience, KeySet: signer.KeySet()})
 	require.NoError(t, err)
@@ -60,9 +74,20 @@ func New(t testing.TB, opts Opts) *Server {
 		Introspection:  true,
 		AllowedOrigins: opts.AllowedOrigins,
 		Ready:          s.Ping,
+		RateLimits:     opts.RateLimits,
 	}))
 	t.Cleanup(srv.Close)
 	return &Server{Store: s, Statements: counter, Signer: signer, URL: srv.URL, t: t}
+}
+
+func unlimited() ratelimit.Tiers {
+	t := ratelimit.DefaultTiers()
+	huge := ratelimit.PerSecond(1<<40, 1<<30)
+	for role := range t.ByRole {
+		t.ByRole[role] = huge
+	}
+	t.Default, t.MaxQueryCost = huge, 1<<40
+	return t
 }
 
 // Token mints a valid token for an employee of a tenant.

@@ -28,8 +28,18 @@ type Principal struct {
 	// MFA is true when the token says the user authenticated with a second factor.
 	MFA bool
 	// Service marks a service principal (an API key): only they hold the roles BI and AGENT.
-	Service   bool
+	Service bool
+	// APIKeyID is the API key a service principal authenticated with.
+	APIKeyID  uuid.UUID
 	ExpiresAt time.Time
+	// CostBudget, when set, replaces the role's query-cost budget (an API key's own tier).
+	CostBudget *CostBudget
+}
+
+// CostBudget is a query-cost budget: Maximum points, RestorePerSecond restored each second.
+type CostBudget struct {
+	Maximum          int
+	RestorePerSecond int
 }
 
 // HasRole reports whether the principal holds role.
@@ -282,7 +292,17 @@ func BearerToken(header string) (string, bool) {
 // Middleware authenticates every request it wraps. A websocket upgrade may instead carry its
 // token in the connection_init payload (browsers cannot set headers on websockets): it passes
 // through unauthenticated here and the websocket transport authenticates it.
-func Middleware(v TokenVerifier, next http.Handler) http.Handler {
+//
+// refused, when not nil, sees each request that fails to authenticate before it is answered
+// 401; it returns true when it has answered the request itself (429 for a client that keeps
+// failing).
+func Middleware(v TokenVerifier, refused func(w http.ResponseWriter, r *http.Request) bool, next http.Handler) http.Handler {
+	unauthorized := func(w http.ResponseWriter, r *http.Request, message string) {
+		if refused != nil && refused(w, r) {
+			return
+		}
+		Unauthorized(w, message)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		header := r.Header.Get("Authorization")
 		if header == "" && isWebsocketUpgrade(r) {
@@ -291,12 +311,12 @@ func Middleware(v TokenVerifier, next http.Handler) http.Handler {
 		}
 		raw, ok := BearerToken(header)
 		if !ok {
-			Unauthorized(w, "missing bearer token: send Authorization: Bearer <token>")
+			unauthorized(w, r, "missing bearer token: send Authorization: Bearer <token>")
 			return
 		}
 		p, err := v.Verify(r.Context(), raw)
 		if err != nil {
-			Unauthorized(w, "invalid or expired token")
+			unauthorized(w, r, "invalid or expired token")
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/workingtracker/api/internal/ratelimit"
 )
 
 // Environments.
@@ -49,6 +51,17 @@ type Config struct {
 	GCPercent  int
 	LogLevel   slog.Level // LOG_LEVEL: debug | info | warn | error
 	DBMaxConns int32      // DB_MAX_CONNS, default 0 (pgx: max(4, cores))
+
+	// RateTiers are the query-cost budgets: ratelimit.DefaultTiers, changed by RATE_LIMITS
+	// ("BI=100000/2000,EMPLOYEE=5000/100": role=maximum/restored-per-second) and
+	// MAX_QUERY_COST (the most one operation may cost).
+	RateTiers ratelimit.Tiers
+	// TrustedProxyHops is TRUSTED_PROXY_HOPS: proxies in front of the server that append to
+	// X-Forwarded-For (default 0: the peer address is the client's).
+	TrustedProxyHops int
+	// MetricsAddr is METRICS_ADDR (default :9090; "off" disables): Prometheus metrics are served
+	// there, apart from the API, so they are not public.
+	MetricsAddr string
 }
 
 // DefaultGCPercent trades memory for CPU: a request allocates a few megabytes that die with it
@@ -84,10 +97,28 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		OIDCRolesClaim:  getenv("OIDC_ROLES_CLAIM"),
 	}
 	var errs []error
+	var err error
+	c.RateTiers, err = ratelimit.DefaultTiers().ParseTiers(getenv("RATE_LIMITS"))
+	if err != nil {
+		errs = append(errs, fmt.Errorf("RATE_LIMITS: %w", err))
+	}
+	if v := getenv("MAX_QUERY_COST"); v != "" {
+		if c.RateTiers.MaxQueryCost, err = strconv.Atoi(v); err != nil || c.RateTiers.MaxQueryCost < 1 {
+			errs = append(errs, errors.New("MAX_QUERY_COST must be a positive integer"))
+		}
+	}
+	if v := getenv("TRUSTED_PROXY_HOPS"); v != "" {
+		if c.TrustedProxyHops, err = strconv.Atoi(v); err != nil || c.TrustedProxyHops < 0 {
+			errs = append(errs, errors.New("TRUSTED_PROXY_HOPS must be 0 or more"))
+		}
+	}
+	c.MetricsAddr = or(getenv("METRICS_ADDR"), ":9090")
+	if c.MetricsAddr == "off" {
+		c.MetricsAddr = ""
+	}
 	if c.Env != Development && c.Env != Production {
 		errs = append(errs, fmt.Errorf("APP_ENV must be %q or %q, not %q", Development, Production, c.Env))
 	}
-	var err error
 	if c.DevPGPort, err = strconv.Atoi(or(getenv("DEV_PG_PORT"), "54329")); err != nil {
 		errs = append(errs, fmt.Errorf("DEV_PG_PORT: %w", err))
 	}

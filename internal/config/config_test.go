@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/workingtracker/api/internal/config"
+	"github.com/workingtracker/api/internal/ratelimit"
 )
 
 func env(vars map[string]string) func(string) string { return func(k string) string { return vars[k] } }
@@ -47,8 +48,26 @@ func TestProductionRequiresWhatHasNoSafeDefault(t *testing.T) {
 func TestInvalidValuesAreAllReported(t *testing.T) {
 	t.Parallel()
 	_, err := config.FromEnv(env(map[string]string{"APP_ENV": "staging", "DB_MAX_CONNS": "-1", "LOADER_WAIT": "soon",
-		"LOG_LEVEL": "loud", "INTROSPECTION": "maybe", "OIDC_ISSUER": "https://idp", "OIDC_CLOCK_SKEW": "soon"}))
-	for _, want := range []string{"APP_ENV", "DB_MAX_CONNS", "LOADER_WAIT", "LOG_LEVEL", "INTROSPECTION", "OIDC_ISSUER needs OIDC_AUDIENCE", "OIDC_CLOCK_SKEW"} {
+		"LOG_LEVEL": "loud", "INTROSPECTION": "maybe", "OIDC_ISSUER": "https://idp", "OIDC_CLOCK_SKEW": "soon",
+		"RATE_LIMITS": "BI=lots", "MAX_QUERY_COST": "0", "TRUSTED_PROXY_HOPS": "-1"}))
+	for _, want := range []string{"APP_ENV", "DB_MAX_CONNS", "LOADER_WAIT", "LOG_LEVEL", "INTROSPECTION",
+		"OIDC_ISSUER needs OIDC_AUDIENCE", "OIDC_CLOCK_SKEW", "RATE_LIMITS", "MAX_QUERY_COST", "TRUSTED_PROXY_HOPS"} {
 		require.ErrorContains(t, err, want)
 	}
+}
+
+func TestRateLimitSettings(t *testing.T) {
+	t.Parallel()
+	c, err := config.FromEnv(env(map[string]string{"APP_ENV": "development",
+		"RATE_LIMITS": "BI=200000/4000, unauthenticated=10/1", "MAX_QUERY_COST": "3000", "METRICS_ADDR": "off"}))
+	require.NoError(t, err)
+	require.Equal(t, 200000, c.RateTiers.ByRole["BI"].Burst)
+	require.Equal(t, 4000.0, c.RateTiers.ByRole["BI"].RestorePerSecond())
+	require.Equal(t, 10, c.RateTiers.Unauthenticated.Burst)
+	require.Equal(t, ratelimit.DefaultTiers().ByRole["EMPLOYEE"], c.RateTiers.ByRole["EMPLOYEE"], "unnamed tiers keep their defaults")
+	require.Equal(t, 3000, c.RateTiers.MaxQueryCost)
+	require.Empty(t, c.MetricsAddr)
+
+	_, err = config.FromEnv(env(map[string]string{"APP_ENV": "development", "RATE_LIMITS": "INTERN=5/1"}))
+	require.ErrorContains(t, err, "unknown role INTERN")
 }
