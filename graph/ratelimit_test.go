@@ -71,11 +71,7 @@ func post(t *testing.T, url, token, query string) (*http.Response, apitest.Respo
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	out := apitest.Response{Status: resp.StatusCode}
-	require.NoError(t, json.Unmarshal(raw, &out), "body: %s", raw)
-	return resp, out
+	return resp, apitest.Decode(t, resp)
 }
 
 func TestCostBudget(t *testing.T) {

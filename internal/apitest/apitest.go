@@ -131,10 +131,16 @@ func (s *Server) Do(token, query string, vars map[string]any) Response {
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(s.t, err)
 	defer resp.Body.Close()
+	return Decode(s.t, resp)
+}
+
+// Decode reads a GraphQL response from an HTTP response.
+func Decode(t testing.TB, resp *http.Response) Response {
+	t.Helper()
 	raw, err := io.ReadAll(resp.Body)
-	require.NoError(s.t, err)
+	require.NoError(t, err)
 	out := Response{Status: resp.StatusCode}
-	require.NoError(s.t, json.Unmarshal(raw, &out), "response body: %s", raw)
+	require.NoError(t, json.Unmarshal(raw, &out), "response body: %s", raw)
 	return out
 }
 

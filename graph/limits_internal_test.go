@@ -1,0 +1,89 @@
+package graph
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/stretchr/testify/require"
+	"github.com/vektah/gqlparser/v2/ast"
+)
+
+// abusiveDocuments are the classic ways to make a GraphQL server work hard, each with the limit
+// that must refuse it before validation.
+func abusiveDocuments() []struct{ name, query, limit string } {
+	var fragments strings.Builder
+	fragments.WriteString("{ me { ...F0 } }")
+	for i := range 40 { // 2^40 fields once expanded, all at one level
+		fmt.Fprintf(&fragments, "\nfragment F%d on Employee { ...F%d ...F%d }", i, i+1, i+1)
+	}
+	fragments.WriteString("\nfragment F40 on Employee { id }")
+	var aliasBomb strings.Builder
+	aliasBomb.WriteString("{ me { ...A0 } }")
+	for i := range 10 { // 2^11 aliases, 11 levels deep
+		fmt.Fprintf(&aliasBomb, "\nfragment A%d on Employee { a: manager { ...A%d } b: manager { ...A%d } }", i, i+1, i+1)
+	}
+	aliasBomb.WriteString("\nfragment A10 on Employee { id }")
+	var aliases strings.Builder
+	aliases.WriteString("{ ")
+	for i := range 1000 {
+		fmt.Fprintf(&aliases, "a%d: __typename ", i)
+	}
+	aliases.WriteString("}")
+	return []struct{ name, query, limit string }{
+		{"1,000 aliases", aliases.String(), "aliases"},
+		{"depth 50", "{ me { " + strings.Repeat("manager { ", 49) + "id" + strings.Repeat(" }", 49) + " } }", "depth"},
+		{"10,000 tokens", "{ " + strings.Repeat("__typename ", 10_000) + "}", "tokens"},
+		{"100 root fields", "{ " + strings.Repeat("me { id } ", 100) + "}", "rootFields"},
+		{"directives on a field", "{ __typename" + strings.Repeat(" @include(if: true)", 50) + " }", "directives"},
+		{"aliases multiplied by fragments", aliasBomb.String(), "aliases"},
+		{"circular fragments", "{ me { ...A } } fragment A on Employee { manager { ...B } } fragment B on Employee { ...A }", ""},
+		// Spreads that merge into one field: within every limit, so it is validation's to
+		// handle (TestAbusiveDocumentsOverHTTP checks it does so quickly).
+		{"fragments spread 2^40 times", fragments.String(), "ok"},
+	}
+}
+
+// TestAbusiveDocumentsAreRefusedCheaply: each abusive document is refused (or, for the last,
+// measured) by the document limits for little memory, before validation sees it.
+func TestAbusiveDocumentsAreRefusedCheaply(t *testing.T) {
+	// Not parallel: it measures the allocations of the process.
+	limits := documentLimits{limits: DefaultDocumentLimits, validated: lru.New[*ast.QueryDocument](10)}
+	for _, doc := range abusiveDocuments() {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		err := limits.MutateOperationParameters(context.Background(), &graphql.RawParams{Query: doc.query})
+		runtime.ReadMemStats(&after)
+		switch doc.limit {
+		case "ok":
+			require.Nil(t, err, doc.name)
+		case "":
+			require.NotNil(t, err, doc.name)
+			require.Equal(t, "GRAPHQL_VALIDATION_FAILED", err.Extensions["code"], doc.name)
+		default:
+			require.NotNil(t, err, doc.name)
+			require.Equal(t, codeComplexityLimit, err.Extensions["code"], doc.name)
+			require.Equal(t, doc.limit, err.Extensions["limit"], doc.name)
+		}
+		// The largest document is ~110 KB of text; parsing the first 5,000 tokens of it and
+		// walking the result stays within a few megabytes.
+		allocated := after.TotalAlloc - before.TotalAlloc
+		require.Less(t, allocated, uint64(8<<20), "%s allocated %d bytes", doc.name, allocated)
+	}
+}
+
+func BenchmarkAbusiveDocuments(b *testing.B) {
+	limits := documentLimits{limits: DefaultDocumentLimits, validated: lru.New[*ast.QueryDocument](10)}
+	for _, doc := range abusiveDocuments() {
+		b.Run(strings.ReplaceAll(doc.name, " ", "_"), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = limits.MutateOperationParameters(context.Background(), &graphql.RawParams{Query: doc.query})
+			}
+		})
+	}
+}
