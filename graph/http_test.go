@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -64,6 +65,15 @@ func TestHTTPSecurity(t *testing.T) {
 			resp := send(http.MethodPost, "/query", ct, `{"query":"mutation { stopTimer { id } }"}`, bearer)
 			require.GreaterOrEqual(t, resp.StatusCode, 400, ct)
 		}
+	})
+	t.Run("NoMutationsOverGET", func(t *testing.T) {
+		// A GET can be sent by a link or an image tag from any page.
+		q := url.Values{"query": {`mutation { createProject(input: {name: "Via GET"}) { id } }`}}
+		resp := send(http.MethodGet, "/query?"+q.Encode(), "", "", bearer)
+		require.GreaterOrEqual(t, resp.StatusCode, 400)
+		var list struct{ Projects struct{ TotalCount int } }
+		srv.MustData(c.Token, `{ projects(filter: {search: "Via GET"}) { totalCount } }`, nil, &list)
+		require.Zero(t, list.Projects.TotalCount)
 	})
 	t.Run("NoSuggestionsOutsideDevelopment", func(t *testing.T) {
 		r := srv.Do(c.Token, `{ employes { totalCount } }`, nil)

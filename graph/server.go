@@ -155,6 +155,12 @@ func setAPIHeaders(h http.Header) {
 // per-operation loaders. It expects an authenticated principal in the request context (or, for
 // websockets, authenticates the connection_init payload itself).
 func NewGraphQLHandler(opts ServerOpts) *handler.Server {
+	return newGraphQLHandler(opts, true)
+}
+
+// newGraphQLHandler builds the server; unguarded leaves out the document limits and budgets,
+// for the benchmark that prices them (BenchmarkSecurityChain).
+func newGraphQLHandler(opts ServerOpts, guarded bool) *handler.Server {
 	opts = opts.withDefaults()
 	schema := NewExecutableSchema(Config{Resolvers: opts.Resolvers, Directives: Directives()})
 	srv := handler.New(schema)
@@ -171,9 +177,11 @@ func NewGraphQLHandler(opts ServerOpts) *handler.Server {
 	// Documents are bounded before validation, whose work grows with them; the parser stops at
 	// the token limit.
 	srv.SetParserTokenLimit(opts.DocumentLimits.MaxTokens)
-	srv.Use(documentLimits{limits: opts.DocumentLimits, validated: queries, onRefuse: func(string) {
-		opts.RateLimits.Metrics.Refusals.WithLabelValues("document").Inc()
-	}})
+	if guarded {
+		srv.Use(documentLimits{limits: opts.DocumentLimits, validated: queries, onRefuse: func(string) {
+			opts.RateLimits.Metrics.Refusals.WithLabelValues("document").Inc()
+		}})
+	}
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})
 	}
@@ -181,7 +189,9 @@ func NewGraphQLHandler(opts ServerOpts) *handler.Server {
 	srv.SetDisableSuggestion(!opts.Development)
 	// The budget comes first: a refused operation costs nothing more (no request scope, which
 	// may query the reporting line).
-	srv.AroundOperations(budgetGate{limits: opts.RateLimits, schema: schema}.aroundOperations)
+	if guarded {
+		srv.AroundOperations(budgetGate{limits: opts.RateLimits, schema: schema}.aroundOperations)
+	}
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		if p, ok := auth.PrincipalFrom(ctx); ok {
 			scope, err := NewRequestScope(ctx, opts.Org, p)

@@ -31,10 +31,16 @@ if [[ ! -x $BIN ]]; then
   $GO build -o "$BIN" ./cmd/workingtracker
 fi
 
+stop_cluster=""
+redis_pidfile=""
+cleanup() {
+  if [[ -n $redis_pidfile && -s $redis_pidfile ]]; then kill "$(cat "$redis_pidfile")" || true; fi
+  if [[ -n $stop_cluster ]]; then DATA_DIR="$bench_data" "$BIN" devdb stop || true; fi
+}
+trap cleanup EXIT
+
 if [[ -z ${BENCH_DATABASE_URL:-} ]]; then
-  if [[ -z ${BENCH_KEEP_CLUSTER:-} ]]; then
-    trap 'DATA_DIR="$bench_data" "$BIN" devdb stop || true' EXIT
-  fi
+  [[ -n ${BENCH_KEEP_CLUSTER:-} ]] || stop_cluster=1
   BENCH_DATABASE_URL=$(DATA_DIR="$bench_data" DEV_PG_PORT="${BENCH_PG_PORT:-54349}" "$BIN" devdb start)
 fi
 export BENCH_DATABASE_URL
@@ -62,3 +68,18 @@ export BENCH_APP_DATABASE_URL
 echo "server connects as: $BENCH_APP_DATABASE_URL"
 
 $GO test -tags bench -run '^TestLoad$' -count=1 -timeout 60m -v ./bench/
+
+# The security chain's price per request (authentication, document limits, cost, budget in
+# process and in Redis, headers) against the same server without it. It clones a test database
+# from the bench cluster and uses a private redis-server.
+if [[ -z ${TEST_REDIS_URL:-} ]] && command -v redis-server >/dev/null; then
+  port=56399
+  while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
+  redis_pidfile="$bench_data/redis.pid"
+  redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --daemonize yes \
+    --pidfile "$redis_pidfile" --logfile "$bench_data/redis.log" --dir "$bench_data"
+  export TEST_REDIS_URL="redis://127.0.0.1:$port/0"
+  for _ in $(seq 50); do [[ -s $redis_pidfile ]] && break; sleep 0.1; done
+fi
+TEST_DATABASE_URL="$BENCH_DATABASE_URL" $GO test -run '^$' -bench 'SecurityChain' -benchtime "${BENCH_CHAIN_TIME:-3s}" \
+  -count=1 ./graph/ | grep -v testdbconf

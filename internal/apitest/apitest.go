@@ -32,6 +32,9 @@ type Server struct {
 	Statements *testdb.StatementCounter
 	Signer     *auth.Signer
 	URL        string
+	// Opts built Handler, which serves URL.
+	Opts    graph.ServerOpts
+	Handler http.Handler
 	t          testing.TB
 }
 
@@ -65,7 +68,7 @@ func New(t testing.TB, opts Opts) *Server {
 		Issuer: auth.DevIssuer, Audience: auth.DevAudience, KeySet: signer.KeySet()})
 	require.NoError(t, err)
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, nil))
-	srv := httptest.NewServer(graph.NewHTTPHandler(graph.ServerOpts{
+	serverOpts := graph.ServerOpts{
 		Resolvers:      resolvers.New(s),
 		Reader:         s,
 		Org:            s,
@@ -75,9 +78,11 @@ func New(t testing.TB, opts Opts) *Server {
 		AllowedOrigins: opts.AllowedOrigins,
 		Ready:          s.Ping,
 		RateLimits:     opts.RateLimits,
-	}))
+	}
+	handler := graph.NewHTTPHandler(serverOpts)
+	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
-	return &Server{Store: s, Statements: counter, Signer: signer, URL: srv.URL, t: t}
+	return &Server{Store: s, Statements: counter, Signer: signer, URL: srv.URL, Opts: serverOpts, Handler: handler, t: t}
 }
 
 func unlimited() ratelimit.Tiers {

@@ -1,0 +1,7 @@
+package graph
+
+import "net/http"
+
+// NewUnguardedGraphQLHandler is the GraphQL server without document limits and budgets, for
+// BenchmarkSecurityChain's baseline.
+func NewUnguardedGraphQLHandler(opts ServerOpts) http.Handler { return newGraphQLHandler(opts, false) }
