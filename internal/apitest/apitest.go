@@ -35,7 +35,7 @@ type Server struct {
 	// Opts built Handler, which serves URL.
 	Opts    graph.ServerOpts
 	Handler http.Handler
-	t          testing.TB
+	t       testing.TB
 }
 
 // Opts tunes New.
