@@ -32,7 +32,8 @@ func envFor(t *testing.T, vars map[string]string) func(string) string {
 
 // served is a `workingtracker serve` running on port 0 through the binary's own entry point.
 type served struct {
-	base   string
+	base    string
+	metrics string // the metrics URL
 	tokens map[string]string // development token by role
 }
 
@@ -66,6 +67,8 @@ func serveFor(t *testing.T, vars map[string]string) served {
 			s.tokens[fields[0]] = fields[1]
 		case len(fields) > 2 && fields[0] == "listening":
 			s.base = fields[2]
+		case len(fields) > 2 && fields[0] == "metrics":
+			s.metrics = fields[2]
 		}
 	}
 	go func() { _, _ = io.Copy(io.Discard, out) }()
@@ -122,6 +125,29 @@ func TestReadinessFailsWhileRedisIsDown(t *testing.T) {
 	s := serveFor(t, map[string]string{"DATABASE_URL": testdb.URL(t), "REDIS_URL": "redis://" + dead + "/0"})
 	require.Equal(t, http.StatusServiceUnavailable, s.status(t, "/readyz"))
 	require.Equal(t, http.StatusOK, s.status(t, "/healthz"), "alive, just not ready")
+
+	// Queries are still answered, budgeted in process, and the metrics say so.
+	req, _ := http.NewRequest(http.MethodPost, s.base+"/query", strings.NewReader(`{"query":"{ me { name } }"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+s.tokens["EMPLOYEE"])
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	var got struct {
+		Errors     []any
+		Extensions struct{ Cost struct{ RequestedQueryCost int } }
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&got))
+	resp.Body.Close()
+	require.Empty(t, got.Errors)
+	require.Equal(t, 1, got.Extensions.Cost.RequestedQueryCost)
+
+	resp, err = http.Get(s.metrics)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	metrics, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Contains(t, string(metrics), "workingtracker_ratelimit_shared_up 0")
+	require.Contains(t, string(metrics), "workingtracker_ratelimit_local_charges_total 1")
 }
 
 func TestCommands(t *testing.T) {

@@ -116,7 +116,7 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 			ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
 		go func() { _ = metricsSrv.Serve(metricsLn) }()
 		defer metricsSrv.Close()
-		logger.Info("metrics", "addr", metricsLn.Addr().String())
+		fmt.Fprintf(stdout, "metrics on http://%s/metrics\n", displayAddr(metricsLn.Addr()))
 	}
 
 	base := "http://" + displayAddr(ln.Addr())
