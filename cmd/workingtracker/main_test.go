@@ -33,8 +33,8 @@ func envFor(t *testing.T, vars map[string]string) func(string) string {
 // served is a `workingtracker serve` running on port 0 through the binary's own entry point.
 type served struct {
 	base    string
-	metrics string // the metrics URL
-	tokens map[string]string // development token by role
+	metrics string            // the metrics URL
+	tokens  map[string]string // development token by role
 }
 
 func serveFor(t *testing.T, vars map[string]string) served {
@@ -134,7 +134,9 @@ func TestReadinessFailsWhileRedisIsDown(t *testing.T) {
 	require.NoError(t, err)
 	var got struct {
 		Errors     []any
-		Extensions struct{ Cost struct{ RequestedQueryCost int } }
+		Extensions struct {
+			Cost struct{ RequestedQueryCost int }
+		}
 	}
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&got))
 	resp.Body.Close()
