@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"net"
 	"net/http"
@@ -49,6 +50,7 @@ type costReport struct {
 type budgetGate struct {
 	limits RateLimits
 	schema graphql.ExecutableSchema
+	logger *slog.Logger
 }
 
 func (g budgetGate) aroundOperations(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
@@ -68,8 +70,10 @@ func (g budgetGate) aroundOperations(ctx context.Context, next graphql.Operation
 	}
 	res, err := g.limits.Limiter.Charge(ctx, key, limit, charge)
 	if err != nil {
+		id := reqid.From(ctx)
+		g.logger.ErrorContext(ctx, "charge the cost budget", "err", err, "request_id", id)
 		return refusal(&gqlerror.Error{Message: "internal error", Extensions: map[string]any{
-			"code": string(apperr.Internal), "requestId": reqid.From(ctx)}}, nil)
+			"code": string(apperr.Internal), "requestId": id}}, nil)
 	}
 	status.CurrentlyAvailable = res.Remaining
 	report := &costReport{RequestedQueryCost: cost, ThrottleStatus: status}

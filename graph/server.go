@@ -190,7 +190,7 @@ func newGraphQLHandler(opts ServerOpts, guarded bool) *handler.Server {
 	// The budget comes first: a refused operation costs nothing more (no request scope, which
 	// may query the reporting line).
 	if guarded {
-		srv.AroundOperations(budgetGate{limits: opts.RateLimits, schema: schema}.aroundOperations)
+		srv.AroundOperations(budgetGate{limits: opts.RateLimits, schema: schema, logger: opts.Logger}.aroundOperations)
 	}
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		if p, ok := auth.PrincipalFrom(ctx); ok {

@@ -200,3 +200,12 @@ func metric(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Fatalf("metric %s is not registered", name)
 	return 0
 }
+
+func TestTiersForRoles(t *testing.T) {
+	t.Parallel()
+	tiers := ratelimit.DefaultTiers()
+	require.Equal(t, tiers.ByRole["AGENT"], tiers.ForRoles([]string{"AGENT"}))
+	require.Equal(t, tiers.ByRole["EMPLOYEE"], tiers.ForRoles([]string{"AGENT", "EMPLOYEE"}), "the largest of the roles'")
+	require.Equal(t, tiers.Default, tiers.ForRoles([]string{"SOMETHING_NEW"}))
+	require.Equal(t, tiers.Default, tiers.ForRoles(nil))
+}
