@@ -639,7 +639,7 @@ func truncate(s string, n int) string {
 
 func benchTiers() ratelimit.Tiers {
 	t := ratelimit.DefaultTiers()
-	t.ByRole[store.RoleAdmin] = ratelimit.PerSecond(1<<40, 1<<30)
+	t.ByRole[store.RoleAdmin] = ratelimit.PerSecond(1<<30, 1<<29)
 	t.MaxQueryCost = 1 << 20
 	return t
 }

@@ -7,17 +7,21 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/hashicorp/golang-lru/v2/expirable"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/workingtracker/api/graph/model"
 	"github.com/workingtracker/api/internal/apperr"
 	"github.com/workingtracker/api/internal/auth"
+	"github.com/workingtracker/api/internal/policy"
 	"github.com/workingtracker/api/internal/ratelimit"
 	"github.com/workingtracker/api/internal/reqid"
 )
@@ -26,8 +30,11 @@ import (
 type RateLimits struct {
 	// Limiter keeps the budgets (ratelimit.Failover over Redis, or ratelimit.Local).
 	Limiter ratelimit.Limiter
-	Tiers   ratelimit.Tiers
-	Metrics *ratelimit.Metrics
+	// IPLimiter keeps the per-IP budgets for failed authentications, apart from Limiter's so a
+	// flood of addresses cannot evict people's in-process budgets.
+	IPLimiter ratelimit.Limiter
+	Tiers     ratelimit.Tiers
+	Metrics   *ratelimit.Metrics
 	// TrustedProxyHops is how many proxies in front of the server append to X-Forwarded-For;
 	// the client IP is the address they saw. 0: the connection's peer is the client.
 	TrustedProxyHops int
@@ -55,11 +62,17 @@ type budgetGate struct {
 
 func (g budgetGate) aroundOperations(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 	p, ok := auth.PrincipalFrom(ctx)
-	if !ok {
-		return next(ctx) // unauthenticated requests never get this far
+	if !ok { // authentication comes first on every transport; refuse rather than run unbudgeted
+		return refusal(&gqlerror.Error{Message: "unauthenticated",
+			Extensions: map[string]any{"code": string(apperr.Unauthenticated)}}, nil)
 	}
 	oc := graphql.GetOperationContext(ctx)
 	cost := operationCost(g.schema.Schema(), oc.Operation, oc.Variables)
+	if cost == 0 && !onlyAsksForBudget(oc.Operation) {
+		// Every operation pays something, or free ones ({ __typename }, introspection) could
+		// be sent without end; asking for the budget itself stays free.
+		cost = 1
+	}
 	key, limit := g.budgetFor(p)
 	maxCost := min(g.limits.Tiers.MaxQueryCost, limit.Burst)
 	status := model.RateLimit{MaximumAvailable: limit.Burst, RestoreRate: limit.RestorePerSecond(), MaximumQueryCost: maxCost}
@@ -71,6 +84,10 @@ func (g budgetGate) aroundOperations(ctx context.Context, next graphql.Operation
 	res, err := g.limits.Limiter.Charge(ctx, key, limit, charge)
 	if err != nil {
 		id := reqid.From(ctx)
+		if ctx.Err() != nil { // the client left
+			return refusal(&gqlerror.Error{Message: "request cancelled", Extensions: map[string]any{
+				"code": codeBadRequest, "requestId": id}}, nil)
+		}
 		g.logger.ErrorContext(ctx, "charge the cost budget", "err", err, "request_id", id)
 		return refusal(&gqlerror.Error{Message: "internal error", Extensions: map[string]any{
 			"code": string(apperr.Internal), "requestId": id}}, nil)
@@ -111,7 +128,7 @@ func (g budgetGate) aroundOperations(ctx context.Context, next graphql.Operation
 // budgetFor names the principal's budget and its size: an API key has one per key, a person
 // one per tenant and employee.
 func (g budgetGate) budgetFor(p *auth.Principal) (string, ratelimit.Limit) {
-	limit := g.limits.Tiers.ForRoles(p.Roles)
+	limit := g.limits.Tiers.ForRoles(policy.HeldRoles(p))
 	if b := p.CostBudget; b != nil {
 		limit = ratelimit.PerSecond(b.Maximum, b.RestorePerSecond)
 	}
@@ -119,6 +136,22 @@ func (g budgetGate) budgetFor(p *auth.Principal) (string, ratelimit.Limit) {
 		return "key:" + p.APIKeyID.String(), limit
 	}
 	return "user:" + p.TenantID.String() + ":" + p.EmployeeID.String(), limit
+}
+
+// onlyAsksForBudget reports whether op asks for rateLimit and nothing else (but __typename).
+func onlyAsksForBudget(op *ast.OperationDefinition) bool {
+	if op.Operation != ast.Query {
+		return false
+	}
+	asks := false
+	for _, sel := range op.SelectionSet {
+		f, ok := sel.(*ast.Field)
+		if !ok || (f.Name != "rateLimit" && f.Name != "__typename") {
+			return false
+		}
+		asks = asks || f.Name == "rateLimit"
+	}
+	return asks
 }
 
 func refusal(err *gqlerror.Error, report *costReport) graphql.ResponseHandler {
@@ -130,7 +163,7 @@ func refusal(err *gqlerror.Error, report *costReport) graphql.ResponseHandler {
 }
 
 func costString(cost int) string {
-	if cost == math.MaxInt64 {
+	if cost == math.MaxInt {
 		return "too many"
 	}
 	return strconv.Itoa(cost)
@@ -200,28 +233,68 @@ func (w *throttleWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the connection (websocket hijack, flush).
 func (w *throttleWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// unauthenticatedBudget is auth.Middleware's refused hook: each request that fails to
-// authenticate costs its client IP a point; when the IP's budget is spent, it is answered 429
-// instead of 401, which slows down guessing tokens and API keys.
-func (l RateLimits) unauthenticatedBudget(w http.ResponseWriter, r *http.Request) bool {
-	res, err := l.Limiter.Charge(r.Context(), "ip:"+clientIP(r, l.TrustedProxyHops), l.Tiers.Unauthenticated, 1)
-	if err != nil || res.Allowed {
-		return false
+// failureGuard is the per-client-IP budget for failed authentications (each costs 1), kept in
+// the IP limiter. Once it is spent, the address is blocked in this process until the budget
+// holds a point again: a blocked client is refused before its credentials are checked, and
+// clients that authenticate pay nothing for the guard (no budget lookup).
+type failureGuard struct {
+	limiter ratelimit.Limiter
+	limit   ratelimit.Limit
+	blocked *expirable.LRU[string, time.Time]
+	metrics *ratelimit.Metrics
+}
+
+func newFailureGuard(l RateLimits) failureGuard {
+	return failureGuard{limiter: l.IPLimiter, limit: l.Tiers.Unauthenticated, metrics: l.Metrics,
+		blocked: expirable.NewLRU[string, time.Time](100_000, nil, time.Hour)}
+}
+
+// Blocked implements auth.FailureGuard.
+func (g failureGuard) Blocked(ctx context.Context) (time.Duration, bool) {
+	until, ok := g.blocked.Get(clientAddress(ctx))
+	if !ok {
+		return 0, false
 	}
-	l.Metrics.Refusals.WithLabelValues("unauthenticated").Inc()
-	retry := retryAfterSeconds(res.RetryAfter)
-	w.Header().Set("Retry-After", strconv.Itoa(retry))
-	writeJSON(w, http.StatusTooManyRequests, map[string]any{"errors": []map[string]any{{
-		"message":    fmt.Sprintf("too many requests that failed to authenticate from this address; retry in %d s", retry),
-		"extensions": map[string]any{"code": codeRateLimited, "retryAfter": retry},
-	}}})
-	return true
+	if wait := time.Until(until); wait > 0 {
+		g.metrics.Refusals.WithLabelValues("unauthenticated").Inc()
+		return wait, true
+	}
+	return 0, false
+}
+
+// Failed implements auth.FailureGuard.
+func (g failureGuard) Failed(ctx context.Context) (time.Duration, bool) {
+	ip := clientAddress(ctx)
+	res, err := g.limiter.Charge(ctx, "ip:"+ip, g.limit, 1)
+	if err != nil || res.Allowed {
+		return 0, false
+	}
+	g.blocked.Add(ip, time.Now().Add(res.RetryAfter))
+	g.metrics.Refusals.WithLabelValues("unauthenticated").Inc()
+	return res.RetryAfter, true
+}
+
+type clientAddressKey struct{}
+
+// withClientAddress records the client's address for the failure guard (websocket connections
+// authenticate after the upgrade, from this context).
+func withClientAddress(hops int, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientAddressKey{}, clientIP(r, hops))))
+	})
+}
+
+func clientAddress(ctx context.Context) string {
+	a, _ := ctx.Value(clientAddressKey{}).(string)
+	return a
 }
 
 // clientIP is the address of the client: the peer, or behind hops trusted proxies the address
 // the outermost of them saw (X-Forwarded-For's hops-th entry from the right). Entries further
-// left are the client's own words and not trusted.
+// left are the client's own words and not trusted. An IPv6 client is its /64, the block one
+// host is typically given (any address in it is as easy to use as the next).
 func clientIP(r *http.Request, hops int) string {
+	addr := ""
 	if hops > 0 {
 		var forwarded []string
 		for _, h := range r.Header.Values("X-Forwarded-For") {
@@ -230,14 +303,24 @@ func clientIP(r *http.Request, hops int) string {
 			}
 		}
 		if len(forwarded) >= hops {
-			if ip := net.ParseIP(forwarded[len(forwarded)-hops]); ip != nil {
-				return ip.String()
-			}
+			addr = forwarded[len(forwarded)-hops]
 		}
 	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
+	if addr == "" {
+		if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+			addr = host
+		} else {
+			addr = r.RemoteAddr
+		}
 	}
-	return host
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return addr
+	}
+	ip = ip.Unmap()
+	if ip.Is6() {
+		prefix, _ := ip.Prefix(64)
+		return prefix.String()
+	}
+	return ip.String()
 }

@@ -31,14 +31,14 @@ const (
 
 // operationCost is the static cost of op with its variables.
 func operationCost(schema *ast.Schema, op *ast.OperationDefinition, vars map[string]any) int {
-	c := &costCalc{schema: schema, vars: vars, fragments: map[string]int{}}
+	c := &costCalc{schema: schema, vars: vars, fragments: map[fragmentKey]int{}}
 	total := 0
 	for _, f := range c.fields(op.SelectionSet) {
 		weight := -1
 		if op.Operation == ast.Mutation && f.Definition != nil && f.Definition.Directives.ForName("cost") == nil {
 			weight = mutationWeight
 		}
-		total = addCost(total, c.field(f, weight, 0))
+		total = satAdd(total, c.field(f, weight, 0))
 	}
 	return total
 }
@@ -46,9 +46,27 @@ func operationCost(schema *ast.Schema, op *ast.OperationDefinition, vars map[str
 type costCalc struct {
 	schema *ast.Schema
 	vars   map[string]any
-	// fragments memoises a fragment's cost (when no size is handed down into it), so nested
+	// fragments memoises a fragment's cost for each size handed down into it, so nested
 	// spreads of the same fragment cost linear time, not exponential.
-	fragments map[string]int
+	fragments map[fragmentKey]int
+}
+
+type fragmentKey struct {
+	name  string
+	sized sizing
+}
+
+// sizing is the size a connection hands down to its sizedFields (edges, nodes).
+type sizing struct {
+	fields string // comma-separated names
+	size   int
+}
+
+func (s sizing) of(name string) int {
+	if s.fields == "" || !slices.Contains(strings.Split(s.fields, ","), name) {
+		return 0
+	}
+	return s.size
 }
 
 // fields flattens a selection set's fields through its fragments (for the root's weights).
@@ -69,35 +87,32 @@ func (c *costCalc) fields(set ast.SelectionSet) []*ast.Field {
 	return out
 }
 
-// selections costs a selection set; sized gives the size a parent connection hands down to
-// its sizedFields (edges, nodes), 0 for none.
-func (c *costCalc) selections(set ast.SelectionSet, sized map[string]int) int {
+// selections costs a selection set; sized is what a parent connection hands down.
+func (c *costCalc) selections(set ast.SelectionSet, sized sizing) int {
 	total := 0
 	for _, sel := range set {
 		switch s := sel.(type) {
 		case *ast.Field:
-			total = addCost(total, c.field(s, -1, sized[s.Name]))
+			total = satAdd(total, c.field(s, -1, sized.of(s.Name)))
 		case *ast.InlineFragment:
-			total = addCost(total, c.selections(s.SelectionSet, sized))
+			total = satAdd(total, c.selections(s.SelectionSet, sized))
 		case *ast.FragmentSpread:
-			total = addCost(total, c.fragment(s, sized))
+			total = satAdd(total, c.fragment(s, sized))
 		}
 	}
 	return total
 }
 
-func (c *costCalc) fragment(s *ast.FragmentSpread, sized map[string]int) int {
+func (c *costCalc) fragment(s *ast.FragmentSpread, sized sizing) int {
 	if s.Definition == nil {
 		return 0
 	}
-	if sized != nil {
-		return c.selections(s.Definition.SelectionSet, sized)
-	}
-	if cost, ok := c.fragments[s.Name]; ok {
+	key := fragmentKey{name: s.Name, sized: sized}
+	if cost, ok := c.fragments[key]; ok {
 		return cost
 	}
-	cost := c.selections(s.Definition.SelectionSet, nil)
-	c.fragments[s.Name] = cost
+	cost := c.selections(s.Definition.SelectionSet, sized)
+	c.fragments[key] = cost
 	return cost
 }
 
@@ -111,7 +126,7 @@ func (c *costCalc) field(f *ast.Field, weight, size int) int {
 	if weight < 0 {
 		weight = c.weight(def)
 	}
-	var sized map[string]int
+	var sized sizing
 	multiplier := 1
 	listSize := def.Directives.ForName("listSize")
 	switch {
@@ -122,16 +137,12 @@ func (c *costCalc) field(f *ast.Field, weight, size int) int {
 			multiplier = len(reps)
 		}
 	case listSize != nil && len(stringList(listSize, "sizedFields")) > 0:
-		n := c.listSize(f, listSize)
-		sized = map[string]int{}
-		for _, name := range stringList(listSize, "sizedFields") {
-			sized[name] = n
-		}
+		sized = sizing{fields: strings.Join(stringList(listSize, "sizedFields"), ","), size: c.listSize(f, listSize)}
 	case def.Type.Elem != nil: // a list
 		multiplier = c.listSize(f, listSize)
 	}
 	children := c.selections(f.SelectionSet, sized)
-	return mulCost(multiplier, addCost(weight, children))
+	return satMul(multiplier, satAdd(weight, children))
 }
 
 func (c *costCalc) weight(def *ast.FieldDefinition) int {
@@ -240,17 +251,18 @@ func clampInt(n int64) int {
 	return int(n)
 }
 
-// addCost and mulCost saturate: a document built to overflow the sum costs "too much".
-func addCost(a, b int) int {
-	if a > math.MaxInt64-b {
-		return math.MaxInt64
+// satAdd and satMul saturate at math.MaxInt: a document built to overflow a sum or product
+// costs "too much", never wraps around to cheap. Both operands are non-negative.
+func satAdd(a, b int) int {
+	if a > math.MaxInt-b {
+		return math.MaxInt
 	}
 	return a + b
 }
 
-func mulCost(a, b int) int {
-	if a != 0 && b > math.MaxInt64/a {
-		return math.MaxInt64
+func satMul(a, b int) int {
+	if a != 0 && b > math.MaxInt/a {
+		return math.MaxInt
 	}
 	return a * b
 }

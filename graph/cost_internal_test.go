@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"github.com/vektah/gqlparser/v2"
@@ -72,6 +73,28 @@ func TestFragmentBombCostsLinearTime(t *testing.T) {
 	doc, errs := gqlparser.LoadQuery(schema, query)
 	require.Empty(t, errs)
 	require.Equal(t, 1+(1<<31)-2, operationCost(schema, doc.Operations[0], nil))
+}
+
+// TestSizedFragmentBombCostsLinearTime: the same inside a connection, whose page size is handed
+// down into the fragments (memoised per size too).
+func TestSizedFragmentBombCostsLinearTime(t *testing.T) {
+	t.Parallel()
+	schema := NewExecutableSchema(Config{}).Schema()
+	query := `{ employees(first: 1) { ...F0 } }`
+	for i := range 40 {
+		query += fmt.Sprintf("\nfragment F%d on EmployeeConnection { ...F%d ...F%d }", i, i+1, i+1)
+	}
+	query += "\nfragment F40 on EmployeeConnection { nodes { id } }"
+	doc, errs := gqlparser.LoadQuery(schema, query)
+	require.Empty(t, errs)
+	done := make(chan int)
+	go func() { done <- operationCost(schema, doc.Operations[0], nil) }()
+	select {
+	case cost := <-done:
+		require.Equal(t, 1+(1<<40)*1, cost)
+	case <-time.After(10 * time.Second): // linear: microseconds; exponential: days
+		t.Fatal("pricing did not finish")
+	}
 }
 
 // TestEveryListDeclaresItsSize: a list field without @listSize would be priced at the

@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
@@ -61,12 +63,21 @@ func costOf(t *testing.T, r apitest.Response) costExtension {
 // post sends a GraphQL request and returns the raw HTTP response too (status, headers).
 func post(t *testing.T, url, token, query string) (*http.Response, apitest.Response) {
 	t.Helper()
+	return postFrom(t, url, "", token, query)
+}
+
+// postFrom sends it as a client whose address a trusted proxy put in X-Forwarded-For.
+func postFrom(t *testing.T, url, clientIP, token, query string) (*http.Response, apitest.Response) {
+	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": query})
 	req, err := http.NewRequest(http.MethodPost, url+"/query", bytes.NewReader(body))
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/json")
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if clientIP != "" {
+		req.Header.Set("X-Forwarded-For", clientIP)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
@@ -138,6 +149,13 @@ func TestCostBudget(t *testing.T) {
 		require.Equal(t, 100-2*pageCost-1, costOf(t, r).ThrottleStatus.CurrentlyAvailable)
 	})
 
+	t.Run("FreeFieldsStillCostOne", func(t *testing.T) {
+		before := costOf(t, srv.Do(c.Token, `{ rateLimit { currentlyAvailable } }`, nil)).ThrottleStatus.CurrentlyAvailable
+		r := srv.Do(c.Token, `{ __typename }`, nil)
+		require.Equal(t, 1, costOf(t, r).RequestedQueryCost)
+		require.Equal(t, before-1, costOf(t, r).ThrottleStatus.CurrentlyAvailable)
+	})
+
 	t.Run("BudgetsArePerPrincipal", func(t *testing.T) {
 		other := srv.NewTenant("globex")
 		r := srv.Do(other.Token, page, nil)
@@ -174,6 +192,13 @@ func TestTiers(t *testing.T) {
 		return costOf(t, r)
 	}
 	require.Equal(t, tiers.ByRole["ADMIN"].Burst, budget(c.Token).ThrottleStatus.MaximumAvailable)
+	// A person's token claiming a service role does not get the service's tier.
+	small, err := tiers.ParseTiers("EMPLOYEE=1234/5")
+	require.NoError(t, err)
+	srv2 := apitest.New(t, apitest.Opts{RateLimits: graph.RateLimits{Tiers: small}})
+	claimsBI := srv2.Token(c.Tenant.ID, c.Admin.ID, "EMPLOYEE", "BI")
+	r := srv2.Do(claimsBI, `{ rateLimit { currentlyAvailable } }`, nil)
+	require.Equal(t, 1234, costOf(t, r).ThrottleStatus.MaximumAvailable)
 
 	var created struct {
 		CreateApiKey struct {
@@ -200,31 +225,67 @@ func TestTiers(t *testing.T) {
 	require.Equal(t, 5000.0, own.RestoreRate)
 	require.Equal(t, tiers.MaxQueryCost, own.MaximumQueryCost)
 
-	r := srv.Do(mfa, `mutation { createApiKey(input: {name: "x", role: BI, costBudget: {maximum: 0, restorePerSecond: 1}}) { secret } }`, nil)
+	r = srv.Do(mfa, `mutation { createApiKey(input: {name: "x", role: BI, costBudget: {maximum: 0, restorePerSecond: 1}}) { secret } }`, nil)
 	require.Equal(t, "BAD_USER_INPUT", r.Errors[0].Code())
 	require.Equal(t, "costBudget.maximum", r.Errors[0].Extensions["field"])
 }
 
-// TestFailedAuthenticationSpendsTheClientIPBudget: guessing tokens from one address is slowed
-// down to the unauthenticated tier; valid tokens from the same address are not.
+// TestFailedAuthenticationSpendsTheClientIPBudget: an address that keeps failing to
+// authenticate is blocked, before its credentials are checked, until its budget holds a point
+// again; other addresses are not affected; websocket connection_init failures count the same.
 func TestFailedAuthenticationSpendsTheClientIPBudget(t *testing.T) {
 	t.Parallel()
 	tiers := slowTiers(100)
 	tiers.Unauthenticated = ratelimit.Limit{Burst: 5, Rate: 1, Period: time.Hour}
-	srv := apitest.New(t, apitest.Opts{RateLimits: graph.RateLimits{Tiers: tiers}})
+	srv := apitest.New(t, apitest.Opts{RateLimits: graph.RateLimits{Tiers: tiers, TrustedProxyHops: 1}})
 	c := srv.NewTenant("acme")
+	const attacker, neighbour = "203.0.113.7", "203.0.113.8"
 	for i := range 5 {
-		resp, r := post(t, srv.URL, "not-a-token", `{ me { id } }`)
+		resp, r := postFrom(t, srv.URL, attacker, "not-a-token", `{ me { id } }`)
 		require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "attempt %d", i)
 		require.Equal(t, "UNAUTHENTICATED", r.Errors[0].Code())
 	}
-	resp, r := post(t, srv.URL, "", `{ me { id } }`)
-	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
-	require.NotEmpty(t, resp.Header.Get("Retry-After"))
+	resp, r := postFrom(t, srv.URL, attacker, "", `{ me { id } }`)
+	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode, "the sixth failure")
+	retry, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+	require.NoError(t, err)
+	require.InDelta(t, 3600, retry, 5, "a point an hour")
 	require.Equal(t, "RATE_LIMITED", r.Errors[0].Code())
 
-	r = srv.Do(c.Token, `{ me { id } }`, nil)
-	require.Empty(t, r.Errors, "a valid token is served")
+	resp, _ = postFrom(t, srv.URL, attacker, c.Token, `{ me { id } }`)
+	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode,
+		"blocked before the credentials are checked: a right guess looks like a wrong one")
+	resp, r = postFrom(t, srv.URL, neighbour, c.Token, `{ me { id } }`)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "another address is served")
+	require.Empty(t, r.Errors)
+
+	t.Run("Websocket", func(t *testing.T) {
+		// graphql-transport-ws has no error message for connection_init: a refused connection
+		// is closed without connection_ack, whatever the reason.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		acked := func(clientIP, token string) bool {
+			conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/query", &websocket.DialOptions{
+				Subprotocols: []string{"graphql-transport-ws"},
+				HTTPHeader:   http.Header{"X-Forwarded-For": {clientIP}},
+			})
+			require.NoError(t, err)
+			defer conn.CloseNow()
+			require.NoError(t, wsjson.Write(ctx, conn, wsMessage{Type: "connection_init",
+				Payload: map[string]any{"Authorization": "Bearer " + token}}))
+			var msg wsMessage
+			err = wsjson.Read(ctx, conn, &msg)
+			require.NotErrorIs(t, err, context.DeadlineExceeded)
+			return err == nil && msg.Type == "connection_ack"
+		}
+		const wsClient = "198.51.100.1"
+		require.True(t, acked(wsClient, c.Token))
+		for range 6 { // five the budget holds, and the one that finds it empty
+			require.False(t, acked(wsClient, "not-a-token"))
+		}
+		require.False(t, acked(wsClient, c.Token), "failed connection_inits spent the budget: blocked")
+		require.True(t, acked("198.51.100.2", c.Token), "another address is served")
+	})
 }
 
 // TestBudgetIsSharedAcrossInstances: two servers sharing Redis, hit by parallel requests of one
@@ -272,8 +333,7 @@ func TestBudgetIsSharedAcrossInstances(t *testing.T) {
 func TestRedisStoppingMidTest(t *testing.T) {
 	t.Parallel()
 	server := testredis.Start(t)
-	rdb := redis.NewClient(&redis.Options{Addr: server.Addr, MaxRetries: -1,
-		DialTimeout: 50 * time.Millisecond, ReadTimeout: 50 * time.Millisecond, WriteTimeout: 50 * time.Millisecond})
+	rdb := redis.NewClient(&redis.Options{Addr: server.Addr, MaxRetries: -1, ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = rdb.Close() })
 	metrics := ratelimit.NewMetrics(prometheus.NewRegistry())
 	srv := apitest.New(t, apitest.Opts{RateLimits: graph.RateLimits{Tiers: slowTiers(100), Metrics: metrics,

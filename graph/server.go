@@ -61,19 +61,22 @@ func (opts ServerOpts) withDefaults() ServerOpts {
 	if rl.Limiter == nil {
 		rl.Limiter = ratelimit.NewLocal(100_000)
 	}
+	if rl.IPLimiter == nil {
+		rl.IPLimiter = ratelimit.NewLocal(100_000)
+	}
 	if rl.Tiers.MaxQueryCost == 0 {
 		rl.Tiers = ratelimit.DefaultTiers()
 	}
 	if rl.Metrics == nil {
 		rl.Metrics = ratelimit.NewMetrics(prometheus.NewRegistry()) // counted, not exported
 	}
-	d, def := &opts.DocumentLimits, DefaultDocumentLimits
+	d, def := &opts.DocumentLimits, DefaultDocumentLimits()
 	for _, f := range []struct {
 		v   *int
 		def int
 	}{{&d.MaxTokens, def.MaxTokens}, {&d.MaxDepth, def.MaxDepth},
 		{&d.MaxAliases, def.MaxAliases}, {&d.MaxRootFields, def.MaxRootFields},
-		{&d.MaxDirectivesPerField, def.MaxDirectivesPerField}} {
+		{&d.MaxDirectivesPerField, def.MaxDirectivesPerField}, {&d.MaxFields, def.MaxFields}} {
 		if *f.v == 0 {
 			*f.v = f.def
 		}
@@ -86,7 +89,8 @@ func (opts ServerOpts) withDefaults() ServerOpts {
 func NewHTTPHandler(opts ServerOpts) http.Handler {
 	opts = opts.withDefaults()
 	mux := http.NewServeMux()
-	gql := NewGraphQLHandler(opts)
+	guard := newFailureGuard(opts.RateLimits)
+	gql := newGraphQLHandler(opts, guard, true)
 	// Browsers from the allowed origins may call the API; tokens travel in a header, never in
 	// cookies, so credentials are not allowed across origins.
 	corsPolicy := cors.New(cors.Options{
@@ -97,7 +101,7 @@ func NewHTTPHandler(opts ServerOpts) http.Handler {
 		MaxAge:         600,
 	})
 	mux.Handle("/query", apiHeaders(corsPolicy.Handler(limitBody(maxRequestBytes,
-		auth.Middleware(opts.Verifier, opts.RateLimits.unauthenticatedBudget, throttleStatus(gql))))))
+		auth.Middleware(opts.Verifier, guard, throttleStatus(gql))))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		setAPIHeaders(w.Header())
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -121,7 +125,8 @@ func NewHTTPHandler(opts ServerOpts) http.Handler {
 			AssetsPrefix:         "/",
 		}))
 	}
-	return reqid.Middleware(accessLog(opts.Logger, recoverPanics(opts.Logger, securityHeaders(mux))))
+	return reqid.Middleware(accessLog(opts.Logger, recoverPanics(opts.Logger,
+		withClientAddress(opts.RateLimits.TrustedProxyHops, securityHeaders(mux)))))
 }
 
 // securityHeaders are sent with every response. The playground sends its own
@@ -155,18 +160,18 @@ func setAPIHeaders(h http.Header) {
 // per-operation loaders. It expects an authenticated principal in the request context (or, for
 // websockets, authenticates the connection_init payload itself).
 func NewGraphQLHandler(opts ServerOpts) *handler.Server {
-	return newGraphQLHandler(opts, true)
+	return newGraphQLHandler(opts, newFailureGuard(opts.withDefaults().RateLimits), true)
 }
 
 // newGraphQLHandler builds the server; unguarded leaves out the document limits and budgets,
 // for the benchmark that prices them (BenchmarkSecurityChain).
-func newGraphQLHandler(opts ServerOpts, guarded bool) *handler.Server {
+func newGraphQLHandler(opts ServerOpts, guard auth.FailureGuard, guarded bool) *handler.Server {
 	opts = opts.withDefaults()
 	schema := NewExecutableSchema(Config{Resolvers: opts.Resolvers, Directives: Directives()})
 	srv := handler.New(schema)
 	srv.AddTransport(transport.Websocket{
 		KeepAlivePingInterval: 10 * time.Second,
-		InitFunc:              websocketAuth(opts.Verifier),
+		InitFunc:              websocketAuth(opts.Verifier, guard),
 	})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
@@ -296,10 +301,23 @@ func isRepresentationError(err error) bool {
 // codeBadRequest marks a request the server could not read as GraphQL at all.
 const codeBadRequest = "BAD_REQUEST"
 
-func websocketAuth(v auth.TokenVerifier) transport.WebsocketInitFunc {
+func websocketAuth(v auth.TokenVerifier, guard auth.FailureGuard) transport.WebsocketInitFunc {
+	refused := func(wait time.Duration) error {
+		return fmt.Errorf("rate limited: too many failed authentications from this address; retry in %d s",
+			retryAfterSeconds(wait))
+	}
 	return func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 		if p, ok := auth.PrincipalFrom(ctx); ok {
 			return untilExpiry(ctx, p), &payload, nil // authenticated by the upgrade request's header
+		}
+		if wait, blocked := guard.Blocked(ctx); blocked {
+			return ctx, nil, refused(wait)
+		}
+		failed := func(err error) (context.Context, *transport.InitPayload, error) {
+			if wait, limited := guard.Failed(ctx); limited {
+				return ctx, nil, refused(wait)
+			}
+			return ctx, nil, err
 		}
 		raw, ok := auth.BearerToken(payload.Authorization())
 		if !ok {
@@ -308,11 +326,11 @@ func websocketAuth(v auth.TokenVerifier) transport.WebsocketInitFunc {
 			}
 		}
 		if !ok {
-			return ctx, nil, errors.New("unauthenticated: send {\"Authorization\": \"Bearer <token>\"} in connection_init")
+			return failed(errors.New("unauthenticated: send {\"Authorization\": \"Bearer <token>\"} in connection_init"))
 		}
 		p, err := v.Verify(ctx, raw)
 		if err != nil {
-			return ctx, nil, errors.New("unauthenticated: invalid or expired token")
+			return failed(errors.New("unauthenticated: invalid or expired token"))
 		}
 		return untilExpiry(auth.WithPrincipal(ctx, p), p), &payload, nil
 	}

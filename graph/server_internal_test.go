@@ -38,3 +38,22 @@ func TestPanicsOutsideResolversAreRecovered(t *testing.T) {
 	require.Contains(t, logs.String(), "secret detail")
 	require.Contains(t, logs.String(), id)
 }
+
+func TestClientIP(t *testing.T) {
+	t.Parallel()
+	req := func(remote string, forwarded ...string) *http.Request {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.RemoteAddr = remote
+		for _, f := range forwarded {
+			r.Header.Add("X-Forwarded-For", f)
+		}
+		return r
+	}
+	require.Equal(t, "192.0.2.1", clientIP(req("192.0.2.1:5555"), 0))
+	require.Equal(t, "192.0.2.1", clientIP(req("192.0.2.1:5555", "203.0.113.9"), 0), "no trusted proxy: the header is the client's word")
+	require.Equal(t, "203.0.113.9", clientIP(req("10.0.0.1:80", "1.1.1.1, 203.0.113.9"), 1), "the entry the proxy added")
+	require.Equal(t, "1.1.1.1", clientIP(req("10.0.0.1:80", "1.1.1.1", "203.0.113.9"), 2))
+	require.Equal(t, "2001:db8:1:2::/64", clientIP(req("[2001:db8:1:2:aaaa::1]:443"), 0), "IPv6 by /64")
+	require.Equal(t, clientIP(req("[2001:db8:1:2::ffff]:1"), 0), clientIP(req("[2001:db8:1:2:1::9]:1"), 0))
+	require.Equal(t, "192.0.2.7", clientIP(req("[::ffff:192.0.2.7]:1"), 0), "IPv4-mapped is IPv4")
+}

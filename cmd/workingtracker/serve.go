@@ -65,7 +65,7 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	rateMetrics := ratelimit.NewMetrics(registry)
-	var limiter ratelimit.Limiter = ratelimit.NewLocal(100_000)
+	var limiter, ipLimiter ratelimit.Limiter = ratelimit.NewLocal(100_000), ratelimit.NewLocal(100_000)
 	if e.cfg.RedisURL != "" {
 		opts, err := redis.ParseURL(e.cfg.RedisURL)
 		if err != nil {
@@ -75,10 +75,13 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 		// requests (the rate limiter falls back to its local budgets).
 		opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = 200*time.Millisecond, 100*time.Millisecond, 100*time.Millisecond
 		opts.MaxRetries = -1
+		opts.ContextTimeoutEnabled = true // the limiter's per-charge deadline applies
 		rdb := redis.NewClient(opts)
 		defer rdb.Close()
 		ready = append(ready, func(ctx context.Context) error { return rdb.Ping(ctx).Err() })
-		limiter = &ratelimit.Failover{Shared: ratelimit.NewRedis(rdb), Local: limiter, Logger: logger, Metrics: rateMetrics}
+		shared := ratelimit.NewRedis(rdb)
+		limiter = &ratelimit.Failover{Shared: shared, Local: limiter, Logger: logger, Metrics: rateMetrics}
+		ipLimiter = &ratelimit.Failover{Shared: shared, Local: ipLimiter, Logger: logger, Metrics: rateMetrics}
 	}
 	handler := graph.NewHTTPHandler(graph.ServerOpts{
 		Resolvers:      resolvers.New(s),
@@ -91,7 +94,7 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 		Introspection:  e.cfg.Introspection,
 		AllowedOrigins: e.cfg.AllowedOrigins,
 		Ready:          allReady(ready),
-		RateLimits: graph.RateLimits{Limiter: limiter, Tiers: e.cfg.RateTiers, Metrics: rateMetrics,
+		RateLimits: graph.RateLimits{Limiter: limiter, IPLimiter: ipLimiter, Tiers: e.cfg.RateTiers, Metrics: rateMetrics,
 			TrustedProxyHops: e.cfg.TrustedProxyHops},
 	})
 	ln, err := net.Listen("tcp", e.cfg.HTTPAddr)

@@ -10,7 +10,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -293,12 +295,16 @@ func BearerToken(header string) (string, bool) {
 // token in the connection_init payload (browsers cannot set headers on websockets): it passes
 // through unauthenticated here and the websocket transport authenticates it.
 //
-// refused, when not nil, sees each request that fails to authenticate before it is answered
-// 401; it returns true when it has answered the request itself (429 for a client that keeps
-// failing).
-func Middleware(v TokenVerifier, refused func(w http.ResponseWriter, r *http.Request) bool, next http.Handler) http.Handler {
+// guard, when not nil, slows down clients that keep failing: a blocked client is answered 429
+// before its credentials are checked, so a flood of guesses costs no verification (nor an API
+// key lookup).
+func Middleware(v TokenVerifier, guard FailureGuard, next http.Handler) http.Handler {
+	if guard == nil {
+		guard = noGuard{}
+	}
 	unauthorized := func(w http.ResponseWriter, r *http.Request, message string) {
-		if refused != nil && refused(w, r) {
+		if wait, limited := guard.Failed(r.Context()); limited {
+			TooManyFailures(w, wait)
 			return
 		}
 		Unauthorized(w, message)
@@ -307,6 +313,10 @@ func Middleware(v TokenVerifier, refused func(w http.ResponseWriter, r *http.Req
 		header := r.Header.Get("Authorization")
 		if header == "" && isWebsocketUpgrade(r) {
 			next.ServeHTTP(w, r)
+			return
+		}
+		if wait, blocked := guard.Blocked(r.Context()); blocked {
+			TooManyFailures(w, wait)
 			return
 		}
 		raw, ok := BearerToken(header)
@@ -337,6 +347,34 @@ func Unauthorized(w http.ResponseWriter, message string) {
 		"errors": []map[string]any{{
 			"message":    message,
 			"extensions": map[string]any{"code": "UNAUTHENTICATED"},
+		}},
+	})
+}
+
+// FailureGuard keeps count of a client's failed authentications (the client is identified by
+// the request context, e.g. its address).
+type FailureGuard interface {
+	// Blocked reports whether the client has failed too often to try now, and for how long.
+	Blocked(ctx context.Context) (time.Duration, bool)
+	// Failed records a failure; it reports whether the client is now blocked, and for how long.
+	Failed(ctx context.Context) (time.Duration, bool)
+}
+
+type noGuard struct{}
+
+func (noGuard) Blocked(context.Context) (time.Duration, bool) { return 0, false }
+func (noGuard) Failed(context.Context) (time.Duration, bool)  { return 0, false }
+
+// TooManyFailures answers 429 with Retry-After to a client that failed to authenticate too often.
+func TooManyFailures(w http.ResponseWriter, wait time.Duration) {
+	seconds := max(1, int(math.Ceil(wait.Seconds())))
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", strconv.Itoa(seconds))
+	w.WriteHeader(http.StatusTooManyRequests)
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"errors": []map[string]any{{
+			"message":    fmt.Sprintf("too many failed authentications from this address; retry in %d s", seconds),
+			"extensions": map[string]any{"code": "RATE_LIMITED", "retryAfter": seconds},
 		}},
 	})
 }

@@ -59,8 +59,9 @@ type Config struct {
 	// TrustedProxyHops is TRUSTED_PROXY_HOPS: proxies in front of the server that append to
 	// X-Forwarded-For (default 0: the peer address is the client's).
 	TrustedProxyHops int
-	// MetricsAddr is METRICS_ADDR (default :9090; "off" disables): Prometheus metrics are served
-	// there, apart from the API, so they are not public.
+	// MetricsAddr is METRICS_ADDR (default 127.0.0.1:9090; "off" disables): Prometheus metrics
+	// are served there, apart from the API; a scraper on another host needs e.g. :9090, on a
+	// port the public load balancer does not route to.
 	MetricsAddr string
 }
 
@@ -112,7 +113,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			errs = append(errs, errors.New("TRUSTED_PROXY_HOPS must be 0 or more"))
 		}
 	}
-	c.MetricsAddr = or(getenv("METRICS_ADDR"), ":9090")
+	c.MetricsAddr = or(getenv("METRICS_ADDR"), "127.0.0.1:9090")
 	if c.MetricsAddr == "off" {
 		c.MetricsAddr = ""
 	}

@@ -29,6 +29,17 @@ func HasAnyRole(p *auth.Principal, roles []string) bool {
 	return false
 }
 
+// HeldRoles are the roles p holds here: a person's of personRoles, a service's of serviceRoles.
+func HeldRoles(p *auth.Principal) []string {
+	var out []string
+	for _, r := range p.Roles {
+		if holds(p, r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 func holds(p *auth.Principal, role string) bool {
 	valid := personRoles
 	if p.Service {

@@ -11,8 +11,8 @@ import (
 
 // Failover charges the shared (Redis) limiter and, when it fails or is slow, the local one, so
 // requests are always answered. After a failure it leaves the shared limiter alone for
-// RetryEvery (each request would otherwise wait out the timeout), then tries it again; the first
-// success switches back. Each switch is logged once and shown by the metrics.
+// RetryEvery (each request would otherwise wait out the timeout), then lets one request try it
+// again; the first success switches back. Each switch is logged once and shown by the metrics.
 type Failover struct {
 	Shared Limiter
 	Local  Limiter
@@ -47,10 +47,19 @@ func (f *Failover) Charge(ctx context.Context, key string, limit Limit, cost int
 	return f.Local.Charge(ctx, key, limit, cost)
 }
 
+// useShared says whether to try the shared limiter: always while it answers; while it is down,
+// one request every RetryEvery probes it (not every request at once when the time comes).
 func (f *Failover) useShared(now time.Time) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return !f.down || !now.Before(f.downUntil)
+	if !f.down {
+		return true
+	}
+	if now.Before(f.downUntil) {
+		return false
+	}
+	f.downUntil = now.Add(durationOr(f.RetryEvery, time.Second))
+	return true
 }
 
 func (f *Failover) failed(err error) {

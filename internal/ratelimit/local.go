@@ -38,9 +38,15 @@ func (l *Local) Charge(_ context.Context, key string, limit Limit, cost int) (Re
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b, ok := l.buckets.Get(key)
-	if !ok || b.limit != limit {
+	switch {
+	case !ok:
 		b = &bucket{limit: limit, tokens: rate.NewLimiter(rate.Limit(limit.RestorePerSecond()), limit.Burst)}
 		l.buckets.Add(key, b)
+	case b.limit != limit:
+		// A new tier applies to what is left, as in Redis: changing it does not refill.
+		b.tokens.SetLimitAt(now, rate.Limit(limit.RestorePerSecond()))
+		b.tokens.SetBurstAt(now, limit.Burst)
+		b.limit = limit
 	}
 	// Under the lock, checking and then spending is atomic; a refusal spends nothing.
 	available := b.tokens.TokensAt(now)

@@ -140,8 +140,8 @@ func TestLocalBudgetHasNoDoubleSpend(t *testing.T) {
 func TestFailoverSurvivesRedisStopping(t *testing.T) {
 	t.Parallel()
 	server := testredis.Start(t)
-	rdb := redis.NewClient(&redis.Options{Addr: server.Addr, MaxRetries: -1,
-		DialTimeout: 50 * time.Millisecond, ReadTimeout: 50 * time.Millisecond, WriteTimeout: 50 * time.Millisecond})
+	// As serve configures it: the limiter's deadline bounds each charge.
+	rdb := redis.NewClient(&redis.Options{Addr: server.Addr, MaxRetries: -1, ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = rdb.Close() })
 	reg := prometheus.NewRegistry()
 	metrics := ratelimit.NewMetrics(reg)
@@ -208,4 +208,18 @@ func TestTiersForRoles(t *testing.T) {
 	require.Equal(t, tiers.ByRole["EMPLOYEE"], tiers.ForRoles([]string{"AGENT", "EMPLOYEE"}), "the largest of the roles'")
 	require.Equal(t, tiers.Default, tiers.ForRoles([]string{"SOMETHING_NEW"}))
 	require.Equal(t, tiers.Default, tiers.ForRoles(nil))
+}
+
+// TestLocalLimitChangeDoesNotRefill: a new tier applies to what is left, as in Redis.
+func TestLocalLimitChangeDoesNotRefill(t *testing.T) {
+	t.Parallel()
+	l := ratelimit.NewLocal(10)
+	res, err := l.Charge(context.Background(), "k", slow, 90)
+	require.NoError(t, err)
+	require.True(t, res.Allowed)
+	bigger := ratelimit.Limit{Burst: 1000, Rate: 1, Period: time.Hour}
+	res, err = l.Charge(context.Background(), "k", bigger, 0)
+	require.NoError(t, err)
+	require.Equal(t, 10, res.Remaining)
+	require.Equal(t, bigger, res.Limit)
 }
