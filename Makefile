@@ -26,8 +26,11 @@ test: deps
 bench: deps build
 	@scripts/bench.sh
 
+# gqlgen, then tools/rewritelists: generated lists marshal their elements through
+# internal/lists (one goroutine per element only when an element waits for a batch).
 generate:
 	$(GO) run github.com/99designs/gqlgen generate
+	$(GO) run ./tools/rewritelists graph/generated.go
 
 # CI: the committed generated code must be what `make generate` produces.
 check-generated: generate

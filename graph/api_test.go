@@ -18,6 +18,7 @@ import (
 	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/internal/apitest"
 	"github.com/workingtracker/api/internal/auth"
+	"github.com/workingtracker/api/loaders"
 	"github.com/workingtracker/api/store"
 )
 
@@ -367,6 +368,44 @@ func TestOversizedRequestIsRefused(t *testing.T) {
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
 	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
 	require.Equal(t, "BAD_REQUEST", body.Errors[0].Code(), "a body that is not JSON is the client's error")
+}
+
+// Below what root fields prefetch, siblings still share batches. Lists marshal their elements
+// one after another (internal/lists) and start the rest of a list on goroutines of their own only
+// when an element waits for a loader; here every entry's employee.timeEntries and
+// employee.manager are left to the loaders, with a distinct employee per three entries. The
+// window is generous: with the default 50 µs a loaded machine splits such batches (it did before
+// lists were sequential too); this tests that waiting elements let their siblings reach the
+// loaders, which fully sequential lists would not (one batch per employee).
+func TestUnprefetchedLevelsBatchAcrossListElements(t *testing.T) {
+	t.Parallel()
+	const query = `{ timeEntries(first: 100) { nodes { id employee { manager { name } timeEntries(first: 2) { id } } } } }`
+	counts := map[int]int64{}
+	for _, n := range []int{1, 30} {
+		srv := apitest.New(t, apitest.Opts{Loaders: loaders.Opts{Quiet: 20 * time.Millisecond, MaxWait: 5 * time.Second}})
+		c := newCompany(t, srv, "acme", n)
+		srv.Statements.Reset()
+		var got struct {
+			TimeEntries struct {
+				Nodes []struct {
+					Employee struct {
+						Manager     struct{ Name string }
+						TimeEntries []struct{ ID string }
+					}
+				}
+			}
+		}
+		srv.MustData(c.Token, query, nil, &got)
+		counts[n] = srv.Statements.Count()
+		require.Len(t, got.TimeEntries.Nodes, 3*n)
+		for _, te := range got.TimeEntries.Nodes {
+			require.NotEmpty(t, te.Employee.Manager.Name)
+			require.Len(t, te.Employee.TimeEntries, 2)
+		}
+	}
+	// entries, their employees (prefetched), then one batch each: managers, latest entries.
+	require.Equal(t, counts[1], counts[30], "statements for 1 vs 30 employees: %v", counts)
+	require.Equal(t, int64(4), counts[30], "statements per request: %v", counts)
 }
 
 // Root fields fetch their rows and the relations selected on them at once: one statement each,

@@ -1,0 +1,84 @@
+package lists_test
+
+import (
+	"bytes"
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/stretchr/testify/require"
+
+	"github.com/workingtracker/api/internal/lists"
+)
+
+func marshalInt(i int) graphql.Marshaler { return graphql.MarshalInt(i) }
+
+func render(m graphql.Marshaler) string {
+	var b bytes.Buffer
+	m.MarshalGQL(&b)
+	return b.String()
+}
+
+func TestElementsRunOneAfterAnotherWhenNothingWaits(t *testing.T) {
+	t.Parallel()
+	var running, most atomic.Int32
+	got := lists.Marshal(context.Background(), 50, 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		n := running.Add(1)
+		defer running.Add(-1)
+		if n > most.Load() {
+			most.Store(n)
+		}
+		require.Equal(t, i, *graphql.GetFieldContext(ctx).Index, "the element's path index")
+		time.Sleep(50 * time.Microsecond)
+		return marshalInt(i)
+	})
+	require.Equal(t, int32(1), most.Load(), "no element ran beside another")
+	require.Equal(t, "[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48,49]", render(got))
+}
+
+// An element about to wait starts the rest of its list and of every enclosing list: element 0 of
+// the inner list of outer element 0 waits until every inner and outer element has started, which
+// never happens if they wait for it.
+func TestWaitingElementStartsTheRestOfItsListsWithoutWaitingForThem(t *testing.T) {
+	t.Parallel()
+	const outer, inner = 4, 5
+	var started atomic.Int32
+	all := make(chan struct{})
+	start := func() {
+		if started.Add(1) == outer*inner {
+			close(all)
+		}
+	}
+	lists.Marshal(context.Background(), outer, 0, false, func(ctx context.Context, o int) graphql.Marshaler {
+		return lists.Marshal(ctx, inner, 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+			start()
+			if o == 0 && i == 0 {
+				lists.BeforeWait(ctx)
+				select {
+				case <-all:
+				case <-time.After(10 * time.Second):
+					t.Error("siblings did not start while element 0 waited")
+				}
+			}
+			return marshalInt(i)
+		})
+	})
+	require.Equal(t, int32(outer*inner), started.Load())
+}
+
+func TestPanickingElementIsNullAndReported(t *testing.T) {
+	t.Parallel()
+	ctx := graphql.WithResponseContext(context.Background(), graphql.DefaultErrorPresenter, func(context.Context, any) error {
+		return context.Canceled
+	})
+	got := lists.Marshal(ctx, 3, 0, false, func(_ context.Context, i int) graphql.Marshaler {
+		if i == 1 {
+			panic("boom")
+		}
+		return marshalInt(i)
+	})
+	require.Equal(t, "[0,null,2]", render(got))
+	require.Len(t, graphql.GetErrors(ctx), 1)
+}
