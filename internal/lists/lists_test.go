@@ -82,3 +82,18 @@ func TestPanickingElementIsNullAndReported(t *testing.T) {
 	require.Equal(t, "[0,null,2]", render(got))
 	require.Len(t, graphql.GetErrors(ctx), 1)
 }
+
+func TestDeferredGroupIsBuiltOnlyForDeferredFields(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	plain := []graphql.CollectedField{{}, {Deferrables: []*graphql.Deferrable{{Label: "a"}}, IsNonDeferrable: true}}
+	g := lists.DeferredGroup(ctx, plain)
+	require.Nil(t, g.FieldSet, "no field is deferred")
+	require.Empty(t, g.Defers)
+	require.Equal(t, ctx, g.Context)
+
+	deferred := append(plain, graphql.CollectedField{Deferrables: []*graphql.Deferrable{{Label: "b"}}})
+	g = lists.DeferredGroup(ctx, deferred)
+	require.NotNil(t, g.FieldSet, "a deferred field needs gqlgen's group")
+	require.NotNil(t, g.Defers)
+}

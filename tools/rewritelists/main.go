@@ -1,16 +1,18 @@
 // Command rewritelists makes gqlgen's generated code marshal lists through the project's
-// lists.Marshal instead of graphql.MarshalSliceConcurrently (see internal/lists for why).
-// `make generate` runs it after gqlgen:
+// lists.Marshal instead of graphql.MarshalSliceConcurrently, and build each object's deferred
+// group with lists.DeferredGroup instead of graphql.NewDeferredGroup (see internal/lists for
+// why). `make generate` runs it after gqlgen:
 //
 //	go run ./tools/rewritelists graph/generated.go
 //
-// It rewrites the syntax tree, not the text, and fails when it finds no call to rewrite, so a
-// gqlgen upgrade that renames the function cannot silently bring the goroutine per element back.
-// Running it twice changes nothing.
+// It rewrites the syntax tree, not the text, and fails when it finds a call it cannot rewrite or
+// no call at all, so a gqlgen upgrade that changes the generated code cannot silently bring the
+// old behaviour back. Running it twice changes nothing.
 package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"go/ast"
 	"go/format"
@@ -23,11 +25,9 @@ import (
 )
 
 const (
-	fromPkg  = "github.com/99designs/gqlgen/graphql"
-	fromFunc = "MarshalSliceConcurrently"
-	toPkg    = "github.com/workingtracker/api/internal/lists"
-	toName   = "lists"
-	toFunc   = "Marshal"
+	fromPkg = "github.com/99designs/gqlgen/graphql"
+	toPkg   = "github.com/workingtracker/api/internal/lists"
+	toName  = "lists"
 )
 
 func main() {
@@ -55,43 +55,99 @@ func rewrite(path string) error {
 	if from == "" {
 		return fmt.Errorf("%s does not import %s", path, fromPkg)
 	}
-	calls, done := 0, 0
-	ast.Inspect(file, func(n ast.Node) bool {
-		call, ok := n.(*ast.CallExpr)
-		if !ok {
+	var slices, groups, rewritten int
+	var errs []error
+	for _, decl := range file.Decls {
+		fn, ok := decl.(*ast.FuncDecl)
+		if !ok || fn.Body == nil {
+			continue
+		}
+		fieldsAt := collectedFields(fn.Body, from)
+		ast.Inspect(fn.Body, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok {
+				return true
+			}
+			pkg, name := callee(call)
+			switch {
+			case pkg == from && name == "MarshalSliceConcurrently":
+				setCallee(call, toName, "Marshal")
+				slices++
+			case pkg == from && name == "NewDeferredGroup":
+				// lists.DeferredGroup also needs the object's collected fields.
+				if fieldsAt == token.NoPos || fieldsAt > call.Pos() {
+					errs = append(errs, fmt.Errorf("%s: NewDeferredGroup in %s without `fields := %s.CollectFields(…)` before it",
+						fset.Position(call.Pos()), fn.Name.Name, from))
+					return true
+				}
+				setCallee(call, toName, "DeferredGroup")
+				call.Args = append(call.Args, ast.NewIdent("fields"))
+				groups++
+			case pkg == toName && (name == "Marshal" || name == "DeferredGroup"):
+				rewritten++
+			}
 			return true
-		}
-		sel, ok := call.Fun.(*ast.SelectorExpr)
-		if !ok {
-			return true
-		}
-		pkg, ok := sel.X.(*ast.Ident)
-		switch {
-		case !ok:
-		case pkg.Name == from && sel.Sel.Name == fromFunc:
-			pkg.Name, sel.Sel.Name = toName, toFunc
-			calls++
-		case pkg.Name == toName && sel.Sel.Name == toFunc:
-			done++
-		}
-		return true
-	})
-	if calls == 0 && done == 0 {
-		return fmt.Errorf("no call of %s.%s in %s: has gqlgen changed how it marshals lists?", fromPkg, fromFunc, path)
+		})
 	}
-	if calls == 0 {
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	if slices+groups == 0 {
+		if rewritten == 0 {
+			return fmt.Errorf("no call of %s.MarshalSliceConcurrently or NewDeferredGroup in %s: has gqlgen changed its generated code?", fromPkg, path)
+		}
 		return nil // rewritten already
 	}
-	if !astutil.AddImport(fset, file, toPkg) {
-		if importName(file, toPkg) != toName {
-			return fmt.Errorf("%s imports %s under another name", path, toPkg)
-		}
+	if slices == 0 || groups == 0 {
+		return fmt.Errorf("%s: rewrote %d MarshalSliceConcurrently and %d NewDeferredGroup calls; expected both kinds: has gqlgen changed its generated code?", path, slices, groups)
+	}
+	if !astutil.AddImport(fset, file, toPkg) && importName(file, toPkg) != toName {
+		return fmt.Errorf("%s imports %s under another name", path, toPkg)
 	}
 	var out bytes.Buffer
 	if err := format.Node(&out, fset, file); err != nil {
 		return err
 	}
 	return os.WriteFile(path, out.Bytes(), 0o644)
+}
+
+// collectedFields is where body assigns `fields := <graphql>.CollectFields(…)` (NoPos if it
+// does not).
+func collectedFields(body *ast.BlockStmt, graphqlPkg string) token.Pos {
+	for _, stmt := range body.List {
+		assign, ok := stmt.(*ast.AssignStmt)
+		if !ok || assign.Tok != token.DEFINE || len(assign.Lhs) != 1 || len(assign.Rhs) != 1 {
+			continue
+		}
+		if id, ok := assign.Lhs[0].(*ast.Ident); !ok || id.Name != "fields" {
+			continue
+		}
+		if call, ok := assign.Rhs[0].(*ast.CallExpr); ok {
+			if pkg, name := callee(call); pkg == graphqlPkg && name == "CollectFields" {
+				return assign.Pos()
+			}
+		}
+	}
+	return token.NoPos
+}
+
+// callee is the package and function of a call of pkg.Func ("" otherwise).
+func callee(call *ast.CallExpr) (pkg, name string) {
+	sel, ok := call.Fun.(*ast.SelectorExpr)
+	if !ok {
+		return "", ""
+	}
+	id, ok := sel.X.(*ast.Ident)
+	if !ok {
+		return "", ""
+	}
+	return id.Name, sel.Sel.Name
+}
+
+func setCallee(call *ast.CallExpr, pkg, name string) {
+	sel := call.Fun.(*ast.SelectorExpr)
+	sel.X.(*ast.Ident).Name = pkg
+	sel.Sel.Name = name
 }
 
 // importName is the name under which file imports pkg ("" when it does not).
