@@ -46,14 +46,34 @@ func rewrite(path string) error {
 	if err != nil {
 		return err
 	}
-	fset := token.NewFileSet()
-	file, err := parser.ParseFile(fset, path, src, parser.ParseComments)
+	out, fresh, err := listsPass(path, src)
 	if err != nil {
 		return err
 	}
+	out, plain, err := plainFieldsPass(path, out)
+	if err != nil {
+		return err
+	}
+	if fresh && plain == 0 {
+		return fmt.Errorf("%s: no plain field read to rewrite: has gqlgen changed its generated code?", path)
+	}
+	if bytes.Equal(out, src) {
+		return nil // rewritten already
+	}
+	return os.WriteFile(path, out, 0o644)
+}
+
+// listsPass rewrites the calls of MarshalSliceConcurrently and NewDeferredGroup. fresh reports
+// that it found calls to rewrite (gqlgen's output rather than this command's).
+func listsPass(path string, src []byte) (out []byte, fresh bool, err error) {
+	fset := token.NewFileSet()
+	file, err := parser.ParseFile(fset, path, src, parser.ParseComments)
+	if err != nil {
+		return nil, false, err
+	}
 	from := importName(file, fromPkg)
 	if from == "" {
-		return fmt.Errorf("%s does not import %s", path, fromPkg)
+		return nil, false, fmt.Errorf("%s does not import %s", path, fromPkg)
 	}
 	var slices, groups, rewritten int
 	var errs []error
@@ -90,25 +110,25 @@ func rewrite(path string) error {
 		})
 	}
 	if len(errs) > 0 {
-		return errors.Join(errs...)
+		return nil, false, errors.Join(errs...)
 	}
 	if slices+groups == 0 {
 		if rewritten == 0 {
-			return fmt.Errorf("no call of %s.MarshalSliceConcurrently or NewDeferredGroup in %s: has gqlgen changed its generated code?", fromPkg, path)
+			return nil, false, fmt.Errorf("no call of %s.MarshalSliceConcurrently or NewDeferredGroup in %s: has gqlgen changed its generated code?", fromPkg, path)
 		}
-		return nil // rewritten already
+		return src, false, nil
 	}
 	if slices == 0 || groups == 0 {
-		return fmt.Errorf("%s: rewrote %d MarshalSliceConcurrently and %d NewDeferredGroup calls; expected both kinds: has gqlgen changed its generated code?", path, slices, groups)
+		return nil, false, fmt.Errorf("%s: rewrote %d MarshalSliceConcurrently and %d NewDeferredGroup calls; expected both kinds: has gqlgen changed its generated code?", path, slices, groups)
 	}
 	if !astutil.AddImport(fset, file, toPkg) && importName(file, toPkg) != toName {
-		return fmt.Errorf("%s imports %s under another name", path, toPkg)
+		return nil, false, fmt.Errorf("%s imports %s under another name", path, toPkg)
 	}
-	var out bytes.Buffer
-	if err := format.Node(&out, fset, file); err != nil {
-		return err
+	var buf bytes.Buffer
+	if err := format.Node(&buf, fset, file); err != nil {
+		return nil, false, err
 	}
-	return os.WriteFile(path, out.Bytes(), 0o644)
+	return buf.Bytes(), true, nil
 }
 
 // collectedFields is where body assigns `fields := <graphql>.CollectFields(…)` (NoPos if it
