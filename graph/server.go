@@ -128,7 +128,7 @@ func NewGraphQLHandler(opts ServerOpts) *handler.Server {
 	})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(jsonPOST{}) // transport.POST, writing responses with less copying
 
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	// The parser stops at this many tokens, before validation work can grow with a document
