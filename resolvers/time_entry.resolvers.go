@@ -130,13 +130,12 @@ func (r *queryResolver) TimeEntries(ctx context.Context, filter *model.TimeEntry
 	}
 	conn := &model.TimeEntryConnection{
 		Nodes:     page.Rows,
-		Edges:     make([]*model.TimeEntryEdge, len(page.Rows)),
-		PageInfo:  pageInfo(page.Rows, page.HasNextPage, store.TimeEntryCursor),
 		CountFunc: func(ctx context.Context) (int, error) { return r.store.CountTimeEntries(ctx, s, params) },
 	}
-	for i, t := range page.Rows {
-		conn.Edges[i] = &model.TimeEntryEdge{Cursor: store.TimeEntryCursor(t), Node: t}
-	}
+	conn.Edges, conn.PageInfo = connectionParts(ctx, "TimeEntryConnection", page.Rows, page.HasNextPage, store.TimeEntryCursor,
+		func(cursor string, t *store.TimeEntry) *model.TimeEntryEdge {
+			return &model.TimeEntryEdge{Cursor: cursor, Node: t}
+		})
 	return conn, nil
 }
 
