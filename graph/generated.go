@@ -8068,6 +8068,7 @@ func (ec *executionContext) _ApiKey(ctx context.Context, sel ast.SelectionSet, o
 	fields := graphql.CollectFields(ec.OperationContext, sel, apiKeyImplementors)
 
 	out := graphql.NewFieldSet(fields)
+	var pending lists.Fields
 	deferred := lists.DeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -8089,7 +8090,7 @@ func (ec *executionContext) _ApiKey(ctx context.Context, sel ast.SelectionSet, o
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "employee":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			pending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._ApiKey_employee(ctx, field, obj)
@@ -8118,7 +8119,7 @@ func (ec *executionContext) _ApiKey(ctx context.Context, sel ast.SelectionSet, o
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+	pending.Dispatch(ctx, out)
 	if out.Invalids > 0 {
 		return graphql.Null
 	}
@@ -8213,6 +8214,7 @@ func (ec *executionContext) _Employee(ctx context.Context, sel ast.SelectionSet,
 	fields := graphql.CollectFields(ec.OperationContext, sel, employeeImplementors)
 
 	out := graphql.NewFieldSet(fields)
+	var pending lists.Fields
 	deferred := lists.DeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -8249,25 +8251,25 @@ func (ec *executionContext) _Employee(ctx context.Context, sel ast.SelectionSet,
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "department":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			pending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Employee_department(ctx, field, obj)
 				})
 		case "manager":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			pending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Employee_manager(ctx, field, obj)
 				})
 		case "projects":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			pending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Employee_projects(ctx, field, obj)
 				})
 		case "timeEntries":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			pending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Employee_timeEntries(ctx, field, obj)
@@ -8286,7 +8288,7 @@ func (ec *executionContext) _Employee(ctx context.Context, sel ast.SelectionSet,
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+	pending.Dispatch(ctx, out)
 	if out.Invalids > 0 {
 		return graphql.Null
 	}
@@ -8305,6 +8307,7 @@ func (ec *executionContext) _EmployeeConnection(ctx context.Context, sel ast.Sel
 	fields := graphql.CollectFields(ec.OperationContext, sel, employeeConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
+	var pending lists.Fields
 	deferred := lists.DeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -8326,7 +8329,7 @@ func (ec *executionContext) _EmployeeConnection(ctx context.Context, sel ast.Sel
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "totalCount":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			pending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._EmployeeConnection_totalCount(ctx, field, obj)
@@ -8335,7 +8338,7 @@ func (ec *executionContext) _EmployeeConnection(ctx context.Context, sel ast.Sel
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+	pending.Dispatch(ctx, out)
 	if out.Invalids > 0 {
 		return graphql.Null
 	}
@@ -8641,6 +8644,7 @@ func (ec *executionContext) _Project(ctx context.Context, sel ast.SelectionSet, 
 	fields := graphql.CollectFields(ec.OperationContext, sel, projectImplementors)
 
 	out := graphql.NewFieldSet(fields)
+	var pending lists.Fields
 	deferred := lists.DeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -8677,19 +8681,19 @@ func (ec *executionContext) _Project(ctx context.Context, sel ast.SelectionSet, 
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "members":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			pending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Project_members(ctx, field, obj)
 				})
 		case "tasks":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			pending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Project_tasks(ctx, field, obj)
 				})
 		case "totalHours":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			pending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Project_totalHours(ctx, field, obj)
@@ -8708,7 +8712,7 @@ func (ec *executionContext) _Project(ctx context.Context, sel ast.SelectionSet, 
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+	pending.Dispatch(ctx, out)
 	if out.Invalids > 0 {
 		return graphql.Null
 	}
@@ -8727,6 +8731,7 @@ func (ec *executionContext) _ProjectConnection(ctx context.Context, sel ast.Sele
 	fields := graphql.CollectFields(ec.OperationContext, sel, projectConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
+	var pending lists.Fields
 	deferred := lists.DeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -8748,7 +8753,7 @@ func (ec *executionContext) _ProjectConnection(ctx context.Context, sel ast.Sele
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "totalCount":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			pending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._ProjectConnection_totalCount(ctx, field, obj)
@@ -8757,7 +8762,7 @@ func (ec *executionContext) _ProjectConnection(ctx context.Context, sel ast.Sele
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+	pending.Dispatch(ctx, out)
 	if out.Invalids > 0 {
 		return graphql.Null
 	}
@@ -8924,6 +8929,7 @@ func (ec *executionContext) _Task(ctx context.Context, sel ast.SelectionSet, obj
 	fields := graphql.CollectFields(ec.OperationContext, sel, taskImplementors)
 
 	out := graphql.NewFieldSet(fields)
+	var pending lists.Fields
 	deferred := lists.DeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -8955,19 +8961,19 @@ func (ec *executionContext) _Task(ctx context.Context, sel ast.SelectionSet, obj
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "project":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			pending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Task_project(ctx, field, obj)
 				})
 		case "assignee":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			pending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Task_assignee(ctx, field, obj)
 				})
 		case "dependencies":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			pending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Task_dependencies(ctx, field, obj)
@@ -8986,7 +8992,7 @@ func (ec *executionContext) _Task(ctx context.Context, sel ast.SelectionSet, obj
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+	pending.Dispatch(ctx, out)
 	if out.Invalids > 0 {
 		return graphql.Null
 	}
@@ -9005,6 +9011,7 @@ func (ec *executionContext) _TimeEntry(ctx context.Context, sel ast.SelectionSet
 	fields := graphql.CollectFields(ec.OperationContext, sel, timeEntryImplementors)
 
 	out := graphql.NewFieldSet(fields)
+	var pending lists.Fields
 	deferred := lists.DeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -9051,19 +9058,19 @@ func (ec *executionContext) _TimeEntry(ctx context.Context, sel ast.SelectionSet
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "employee":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			pending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._TimeEntry_employee(ctx, field, obj)
 				})
 		case "project":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			pending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._TimeEntry_project(ctx, field, obj)
 				})
 		case "task":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			pending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._TimeEntry_task(ctx, field, obj)
@@ -9082,7 +9089,7 @@ func (ec *executionContext) _TimeEntry(ctx context.Context, sel ast.SelectionSet
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+	pending.Dispatch(ctx, out)
 	if out.Invalids > 0 {
 		return graphql.Null
 	}
@@ -9101,6 +9108,7 @@ func (ec *executionContext) _TimeEntryConnection(ctx context.Context, sel ast.Se
 	fields := graphql.CollectFields(ec.OperationContext, sel, timeEntryConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
+	var pending lists.Fields
 	deferred := lists.DeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -9122,7 +9130,7 @@ func (ec *executionContext) _TimeEntryConnection(ctx context.Context, sel ast.Se
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "totalCount":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			pending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._TimeEntryConnection_totalCount(ctx, field, obj)
@@ -9131,7 +9139,7 @@ func (ec *executionContext) _TimeEntryConnection(ctx context.Context, sel ast.Se
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+	pending.Dispatch(ctx, out)
 	if out.Invalids > 0 {
 		return graphql.Null
 	}

@@ -1,23 +1,25 @@
-// Package lists marshals the elements of GraphQL lists one after another on the calling
-// goroutine, and hands the rest of a list to a new goroutine only when an element is about to
-// wait for a loader's batch.
+// Package lists runs the elements of GraphQL lists, and the resolver fields of an object, one
+// after another on the calling goroutine, and starts the rest on goroutines of their own only
+// when one of them is about to wait for a loader's batch.
 //
-// gqlgen's graphql.MarshalSliceConcurrently starts a goroutine per element so that the siblings
-// of a list all reach their loader before it fetches. Most elements never wait, though: root
-// fields prefetch what is selected on their rows, so nested fields are cache hits. Those
-// goroutines then only cost: each outgrows its initial stack while rendering (runtime.newstack
-// was ~29% of the CPU of a page of 50 employees with 1,000 entries).
+// gqlgen's generated code starts a goroutine per list element (graphql.MarshalSliceConcurrently)
+// and per resolver field of an object beyond the first (FieldSet.Dispatch), so that siblings all
+// reach their loader before it fetches. Most never wait, though: root fields prefetch what is
+// selected on their rows, so nested fields are cache hits. Those goroutines then only cost: each
+// outgrows its initial stack while rendering (runtime.newstack was ~29% of the CPU of a page of
+// 50 employees with 1,000 entries).
 //
-// Marshal keeps batching intact with "hand-off on wait": a loader calls BeforeWait when a key's
-// value is not ready yet, and every list the waiting element belongs to — its own and those
-// enclosing it — passes its remaining elements to a new goroutine before the element blocks.
-// The next sibling then reaches its own Load at once and joins the same batch, as it did when
-// every element had a goroutine of its own; a list that never waits spawns nothing.
+// Batching stays intact with "hand-off on wait": a loader calls BeforeWait when a key's value is
+// not ready yet, and every list and object the waiting field belongs to — its own and those
+// enclosing it — starts its remaining elements or fields on goroutines of their own before the
+// field blocks, as gqlgen would have from the start. Those siblings then reach their own Load and
+// join the same batch; a list or object that never waits spawns nothing.
 package lists
 
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
 )
@@ -36,50 +38,121 @@ func Marshal(ctx context.Context, length int, workerLimit int64, omitPanicHandle
 	if length == 0 {
 		return ret
 	}
-	f := &frame{parent: frameOf(ctx), ret: ret, omitPanicHandler: omitPanicHandler, marshal: marshalElement}
+	f := &frame{parent: frameOf(ctx), n: length}
 	f.ctx = context.WithValue(ctx, frameKey{}, f)
-	for {
-		f.mu.Lock()
-		if f.handedOff || f.next == length {
-			f.done = true
-			f.mu.Unlock()
-			break
+	f.run = func(i int) {
+		ctx := graphql.WithFieldContext(f.ctx, &graphql.FieldContext{Index: &i})
+		if !omitPanicHandler {
+			defer func() {
+				if p := recover(); p != nil {
+					graphql.AddError(ctx, graphql.Recover(ctx, p))
+					ret[i] = graphql.Null
+				}
+			}()
 		}
-		i := f.next
-		f.next++
-		f.mu.Unlock()
-		f.element(i)
+		ret[i] = marshalElement(ctx, i)
 	}
-	f.wg.Wait()
+	f.runAll()
 	return ret
 }
 
+// Fields collects the resolver fields of one object, in place of FieldSet.ResolveConcurrently,
+// and runs them in Dispatch, in place of FieldSet.Dispatch (tools/rewritelists rewrites the
+// generated code). Deferred fields are left to gqlgen.
+type Fields struct {
+	oc      *graphql.OperationContext
+	pending []pendingField
+}
+
+type pendingField struct {
+	i                int
+	recoverFromPanic bool
+	nonNull          bool
+	resolve          func(ctx context.Context) graphql.Marshaler
+}
+
+// ResolveConcurrently takes FieldSet.ResolveConcurrently's arguments, and field, the field at i.
+func (s *Fields) ResolveConcurrently(out *graphql.FieldSet, field graphql.CollectedField, oc *graphql.OperationContext,
+	deferred *graphql.DeferredGroup, i int, recoverFromPanic, nonNull bool, resolve func(ctx context.Context) graphql.Marshaler,
+) {
+	if field.IsDeferred() {
+		out.ResolveConcurrently(oc, deferred, i, recoverFromPanic, nonNull, resolve)
+		return
+	}
+	s.oc = oc
+	s.pending = append(s.pending, pendingField{i: i, recoverFromPanic: recoverFromPanic, nonNull: nonNull, resolve: resolve})
+}
+
+// Dispatch runs what out.Dispatch would (fields gqlgen scheduled itself), then the collected
+// fields one after another, handing the rest to goroutines when one waits. Like gqlgen, it
+// stores each value in out.Values and counts an invalid one (null for a non-null field, else
+// graphql.RequiredNull) in out.Invalids; a panic is reported and resolves to null when
+// recoverFromPanic.
+func (s *Fields) Dispatch(ctx context.Context, out *graphql.FieldSet) {
+	out.Dispatch(ctx)
+	resolve := func(ctx context.Context, k int) {
+		p := &s.pending[k]
+		res := resolveField(ctx, s.oc, p)
+		out.Values[p.i] = res
+		invalid := graphql.Marshaler(graphql.RequiredNull)
+		if p.nonNull {
+			invalid = graphql.Null
+		}
+		if res == invalid {
+			atomic.AddUint32(&out.Invalids, 1)
+		}
+	}
+	switch len(s.pending) {
+	case 0:
+	case 1:
+		// Nothing to hand off at this level; enclosing lists and objects still can.
+		resolve(ctx, 0)
+	default:
+		f := &frame{parent: frameOf(ctx), n: len(s.pending)}
+		f.ctx = context.WithValue(ctx, frameKey{}, f)
+		f.run = func(k int) { resolve(f.ctx, k) }
+		f.runAll()
+	}
+}
+
+func resolveField(ctx context.Context, oc *graphql.OperationContext, p *pendingField) (res graphql.Marshaler) {
+	if p.recoverFromPanic {
+		defer func() {
+			if r := recover(); r != nil {
+				oc.Error(ctx, oc.Recover(ctx, r))
+				res = graphql.Null
+			}
+		}()
+	}
+	return p.resolve(ctx)
+}
+
 // BeforeWait is called by whoever is about to block on work that batches with its siblings (a
-// loader's pending batch): every list that ctx's element belongs to starts its remaining
-// elements, each on a goroutine of its own, while this one waits. It is cheap when nothing is
-// left to start.
+// loader's pending batch): every list and object that ctx's field belongs to starts its remaining
+// elements or fields, each on a goroutine of its own, while this one waits. It is cheap when
+// nothing is left to start.
 func BeforeWait(ctx context.Context) {
 	for f := frameOf(ctx); f != nil; f = f.parent {
 		if !f.handOff() {
-			// A list handed off before had its enclosing lists handed off with it.
+			// A frame handed off before had its enclosing frames handed off with it.
 			return
 		}
 	}
 }
 
-// frame is one Marshal call.
+// frame is one list's elements or one object's resolver fields, run in order by runAll until
+// handOff starts the rest.
 type frame struct {
-	ctx              context.Context // the list's context, carrying the frame
-	parent           *frame          // the list the element holding this list belongs to, if any
-	ret              graphql.Array
-	omitPanicHandler bool
-	marshal          func(ctx context.Context, i int) graphql.Marshaler
-	wg               sync.WaitGroup // the elements started on goroutines of their own
+	ctx    context.Context // carries the frame
+	parent *frame          // the list or object this one is part of, if any
+	n      int
+	run    func(i int)
+	wg     sync.WaitGroup // the items started on goroutines of their own
 
 	mu        sync.Mutex
-	next      int  // the element Marshal's loop takes next
-	handedOff bool // the elements from next on have goroutines of their own
-	done      bool // Marshal's loop has ended: nothing is left to hand off
+	next      int  // the item runAll takes next
+	handedOff bool // the items from next on have goroutines of their own
+	done      bool // runAll has ended: nothing is left to hand off
 }
 
 type frameKey struct{}
@@ -89,22 +162,27 @@ func frameOf(ctx context.Context) *frame {
 	return f
 }
 
-func (f *frame) element(i int) {
-	ctx := graphql.WithFieldContext(f.ctx, &graphql.FieldContext{Index: &i})
-	if !f.omitPanicHandler {
-		defer func() {
-			if p := recover(); p != nil {
-				graphql.AddError(ctx, graphql.Recover(ctx, p))
-				f.ret[i] = graphql.Null
-			}
-		}()
+// runAll runs the items in order on the calling goroutine until they end or are handed off,
+// then waits for those handed off.
+func (f *frame) runAll() {
+	for {
+		f.mu.Lock()
+		if f.handedOff || f.next == f.n {
+			f.done = true
+			f.mu.Unlock()
+			break
+		}
+		i := f.next
+		f.next++
+		f.mu.Unlock()
+		f.run(i)
 	}
-	f.ret[i] = f.marshal(ctx, i)
+	f.wg.Wait()
 }
 
-// handOff starts the elements Marshal's loop has not reached, each on a goroutine of its own, as
-// gqlgen would have from the start. It reports whether the enclosing lists still need to be
-// looked at: false when f had been handed off already.
+// handOff starts the items runAll has not reached, each on a goroutine of its own. It reports
+// whether the enclosing frames still need to be looked at: false when f had been handed off
+// already.
 func (f *frame) handOff() bool {
 	f.mu.Lock()
 	if f.done {
@@ -118,13 +196,13 @@ func (f *frame) handOff() bool {
 	f.handedOff = true
 	start := f.next
 	f.mu.Unlock()
-	// Added before Marshal's loop can see handedOff end and reach Wait: the element calling
-	// BeforeWait is still running under that loop.
-	f.wg.Add(len(f.ret) - start)
-	for i := start; i < len(f.ret); i++ {
+	// Added before runAll can see handedOff and reach Wait: the item calling BeforeWait is still
+	// running under runAll.
+	f.wg.Add(f.n - start)
+	for i := start; i < f.n; i++ {
 		go func() {
 			defer f.wg.Done()
-			f.element(i)
+			f.run(i)
 		}()
 	}
 	return true

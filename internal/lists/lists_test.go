@@ -97,3 +97,56 @@ func TestDeferredGroupIsBuiltOnlyForDeferredFields(t *testing.T) {
 	require.NotNil(t, g.FieldSet, "a deferred field needs gqlgen's group")
 	require.NotNil(t, g.Defers)
 }
+
+// An object's resolver fields run one after another; one about to wait starts the others.
+func TestObjectFieldsRunInOrderAndHandOffWhenOneWaits(t *testing.T) {
+	t.Parallel()
+	recoverFunc := func(context.Context, any) error { return context.Canceled }
+	ctx := graphql.WithResponseContext(context.Background(), graphql.DefaultErrorPresenter, recoverFunc)
+	ctx = graphql.WithOperationContext(ctx, &graphql.OperationContext{RecoverFunc: recoverFunc})
+	fields := []graphql.CollectedField{{}, {}, {}}
+
+	var order []int
+	out := graphql.NewFieldSet(fields)
+	var s lists.Fields
+	for i := range fields {
+		s.ResolveConcurrently(out, fields[i], graphql.GetOperationContext(ctx), nil, i, true, true,
+			func(context.Context) graphql.Marshaler { order = append(order, i); return marshalInt(i) })
+	}
+	s.Dispatch(ctx, out)
+	require.Equal(t, []int{0, 1, 2}, order, "in order, on this goroutine")
+	require.Zero(t, out.Invalids)
+
+	// Field 0 waits until fields 1 and 2 have run, which they do only if it hands them off.
+	out = graphql.NewFieldSet(fields)
+	s = lists.Fields{}
+	var started atomic.Int32
+	both := make(chan struct{})
+	for i := range fields {
+		s.ResolveConcurrently(out, fields[i], graphql.GetOperationContext(ctx), nil, i, true, i != 2,
+			func(ctx context.Context) graphql.Marshaler {
+				if i == 0 {
+					lists.BeforeWait(ctx)
+					select {
+					case <-both:
+					case <-time.After(10 * time.Second):
+						t.Error("fields 1 and 2 did not start while field 0 waited")
+					}
+					return marshalInt(0)
+				}
+				if started.Add(1) == 2 {
+					close(both)
+				}
+				if i == 1 {
+					return graphql.Null // a non-null field resolving to null invalidates the object
+				}
+				panic("boom") // recovered: null
+			})
+	}
+	s.Dispatch(ctx, out)
+	require.Equal(t, "0", render(out.Values[0]))
+	require.Equal(t, graphql.Null, out.Values[1])
+	require.Equal(t, graphql.Null, out.Values[2])
+	require.Equal(t, uint32(1), out.Invalids, "only the non-null field counts; field 2 is nullable")
+	require.Len(t, graphql.GetErrors(ctx), 1, "the panic is reported")
+}

@@ -1,7 +1,8 @@
 // Command rewritelists makes gqlgen's generated code marshal lists through the project's
-// lists.Marshal instead of graphql.MarshalSliceConcurrently, and build each object's deferred
+// lists.Marshal instead of graphql.MarshalSliceConcurrently, run objects' resolver fields through
+// lists.Fields instead of FieldSet.ResolveConcurrently and Dispatch, build each object's deferred
 // group with lists.DeferredGroup instead of graphql.NewDeferredGroup (see internal/lists for
-// why). `make generate` runs it after gqlgen:
+// why), and marshal plain scalar reads without graphql.ResolveField (plain.go). `make generate` runs it after gqlgen:
 //
 //	go run ./tools/rewritelists graph/generated.go
 //
@@ -54,8 +55,12 @@ func rewrite(path string) error {
 	if err != nil {
 		return err
 	}
-	if fresh && plain == 0 {
-		return fmt.Errorf("%s: no plain field read to rewrite: has gqlgen changed its generated code?", path)
+	out, objects, err := fieldsPass(path, out)
+	if err != nil {
+		return err
+	}
+	if fresh && (plain == 0 || objects == 0) {
+		return fmt.Errorf("%s: rewrote %d plain field reads and %d objects' resolver fields; expected both: has gqlgen changed its generated code?", path, plain, objects)
 	}
 	if bytes.Equal(out, src) {
 		return nil // rewritten already

@@ -28,6 +28,9 @@ func TestRewrite(t *testing.T) {
 		`"github.com/workingtracker/api/internal/lists"`,
 		"lists.Marshal(ctx, len(v), 0, false,",
 		"deferred := lists.DeferredGroup(ctx, fields)",
+		"out := graphql.NewFieldSet(fields)\n\tvar pending lists.Fields\n",
+		"pending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i,",
+		"\tpending.Dispatch(ctx, out)\n",
 		// a plain read of a never-null scalar marshals the value directly
 		"func (ec *executionContext) _T_name(ctx context.Context, field graphql.CollectedField, obj *store.T) (ret graphql.Marshaler) {\n\treturn ec.marshalNString2string(ctx, field.Selections, obj.Name)\n}",
 		// an ID keeps gqlgen's path for uuid.Nil, which marshals to an error
@@ -42,7 +45,8 @@ func TestRewrite(t *testing.T) {
 			t.Errorf("%s: rewritten, want gqlgen's ResolveField kept", field)
 		}
 	}
-	if strings.Contains(out, "MarshalSliceConcurrently") || strings.Contains(out, "NewDeferredGroup") {
+	if strings.Contains(out, "MarshalSliceConcurrently") || strings.Contains(out, "NewDeferredGroup") ||
+		strings.Contains(out, "out.ResolveConcurrently") || strings.Contains(out, "out.Dispatch") {
 		t.Errorf("calls left unrewritten:\n%s", out)
 	}
 
