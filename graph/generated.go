@@ -8129,7 +8129,7 @@ func (ec *executionContext) _ApiKey(ctx context.Context, sel ast.SelectionSet, o
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return lists.Object(fields, out.Values)
 }
 
 var createdApiKeyImplementors = []string{"CreatedApiKey"}
@@ -8167,7 +8167,7 @@ func (ec *executionContext) _CreatedApiKey(ctx context.Context, sel ast.Selectio
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return lists.Object(fields, out.Values)
 }
 
 var departmentImplementors = []string{"Department"}
@@ -8205,7 +8205,7 @@ func (ec *executionContext) _Department(ctx context.Context, sel ast.SelectionSe
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return lists.Object(fields, out.Values)
 }
 
 var employeeImplementors = []string{"Employee", "_Entity"}
@@ -8298,7 +8298,7 @@ func (ec *executionContext) _Employee(ctx context.Context, sel ast.SelectionSet,
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return lists.Object(fields, out.Values)
 }
 
 var employeeConnectionImplementors = []string{"EmployeeConnection"}
@@ -8348,7 +8348,7 @@ func (ec *executionContext) _EmployeeConnection(ctx context.Context, sel ast.Sel
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return lists.Object(fields, out.Values)
 }
 
 var employeeEdgeImplementors = []string{"EmployeeEdge"}
@@ -8386,7 +8386,7 @@ func (ec *executionContext) _EmployeeEdge(ctx context.Context, sel ast.Selection
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return lists.Object(fields, out.Values)
 }
 
 var entityImplementors = []string{"Entity"}
@@ -8446,7 +8446,7 @@ func (ec *executionContext) _Entity(ctx context.Context, sel ast.SelectionSet) g
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return lists.Object(fields, out.Values)
 }
 
 var mutationImplementors = []string{"Mutation"}
@@ -8587,7 +8587,7 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return lists.Object(fields, out.Values)
 }
 
 var pageInfoImplementors = []string{"PageInfo"}
@@ -8635,7 +8635,7 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return lists.Object(fields, out.Values)
 }
 
 var projectImplementors = []string{"Project", "_Entity"}
@@ -8722,7 +8722,7 @@ func (ec *executionContext) _Project(ctx context.Context, sel ast.SelectionSet, 
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return lists.Object(fields, out.Values)
 }
 
 var projectConnectionImplementors = []string{"ProjectConnection"}
@@ -8772,7 +8772,7 @@ func (ec *executionContext) _ProjectConnection(ctx context.Context, sel ast.Sele
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return lists.Object(fields, out.Values)
 }
 
 var projectEdgeImplementors = []string{"ProjectEdge"}
@@ -8810,7 +8810,7 @@ func (ec *executionContext) _ProjectEdge(ctx context.Context, sel ast.SelectionS
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return lists.Object(fields, out.Values)
 }
 
 var queryImplementors = []string{"Query"}
@@ -8920,7 +8920,7 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return lists.Object(fields, out.Values)
 }
 
 var taskImplementors = []string{"Task", "_Entity"}
@@ -9002,7 +9002,7 @@ func (ec *executionContext) _Task(ctx context.Context, sel ast.SelectionSet, obj
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return lists.Object(fields, out.Values)
 }
 
 var timeEntryImplementors = []string{"TimeEntry", "_Entity"}
@@ -9099,7 +9099,7 @@ func (ec *executionContext) _TimeEntry(ctx context.Context, sel ast.SelectionSet
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return lists.Object(fields, out.Values)
 }
 
 var timeEntryConnectionImplementors = []string{"TimeEntryConnection"}
@@ -9149,7 +9149,7 @@ func (ec *executionContext) _TimeEntryConnection(ctx context.Context, sel ast.Se
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return lists.Object(fields, out.Values)
 }
 
 var timeEntryEdgeImplementors = []string{"TimeEntryEdge"}
@@ -9187,7 +9187,7 @@ func (ec *executionContext) _TimeEntryEdge(ctx context.Context, sel ast.Selectio
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return lists.Object(fields, out.Values)
 }
 
 var _ServiceImplementors = []string{"_Service"}
@@ -9220,7 +9220,7 @@ func (ec *executionContext) __Service(ctx context.Context, sel ast.SelectionSet,
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return lists.Object(fields, out.Values)
 }
 
 var __DirectiveImplementors = []string{"__Directive"}
@@ -9273,7 +9273,7 @@ func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionS
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return lists.Object(fields, out.Values)
 }
 
 var __EnumValueImplementors = []string{"__EnumValue"}
@@ -9321,7 +9321,7 @@ func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionS
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return lists.Object(fields, out.Values)
 }
 
 var __FieldImplementors = []string{"__Field"}
@@ -9379,7 +9379,7 @@ func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, 
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return lists.Object(fields, out.Values)
 }
 
 var __InputValueImplementors = []string{"__InputValue"}
@@ -9437,7 +9437,7 @@ func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.Selection
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return lists.Object(fields, out.Values)
 }
 
 var __SchemaImplementors = []string{"__Schema"}
@@ -9495,7 +9495,7 @@ func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet,
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return lists.Object(fields, out.Values)
 }
 
 var __TypeImplementors = []string{"__Type"}
@@ -9578,7 +9578,7 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return lists.Object(fields, out.Values)
 }
 
 // endregion **************************** object.gotpl ****************************

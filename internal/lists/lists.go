@@ -18,6 +18,7 @@ package lists
 
 import (
 	"context"
+	"io"
 	"sync"
 	"sync/atomic"
 
@@ -222,4 +223,42 @@ func DeferredGroup(ctx context.Context, fields []graphql.CollectedField) graphql
 		}
 	}
 	return graphql.DeferredGroup{Context: ctx}
+}
+
+// Object replaces an object's `return out` in the generated code (tools/rewritelists): the same
+// JSON as the FieldSet's MarshalGQL — the fields in order, a repeated alias written once, first
+// value kept — without the map of written aliases and the iterator closures gqlgen allocates
+// for every object. Aliases are GraphQL names ([_A-Za-z][_0-9A-Za-z]*, enforced by the parser),
+// so they need no escaping.
+func Object(fields []graphql.CollectedField, values []graphql.Marshaler) graphql.Marshaler {
+	return &object{fields: fields, values: values}
+}
+
+type object struct {
+	fields []graphql.CollectedField
+	values []graphql.Marshaler
+}
+
+func (o *object) MarshalGQL(w io.Writer) {
+	_, _ = io.WriteString(w, "{")
+	first := true
+fields:
+	for i := range o.fields {
+		alias := o.fields[i].Alias
+		for j := range i {
+			if o.fields[j].Alias == alias {
+				continue fields
+			}
+		}
+		if first {
+			first = false
+			_, _ = io.WriteString(w, `"`)
+		} else {
+			_, _ = io.WriteString(w, `,"`)
+		}
+		_, _ = io.WriteString(w, alias)
+		_, _ = io.WriteString(w, `":`)
+		o.values[i].MarshalGQL(w)
+	}
+	_, _ = io.WriteString(w, "}")
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/stretchr/testify/require"
+	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/workingtracker/api/internal/lists"
 )
@@ -149,4 +150,17 @@ func TestObjectFieldsRunInOrderAndHandOffWhenOneWaits(t *testing.T) {
 	require.Equal(t, graphql.Null, out.Values[2])
 	require.Equal(t, uint32(1), out.Invalids, "only the non-null field counts; field 2 is nullable")
 	require.Len(t, graphql.GetErrors(ctx), 1, "the panic is reported")
+}
+
+// Object writes what the FieldSet would: fields in order, a repeated alias once (the first).
+func TestObjectWritesWhatTheFieldSetWrites(t *testing.T) {
+	t.Parallel()
+	fields := []graphql.CollectedField{
+		{Field: &ast.Field{Alias: "id"}}, {Field: &ast.Field{Alias: "name"}}, {Field: &ast.Field{Alias: "id"}}, {Field: &ast.Field{Alias: "n"}},
+	}
+	out := graphql.NewFieldSet(fields)
+	out.Values[0], out.Values[1], out.Values[2], out.Values[3] = graphql.MarshalString("a"), graphql.MarshalString("b<\\"), graphql.MarshalString("c"), graphql.Null
+	require.Equal(t, render(out), render(lists.Object(fields, out.Values)))
+	require.Equal(t, `{"id":"a","name":"b<\\","n":null}`, render(lists.Object(fields, out.Values)))
+	require.Equal(t, "{}", render(lists.Object(nil, nil)))
 }

@@ -114,3 +114,58 @@ func fieldsPass(path string, src []byte) ([]byte, int, error) {
 	}
 	return formatted, objects, nil
 }
+
+// objectsPass makes every object function that ends in `return out`, out being
+// `graphql.NewFieldSet(fields)`, return lists.Object(fields, out.Values) instead: the same JSON
+// without gqlgen's per-object map of written aliases (see lists.Object).
+func objectsPass(path string, src []byte) ([]byte, int, error) {
+	fset := token.NewFileSet()
+	file, err := parser.ParseFile(fset, path, src, parser.ParseComments)
+	if err != nil {
+		return nil, 0, err
+	}
+	graphqlName := importName(file, fromPkg)
+	off := func(p token.Pos) int { return fset.Position(p).Offset }
+	var edits []edit
+	for _, decl := range file.Decls {
+		fn, ok := decl.(*ast.FuncDecl)
+		if !ok || fn.Body == nil || len(fn.Body.List) == 0 {
+			continue
+		}
+		fieldSet := false
+		for _, stmt := range fn.Body.List {
+			if s, ok := stmt.(*ast.AssignStmt); ok && len(s.Lhs) == 1 && len(s.Rhs) == 1 {
+				id, ok := s.Lhs[0].(*ast.Ident)
+				call, isCall := s.Rhs[0].(*ast.CallExpr)
+				if ok && isCall && id.Name == "out" && len(call.Args) == 1 {
+					x, name := callee(call)
+					arg, _ := call.Args[0].(*ast.Ident)
+					fieldSet = fieldSet || (x == graphqlName && name == "NewFieldSet" && arg != nil && arg.Name == "fields")
+				}
+			}
+		}
+		ret, ok := fn.Body.List[len(fn.Body.List)-1].(*ast.ReturnStmt)
+		if !fieldSet || !ok || len(ret.Results) != 1 {
+			continue
+		}
+		if id, ok := ret.Results[0].(*ast.Ident); ok && id.Name == "out" {
+			edits = append(edits, edit{off(id.Pos()), off(id.End()), "lists.Object(fields, out.Values)"})
+		}
+	}
+	if len(edits) == 0 {
+		return src, 0, nil
+	}
+	var out []byte
+	last := 0
+	for _, e := range edits {
+		out = append(out, src[last:e.start]...)
+		out = append(out, e.text...)
+		last = e.end
+	}
+	out = append(out, src[last:]...)
+	formatted, err := format.Source(out)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s after rewriting objects' returns: %w", path, err)
+	}
+	return formatted, len(edits), nil
+}

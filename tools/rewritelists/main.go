@@ -2,7 +2,8 @@
 // lists.Marshal instead of graphql.MarshalSliceConcurrently, run objects' resolver fields through
 // lists.Fields instead of FieldSet.ResolveConcurrently and Dispatch, build each object's deferred
 // group with lists.DeferredGroup instead of graphql.NewDeferredGroup (see internal/lists for
-// why), and marshal plain scalar reads without graphql.ResolveField (plain.go). `make generate` runs it after gqlgen:
+// why), write objects with lists.Object, and marshal plain scalar reads without
+// graphql.ResolveField (plain.go). `make generate` runs it after gqlgen:
 //
 //	go run ./tools/rewritelists graph/generated.go
 //
@@ -59,8 +60,13 @@ func rewrite(path string) error {
 	if err != nil {
 		return err
 	}
-	if fresh && (plain == 0 || objects == 0) {
-		return fmt.Errorf("%s: rewrote %d plain field reads and %d objects' resolver fields; expected both: has gqlgen changed its generated code?", path, plain, objects)
+	out, returns, err := objectsPass(path, out)
+	if err != nil {
+		return err
+	}
+	if fresh && (plain == 0 || objects == 0 || returns == 0) {
+		return fmt.Errorf("%s: rewrote %d plain field reads, %d objects' resolver fields and %d objects' returns; expected all: has gqlgen changed its generated code?",
+			path, plain, objects, returns)
 	}
 	if bytes.Equal(out, src) {
 		return nil // rewritten already

@@ -31,6 +31,7 @@ func TestRewrite(t *testing.T) {
 		"out := graphql.NewFieldSet(fields)\n\tvar pending lists.Fields\n",
 		"pending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i,",
 		"\tpending.Dispatch(ctx, out)\n",
+		"\t\treturn graphql.Null\n\t}\n\treturn lists.Object(fields, out.Values)\n}",
 		// a plain read of a never-null scalar marshals the value directly
 		"func (ec *executionContext) _T_name(ctx context.Context, field graphql.CollectedField, obj *store.T) (ret graphql.Marshaler) {\n\treturn ec.marshalNString2string(ctx, field.Selections, obj.Name)\n}",
 		// an ID keeps gqlgen's path for uuid.Nil, which marshals to an error
