@@ -423,8 +423,9 @@ func TestRootListsPrefetchSelectedRelations(t *testing.T) {
 			fragment E on TimeEntry { project { name } }`, 2},
 		"Employees": {`{ employees(first: 100) { nodes { department { name } manager { name } projects { name } } } }`, 4},
 		"Projects":  {`{ projects(first: 100) { nodes { members { name } tasks { title } totalHours } } }`, 4},
+		// The employee with its department and manager in one statement (a join), then projects.
 		"EmployeeByID": {fmt.Sprintf(`{ employee(id: %q) { name department { name } manager { name } projects { name } } }`,
-			c.Employees[0].ID), 4},
+			c.Employees[0].ID), 2},
 		"Me": {`{ me { name projects { name } } }`, 2},
 		// Two levels deep: employees, then departments and the latest entries of all of them,
 		// then those entries' projects and tasks.

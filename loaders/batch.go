@@ -109,6 +109,19 @@ func (l *Loader[K, V]) LoadMany(ctx context.Context, keys []K) error {
 	return l.complete(ctx, fresh, results)
 }
 
+// Prime caches value for key, unless this request has asked for key already: for a caller that
+// read the value along with something else (a join), so that later Loads are cache hits.
+func (l *Loader[K, V]) Prime(key K, value V) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.cache[key]; ok {
+		return
+	}
+	r := &result[V]{done: make(chan struct{}), value: value}
+	close(r.done)
+	l.cache[key] = r
+}
+
 // dispatch waits for the batch to stop growing, then fetches it. The context outlives a client's
 // cancellation so that waiters of other fields are answered either way; each waiter still
 // honours its own context.

@@ -89,7 +89,7 @@ func (r *mutationResolver) UpdateEmployee(ctx context.Context, id string, input 
 }
 
 func (r *queryResolver) Employee(ctx context.Context, id string) (*store.Employee, error) {
-	return load(ctx, id, employeeLoader, prefetchEmployees)
+	return r.loadEmployee(ctx, id)
 }
 
 func (r *queryResolver) Employees(ctx context.Context, filter *model.EmployeeFilter, first *int, after *string) (*model.EmployeeConnection, error) {

@@ -211,3 +211,47 @@ func intArg(v any, def int) (int, bool) {
 	}
 	return 0, false
 }
+
+// loadEmployee is load for the employee a root field (employee, me) asks for. When the client
+// selected its department or manager, one statement reads all three and primes their loaders,
+// rather than one for the employee and then one for each relation.
+func (r *Resolver) loadEmployee(ctx context.Context, id string) (*store.Employee, error) {
+	sel := objectFields(ctx, "Employee")
+	if !sel.has("department") && !sel.has("manager") {
+		return load(ctx, id, employeeLoader, prefetchEmployees)
+	}
+	key, err := uuid.Parse(id)
+	if err != nil {
+		return nil, nil
+	}
+	l, err := loaders.For(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s, err := scope(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := r.store.EmployeesWithRefsByIDs(ctx, s, []uuid.UUID{key})
+	if err != nil {
+		return nil, err
+	}
+	var row *store.Employee
+	for _, refs := range rows {
+		row = refs.Employee
+		// nil for a reference the scope may not see: what the loaders would have fetched.
+		if row.DepartmentID != nil {
+			l.Department().Prime(*row.DepartmentID, refs.Department)
+		}
+		if row.ManagerID != nil {
+			l.Employee().Prime(*row.ManagerID, refs.Manager)
+		}
+	}
+	l.Employee().Prime(key, row)
+	if row == nil {
+		return nil, nil
+	}
+	// Department and manager are cache hits now; the rest is fetched as load would.
+	prefetchEmployees(ctx, l, []*store.Employee{row}, sel)
+	return row, nil
+}

@@ -17,6 +17,7 @@ type Store interface {
 	CountEmployees(ctx context.Context, scope store.Scope, params store.ListEmployeesParams) (int, error)
 	CreateEmployee(ctx context.Context, scope store.Scope, p store.EmployeeParams) (*store.Employee, error)
 	UpdateEmployee(ctx context.Context, scope store.Scope, id uuid.UUID, p store.EmployeeParams) (*store.Employee, error)
+	EmployeesWithRefsByIDs(ctx context.Context, scope store.Scope, ids []uuid.UUID) ([]store.EmployeeRefs, error)
 
 	ListProjects(ctx context.Context, scope store.Scope, params store.ListProjectsParams, page store.PageParams) (store.Page[*store.Project], error)
 	CountProjects(ctx context.Context, scope store.Scope, params store.ListProjectsParams) (int, error)
