@@ -418,9 +418,10 @@ func TestRootListsPrefetchSelectedRelations(t *testing.T) {
 		query string
 		want  int64
 	}{
-		"TimeEntryNodes": {`{ timeEntries(first: 100) { nodes { project { name } task { title } employee { name } } } }`, 4},
+		// Entries with their projects and tasks in one statement (a join), then employees.
+		"TimeEntryNodes": {`{ timeEntries(first: 100) { nodes { project { name } task { title } employee { name } } } }`, 2},
 		"TimeEntryEdgesWithFragment": {`{ timeEntries(first: 100) { edges { node { ...E } } } }
-			fragment E on TimeEntry { project { name } }`, 2},
+			fragment E on TimeEntry { project { name } }`, 1},
 		"Employees": {`{ employees(first: 100) { nodes { department { name } manager { name } projects { name } } } }`, 4},
 		"Projects":  {`{ projects(first: 100) { nodes { members { name } tasks { title } totalHours } } }`, 4},
 		// The employee with its department and manager in one statement (a join), then projects.
@@ -440,6 +441,51 @@ func TestRootListsPrefetchSelectedRelations(t *testing.T) {
 				require.Equal(t, tc.want, srv.Statements.Count())
 			}
 		})
+	}
+}
+
+// timeEntries reads its entries' projects and tasks with them (one statement); an entry without
+// a task has a null task, and the values are the loaders'.
+func TestTimeEntriesReadProjectAndTaskWithTheEntries(t *testing.T) {
+	t.Parallel()
+	srv := apitest.New(t, apitest.Opts{})
+	c := newCompany(t, srv, "acme", 2)
+	start := time.Now().UTC().Add(-time.Hour).Truncate(time.Minute)
+	end := start.Add(30 * time.Minute)
+	untasked, err := srv.Store.CreateTimeEntry(context.Background(), c.Scope, store.TimeEntryParams{
+		EmployeeID: &c.Employees[0].ID, ProjectID: &c.Projects[1].ID, StartTime: &start, EndTime: &end})
+	require.NoError(t, err)
+
+	var got struct {
+		TimeEntries struct {
+			Nodes []struct {
+				ID      string
+				Project struct{ ID, Name string }
+				Task    *struct{ ID, Title string }
+			}
+		}
+	}
+	srv.Statements.Reset()
+	srv.MustData(c.Token, `{ timeEntries(first: 100) { nodes { id project { id name } task { id title } } } }`, nil, &got)
+	require.Equal(t, int64(1), srv.Statements.Count())
+	require.Len(t, got.TimeEntries.Nodes, 7)
+	projects := map[string]string{}
+	for _, p := range c.Projects {
+		projects[p.ID.String()] = p.Name
+	}
+	tasks := map[string]string{}
+	for _, task := range c.Tasks {
+		tasks[task.ID.String()] = task.Title
+	}
+	for _, n := range got.TimeEntries.Nodes {
+		require.Equal(t, projects[n.Project.ID], n.Project.Name)
+		if n.ID == untasked.ID.String() {
+			require.Nil(t, n.Task)
+			require.Equal(t, c.Projects[1].Name, n.Project.Name)
+			continue
+		}
+		require.NotNil(t, n.Task)
+		require.Equal(t, tasks[n.Task.ID], n.Task.Title)
 	}
 }
 

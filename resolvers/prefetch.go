@@ -255,3 +255,28 @@ func (r *Resolver) loadEmployee(ctx context.Context, id string) (*store.Employee
 	prefetchEmployees(ctx, l, []*store.Employee{row}, sel)
 	return row, nil
 }
+
+// listTimeEntries reads a page of time entries. When the client selected their project or task,
+// one statement reads the entries with both and primes the project and task loaders, rather
+// than one for the entries and then one for each relation.
+func (r *Resolver) listTimeEntries(ctx context.Context, s store.Scope, params store.ListTimeEntriesParams,
+	page store.PageParams, sel selection,
+) (store.Page[*store.TimeEntry], error) {
+	l, err := loaders.For(ctx)
+	if err != nil || (!sel.has("project") && !sel.has("task")) {
+		return r.store.ListTimeEntries(ctx, s, params, page)
+	}
+	refs, err := r.store.ListTimeEntriesWithRefs(ctx, s, params, page)
+	if err != nil {
+		return store.Page[*store.TimeEntry]{}, err
+	}
+	rows := make([]*store.TimeEntry, len(refs.Rows))
+	for i, ref := range refs.Rows {
+		rows[i] = ref.Entry
+		l.Project().Prime(ref.Entry.ProjectID, ref.Project)
+		if ref.Entry.TaskID != nil {
+			l.Task().Prime(*ref.Entry.TaskID, ref.Task)
+		}
+	}
+	return store.Page[*store.TimeEntry]{Rows: rows, HasNextPage: refs.HasNextPage}, nil
+}

@@ -30,6 +30,7 @@ type Store interface {
 	UpdateTask(ctx context.Context, scope store.Scope, id uuid.UUID, p store.TaskParams) (*store.Task, error)
 
 	ListTimeEntries(ctx context.Context, scope store.Scope, params store.ListTimeEntriesParams, page store.PageParams) (store.Page[*store.TimeEntry], error)
+	ListTimeEntriesWithRefs(ctx context.Context, scope store.Scope, params store.ListTimeEntriesParams, page store.PageParams) (store.Page[store.TimeEntryRefs], error)
 	CountTimeEntries(ctx context.Context, scope store.Scope, params store.ListTimeEntriesParams) (int, error)
 	CreateTimeEntry(ctx context.Context, scope store.Scope, p store.TimeEntryParams) (*store.TimeEntry, error)
 	UpdateTimeEntry(ctx context.Context, scope store.Scope, id uuid.UUID, p store.TimeEntryParams) (*store.TimeEntry, error)

@@ -121,12 +121,13 @@ func (r *queryResolver) TimeEntries(ctx context.Context, filter *model.TimeEntry
 			params.Range.To = *filter.To
 		}
 	}
-	page, err := r.store.ListTimeEntries(ctx, s, params, pageParams(first, after))
+	sel := rowFields(ctx, "TimeEntryConnection", "TimeEntryEdge", "TimeEntry")
+	page, err := r.listTimeEntries(ctx, s, params, pageParams(first, after), sel)
 	if err != nil {
 		return nil, err
 	}
 	if l, err := loaders.For(ctx); err == nil {
-		prefetchTimeEntries(ctx, l, page.Rows, rowFields(ctx, "TimeEntryConnection", "TimeEntryEdge", "TimeEntry"))
+		prefetchTimeEntries(ctx, l, page.Rows, sel)
 	}
 	conn := &model.TimeEntryConnection{
 		Nodes:     page.Rows,

@@ -172,6 +172,73 @@ func (s *Store) ListTimeEntries(ctx context.Context, scope Scope, filter ListTim
 	return timeEntryList.page(scope.bind(ctx), s.pool, w, page)
 }
 
+// TimeEntryRefs is a time entry with the project and the task it references (nil when it has
+// none). Projects and tasks are the tenant's, not limited by an employee's reach, so the join
+// reads exactly what ProjectsByIDs and TasksByIDs would.
+type TimeEntryRefs struct {
+	Entry   *TimeEntry
+	Project *Project
+	Task    *Task
+}
+
+var timeEntryRefsList = keysetList[TimeEntryRefs, timeEntryCursor]{
+	what: "time entries with project and task",
+	from: `time_entries t
+		LEFT JOIN projects p ON p.tenant_id = t.tenant_id AND p.id = t.project_id
+		LEFT JOIN tasks k ON k.tenant_id = t.tenant_id AND k.id = t.task_id`,
+	columns: timeEntryColumns + ", " + projectColumns + ", " + strings.ReplaceAll(taskColumns, "t.", "k."),
+	order:   timeEntryList.order,
+	after:   timeEntryList.after,
+	scan:    scanTimeEntryRefs,
+}
+
+func scanTimeEntryRefs(row pgx.Row) (TimeEntryRefs, error) {
+	var t TimeEntry
+	// The joined rows' columns are NULL when there is no such row.
+	var p struct {
+		id, tenantID              *uuid.UUID
+		name, description, status *string
+		budgetHours               *float64
+		billable                  *bool
+		createdAt, updatedAt      *time.Time
+	}
+	var k struct {
+		id, tenantID, projectID, assigneeID *uuid.UUID
+		title, description, status          *string
+		estimateHours                       *float64
+		createdAt, updatedAt                *time.Time
+	}
+	err := row.Scan(&t.ID, &t.TenantID, &t.EmployeeID, &t.ProjectID, &t.TaskID, &t.StartTime, &t.EndTime,
+		&t.Description, &t.Billable, &t.Source, &t.CreatedAt, &t.UpdatedAt,
+		&p.id, &p.tenantID, &p.name, &p.description, &p.status, &p.budgetHours, &p.billable, &p.createdAt, &p.updatedAt,
+		&k.id, &k.tenantID, &k.projectID, &k.assigneeID, &k.title, &k.description, &k.status, &k.estimateHours,
+		&k.createdAt, &k.updatedAt)
+	if err != nil {
+		return TimeEntryRefs{}, err
+	}
+	refs := TimeEntryRefs{Entry: &t}
+	if p.id != nil {
+		refs.Project = &Project{ID: *p.id, TenantID: *p.tenantID, Name: *p.name, Description: *p.description,
+			Status: *p.status, BudgetHours: p.budgetHours, Billable: *p.billable, CreatedAt: *p.createdAt, UpdatedAt: *p.updatedAt}
+	}
+	if k.id != nil {
+		refs.Task = &Task{ID: *k.id, TenantID: *k.tenantID, ProjectID: *k.projectID, AssigneeID: k.assigneeID, Title: *k.title,
+			Description: *k.description, Status: *k.status, EstimateHours: k.estimateHours, CreatedAt: *k.createdAt,
+			UpdatedAt: *k.updatedAt}
+	}
+	return refs, nil
+}
+
+// ListTimeEntriesWithRefs is ListTimeEntries with each entry's project and task read in the same
+// statement: a page of entries with both was three round trips.
+func (s *Store) ListTimeEntriesWithRefs(ctx context.Context, scope Scope, filter ListTimeEntriesParams, page PageParams) (Page[TimeEntryRefs], error) {
+	w, err := filter.where(scope)
+	if err != nil {
+		return Page[TimeEntryRefs]{}, err
+	}
+	return timeEntryRefsList.page(scope.bind(ctx), s.pool, w, page)
+}
+
 // CountTimeEntries counts the scope's time entries matching filter.
 func (s *Store) CountTimeEntries(ctx context.Context, scope Scope, filter ListTimeEntriesParams) (int, error) {
 	w, err := filter.where(scope)
