@@ -39,23 +39,51 @@ func Marshal(ctx context.Context, length int, workerLimit int64, omitPanicHandle
 	if length == 0 {
 		return ret
 	}
-	f := &frame{parent: frameOf(ctx), n: length}
-	f.ctx = context.WithValue(ctx, frameKey{}, f)
-	f.run = func(i int) {
-		ctx := graphql.WithFieldContext(f.ctx, &graphql.FieldContext{Index: &i})
-		if !omitPanicHandler {
-			defer func() {
-				if p := recover(); p != nil {
-					graphql.AddError(ctx, graphql.Recover(ctx, p))
-					ret[i] = graphql.Null
-				}
-			}()
+	parent := frameOf(ctx)
+	newFrame := func(start, end int) *frame {
+		f := &frame{parent: parent, next: start, end: end}
+		f.ctx = context.WithValue(ctx, frameKey{}, f)
+		f.run = func(i int) {
+			ctx := graphql.WithFieldContext(f.ctx, &graphql.FieldContext{Index: &i})
+			if !omitPanicHandler {
+				defer func() {
+					if p := recover(); p != nil {
+						graphql.AddError(ctx, graphql.Recover(ctx, p))
+						ret[i] = graphql.Null
+					}
+				}()
+			}
+			ret[i] = marshalElement(ctx, i)
 		}
-		ret[i] = marshalElement(ctx, i)
+		return f
 	}
-	f.runAll()
+	// A long list outside any other list or object runs in two halves, the second on a goroutine
+	// of its own, when no other such list is being marshalled in the process: an idle machine
+	// renders a large page on two processors (latency at one client), a busy one spawns nothing
+	// more (throughput).
+	if parent == nil && length >= splitAt && rendering.Add(1) == 1 {
+		defer rendering.Add(-1)
+		second := newFrame(length/2, length)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			second.runAll()
+		}()
+		newFrame(0, length/2).runAll()
+		<-done
+		return ret
+	} else if parent == nil && length >= splitAt {
+		rendering.Add(-1)
+	}
+	newFrame(0, length).runAll()
 	return ret
 }
+
+// splitAt is the shortest top-level list Marshal splits.
+const splitAt = 16
+
+// rendering counts the top-level lists of at least splitAt elements being marshalled.
+var rendering atomic.Int32
 
 // Fields collects the resolver fields of one object, in place of FieldSet.ResolveConcurrently,
 // and runs them in Dispatch, in place of FieldSet.Dispatch (tools/rewritelists rewrites the
@@ -109,7 +137,7 @@ func (s *Fields) Dispatch(ctx context.Context, out *graphql.FieldSet) {
 		// Nothing to hand off at this level; enclosing lists and objects still can.
 		resolve(ctx, 0)
 	default:
-		f := &frame{parent: frameOf(ctx), n: len(s.pending)}
+		f := &frame{parent: frameOf(ctx), end: len(s.pending)}
 		f.ctx = context.WithValue(ctx, frameKey{}, f)
 		f.run = func(k int) { resolve(f.ctx, k) }
 		f.runAll()
@@ -146,7 +174,7 @@ func BeforeWait(ctx context.Context) {
 type frame struct {
 	ctx    context.Context // carries the frame
 	parent *frame          // the list or object this one is part of, if any
-	n      int
+	end    int             // the items are [next as runAll starts, end)
 	run    func(i int)
 	wg     sync.WaitGroup // the items started on goroutines of their own
 
@@ -168,7 +196,7 @@ func frameOf(ctx context.Context) *frame {
 func (f *frame) runAll() {
 	for {
 		f.mu.Lock()
-		if f.handedOff || f.next == f.n {
+		if f.handedOff || f.next == f.end {
 			f.done = true
 			f.mu.Unlock()
 			break
@@ -199,8 +227,8 @@ func (f *frame) handOff() bool {
 	f.mu.Unlock()
 	// Added before runAll can see handedOff and reach Wait: the item calling BeforeWait is still
 	// running under runAll.
-	f.wg.Add(f.n - start)
-	for i := start; i < f.n; i++ {
+	f.wg.Add(f.end - start)
+	for i := start; i < f.end; i++ {
 		go func() {
 			defer f.wg.Done()
 			f.run(i)
