@@ -2703,7 +2703,7 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 
 func (ec *executionContext) _ApiKey_id(ctx context.Context, field graphql.CollectedField, obj *store.APIKey) (ret graphql.Marshaler) {
 	if obj.ID != uuid.Nil {
-		return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, field.Selections, obj.ID)
+		return lists.ID(obj.ID)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2842,7 +2842,7 @@ func (ec *executionContext) fieldContext_CreatedApiKey_secret(_ context.Context,
 
 func (ec *executionContext) _Department_id(ctx context.Context, field graphql.CollectedField, obj *store.Department) (ret graphql.Marshaler) {
 	if obj.ID != uuid.Nil {
-		return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, field.Selections, obj.ID)
+		return lists.ID(obj.ID)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -2875,7 +2875,7 @@ func (ec *executionContext) fieldContext_Department_name(_ context.Context, fiel
 
 func (ec *executionContext) _Employee_id(ctx context.Context, field graphql.CollectedField, obj *store.Employee) (ret graphql.Marshaler) {
 	if obj.ID != uuid.Nil {
-		return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, field.Selections, obj.ID)
+		return lists.ID(obj.ID)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4405,7 +4405,7 @@ func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, f
 
 func (ec *executionContext) _Project_id(ctx context.Context, field graphql.CollectedField, obj *store.Project) (ret graphql.Marshaler) {
 	if obj.ID != uuid.Nil {
-		return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, field.Selections, obj.ID)
+		return lists.ID(obj.ID)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -5330,7 +5330,7 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 
 func (ec *executionContext) _Task_id(ctx context.Context, field graphql.CollectedField, obj *store.Task) (ret graphql.Marshaler) {
 	if obj.ID != uuid.Nil {
-		return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, field.Selections, obj.ID)
+		return lists.ID(obj.ID)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -5510,7 +5510,7 @@ func (ec *executionContext) fieldContext_Task_updatedAt(_ context.Context, field
 
 func (ec *executionContext) _TimeEntry_id(ctx context.Context, field graphql.CollectedField, obj *store.TimeEntry) (ret graphql.Marshaler) {
 	if obj.ID != uuid.Nil {
-		return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, field.Selections, obj.ID)
+		return lists.ID(obj.ID)
 	}
 	return graphql.ResolveField(
 		ctx,

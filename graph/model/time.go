@@ -1,6 +1,7 @@
 package model
 
 import (
+	"bytes"
 	"io"
 	"time"
 
@@ -17,7 +18,13 @@ func MarshalTime(t time.Time) graphql.Marshaler {
 		var buf [48]byte
 		b := append(buf[:0], '"')
 		b = t.UTC().AppendFormat(b, time.RFC3339Nano)
-		_, _ = w.Write(append(b, '"'))
+		b = append(b, '"')
+		// buf stays on the stack when w is the *bytes.Buffer gqlgen renders responses into.
+		if out, ok := w.(*bytes.Buffer); ok {
+			out.Write(b)
+			return
+		}
+		_, _ = w.Write(bytes.Clone(b))
 	})
 }
 

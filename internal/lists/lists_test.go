@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 	"github.com/vektah/gqlparser/v2/ast"
 
@@ -191,4 +192,14 @@ func TestObjectWritesWhatTheFieldSetWrites(t *testing.T) {
 	require.Equal(t, render(out), render(lists.Object(fields, out.Values)))
 	require.Equal(t, `{"id":"a","name":"b<\\","n":null}`, render(lists.Object(fields, out.Values)))
 	require.Equal(t, "{}", render(lists.Object(nil, nil)))
+}
+
+func TestIDWritesWhatMarshalUUIDWrites(t *testing.T) {
+	t.Parallel()
+	for range 100 {
+		id := uuid.New()
+		require.Equal(t, render(graphql.MarshalUUID(id)), render(lists.ID(id)))
+	}
+	id := uuid.MustParse("00112233-4455-6677-8899-aabbccddeeff")
+	require.Equal(t, `"00112233-4455-6677-8899-aabbccddeeff"`, render(lists.ID(id)))
 }

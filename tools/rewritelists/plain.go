@@ -50,9 +50,10 @@ var neverNull = []string{
 }
 
 // nullOnlyFor lists marshallers that return null for exactly one value, with the guard that
-// excludes it.
-var nullOnlyFor = map[string]string{
-	"marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID": "%s != uuid.Nil",
+// excludes it and what marshals the value past the guard (%s: the value).
+var nullOnlyFor = map[string]struct{ guard, marshal string }{
+	// lists.ID writes what graphql.MarshalUUID writes, without allocating a string and a closure.
+	"marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID": {"%s != uuid.Nil", "lists.ID(%s)"},
 }
 
 // storeMethods are the receiver types whose argument-less methods may be called directly.
@@ -84,8 +85,8 @@ func plainFieldsPass(path string, src []byte) ([]byte, int, error) {
 		original := fset.Position(fn.Body.List[0].Pos()).Offset
 		end := fset.Position(fn.Body.List[0].End()).Offset
 		var text string
-		if guard, ok := nullOnlyFor[marshal]; ok {
-			text = fmt.Sprintf("if %s {\n%s\n}\n%s", fmt.Sprintf(guard, value), direct, src[original:end])
+		if g, ok := nullOnlyFor[marshal]; ok {
+			text = fmt.Sprintf("if %s {\nreturn %s\n}\n%s", fmt.Sprintf(g.guard, value), fmt.Sprintf(g.marshal, value), src[original:end])
 		} else if slices.Contains(neverNull, marshal) {
 			text = direct
 		} else {
