@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/uptrace/bun"
 
 	"github.com/workingtracker/api/internal/apperr"
@@ -194,19 +195,20 @@ var timeEntryRefsList = keysetList[TimeEntryRefs, timeEntryCursor]{
 
 func scanTimeEntryRefs(row pgx.Row) (TimeEntryRefs, error) {
 	var t TimeEntry
-	// The joined rows' columns are NULL when there is no such row.
+	// The joined rows' columns are NULL when there is no such row. pgtype values rather than
+	// pointers: scanning into **T allocates for every column of every row.
 	var p struct {
-		id, tenantID              *uuid.UUID
-		name, description, status *string
-		budgetHours               *float64
-		billable                  *bool
-		createdAt, updatedAt      *time.Time
+		id, tenantID              pgtype.UUID
+		name, description, status pgtype.Text
+		budgetHours               pgtype.Float8
+		billable                  pgtype.Bool
+		createdAt, updatedAt      pgtype.Timestamptz
 	}
 	var k struct {
-		id, tenantID, projectID, assigneeID *uuid.UUID
-		title, description, status          *string
-		estimateHours                       *float64
-		createdAt, updatedAt                *time.Time
+		id, tenantID, projectID, assigneeID pgtype.UUID
+		title, description, status          pgtype.Text
+		estimateHours                       pgtype.Float8
+		createdAt, updatedAt                pgtype.Timestamptz
 	}
 	err := row.Scan(&t.ID, &t.TenantID, &t.EmployeeID, &t.ProjectID, &t.TaskID, &t.StartTime, &t.EndTime,
 		&t.Description, &t.Billable, &t.Source, &t.CreatedAt, &t.UpdatedAt,
@@ -217,16 +219,28 @@ func scanTimeEntryRefs(row pgx.Row) (TimeEntryRefs, error) {
 		return TimeEntryRefs{}, err
 	}
 	refs := TimeEntryRefs{Entry: &t}
-	if p.id != nil {
-		refs.Project = &Project{ID: *p.id, TenantID: *p.tenantID, Name: *p.name, Description: *p.description,
-			Status: *p.status, BudgetHours: p.budgetHours, Billable: *p.billable, CreatedAt: *p.createdAt, UpdatedAt: *p.updatedAt}
+	if p.id.Valid {
+		refs.Project = &Project{ID: p.id.Bytes, TenantID: p.tenantID.Bytes, Name: p.name.String, Description: p.description.String,
+			Status: p.status.String, BudgetHours: float8Ptr(p.budgetHours), Billable: p.billable.Bool,
+			CreatedAt: p.createdAt.Time, UpdatedAt: p.updatedAt.Time}
 	}
-	if k.id != nil {
-		refs.Task = &Task{ID: *k.id, TenantID: *k.tenantID, ProjectID: *k.projectID, AssigneeID: k.assigneeID, Title: *k.title,
-			Description: *k.description, Status: *k.status, EstimateHours: k.estimateHours, CreatedAt: *k.createdAt,
-			UpdatedAt: *k.updatedAt}
+	if k.id.Valid {
+		refs.Task = &Task{ID: k.id.Bytes, TenantID: k.tenantID.Bytes, ProjectID: k.projectID.Bytes, Title: k.title.String,
+			Description: k.description.String, Status: k.status.String, EstimateHours: float8Ptr(k.estimateHours),
+			CreatedAt: k.createdAt.Time, UpdatedAt: k.updatedAt.Time}
+		if k.assigneeID.Valid {
+			id := uuid.UUID(k.assigneeID.Bytes)
+			refs.Task.AssigneeID = &id
+		}
 	}
 	return refs, nil
+}
+
+func float8Ptr(f pgtype.Float8) *float64 {
+	if !f.Valid {
+		return nil
+	}
+	return &f.Float64
 }
 
 // ListTimeEntriesWithRefs is ListTimeEntries with each entry's project and task read in the same
