@@ -26,8 +26,13 @@ test: deps
 bench: deps build
 	@scripts/bench.sh
 
+# gqlgen, then tools/rewritelists, which rewrites graph/generated.go where gqlgen's per-object
+# machinery was most of a nested page's CPU: lists marshal their elements through internal/lists
+# (goroutines only once an element waits for a batch), deferred groups are built only for @defer,
+# and plain scalar reads skip graphql.ResolveField (see tools/rewritelists).
 generate:
 	$(GO) run github.com/99designs/gqlgen generate
+	$(GO) run ./tools/rewritelists graph/generated.go
 
 # CI: the committed generated code must be what `make generate` produces.
 check-generated: generate

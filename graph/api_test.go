@@ -18,6 +18,7 @@ import (
 	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/internal/apitest"
 	"github.com/workingtracker/api/internal/auth"
+	"github.com/workingtracker/api/loaders"
 	"github.com/workingtracker/api/store"
 )
 
@@ -369,6 +370,44 @@ func TestOversizedRequestIsRefused(t *testing.T) {
 	require.Equal(t, "BAD_REQUEST", body.Errors[0].Code(), "a body that is not JSON is the client's error")
 }
 
+// Below what root fields prefetch, siblings still share batches. Lists marshal their elements
+// one after another (internal/lists) and start the rest of a list on goroutines of their own only
+// when an element waits for a loader; here every entry's employee.timeEntries and
+// employee.manager are left to the loaders, with a distinct employee per three entries. The
+// window is generous: with the default 50 µs a loaded machine splits such batches (it did before
+// lists were sequential too); this tests that waiting elements let their siblings reach the
+// loaders, which fully sequential lists would not (one batch per employee).
+func TestUnprefetchedLevelsBatchAcrossListElements(t *testing.T) {
+	t.Parallel()
+	const query = `{ timeEntries(first: 100) { nodes { id employee { manager { name } timeEntries(first: 2) { id } } } } }`
+	counts := map[int]int64{}
+	for _, n := range []int{1, 30} {
+		srv := apitest.New(t, apitest.Opts{Loaders: loaders.Opts{Quiet: 20 * time.Millisecond, MaxWait: 5 * time.Second}})
+		c := newCompany(t, srv, "acme", n)
+		srv.Statements.Reset()
+		var got struct {
+			TimeEntries struct {
+				Nodes []struct {
+					Employee struct {
+						Manager     struct{ Name string }
+						TimeEntries []struct{ ID string }
+					}
+				}
+			}
+		}
+		srv.MustData(c.Token, query, nil, &got)
+		counts[n] = srv.Statements.Count()
+		require.Len(t, got.TimeEntries.Nodes, 3*n)
+		for _, te := range got.TimeEntries.Nodes {
+			require.NotEmpty(t, te.Employee.Manager.Name)
+			require.Len(t, te.Employee.TimeEntries, 2)
+		}
+	}
+	// entries, their employees (prefetched), then one batch each: managers, latest entries.
+	require.Equal(t, counts[1], counts[30], "statements for 1 vs 30 employees: %v", counts)
+	require.Equal(t, int64(4), counts[30], "statements per request: %v", counts)
+}
+
 // Root fields fetch their rows and the relations selected on them at once: one statement each,
 // with the loaders' default window, because no batching window is involved.
 func TestRootListsPrefetchSelectedRelations(t *testing.T) {
@@ -379,13 +418,15 @@ func TestRootListsPrefetchSelectedRelations(t *testing.T) {
 		query string
 		want  int64
 	}{
-		"TimeEntryNodes": {`{ timeEntries(first: 100) { nodes { project { name } task { title } employee { name } } } }`, 4},
+		// Entries with their projects and tasks in one statement (a join), then employees.
+		"TimeEntryNodes": {`{ timeEntries(first: 100) { nodes { project { name } task { title } employee { name } } } }`, 2},
 		"TimeEntryEdgesWithFragment": {`{ timeEntries(first: 100) { edges { node { ...E } } } }
-			fragment E on TimeEntry { project { name } }`, 2},
+			fragment E on TimeEntry { project { name } }`, 1},
 		"Employees": {`{ employees(first: 100) { nodes { department { name } manager { name } projects { name } } } }`, 4},
 		"Projects":  {`{ projects(first: 100) { nodes { members { name } tasks { title } totalHours } } }`, 4},
+		// The employee with its department and manager in one statement (a join), then projects.
 		"EmployeeByID": {fmt.Sprintf(`{ employee(id: %q) { name department { name } manager { name } projects { name } } }`,
-			c.Employees[0].ID), 4},
+			c.Employees[0].ID), 2},
 		"Me": {`{ me { name projects { name } } }`, 2},
 		// Two levels deep: employees, then departments and the latest entries of all of them,
 		// then those entries' projects and tasks.
@@ -400,6 +441,51 @@ func TestRootListsPrefetchSelectedRelations(t *testing.T) {
 				require.Equal(t, tc.want, srv.Statements.Count())
 			}
 		})
+	}
+}
+
+// timeEntries reads its entries' projects and tasks with them (one statement); an entry without
+// a task has a null task, and the values are the loaders'.
+func TestTimeEntriesReadProjectAndTaskWithTheEntries(t *testing.T) {
+	t.Parallel()
+	srv := apitest.New(t, apitest.Opts{})
+	c := newCompany(t, srv, "acme", 2)
+	start := time.Now().UTC().Add(-time.Hour).Truncate(time.Minute)
+	end := start.Add(30 * time.Minute)
+	untasked, err := srv.Store.CreateTimeEntry(context.Background(), c.Scope, store.TimeEntryParams{
+		EmployeeID: &c.Employees[0].ID, ProjectID: &c.Projects[1].ID, StartTime: &start, EndTime: &end})
+	require.NoError(t, err)
+
+	var got struct {
+		TimeEntries struct {
+			Nodes []struct {
+				ID      string
+				Project struct{ ID, Name string }
+				Task    *struct{ ID, Title string }
+			}
+		}
+	}
+	srv.Statements.Reset()
+	srv.MustData(c.Token, `{ timeEntries(first: 100) { nodes { id project { id name } task { id title } } } }`, nil, &got)
+	require.Equal(t, int64(1), srv.Statements.Count())
+	require.Len(t, got.TimeEntries.Nodes, 7)
+	projects := map[string]string{}
+	for _, p := range c.Projects {
+		projects[p.ID.String()] = p.Name
+	}
+	tasks := map[string]string{}
+	for _, task := range c.Tasks {
+		tasks[task.ID.String()] = task.Title
+	}
+	for _, n := range got.TimeEntries.Nodes {
+		require.Equal(t, projects[n.Project.ID], n.Project.Name)
+		if n.ID == untasked.ID.String() {
+			require.Nil(t, n.Task)
+			require.Equal(t, c.Projects[1].Name, n.Project.Name)
+			continue
+		}
+		require.NotNil(t, n.Task)
+		require.Equal(t, tasks[n.Task.ID], n.Task.Title)
 	}
 }
 

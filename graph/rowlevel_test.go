@@ -104,6 +104,41 @@ func TestRowLevelReach(t *testing.T) {
 		srv.MustData(asManager, `query($id: ID!) { employee(id: $id) { id } }`, map[string]any{"id": indirect.ID}, &got)
 		require.NotNil(t, got.Employee, "a manager reaches indirect reports")
 	})
+	// employee(id) and me read the department and manager with the employee, in one statement:
+	// a manager out of reach reads as absent there too.
+	t.Run("ReferencesOutOfReachReadAsAbsent", func(t *testing.T) {
+		type person struct {
+			Name       string
+			Manager    *struct{ Name string }
+			Department *struct{ Name string }
+		}
+		for _, tc := range []struct {
+			token   string
+			query   string
+			id      uuid.UUID
+			manager string // "" for null
+		}{
+			{asEmployee, `{ p: me { name manager { name } department { name } } }`, uuid.Nil, ""},
+			{asManager, `query($id: ID!) { p: employee(id: $id) { name manager { name } department { name } } }`, direct.ID, "manager"},
+			{asManager, `query($id: ID!) { p: employee(id: $id) { name manager { name } } }`, manager.ID, ""},
+			{asHR, `query($id: ID!) { p: employee(id: $id) { name manager { name } } }`, manager.ID, "Admin of acme"},
+		} {
+			var vars map[string]any
+			if tc.id != uuid.Nil {
+				vars = map[string]any{"id": tc.id}
+			}
+			var got struct{ P *person }
+			srv.MustData(tc.token, tc.query, vars, &got)
+			require.NotNil(t, got.P)
+			if tc.manager == "" {
+				require.Nil(t, got.P.Manager, "%s: manager out of reach", got.P.Name)
+			} else {
+				require.NotNil(t, got.P.Manager)
+				require.Equal(t, tc.manager, got.P.Manager.Name)
+			}
+			require.Nil(t, got.P.Department, "orgChart's people have no department")
+		}
+	})
 	t.Run("WritesOutOfReachAreNotFound", func(t *testing.T) {
 		start := time.Now().UTC().Add(-6 * time.Hour).Truncate(time.Minute).Format(time.RFC3339)
 		end := time.Now().UTC().Add(-5 * time.Hour).Truncate(time.Minute).Format(time.RFC3339)

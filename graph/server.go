@@ -175,7 +175,7 @@ func newGraphQLHandler(opts ServerOpts, guard auth.FailureGuard, guarded bool) *
 	})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(jsonPOST{}) // transport.POST, writing responses with less copying
 
 	queries := lru.New[*ast.QueryDocument](1000)
 	srv.SetQueryCache(queries)

@@ -7,13 +7,16 @@ import (
 	"runtime/debug"
 	"sync"
 	"time"
+
+	"github.com/workingtracker/api/internal/lists"
 )
 
 // Loader batches and caches the loads of one request.
 //
 // It fetches a batch once its keys stop arriving: the first Load of a batch starts a dispatcher
-// that yields the processor, letting the sibling goroutines gqlgen runs for the elements of a
-// list and the fields of an object reach their Load, until no key has arrived for `quiet` (or
+// that yields the processor, letting sibling goroutines — of the fields of an object, and of the
+// elements of a list, which internal/lists starts when one of them waits here — reach their Load,
+// until no key has arrived for `quiet` (or
 // `maxWait` has passed since the batch opened). It yields instead of sleeping because Go's netpoller
 // sleeps in whole milliseconds: graph-gophers/dataloader's timer window, even set to 100 µs,
 // measured 1.1 ms per level of a query on this machine, and that library offers no other
@@ -66,6 +69,15 @@ func (l *Loader[K, V]) Load(ctx context.Context, key K) func() (V, error) {
 		select {
 		case <-r.done:
 			return r.value, r.err
+		default:
+		}
+		// The value is not here yet. Lists marshal their elements one after another
+		// (internal/lists): the lists this field's object belongs to start their remaining
+		// elements now, so that those elements' keys join the batch.
+		lists.BeforeWait(ctx)
+		select {
+		case <-r.done:
+			return r.value, r.err
 		case <-ctx.Done():
 			var zero V
 			return zero, ctx.Err()
@@ -95,6 +107,19 @@ func (l *Loader[K, V]) LoadMany(ctx context.Context, keys []K) error {
 		return nil
 	}
 	return l.complete(ctx, fresh, results)
+}
+
+// Prime caches value for key, unless this request has asked for key already: for a caller that
+// read the value along with something else (a join), so that later Loads are cache hits.
+func (l *Loader[K, V]) Prime(key K, value V) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.cache[key]; ok {
+		return
+	}
+	r := &result[V]{done: make(chan struct{}), value: value}
+	close(r.done)
+	l.cache[key] = r
 }
 
 // dispatch waits for the batch to stop growing, then fetches it. The context outlives a client's

@@ -3,13 +3,17 @@ package loaders_test
 import (
 	"context"
 	"errors"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/stretchr/testify/require"
 
+	"github.com/workingtracker/api/internal/lists"
 	"github.com/workingtracker/api/loaders"
 )
 
@@ -107,4 +111,25 @@ func TestLoadManyFetchesOnlyWhatIsMissingAndFeedsLoad(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 6, v)
 	require.Len(t, rec.batches, 2)
+}
+
+// Lists marshal their elements one after another; an element waiting for its value starts its
+// siblings (internal/lists), whose keys join the same batch.
+func TestSequentialListElementsShareOneBatch(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{}
+	l := loaders.NewLoader(loaders.Opts{Quiet: 200 * time.Millisecond, MaxWait: 10 * time.Second}, rec.fetch)
+	const n = 100
+	got := lists.Marshal(context.Background(), n, 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		v, err := l.Load(ctx, i)()
+		require.NoError(t, err)
+		return graphql.MarshalInt(v)
+	})
+	for i, m := range got {
+		var b strings.Builder
+		m.MarshalGQL(&b)
+		require.Equal(t, strconv.Itoa(2*i), b.String())
+	}
+	require.Len(t, rec.batches, 1, "one fetch for all elements")
+	require.Len(t, rec.batches[0], n)
 }

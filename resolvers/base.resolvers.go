@@ -17,7 +17,7 @@ func (r *queryResolver) Me(ctx context.Context) (*store.Employee, error) {
 	if err != nil {
 		return nil, err
 	}
-	return load(ctx, s.ActorID.String(), employeeLoader, prefetchEmployees)
+	return r.loadEmployee(ctx, s.ActorID.String())
 }
 
 func (r *Resolver) Mutation() graph.MutationResolver { return &mutationResolver{r} }

@@ -116,6 +116,28 @@ func pageParams(first *int, after *string) store.PageParams {
 	return p
 }
 
+// connectionParts builds a page's edges and page info, each only when the client selected it on
+// the connection (connType) the current field returns: every cursor is a JSON and a base64
+// encoding, ~4% of the CPU of a page of 100 time entries asked for by `nodes` alone. When the
+// selection is unknown, both are built.
+func connectionParts[T, E any](ctx context.Context, connType string, rows []T, hasNext bool, cursor func(T) string,
+	edge func(cursor string, row T) E,
+) ([]E, *model.PageInfo) {
+	sel := objectFields(ctx, connType)
+	var edges []E
+	if sel == nil || sel.has("edges") {
+		edges = make([]E, len(rows))
+		for i, row := range rows {
+			edges[i] = edge(cursor(row), row)
+		}
+	}
+	var info *model.PageInfo
+	if sel == nil || sel.has("pageInfo") {
+		info = pageInfo(rows, hasNext, cursor)
+	}
+	return edges, info
+}
+
 func pageInfo[T any](rows []T, hasNext bool, cursor func(T) string) *model.PageInfo {
 	info := &model.PageInfo{HasNextPage: hasNext}
 	if len(rows) > 0 {

@@ -89,7 +89,7 @@ func (r *mutationResolver) UpdateEmployee(ctx context.Context, id string, input 
 }
 
 func (r *queryResolver) Employee(ctx context.Context, id string) (*store.Employee, error) {
-	return load(ctx, id, employeeLoader, prefetchEmployees)
+	return r.loadEmployee(ctx, id)
 }
 
 func (r *queryResolver) Employees(ctx context.Context, filter *model.EmployeeFilter, first *int, after *string) (*model.EmployeeConnection, error) {
@@ -116,13 +116,12 @@ func (r *queryResolver) Employees(ctx context.Context, filter *model.EmployeeFil
 	}
 	conn := &model.EmployeeConnection{
 		Nodes:     page.Rows,
-		Edges:     make([]*model.EmployeeEdge, len(page.Rows)),
-		PageInfo:  pageInfo(page.Rows, page.HasNextPage, store.EmployeeCursor),
 		CountFunc: func(ctx context.Context) (int, error) { return r.store.CountEmployees(ctx, s, params) },
 	}
-	for i, e := range page.Rows {
-		conn.Edges[i] = &model.EmployeeEdge{Cursor: store.EmployeeCursor(e), Node: e}
-	}
+	conn.Edges, conn.PageInfo = connectionParts(ctx, "EmployeeConnection", page.Rows, page.HasNextPage, store.EmployeeCursor,
+		func(cursor string, e *store.Employee) *model.EmployeeEdge {
+			return &model.EmployeeEdge{Cursor: cursor, Node: e}
+		})
 	return conn, nil
 }
 

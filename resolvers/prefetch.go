@@ -211,3 +211,72 @@ func intArg(v any, def int) (int, bool) {
 	}
 	return 0, false
 }
+
+// loadEmployee is load for the employee a root field (employee, me) asks for. When the client
+// selected its department or manager, one statement reads all three and primes their loaders,
+// rather than one for the employee and then one for each relation.
+func (r *Resolver) loadEmployee(ctx context.Context, id string) (*store.Employee, error) {
+	sel := objectFields(ctx, "Employee")
+	if !sel.has("department") && !sel.has("manager") {
+		return load(ctx, id, employeeLoader, prefetchEmployees)
+	}
+	key, err := uuid.Parse(id)
+	if err != nil {
+		return nil, nil
+	}
+	l, err := loaders.For(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s, err := scope(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := r.store.EmployeesWithRefsByIDs(ctx, s, []uuid.UUID{key})
+	if err != nil {
+		return nil, err
+	}
+	var row *store.Employee
+	for _, refs := range rows {
+		row = refs.Employee
+		// nil for a reference the scope may not see: what the loaders would have fetched.
+		if row.DepartmentID != nil {
+			l.Department().Prime(*row.DepartmentID, refs.Department)
+		}
+		if row.ManagerID != nil {
+			l.Employee().Prime(*row.ManagerID, refs.Manager)
+		}
+	}
+	l.Employee().Prime(key, row)
+	if row == nil {
+		return nil, nil
+	}
+	// Department and manager are cache hits now; the rest is fetched as load would.
+	prefetchEmployees(ctx, l, []*store.Employee{row}, sel)
+	return row, nil
+}
+
+// listTimeEntries reads a page of time entries. When the client selected their project or task,
+// one statement reads the entries with both and primes the project and task loaders, rather
+// than one for the entries and then one for each relation.
+func (r *Resolver) listTimeEntries(ctx context.Context, s store.Scope, params store.ListTimeEntriesParams,
+	page store.PageParams, sel selection,
+) (store.Page[*store.TimeEntry], error) {
+	l, err := loaders.For(ctx)
+	if err != nil || (!sel.has("project") && !sel.has("task")) {
+		return r.store.ListTimeEntries(ctx, s, params, page)
+	}
+	refs, err := r.store.ListTimeEntriesWithRefs(ctx, s, params, page)
+	if err != nil {
+		return store.Page[*store.TimeEntry]{}, err
+	}
+	rows := make([]*store.TimeEntry, len(refs.Rows))
+	for i, ref := range refs.Rows {
+		rows[i] = ref.Entry
+		l.Project().Prime(ref.Entry.ProjectID, ref.Project)
+		if ref.Entry.TaskID != nil {
+			l.Task().Prime(*ref.Entry.TaskID, ref.Task)
+		}
+	}
+	return store.Page[*store.TimeEntry]{Rows: rows, HasNextPage: refs.HasNextPage}, nil
+}

@@ -119,13 +119,12 @@ func (r *queryResolver) Projects(ctx context.Context, filter *model.ProjectFilte
 	}
 	conn := &model.ProjectConnection{
 		Nodes:     page.Rows,
-		Edges:     make([]*model.ProjectEdge, len(page.Rows)),
-		PageInfo:  pageInfo(page.Rows, page.HasNextPage, store.ProjectCursor),
 		CountFunc: func(ctx context.Context) (int, error) { return r.store.CountProjects(ctx, s, params) },
 	}
-	for i, p := range page.Rows {
-		conn.Edges[i] = &model.ProjectEdge{Cursor: store.ProjectCursor(p), Node: p}
-	}
+	conn.Edges, conn.PageInfo = connectionParts(ctx, "ProjectConnection", page.Rows, page.HasNextPage, store.ProjectCursor,
+		func(cursor string, p *store.Project) *model.ProjectEdge {
+			return &model.ProjectEdge{Cursor: cursor, Node: p}
+		})
 	return conn, nil
 }
 

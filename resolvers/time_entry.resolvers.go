@@ -121,22 +121,22 @@ func (r *queryResolver) TimeEntries(ctx context.Context, filter *model.TimeEntry
 			params.Range.To = *filter.To
 		}
 	}
-	page, err := r.store.ListTimeEntries(ctx, s, params, pageParams(first, after))
+	sel := rowFields(ctx, "TimeEntryConnection", "TimeEntryEdge", "TimeEntry")
+	page, err := r.listTimeEntries(ctx, s, params, pageParams(first, after), sel)
 	if err != nil {
 		return nil, err
 	}
 	if l, err := loaders.For(ctx); err == nil {
-		prefetchTimeEntries(ctx, l, page.Rows, rowFields(ctx, "TimeEntryConnection", "TimeEntryEdge", "TimeEntry"))
+		prefetchTimeEntries(ctx, l, page.Rows, sel)
 	}
 	conn := &model.TimeEntryConnection{
 		Nodes:     page.Rows,
-		Edges:     make([]*model.TimeEntryEdge, len(page.Rows)),
-		PageInfo:  pageInfo(page.Rows, page.HasNextPage, store.TimeEntryCursor),
 		CountFunc: func(ctx context.Context) (int, error) { return r.store.CountTimeEntries(ctx, s, params) },
 	}
-	for i, t := range page.Rows {
-		conn.Edges[i] = &model.TimeEntryEdge{Cursor: store.TimeEntryCursor(t), Node: t}
-	}
+	conn.Edges, conn.PageInfo = connectionParts(ctx, "TimeEntryConnection", page.Rows, page.HasNextPage, store.TimeEntryCursor,
+		func(cursor string, t *store.TimeEntry) *model.TimeEntryEdge {
+			return &model.TimeEntryEdge{Cursor: cursor, Node: t}
+		})
 	return conn, nil
 }
 

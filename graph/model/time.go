@@ -1,8 +1,8 @@
 package model
 
 import (
+	"bytes"
 	"io"
-	"strconv"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -10,10 +10,21 @@ import (
 	"github.com/workingtracker/api/internal/apperr"
 )
 
-// MarshalTime writes t as RFC 3339 in UTC, so every client sees one representation.
+// MarshalTime writes t as RFC 3339 in UTC, so every client sees one representation. The
+// formatted time is digits, signs, ':', '.', 'T' and 'Z' only, so it is quoted as it is: no
+// strconv.Quote (an escaping pass and two strings per timestamp, thousands on a nested page).
 func MarshalTime(t time.Time) graphql.Marshaler {
 	return graphql.WriterFunc(func(w io.Writer) {
-		_, _ = io.WriteString(w, strconv.Quote(t.UTC().Format(time.RFC3339Nano)))
+		var buf [48]byte
+		b := append(buf[:0], '"')
+		b = t.UTC().AppendFormat(b, time.RFC3339Nano)
+		b = append(b, '"')
+		// buf stays on the stack when w is the *bytes.Buffer gqlgen renders responses into.
+		if out, ok := w.(*bytes.Buffer); ok {
+			out.Write(b)
+			return
+		}
+		_, _ = w.Write(bytes.Clone(b))
 	})
 }
 

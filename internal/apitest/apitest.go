@@ -22,6 +22,7 @@ import (
 	"github.com/workingtracker/api/internal/auth"
 	"github.com/workingtracker/api/internal/ratelimit"
 	"github.com/workingtracker/api/internal/testdb"
+	"github.com/workingtracker/api/loaders"
 	"github.com/workingtracker/api/resolvers"
 	"github.com/workingtracker/api/store"
 )
@@ -40,6 +41,8 @@ type Server struct {
 
 // Opts tunes New.
 type Opts struct {
+	// Loaders tunes the loaders' batching window (defaults otherwise).
+	Loaders loaders.Opts
 	// AllowedOrigins may call the API from a browser (CORS).
 	AllowedOrigins []string
 	// RateLimits are the budgets. By default they are too large to matter: tests of other
@@ -72,6 +75,7 @@ func New(t testing.TB, opts Opts) *Server {
 		Resolvers:      resolvers.New(s),
 		Reader:         s,
 		Org:            s,
+		Loaders:        opts.Loaders,
 		Verifier:       auth.Credentials{JWT: verifier, APIKey: graph.APIKeys(s), APIKeyPrefix: store.APIKeyPrefix},
 		Logger:         logger,
 		Introspection:  true,

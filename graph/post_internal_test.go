@@ -1,0 +1,33 @@
+package graph
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/stretchr/testify/require"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+)
+
+// The response bytes are json.Marshal's, HTML escaping included.
+func TestAppendResponseWritesWhatJSONMarshalWrites(t *testing.T) {
+	t.Parallel()
+	yes := true
+	for name, resp := range map[string]*graphql.Response{
+		"Data":    {Data: json.RawMessage(`{"employees":{"nodes":[{"id":"1","name":"Ada <&> \u2028 Lovelace","n":null,"x":[1,2.5,true]}]}}`)},
+		"Nothing": {Data: json.RawMessage(`null`)},
+		"Errors": {Data: json.RawMessage(`{"employee":null}`), Errors: gqlerror.List{{Message: "not <found>",
+			Path: ast.Path{ast.PathName("employee"), ast.PathIndex(2)}, Extensions: map[string]any{"code": "NOT_FOUND"}}}},
+		"Everything": {Data: json.RawMessage(`{"a":"b"}`), Label: "l", Path: ast.Path{ast.PathName("a")}, HasNext: &yes,
+			Extensions: map[string]any{"cost": 3, "b": "<"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			want, err := json.Marshal(resp)
+			require.NoError(t, err)
+			got, err := appendResponse(nil, resp)
+			require.NoError(t, err)
+			require.Equal(t, string(want), string(got))
+		})
+	}
+}

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"fmt"
+	"go/ast"
+	"go/format"
+	"go/parser"
+	"go/token"
+	"sort"
+)
+
+// fieldsPass makes every object whose resolver fields gqlgen schedules with
+// out.ResolveConcurrently collect them in a lists.Fields instead, and run them with its Dispatch
+// in place of out.Dispatch (see internal/lists):
+//
+//	out := graphql.NewFieldSet(fields)
+//	var pending lists.Fields                                   // added
+//	…
+//	pending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i, …)   // was out.ResolveConcurrently(ec.OperationContext, &deferred, i, …)
+//	…
+//	pending.Dispatch(ctx, out)                                 // was out.Dispatch(ctx)
+func fieldsPass(path string, src []byte) ([]byte, int, error) {
+	fset := token.NewFileSet()
+	file, err := parser.ParseFile(fset, path, src, parser.ParseComments)
+	if err != nil {
+		return nil, 0, err
+	}
+	graphqlName := importName(file, fromPkg)
+	off := func(p token.Pos) int { return fset.Position(p).Offset }
+	var edits []edit
+	objects := 0
+	for _, decl := range file.Decls {
+		fn, ok := decl.(*ast.FuncDecl)
+		if !ok || fn.Body == nil {
+			continue
+		}
+		var calls []*ast.CallExpr
+		inFieldLoop := map[*ast.CallExpr]bool{}
+		var stack []ast.Node
+		ast.Inspect(fn.Body, func(n ast.Node) bool {
+			if n == nil {
+				stack = stack[:len(stack)-1]
+				return true
+			}
+			stack = append(stack, n)
+			call, ok := n.(*ast.CallExpr)
+			if !ok {
+				return true
+			}
+			if x, name := callee(call); x == "out" && name == "ResolveConcurrently" {
+				calls = append(calls, call)
+				for _, s := range stack {
+					if r, ok := s.(*ast.RangeStmt); ok {
+						if v, ok := r.Value.(*ast.Ident); ok && v.Name == "field" {
+							inFieldLoop[call] = true
+						}
+					}
+				}
+			}
+			return true
+		})
+		if len(calls) == 0 {
+			continue
+		}
+		var newFieldSet, dispatch ast.Stmt
+		for _, stmt := range fn.Body.List {
+			switch s := stmt.(type) {
+			case *ast.AssignStmt:
+				if id, ok := s.Lhs[0].(*ast.Ident); ok && id.Name == "out" && len(s.Rhs) == 1 {
+					if call, ok := s.Rhs[0].(*ast.CallExpr); ok {
+						if x, name := callee(call); x == graphqlName && name == "NewFieldSet" {
+							newFieldSet = s
+						}
+					}
+				}
+			case *ast.ExprStmt:
+				if call, ok := s.X.(*ast.CallExpr); ok {
+					if x, name := callee(call); x == "out" && name == "Dispatch" && len(call.Args) == 1 {
+						dispatch = s
+					}
+				}
+			}
+		}
+		if newFieldSet == nil || dispatch == nil {
+			return nil, 0, fmt.Errorf("%s: %s schedules fields without `out := %s.NewFieldSet(…)` and `out.Dispatch(ctx)` in its body",
+				fset.Position(fn.Pos()), fn.Name.Name, graphqlName)
+		}
+		for _, call := range calls {
+			if !inFieldLoop[call] {
+				return nil, 0, fmt.Errorf("%s: ResolveConcurrently outside a `for i, field := range fields` loop", fset.Position(call.Pos()))
+			}
+			edits = append(edits, edit{off(call.Fun.Pos()), off(call.Lparen) + 1, "pending.ResolveConcurrently(out, field, "})
+		}
+		edits = append(edits,
+			edit{off(newFieldSet.End()), off(newFieldSet.End()), "\n\tvar pending lists.Fields"},
+			edit{off(dispatch.Pos()), off(dispatch.End()), "pending.Dispatch(ctx, out)"})
+		objects++
+	}
+	if len(edits) == 0 {
+		return src, 0, nil
+	}
+	sort.Slice(edits, func(a, b int) bool { return edits[a].start < edits[b].start })
+	var out []byte
+	last := 0
+	for _, e := range edits {
+		out = append(out, src[last:e.start]...)
+		out = append(out, e.text...)
+		last = e.end
+	}
+	out = append(out, src[last:]...)
+	formatted, err := format.Source(out)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s after rewriting object fields: %w", path, err)
+	}
+	return formatted, objects, nil
+}
+
+// objectsPass makes every object function that ends in `return out`, out being
+// `graphql.NewFieldSet(fields)`, return lists.Object(fields, out.Values) instead: the same JSON
+// without gqlgen's per-object map of written aliases (see lists.Object).
+func objectsPass(path string, src []byte) ([]byte, int, error) {
+	fset := token.NewFileSet()
+	file, err := parser.ParseFile(fset, path, src, parser.ParseComments)
+	if err != nil {
+		return nil, 0, err
+	}
+	graphqlName := importName(file, fromPkg)
+	off := func(p token.Pos) int { return fset.Position(p).Offset }
+	var edits []edit
+	for _, decl := range file.Decls {
+		fn, ok := decl.(*ast.FuncDecl)
+		if !ok || fn.Body == nil || len(fn.Body.List) == 0 {
+			continue
+		}
+		fieldSet := false
+		for _, stmt := range fn.Body.List {
+			if s, ok := stmt.(*ast.AssignStmt); ok && len(s.Lhs) == 1 && len(s.Rhs) == 1 {
+				id, ok := s.Lhs[0].(*ast.Ident)
+				call, isCall := s.Rhs[0].(*ast.CallExpr)
+				if ok && isCall && id.Name == "out" && len(call.Args) == 1 {
+					x, name := callee(call)
+					arg, _ := call.Args[0].(*ast.Ident)
+					fieldSet = fieldSet || (x == graphqlName && name == "NewFieldSet" && arg != nil && arg.Name == "fields")
+				}
+			}
+		}
+		ret, ok := fn.Body.List[len(fn.Body.List)-1].(*ast.ReturnStmt)
+		if !fieldSet || !ok || len(ret.Results) != 1 {
+			continue
+		}
+		if id, ok := ret.Results[0].(*ast.Ident); ok && id.Name == "out" {
+			edits = append(edits, edit{off(id.Pos()), off(id.End()), "lists.Object(fields, out.Values)"})
+		}
+	}
+	if len(edits) == 0 {
+		return src, 0, nil
+	}
+	var out []byte
+	last := 0
+	for _, e := range edits {
+		out = append(out, src[last:e.start]...)
+		out = append(out, e.text...)
+		last = e.end
+	}
+	out = append(out, src[last:]...)
+	formatted, err := format.Source(out)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s after rewriting objects' returns: %w", path, err)
+	}
+	return formatted, len(edits), nil
+}
