@@ -59,9 +59,10 @@ type Config struct {
 	// TrustedProxyHops is TRUSTED_PROXY_HOPS: proxies in front of the server that append to
 	// X-Forwarded-For (default 0: the peer address is the client's).
 	TrustedProxyHops int
-	// MetricsAddr is METRICS_ADDR (default 127.0.0.1:9090; "off" disables): Prometheus metrics
-	// are served there, apart from the API; a scraper on another host needs e.g. :9090, on a
-	// port the public load balancer does not route to.
+	// MetricsAddr is METRICS_ADDR (default 127.0.0.1:9464; "off" disables): Prometheus metrics
+	// are served there, apart from the API; a scraper on another host needs e.g. :9464, on a
+	// port the public load balancer does not route to. 9464 is the usual exporter port (9090 is
+	// Prometheus's own, often running next to a developer's server).
 	MetricsAddr string
 }
 
@@ -113,7 +114,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			errs = append(errs, errors.New("TRUSTED_PROXY_HOPS must be 0 or more"))
 		}
 	}
-	c.MetricsAddr = or(getenv("METRICS_ADDR"), "127.0.0.1:9090")
+	c.MetricsAddr = or(getenv("METRICS_ADDR"), "127.0.0.1:9464")
 	if c.MetricsAddr == "off" {
 		c.MetricsAddr = ""
 	}
