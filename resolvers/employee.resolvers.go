@@ -47,7 +47,7 @@ func (r *employeeResolver) TimeEntries(ctx context.Context, obj *store.Employee,
 	if from != nil && to != nil && !to.After(*from) {
 		return nil, apperr.Invalid("to", "to must be after from")
 	}
-	return l.LatestEntriesOfEmployee().Load(ctx, loaders.LatestKey(obj.ID, from, to, limit))()
+	return l.LatestEntriesOfEmployee().Load(ctx, loaders.LatestKey(obj.ID, from, to, limit, latestEntriesLean(ctx)))()
 }
 
 func (r *employeeConnectionResolver) TotalCount(ctx context.Context, obj *model.EmployeeConnection) (int, error) {

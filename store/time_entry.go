@@ -105,9 +105,25 @@ func (r TimeRange) bounds() (from, to any) {
 }
 
 // LatestTimeEntriesByEmployeeIDs returns, for each employee, their latest `limit` entries that
-// started within r, newest first, in one statement for all employees.
-func (s *Store) LatestTimeEntriesByEmployeeIDs(ctx context.Context, scope Scope, employeeIDs []uuid.UUID, r TimeRange, limit int) ([]*TimeEntry, error) {
+// started within r, newest first, in one statement for all employees. Lean entries leave out
+// Description, Source, CreatedAt and UpdatedAt (zero values): a nested page that selects none
+// of them reads ~1,000 rows, and those columns were half of the statement's time in PostgreSQL
+// and a string per row in Go. Callers ask for lean rows only when nothing will read those fields.
+func (s *Store) LatestTimeEntriesByEmployeeIDs(ctx context.Context, scope Scope, employeeIDs []uuid.UUID, r TimeRange, limit int, lean bool) ([]*TimeEntry, error) {
 	from, to := r.bounds()
+	args := []any{scope.TenantID, scope.visibleOnly(employeeIDs), from, to, limit}
+	if lean {
+		tenantID := scope.TenantID
+		return collect(scope.bind(ctx), s.pool, "latest time entries",
+			`SELECT `+leanTimeEntryColumns+` FROM unnest($2::uuid[]) AS k(employee_id)
+			CROSS JOIN LATERAL (
+				SELECT `+strings.ReplaceAll(leanTimeEntryColumns, "t.", "te.")+` FROM time_entries te
+				WHERE te.tenant_id = $1 AND te.employee_id = k.employee_id
+				  AND te.start_time >= $3::timestamptz AND te.start_time < $4::timestamptz
+				ORDER BY te.start_time DESC, te.id DESC
+				LIMIT $5) t`,
+			args, func(row pgx.Row) (*TimeEntry, error) { return scanLeanTimeEntry(row, tenantID) })
+	}
 	return collect(scope.bind(ctx), s.pool, "latest time entries",
 		`SELECT `+timeEntryColumns+` FROM unnest($2::uuid[]) AS k(employee_id)
 		CROSS JOIN LATERAL (
@@ -116,7 +132,29 @@ func (s *Store) LatestTimeEntriesByEmployeeIDs(ctx context.Context, scope Scope,
 			  AND te.start_time >= $3::timestamptz AND te.start_time < $4::timestamptz
 			ORDER BY te.start_time DESC, te.id DESC
 			LIMIT $5) t`,
-		[]any{scope.TenantID, scope.visibleOnly(employeeIDs), from, to, limit}, scanTimeEntry)
+		args, scanTimeEntry)
+}
+
+// leanTimeEntryColumns are the columns of a lean entry; its tenant is the scope's (the
+// statement reads no other).
+const leanTimeEntryColumns = `t.id, t.employee_id, t.project_id, t.task_id, t.start_time, t.end_time, t.billable`
+
+func scanLeanTimeEntry(row pgx.Row, tenantID uuid.UUID) (*TimeEntry, error) {
+	t := TimeEntry{TenantID: tenantID}
+	// pgtype values rather than pointers: scanning into **T allocates even for NULL.
+	var task pgtype.UUID
+	var end pgtype.Timestamptz
+	if err := row.Scan(&t.ID, &t.EmployeeID, &t.ProjectID, &task, &t.StartTime, &end, &t.Billable); err != nil {
+		return nil, err
+	}
+	if task.Valid {
+		id := uuid.UUID(task.Bytes)
+		t.TaskID = &id
+	}
+	if end.Valid {
+		t.EndTime = &end.Time
+	}
+	return &t, nil
 }
 
 // ListTimeEntriesParams narrows ListTimeEntries.
