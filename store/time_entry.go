@@ -139,22 +139,28 @@ func (s *Store) LatestTimeEntriesByEmployeeIDs(ctx context.Context, scope Scope,
 // statement reads no other).
 const leanTimeEntryColumns = `t.id, t.employee_id, t.project_id, t.task_id, t.start_time, t.end_time, t.billable`
 
+// leanTimeEntry holds a lean entry and the values its nullable columns scan into, so that a
+// row is one allocation: scanning into **T, or into a pgtype value of its own, allocates per
+// column.
+type leanTimeEntry struct {
+	TimeEntry
+	task pgtype.UUID
+	end  pgtype.Timestamptz
+}
+
 func scanLeanTimeEntry(row pgx.Row, tenantID uuid.UUID) (*TimeEntry, error) {
-	t := TimeEntry{TenantID: tenantID}
-	// pgtype values rather than pointers: scanning into **T allocates even for NULL.
-	var task pgtype.UUID
-	var end pgtype.Timestamptz
-	if err := row.Scan(&t.ID, &t.EmployeeID, &t.ProjectID, &task, &t.StartTime, &end, &t.Billable); err != nil {
+	r := &leanTimeEntry{TimeEntry: TimeEntry{TenantID: tenantID}}
+	t := &r.TimeEntry
+	if err := row.Scan(&t.ID, &t.EmployeeID, &t.ProjectID, &r.task, &t.StartTime, &r.end, &t.Billable); err != nil {
 		return nil, err
 	}
-	if task.Valid {
-		id := uuid.UUID(task.Bytes)
-		t.TaskID = &id
+	if r.task.Valid {
+		t.TaskID = (*uuid.UUID)(&r.task.Bytes)
 	}
-	if end.Valid {
-		t.EndTime = &end.Time
+	if r.end.Valid {
+		t.EndTime = &r.end.Time
 	}
-	return &t, nil
+	return t, nil
 }
 
 // ListTimeEntriesParams narrows ListTimeEntries.
