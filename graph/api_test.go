@@ -623,3 +623,34 @@ func TestLatestEntriesAreLeanOnlyWhenNothingReadsTheLeftOutFields(t *testing.T) 
 		})
 	}
 }
+
+// Employee.timeEntries without a range, with one end and with both (three statements of the
+// store's): the entries that started in [from, to), newest first.
+func TestLatestEntriesWithinARange(t *testing.T) {
+	t.Parallel()
+	srv := apitest.New(t, apitest.Opts{})
+	c := newCompany(t, srv, "acme", 1)
+	// newCompany's entries start at base, base+2h and base+4h.
+	base := time.Now().UTC().Add(-72 * time.Hour).Truncate(time.Hour)
+	at := func(h int) string { return base.Add(time.Duration(h) * time.Hour).Format(time.RFC3339) }
+	var got struct {
+		Employee struct {
+			All, From, To, Both []struct{ StartTime time.Time }
+		}
+	}
+	srv.MustData(c.Token, `query($id: ID!, $from: Time!, $to: Time!) { employee(id: $id) {
+		all: timeEntries { startTime } from: timeEntries(from: $from) { startTime }
+		to: timeEntries(to: $to) { startTime } both: timeEntries(from: $from, to: $to) { startTime } } }`,
+		map[string]any{"id": c.Employees[0].ID.String(), "from": at(1), "to": at(3)}, &got)
+	starts := func(entries []struct{ StartTime time.Time }) []int {
+		var hours []int
+		for _, e := range entries {
+			hours = append(hours, int(e.StartTime.Sub(base).Hours()))
+		}
+		return hours
+	}
+	require.Equal(t, []int{4, 2, 0}, starts(got.Employee.All))
+	require.Equal(t, []int{4, 2}, starts(got.Employee.From))
+	require.Equal(t, []int{2, 0}, starts(got.Employee.To))
+	require.Equal(t, []int{2}, starts(got.Employee.Both))
+}
