@@ -115,7 +115,7 @@ func prefetchLatestEntries(ctx context.Context, l *loaders.Loaders, rows []*stor
 	}
 	var entries []*store.TimeEntry
 	for _, k := range keys {
-		got, err := l.LatestEntriesOfEmployee().Load(ctx, k)()
+		got, err := l.LatestEntriesOfEmployee().Get(ctx, k)
 		if err != nil {
 			return err
 		}
