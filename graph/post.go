@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
@@ -47,6 +48,10 @@ func (d directResponse) DispatchOperation(ctx context.Context, rc *graphql.Opera
 			return resp
 		}
 		d.w.written = true
+		// The whole body is here: with its length, net/http sends it as it is rather than in
+		// chunks (a month of entries, 9 KB, went out as chunked writes and a flush: ~9% of
+		// the CPU of Workloads/monthEntries in syscalls and chunk framing).
+		d.w.ResponseWriter.Header().Set("Content-Length", strconv.Itoa(len(body)))
 		_, _ = d.w.ResponseWriter.Write(body)
 		return &graphql.Response{}
 	}, ctx
