@@ -121,28 +121,31 @@ func (s *Fields) ResolveConcurrently(out *graphql.FieldSet, field graphql.Collec
 // recoverFromPanic.
 func (s *Fields) Dispatch(ctx context.Context, out *graphql.FieldSet) {
 	out.Dispatch(ctx)
-	resolve := func(ctx context.Context, k int) {
-		p := &s.pending[k]
-		res := resolveField(ctx, s.oc, p)
-		out.Values[p.i] = res
-		invalid := graphql.Marshaler(graphql.RequiredNull)
-		if p.nonNull {
-			invalid = graphql.Null
-		}
-		if res == invalid {
-			atomic.AddUint32(&out.Invalids, 1)
-		}
-	}
 	switch len(s.pending) {
 	case 0:
 	case 1:
-		// Nothing to hand off at this level; enclosing lists and objects still can.
-		resolve(ctx, 0)
+		// Nothing to hand off at this level; enclosing lists and objects still can. (No
+		// closure: most objects of a nested page have a single resolver field.)
+		s.resolve(ctx, out, 0)
 	default:
 		f := &frame{parent: frameOf(ctx), end: len(s.pending)}
 		f.ctx = context.WithValue(ctx, frameKey{}, f)
-		f.run = func(k int) { resolve(f.ctx, k) }
+		f.run = func(k int) { s.resolve(f.ctx, out, k) }
 		f.runAll()
+	}
+}
+
+// resolve runs the k-th collected field and stores its value.
+func (s *Fields) resolve(ctx context.Context, out *graphql.FieldSet, k int) {
+	p := &s.pending[k]
+	res := resolveField(ctx, s.oc, p)
+	out.Values[p.i] = res
+	invalid := graphql.Marshaler(graphql.RequiredNull)
+	if p.nonNull {
+		invalid = graphql.Null
+	}
+	if res == invalid {
+		atomic.AddUint32(&out.Invalids, 1)
 	}
 }
 
