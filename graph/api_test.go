@@ -563,3 +563,94 @@ func TestLatestEntriesRangeBoundsMeanThemselves(t *testing.T) {
 	require.Empty(t, got.Employee.Epoch, "nothing started before 1970")
 	require.Len(t, got.Employee.Far, 3, "everything started before 9999")
 }
+
+// Employee.timeEntries reads lean entries (no description, source or timestamps) when nothing
+// selected on them reads those fields; a sibling alias, or a fragment on _Entity, that does
+// gets full entries, whichever of the two the root field prefetched.
+func TestLatestEntriesAreLeanOnlyWhenNothingReadsTheLeftOutFields(t *testing.T) {
+	t.Parallel()
+	srv := apitest.New(t, apitest.Opts{})
+	c := newCompany(t, srv, "acme", 2)
+	start := time.Now().UTC().Add(-time.Hour).Truncate(time.Minute)
+	end := start.Add(30 * time.Minute)
+	entry, err := srv.Store.CreateTimeEntry(context.Background(), c.Scope, store.TimeEntryParams{
+		EmployeeID: &c.Employees[0].ID, ProjectID: &c.Projects[0].ID, StartTime: &start, EndTime: &end,
+		Description: ptr("written by hand")})
+	require.NoError(t, err)
+
+	type full struct {
+		ID          string
+		Description *string
+		Source      *string
+		CreatedAt   *string
+		UpdatedAt   *string
+	}
+	const wide = `id ... on _Entity { ... on TimeEntry { description source createdAt updatedAt } }`
+	for name, query := range map[string]string{
+		"EmployeeLeanFirst":  `query($id: ID!) { employee(id: $id) { a: timeEntries(first: 1) { id } b: timeEntries(first: 1) { ` + wide + ` } } }`,
+		"EmployeeFullFirst":  `query($id: ID!) { employee(id: $id) { b: timeEntries(first: 1) { ` + wide + ` } a: timeEntries(first: 1) { id } } }`,
+		"EmployeesLeanFirst": `{ employees(first: 100) { nodes { id a: timeEntries(first: 1) { id } b: timeEntries(first: 1) { ` + wide + ` } } } }`,
+		"EmployeesFullFirst": `{ employees(first: 100) { nodes { id b: timeEntries(first: 1) { ` + wide + ` } a: timeEntries(first: 1) { id } } } }`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			var got struct {
+				Employee  *struct{ A, B []full }
+				Employees struct {
+					Nodes []struct {
+						ID   string
+						A, B []full
+					}
+				}
+			}
+			srv.MustData(c.Token, query, map[string]any{"id": c.Employees[0].ID.String()}, &got)
+			e := got.Employee
+			for _, n := range got.Employees.Nodes {
+				if n.ID == c.Employees[0].ID.String() {
+					e = &struct{ A, B []full }{n.A, n.B}
+				}
+			}
+			require.NotNil(t, e)
+			require.Len(t, e.A, 1)
+			require.Len(t, e.B, 1)
+			require.Equal(t, entry.ID.String(), e.A[0].ID)
+			require.Equal(t, entry.ID.String(), e.B[0].ID)
+			require.Nil(t, e.A[0].Description)
+			require.NotNil(t, e.B[0].Description)
+			require.Equal(t, "written by hand", *e.B[0].Description)
+			require.Equal(t, store.SourceManual, *e.B[0].Source)
+			require.NotContains(t, *e.B[0].CreatedAt, "0001-01-01")
+			require.NotContains(t, *e.B[0].UpdatedAt, "0001-01-01")
+		})
+	}
+}
+
+// Employee.timeEntries without a range, with one end and with both (three statements of the
+// store's): the entries that started in [from, to), newest first.
+func TestLatestEntriesWithinARange(t *testing.T) {
+	t.Parallel()
+	srv := apitest.New(t, apitest.Opts{})
+	c := newCompany(t, srv, "acme", 1)
+	// newCompany's entries start at base, base+2h and base+4h.
+	base := time.Now().UTC().Add(-72 * time.Hour).Truncate(time.Hour)
+	at := func(h int) string { return base.Add(time.Duration(h) * time.Hour).Format(time.RFC3339) }
+	var got struct {
+		Employee struct {
+			All, From, To, Both []struct{ StartTime time.Time }
+		}
+	}
+	srv.MustData(c.Token, `query($id: ID!, $from: Time!, $to: Time!) { employee(id: $id) {
+		all: timeEntries { startTime } from: timeEntries(from: $from) { startTime }
+		to: timeEntries(to: $to) { startTime } both: timeEntries(from: $from, to: $to) { startTime } } }`,
+		map[string]any{"id": c.Employees[0].ID.String(), "from": at(1), "to": at(3)}, &got)
+	starts := func(entries []struct{ StartTime time.Time }) []int {
+		var hours []int
+		for _, e := range entries {
+			hours = append(hours, int(e.StartTime.Sub(base).Hours()))
+		}
+		return hours
+	}
+	require.Equal(t, []int{4, 2, 0}, starts(got.Employee.All))
+	require.Equal(t, []int{4, 2}, starts(got.Employee.From))
+	require.Equal(t, []int{2, 0}, starts(got.Employee.To))
+	require.Equal(t, []int{2}, starts(got.Employee.Both))
+}

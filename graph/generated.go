@@ -2855,7 +2855,7 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 
 func (ec *executionContext) _ApiKey_id(ctx context.Context, field graphql.CollectedField, obj *store.APIKey) (ret graphql.Marshaler) {
 	if obj.ID != uuid.Nil {
-		return lists.ID(obj.ID)
+		return lists.ID(&obj.ID)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -3072,7 +3072,7 @@ func (ec *executionContext) fieldContext_CreatedApiKey_secret(_ context.Context,
 
 func (ec *executionContext) _Department_id(ctx context.Context, field graphql.CollectedField, obj *store.Department) (ret graphql.Marshaler) {
 	if obj.ID != uuid.Nil {
-		return lists.ID(obj.ID)
+		return lists.ID(&obj.ID)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -3105,7 +3105,7 @@ func (ec *executionContext) fieldContext_Department_name(_ context.Context, fiel
 
 func (ec *executionContext) _Employee_id(ctx context.Context, field graphql.CollectedField, obj *store.Employee) (ret graphql.Marshaler) {
 	if obj.ID != uuid.Nil {
-		return lists.ID(obj.ID)
+		return lists.ID(&obj.ID)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4635,7 +4635,7 @@ func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, f
 
 func (ec *executionContext) _Project_id(ctx context.Context, field graphql.CollectedField, obj *store.Project) (ret graphql.Marshaler) {
 	if obj.ID != uuid.Nil {
-		return lists.ID(obj.ID)
+		return lists.ID(&obj.ID)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -5697,7 +5697,7 @@ func (ec *executionContext) fieldContext_RateLimit_maximumQueryCost(_ context.Co
 
 func (ec *executionContext) _Task_id(ctx context.Context, field graphql.CollectedField, obj *store.Task) (ret graphql.Marshaler) {
 	if obj.ID != uuid.Nil {
-		return lists.ID(obj.ID)
+		return lists.ID(&obj.ID)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -5877,7 +5877,7 @@ func (ec *executionContext) fieldContext_Task_updatedAt(_ context.Context, field
 
 func (ec *executionContext) _TimeEntry_id(ctx context.Context, field graphql.CollectedField, obj *store.TimeEntry) (ret graphql.Marshaler) {
 	if obj.ID != uuid.Nil {
-		return lists.ID(obj.ID)
+		return lists.ID(&obj.ID)
 	}
 	return graphql.ResolveField(
 		ctx,

@@ -1,6 +1,9 @@
 package graph_test
 
 import (
+	"bytes"
+	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -48,6 +51,25 @@ func TestHTTPSecurity(t *testing.T) {
 		unauthenticated := send(http.MethodPost, "/query", "application/json", `{"query":"{ me { id } }"}`, nil)
 		require.Equal(t, http.StatusUnauthorized, unauthenticated.StatusCode)
 		require.Equal(t, "nosniff", unauthenticated.Header.Get("X-Content-Type-Options"), "refusals too")
+	})
+	t.Run("ResponsesCarryTheirLength", func(t *testing.T) {
+		// Larger than net/http's buffers, which it would otherwise send in chunks.
+		body, err := json.Marshal(map[string]string{"query": "{ __schema { types { name description fields { name description } } } }"})
+		require.NoError(t, err)
+		req, err := http.NewRequest(http.MethodPost, srv.URL+"/query", bytes.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		got, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		require.Greater(t, len(got), 8192, string(got))
+		require.Empty(t, resp.TransferEncoding)
+		require.Equal(t, int64(len(got)), resp.ContentLength)
+		require.True(t, json.Valid(got))
 	})
 	t.Run("CORSAllowsOnlyListedOrigins", func(t *testing.T) {
 		preflight := func(origin string) *http.Response {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
@@ -47,6 +48,10 @@ func (d directResponse) DispatchOperation(ctx context.Context, rc *graphql.Opera
 			return resp
 		}
 		d.w.written = true
+		// The whole body is here: with its length, net/http sends it as it is rather than in
+		// chunks (a month of entries, 9 KB, went out as chunked writes and a flush: ~9% of
+		// the CPU of Workloads/monthEntries in syscalls and chunk framing).
+		d.w.ResponseWriter.Header().Set("Content-Length", strconv.Itoa(len(body)))
 		_, _ = d.w.ResponseWriter.Write(body)
 		return &graphql.Response{}
 	}, ctx
@@ -79,9 +84,7 @@ func appendResponse(b []byte, resp *graphql.Response) ([]byte, error) {
 		b = append(b, ',')
 	}
 	b = append(b, `"data":`...)
-	data := bytes.NewBuffer(b)
-	json.HTMLEscape(data, resp.Data)
-	b = data.Bytes()
+	b = appendHTMLEscaped(b, resp.Data)
 	for _, f := range []struct {
 		name  string
 		value any
@@ -105,4 +108,17 @@ func appendResponse(b []byte, resp *graphql.Response) ([]byte, error) {
 		b = append(b, v...)
 	}
 	return append(b, '}'), nil
+}
+
+// appendHTMLEscaped appends data through json.HTMLEscape, or as it is when it holds none of the
+// bytes HTMLEscape rewrites (<, >, & and 0xE2, the first byte of U+2028/9): HTMLEscape looks at
+// every byte in turn, bytes.IndexByte skims (~5% of a nested page's CPU, for the common case).
+func appendHTMLEscaped(b, data []byte) []byte {
+	if bytes.IndexByte(data, '<') < 0 && bytes.IndexByte(data, '>') < 0 && bytes.IndexByte(data, '&') < 0 &&
+		bytes.IndexByte(data, 0xE2) < 0 {
+		return append(b, data...)
+	}
+	buf := bytes.NewBuffer(b)
+	json.HTMLEscape(buf, data)
+	return buf.Bytes()
 }

@@ -17,6 +17,9 @@ func TestAppendResponseWritesWhatJSONMarshalWrites(t *testing.T) {
 	for name, resp := range map[string]*graphql.Response{
 		"Data":    {Data: json.RawMessage(`{"employees":{"nodes":[{"id":"1","name":"Ada <&> \u2028 Lovelace","n":null,"x":[1,2.5,true]}]}}`)},
 		"Nothing": {Data: json.RawMessage(`null`)},
+		"Plain":   {Data: json.RawMessage(`{"employees":{"nodes":[{"id":"1","name":"Ada Lovelace \u00e9","n":null}]}}`)},
+		"Euro":    {Data: json.RawMessage("{\"name\":\"5 \u20ac\"}")},
+		"LineSep": {Data: json.RawMessage("{\"name\":\"a\u2028b\u2029c\"}")},
 		"Errors": {Data: json.RawMessage(`{"employee":null}`), Errors: gqlerror.List{{Message: "not <found>",
 			Path: ast.Path{ast.PathName("employee"), ast.PathIndex(2)}, Extensions: map[string]any{"code": "NOT_FOUND"}}}},
 		"Everything": {Data: json.RawMessage(`{"a":"b"}`), Label: "l", Path: ast.Path{ast.PathName("a")}, HasNext: &yes,

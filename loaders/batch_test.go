@@ -133,3 +133,30 @@ func TestSequentialListElementsShareOneBatch(t *testing.T) {
 	require.Len(t, rec.batches, 1, "one fetch for all elements")
 	require.Len(t, rec.batches[0], n)
 }
+
+// Get answers as Load's thunk does: a cached value at once, an uncached key through a batch.
+func TestGetIsLoadWithoutTheThunk(t *testing.T) {
+	t.Parallel()
+	fetches := 0
+	l := loaders.NewLoader(loaders.Opts{}, func(_ context.Context, keys []int) ([]string, error) {
+		fetches++
+		out := make([]string, len(keys))
+		for i, k := range keys {
+			out[i] = strconv.Itoa(k)
+		}
+		return out, nil
+	})
+	ctx := context.Background()
+	v, err := l.Get(ctx, 1)
+	require.NoError(t, err)
+	require.Equal(t, "1", v)
+	v, err = l.Get(ctx, 1)
+	require.NoError(t, err)
+	require.Equal(t, "1", v)
+	require.Equal(t, 1, fetches)
+	l.Prime(2, "two")
+	v, err = l.Get(ctx, 2)
+	require.NoError(t, err)
+	require.Equal(t, "two", v)
+	require.Equal(t, 1, fetches)
+}

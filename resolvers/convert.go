@@ -42,7 +42,7 @@ func load[V any](ctx context.Context, id string, pick func(*loaders.Loaders) *lo
 	if err := loader.LoadMany(ctx, []uuid.UUID{key}); err != nil {
 		return nil, err
 	}
-	row, err := loader.Load(ctx, key)()
+	row, err := loader.Get(ctx, key)
 	if err != nil || row == nil || then == nil {
 		return row, err
 	}
@@ -60,7 +60,7 @@ func loadRef[V any](ctx context.Context, id *uuid.UUID, pick func(*loaders.Loade
 	if err != nil {
 		return zero, err
 	}
-	return pick(l).Load(ctx, *id)()
+	return pick(l).Get(ctx, *id)
 }
 
 // parseID reads an id argument; a malformed one is the client's error, naming the field.

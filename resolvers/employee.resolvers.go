@@ -29,7 +29,7 @@ func (r *employeeResolver) Projects(ctx context.Context, obj *store.Employee) ([
 	if err != nil {
 		return nil, err
 	}
-	return l.ProjectsOfEmployee().Load(ctx, obj.ID)()
+	return l.ProjectsOfEmployee().Get(ctx, obj.ID)
 }
 
 func (r *employeeResolver) TimeEntries(ctx context.Context, obj *store.Employee, from *time.Time, to *time.Time, first *int) ([]*store.TimeEntry, error) {
@@ -47,7 +47,7 @@ func (r *employeeResolver) TimeEntries(ctx context.Context, obj *store.Employee,
 	if from != nil && to != nil && !to.After(*from) {
 		return nil, apperr.Invalid("to", "to must be after from")
 	}
-	return l.LatestEntriesOfEmployee().Load(ctx, loaders.LatestKey(obj.ID, from, to, limit))()
+	return l.LatestEntriesOfEmployee().Get(ctx, loaders.LatestKey(obj.ID, from, to, limit, latestEntriesLean(ctx)))
 }
 
 func (r *employeeConnectionResolver) TotalCount(ctx context.Context, obj *model.EmployeeConnection) (int, error) {

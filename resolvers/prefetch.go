@@ -105,16 +105,17 @@ func prefetchLatestEntries(ctx context.Context, l *loaders.Loaders, rows []*stor
 	if !okFrom || !okTo || !okLimit || limit < 0 || limit > store.MaxPageSize {
 		return nil
 	}
+	lean := leanEntries(op, field.Selections)
 	keys := make([]loaders.LatestEntriesKey, len(rows))
 	for i, e := range rows {
-		keys[i] = loaders.LatestKey(e.ID, from, to, limit)
+		keys[i] = loaders.LatestKey(e.ID, from, to, limit, lean)
 	}
 	if err := l.LatestEntriesOfEmployee().LoadMany(ctx, keys); err != nil {
 		return err
 	}
 	var entries []*store.TimeEntry
 	for _, k := range keys {
-		got, err := l.LatestEntriesOfEmployee().Load(ctx, k)()
+		got, err := l.LatestEntriesOfEmployee().Get(ctx, k)
 		if err != nil {
 			return err
 		}
@@ -122,6 +123,40 @@ func prefetchLatestEntries(ctx context.Context, l *loaders.Loaders, rows []*stor
 	}
 	prefetchTimeEntries(ctx, l, entries, fieldsOf(op, field.Selections, "TimeEntry"))
 	return nil
+}
+
+// leanEntryFields are the TimeEntry fields a lean entry (store.LatestTimeEntriesByEmployeeIDs)
+// answers. A field not listed here — description, source, createdAt, updatedAt, or one added
+// later — makes the entries full.
+var leanEntryFields = map[string]bool{
+	"__typename": true, "id": true, "startTime": true, "endTime": true, "durationSeconds": true, "running": true,
+	"billable": true, "employee": true, "project": true, "task": true,
+}
+
+// timeEntryTypes are the types a fragment on a TimeEntry may name: what gqlgen collects the
+// entry's fields with.
+var timeEntryTypes = []string{"TimeEntry", "_Entity"}
+
+// leanEntries reports whether set, selected on TimeEntry values, reads only fields of lean
+// entries. The prefetch and Employee.timeEntries ask it of the same field, so they agree on the
+// loader key.
+func leanEntries(op *graphql.OperationContext, set ast.SelectionSet) bool {
+	for _, f := range graphql.CollectFields(op, set, timeEntryTypes) {
+		if !leanEntryFields[f.Name] {
+			return false
+		}
+	}
+	return true
+}
+
+// latestEntriesLean is leanEntries for the Employee.timeEntries field being resolved.
+func latestEntriesLean(ctx context.Context) bool {
+	fc := graphql.GetFieldContext(ctx)
+	op := graphql.GetOperationContext(ctx)
+	if fc == nil || op == nil || fc.Field.Field == nil {
+		return false
+	}
+	return leanEntries(op, fc.Field.Selections)
 }
 
 func prefetchProjects(ctx context.Context, l *loaders.Loaders, rows []*store.Project, sel selection) {

@@ -73,7 +73,7 @@ func (r *projectResolver) Members(ctx context.Context, obj *store.Project) ([]*s
 	if err != nil {
 		return nil, err
 	}
-	return l.MembersOfProject().Load(ctx, obj.ID)()
+	return l.MembersOfProject().Get(ctx, obj.ID)
 }
 
 func (r *projectResolver) Tasks(ctx context.Context, obj *store.Project) ([]*store.Task, error) {
@@ -81,7 +81,7 @@ func (r *projectResolver) Tasks(ctx context.Context, obj *store.Project) ([]*sto
 	if err != nil {
 		return nil, err
 	}
-	return l.TasksOfProject().Load(ctx, obj.ID)()
+	return l.TasksOfProject().Get(ctx, obj.ID)
 }
 
 func (r *projectResolver) TotalHours(ctx context.Context, obj *store.Project) (float64, error) {
@@ -89,7 +89,7 @@ func (r *projectResolver) TotalHours(ctx context.Context, obj *store.Project) (f
 	if err != nil {
 		return 0, err
 	}
-	seconds, err := l.TrackedSeconds().Load(ctx, obj.ID)()
+	seconds, err := l.TrackedSeconds().Get(ctx, obj.ID)
 	return float64(seconds) / 3600, err
 }
 

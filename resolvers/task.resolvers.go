@@ -68,7 +68,7 @@ func (r *taskResolver) Dependencies(ctx context.Context, obj *store.Task) ([]*st
 	if err != nil {
 		return nil, err
 	}
-	return l.DependenciesOfTask().Load(ctx, obj.ID)()
+	return l.DependenciesOfTask().Get(ctx, obj.ID)
 }
 
 func (r *Resolver) Task() graph.TaskResolver { return &taskResolver{r} }

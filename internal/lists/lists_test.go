@@ -198,8 +198,8 @@ func TestIDWritesWhatMarshalUUIDWrites(t *testing.T) {
 	t.Parallel()
 	for range 100 {
 		id := uuid.New()
-		require.Equal(t, render(graphql.MarshalUUID(id)), render(lists.ID(id)))
+		require.Equal(t, render(graphql.MarshalUUID(id)), render(lists.ID(&id)))
 	}
 	id := uuid.MustParse("00112233-4455-6677-8899-aabbccddeeff")
-	require.Equal(t, `"00112233-4455-6677-8899-aabbccddeeff"`, render(lists.ID(id)))
+	require.Equal(t, `"00112233-4455-6677-8899-aabbccddeeff"`, render(lists.ID(&id)))
 }

@@ -35,7 +35,7 @@ func TestRewrite(t *testing.T) {
 		// a plain read of a never-null scalar marshals the value directly
 		"func (ec *executionContext) _T_name(ctx context.Context, field graphql.CollectedField, obj *store.T) (ret graphql.Marshaler) {\n\treturn ec.marshalNString2string(ctx, field.Selections, obj.Name)\n}",
 		// an ID keeps gqlgen's path for uuid.Nil, which marshals to an error
-		"\tif obj.ID != uuid.Nil {\n\t\treturn lists.ID(obj.ID)\n\t}\n\treturn graphql.ResolveField(",
+		"\tif obj.ID != uuid.Nil {\n\t\treturn lists.ID(&obj.ID)\n\t}\n\treturn graphql.ResolveField(",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)

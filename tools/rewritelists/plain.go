@@ -53,7 +53,7 @@ var neverNull = []string{
 // excludes it and what marshals the value past the guard (%s: the value).
 var nullOnlyFor = map[string]struct{ guard, marshal string }{
 	// lists.ID writes what graphql.MarshalUUID writes, without allocating a string and a closure.
-	"marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID": {"%s != uuid.Nil", "lists.ID(%s)"},
+	"marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID": {"%s != uuid.Nil", "lists.ID(&%s)"},
 }
 
 // storeMethods are the receiver types whose argument-less methods may be called directly.
