@@ -2894,23 +2894,27 @@ func (ec *executionContext) fieldContext_ApiKey_role(_ context.Context, field gr
 }
 
 func (ec *executionContext) _ApiKey_employee(ctx context.Context, field graphql.CollectedField, obj *store.APIKey) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ApiKey_employee(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.ApiKey().Employee(ctx, obj)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *store.Employee) graphql.Marshaler {
-			return ec.marshalOEmployee2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐEmployee(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	fc, err := ec.fieldContext_ApiKey_employee(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	res, err := ec.Resolvers.ApiKey().Employee(ctx, obj)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		if fc.NonNull {
+			return graphql.RequiredNull
+		}
+		return graphql.Null
+	}
+	fc.Result = res
+	return ec.marshalOEmployee2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐEmployee(ctx, field.Selections, res)
 }
 func (ec *executionContext) fieldContext_ApiKey_employee(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -3181,23 +3185,27 @@ func (ec *executionContext) fieldContext_Employee_hourlyRate(_ context.Context, 
 }
 
 func (ec *executionContext) _Employee_department(ctx context.Context, field graphql.CollectedField, obj *store.Employee) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Employee_department(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Employee().Department(ctx, obj)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *store.Department) graphql.Marshaler {
-			return ec.marshalODepartment2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐDepartment(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	fc, err := ec.fieldContext_Employee_department(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	res, err := ec.Resolvers.Employee().Department(ctx, obj)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		if fc.NonNull {
+			return graphql.RequiredNull
+		}
+		return graphql.Null
+	}
+	fc.Result = res
+	return ec.marshalODepartment2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐDepartment(ctx, field.Selections, res)
 }
 func (ec *executionContext) fieldContext_Employee_department(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -3213,23 +3221,27 @@ func (ec *executionContext) fieldContext_Employee_department(_ context.Context, 
 }
 
 func (ec *executionContext) _Employee_manager(ctx context.Context, field graphql.CollectedField, obj *store.Employee) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Employee_manager(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Employee().Manager(ctx, obj)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *store.Employee) graphql.Marshaler {
-			return ec.marshalOEmployee2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐEmployee(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	fc, err := ec.fieldContext_Employee_manager(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	res, err := ec.Resolvers.Employee().Manager(ctx, obj)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		if fc.NonNull {
+			return graphql.RequiredNull
+		}
+		return graphql.Null
+	}
+	fc.Result = res
+	return ec.marshalOEmployee2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐEmployee(ctx, field.Selections, res)
 }
 func (ec *executionContext) fieldContext_Employee_manager(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -3245,23 +3257,24 @@ func (ec *executionContext) fieldContext_Employee_manager(_ context.Context, fie
 }
 
 func (ec *executionContext) _Employee_projects(ctx context.Context, field graphql.CollectedField, obj *store.Employee) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Employee_projects(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Employee().Projects(ctx, obj)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*store.Project) graphql.Marshaler {
-			return ec.marshalNProject2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐProjectᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_Employee_projects(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	res, err := ec.Resolvers.Employee().Projects(ctx, obj)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
+	}
+	fc.Result = res
+	return ec.marshalNProject2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐProjectᚄ(ctx, field.Selections, res)
 }
 func (ec *executionContext) fieldContext_Employee_projects(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -3431,23 +3444,24 @@ func (ec *executionContext) fieldContext_EmployeeConnection_pageInfo(_ context.C
 }
 
 func (ec *executionContext) _EmployeeConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.EmployeeConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_EmployeeConnection_totalCount(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.EmployeeConnection().TotalCount(ctx, obj)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_EmployeeConnection_totalCount(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	res, err := ec.Resolvers.EmployeeConnection().TotalCount(ctx, obj)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
+	}
+	fc.Result = res
+	return ec.marshalNInt2int(ctx, field.Selections, res)
 }
 func (ec *executionContext) fieldContext_EmployeeConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("EmployeeConnection", field, true, true, "Int")
@@ -4711,23 +4725,24 @@ func (ec *executionContext) fieldContext_Project_billable(_ context.Context, fie
 }
 
 func (ec *executionContext) _Project_members(ctx context.Context, field graphql.CollectedField, obj *store.Project) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Project_members(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Project().Members(ctx, obj)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*store.Employee) graphql.Marshaler {
-			return ec.marshalNEmployee2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐEmployeeᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_Project_members(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	res, err := ec.Resolvers.Project().Members(ctx, obj)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
+	}
+	fc.Result = res
+	return ec.marshalNEmployee2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐEmployeeᚄ(ctx, field.Selections, res)
 }
 func (ec *executionContext) fieldContext_Project_members(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -4743,23 +4758,24 @@ func (ec *executionContext) fieldContext_Project_members(_ context.Context, fiel
 }
 
 func (ec *executionContext) _Project_tasks(ctx context.Context, field graphql.CollectedField, obj *store.Project) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Project_tasks(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Project().Tasks(ctx, obj)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*store.Task) graphql.Marshaler {
-			return ec.marshalNTask2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐTaskᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_Project_tasks(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	res, err := ec.Resolvers.Project().Tasks(ctx, obj)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
+	}
+	fc.Result = res
+	return ec.marshalNTask2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐTaskᚄ(ctx, field.Selections, res)
 }
 func (ec *executionContext) fieldContext_Project_tasks(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -4775,23 +4791,24 @@ func (ec *executionContext) fieldContext_Project_tasks(_ context.Context, field 
 }
 
 func (ec *executionContext) _Project_totalHours(ctx context.Context, field graphql.CollectedField, obj *store.Project) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Project_totalHours(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Project().TotalHours(ctx, obj)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
-			return ec.marshalNFloat2float64(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_Project_totalHours(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	res, err := ec.Resolvers.Project().TotalHours(ctx, obj)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
+	}
+	fc.Result = res
+	return ec.marshalNFloat2float64(ctx, field.Selections, res)
 }
 func (ec *executionContext) fieldContext_Project_totalHours(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Project", field, true, true, "Float")
@@ -4908,23 +4925,24 @@ func (ec *executionContext) fieldContext_ProjectConnection_pageInfo(_ context.Co
 }
 
 func (ec *executionContext) _ProjectConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.ProjectConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ProjectConnection_totalCount(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.ProjectConnection().TotalCount(ctx, obj)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_ProjectConnection_totalCount(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	res, err := ec.Resolvers.ProjectConnection().TotalCount(ctx, obj)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
+	}
+	fc.Result = res
+	return ec.marshalNInt2int(ctx, field.Selections, res)
 }
 func (ec *executionContext) fieldContext_ProjectConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ProjectConnection", field, true, true, "Int")
@@ -5766,23 +5784,24 @@ func (ec *executionContext) fieldContext_Task_estimateHours(_ context.Context, f
 }
 
 func (ec *executionContext) _Task_project(ctx context.Context, field graphql.CollectedField, obj *store.Task) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Task_project(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Task().Project(ctx, obj)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *store.Project) graphql.Marshaler {
-			return ec.marshalNProject2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐProject(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_Task_project(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	res, err := ec.Resolvers.Task().Project(ctx, obj)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
+	}
+	fc.Result = res
+	return ec.marshalNProject2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐProject(ctx, field.Selections, res)
 }
 func (ec *executionContext) fieldContext_Task_project(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -5798,23 +5817,27 @@ func (ec *executionContext) fieldContext_Task_project(_ context.Context, field g
 }
 
 func (ec *executionContext) _Task_assignee(ctx context.Context, field graphql.CollectedField, obj *store.Task) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Task_assignee(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Task().Assignee(ctx, obj)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *store.Employee) graphql.Marshaler {
-			return ec.marshalOEmployee2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐEmployee(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	fc, err := ec.fieldContext_Task_assignee(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	res, err := ec.Resolvers.Task().Assignee(ctx, obj)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		if fc.NonNull {
+			return graphql.RequiredNull
+		}
+		return graphql.Null
+	}
+	fc.Result = res
+	return ec.marshalOEmployee2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐEmployee(ctx, field.Selections, res)
 }
 func (ec *executionContext) fieldContext_Task_assignee(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -5830,23 +5853,24 @@ func (ec *executionContext) fieldContext_Task_assignee(_ context.Context, field 
 }
 
 func (ec *executionContext) _Task_dependencies(ctx context.Context, field graphql.CollectedField, obj *store.Task) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Task_dependencies(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Task().Dependencies(ctx, obj)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*store.Task) graphql.Marshaler {
-			return ec.marshalNTask2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐTaskᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_Task_dependencies(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	res, err := ec.Resolvers.Task().Dependencies(ctx, obj)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
+	}
+	fc.Result = res
+	return ec.marshalNTask2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐTaskᚄ(ctx, field.Selections, res)
 }
 func (ec *executionContext) fieldContext_Task_dependencies(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -5951,23 +5975,24 @@ func (ec *executionContext) fieldContext_TimeEntry_source(_ context.Context, fie
 }
 
 func (ec *executionContext) _TimeEntry_employee(ctx context.Context, field graphql.CollectedField, obj *store.TimeEntry) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_TimeEntry_employee(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.TimeEntry().Employee(ctx, obj)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *store.Employee) graphql.Marshaler {
-			return ec.marshalNEmployee2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐEmployee(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_TimeEntry_employee(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	res, err := ec.Resolvers.TimeEntry().Employee(ctx, obj)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
+	}
+	fc.Result = res
+	return ec.marshalNEmployee2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐEmployee(ctx, field.Selections, res)
 }
 func (ec *executionContext) fieldContext_TimeEntry_employee(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -5983,23 +6008,24 @@ func (ec *executionContext) fieldContext_TimeEntry_employee(_ context.Context, f
 }
 
 func (ec *executionContext) _TimeEntry_project(ctx context.Context, field graphql.CollectedField, obj *store.TimeEntry) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_TimeEntry_project(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.TimeEntry().Project(ctx, obj)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *store.Project) graphql.Marshaler {
-			return ec.marshalNProject2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐProject(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_TimeEntry_project(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	res, err := ec.Resolvers.TimeEntry().Project(ctx, obj)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
+	}
+	fc.Result = res
+	return ec.marshalNProject2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐProject(ctx, field.Selections, res)
 }
 func (ec *executionContext) fieldContext_TimeEntry_project(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -6015,23 +6041,27 @@ func (ec *executionContext) fieldContext_TimeEntry_project(_ context.Context, fi
 }
 
 func (ec *executionContext) _TimeEntry_task(ctx context.Context, field graphql.CollectedField, obj *store.TimeEntry) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_TimeEntry_task(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.TimeEntry().Task(ctx, obj)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *store.Task) graphql.Marshaler {
-			return ec.marshalOTask2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐTask(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+	fc, err := ec.fieldContext_TimeEntry_task(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	res, err := ec.Resolvers.TimeEntry().Task(ctx, obj)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		if fc.NonNull {
+			return graphql.RequiredNull
+		}
+		return graphql.Null
+	}
+	fc.Result = res
+	return ec.marshalOTask2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐTask(ctx, field.Selections, res)
 }
 func (ec *executionContext) fieldContext_TimeEntry_task(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
@@ -6157,23 +6187,24 @@ func (ec *executionContext) fieldContext_TimeEntryConnection_pageInfo(_ context.
 }
 
 func (ec *executionContext) _TimeEntryConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.TimeEntryConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_TimeEntryConnection_totalCount(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.TimeEntryConnection().TotalCount(ctx, obj)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
-		},
-		true,
-		true,
-	)
+	fc, err := ec.fieldContext_TimeEntryConnection_totalCount(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	res, err := ec.Resolvers.TimeEntryConnection().TotalCount(ctx, obj)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
+	}
+	fc.Result = res
+	return ec.marshalNInt2int(ctx, field.Selections, res)
 }
 func (ec *executionContext) fieldContext_TimeEntryConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("TimeEntryConnection", field, true, true, "Int")

@@ -3,7 +3,8 @@
 // lists.Fields instead of FieldSet.ResolveConcurrently and Dispatch, build each object's deferred
 // group with lists.DeferredGroup instead of graphql.NewDeferredGroup (see internal/lists for
 // why), write objects with lists.Object, and marshal plain scalar reads without
-// graphql.ResolveField (plain.go). `make generate` runs it after gqlgen:
+// graphql.ResolveField (plain.go), and resolve argument-less resolver fields without
+// ResolveField's closures (resolvers.go). `make generate` runs it after gqlgen:
 //
 //	go run ./tools/rewritelists graph/generated.go
 //
@@ -56,6 +57,10 @@ func rewrite(path string) error {
 	if err != nil {
 		return err
 	}
+	out, resolvers, err := resolverFieldsPass(path, out)
+	if err != nil {
+		return err
+	}
 	out, objects, err := fieldsPass(path, out)
 	if err != nil {
 		return err
@@ -64,9 +69,9 @@ func rewrite(path string) error {
 	if err != nil {
 		return err
 	}
-	if fresh && (plain == 0 || objects == 0 || returns == 0) {
-		return fmt.Errorf("%s: rewrote %d plain field reads, %d objects' resolver fields and %d objects' returns; expected all: has gqlgen changed its generated code?",
-			path, plain, objects, returns)
+	if fresh && (plain == 0 || resolvers == 0 || objects == 0 || returns == 0) {
+		return fmt.Errorf("%s: rewrote %d plain field reads, %d resolver fields, %d objects' resolver fields and %d objects' returns; expected all: has gqlgen changed its generated code?",
+			path, plain, resolvers, objects, returns)
 	}
 	if bytes.Equal(out, src) {
 		return nil // rewritten already
