@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"go/ast"
-	"go/format"
 	"go/parser"
 	"go/token"
 	"sort"
@@ -100,15 +99,7 @@ func fieldsPass(path string, src []byte) ([]byte, int, error) {
 		return src, 0, nil
 	}
 	sort.Slice(edits, func(a, b int) bool { return edits[a].start < edits[b].start })
-	var out []byte
-	last := 0
-	for _, e := range edits {
-		out = append(out, src[last:e.start]...)
-		out = append(out, e.text...)
-		last = e.end
-	}
-	out = append(out, src[last:]...)
-	formatted, err := format.Source(out)
+	formatted, err := applyEdits(src, edits)
 	if err != nil {
 		return nil, 0, fmt.Errorf("%s after rewriting object fields: %w", path, err)
 	}
@@ -155,15 +146,7 @@ func objectsPass(path string, src []byte) ([]byte, int, error) {
 	if len(edits) == 0 {
 		return src, 0, nil
 	}
-	var out []byte
-	last := 0
-	for _, e := range edits {
-		out = append(out, src[last:e.start]...)
-		out = append(out, e.text...)
-		last = e.end
-	}
-	out = append(out, src[last:]...)
-	formatted, err := format.Source(out)
+	formatted, err := applyEdits(src, edits)
 	if err != nil {
 		return nil, 0, fmt.Errorf("%s after rewriting objects' returns: %w", path, err)
 	}

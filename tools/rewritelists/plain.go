@@ -64,6 +64,20 @@ type edit struct {
 	text       string
 }
 
+// applyEdits replaces each edit's range of src (edits in order, not overlapping) and formats the
+// result.
+func applyEdits(src []byte, edits []edit) ([]byte, error) {
+	var out []byte
+	last := 0
+	for _, e := range edits {
+		out = append(out, src[last:e.start]...)
+		out = append(out, e.text...)
+		last = e.end
+	}
+	out = append(out, src[last:]...)
+	return format.Source(out)
+}
+
 func plainFieldsPass(path string, src []byte) ([]byte, int, error) {
 	fset := token.NewFileSet()
 	file, err := parser.ParseFile(fset, path, src, parser.ParseComments)
@@ -97,15 +111,7 @@ func plainFieldsPass(path string, src []byte) ([]byte, int, error) {
 	if len(edits) == 0 {
 		return src, 0, nil
 	}
-	var out []byte
-	last := 0
-	for _, e := range edits {
-		out = append(out, src[last:e.start]...)
-		out = append(out, e.text...)
-		last = e.end
-	}
-	out = append(out, src[last:]...)
-	formatted, err := format.Source(out)
+	formatted, err := applyEdits(src, edits)
 	if err != nil {
 		return nil, 0, fmt.Errorf("%s after rewriting plain fields: %w", path, err)
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"go/ast"
-	"go/format"
 	"go/parser"
 	"go/printer"
 	"go/token"
@@ -55,15 +54,7 @@ func resolverFieldsPass(path string, src []byte) ([]byte, int, error) {
 	if len(edits) == 0 {
 		return src, 0, nil
 	}
-	var out []byte
-	last := 0
-	for _, e := range edits {
-		out = append(out, src[last:e.start]...)
-		out = append(out, e.text...)
-		last = e.end
-	}
-	out = append(out, src[last:]...)
-	formatted, err := format.Source(out)
+	formatted, err := applyEdits(src, edits)
 	if err != nil {
 		return nil, 0, fmt.Errorf("%s after rewriting resolver fields: %w", path, err)
 	}
