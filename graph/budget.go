@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
 	"net/netip"
@@ -98,13 +97,13 @@ func (g budgetGate) aroundOperations(ctx context.Context, next graphql.Operation
 		g.limits.Metrics.Refusals.WithLabelValues("complexity").Inc()
 		return refusal(&gqlerror.Error{
 			Message: fmt.Sprintf("the operation costs %s points, more than the maximum of %d: ask for fewer items (first) or fewer fields",
-				costString(cost), maxCost),
+				countString(cost), maxCost),
 			Extensions: map[string]any{"code": codeComplexityLimit, "limit": "cost", "maximum": maxCost, "cost": cost},
 		}, report)
 	}
 	if !res.Allowed {
 		g.limits.Metrics.Refusals.WithLabelValues("cost").Inc()
-		retry := retryAfterSeconds(res.RetryAfter)
+		retry := auth.RetryAfterSeconds(res.RetryAfter)
 		markThrottled(ctx, retry)
 		return refusal(&gqlerror.Error{
 			Message: fmt.Sprintf("rate limited: the operation costs %d points and %d are available; retry in %d s",
@@ -160,18 +159,6 @@ func refusal(err *gqlerror.Error, report *costReport) graphql.ResponseHandler {
 		resp.Extensions = map[string]any{"cost": report}
 	}
 	return graphql.OneShot(resp)
-}
-
-func costString(cost int) string {
-	if cost == math.MaxInt {
-		return "too many"
-	}
-	return strconv.Itoa(cost)
-}
-
-// retryAfterSeconds rounds a wait up to whole seconds (Retry-After's unit), at least 1.
-func retryAfterSeconds(d time.Duration) int {
-	return max(1, int(math.Ceil(d.Seconds())))
 }
 
 type rateLimitKey struct{}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/vektah/gqlparser/v2/ast"
@@ -249,6 +250,14 @@ func clampInt(n int64) int {
 		return math.MaxInt32
 	}
 	return int(n)
+}
+
+// countString shows a count that saturated as "too many".
+func countString(n int) string {
+	if n == math.MaxInt {
+		return "too many"
+	}
+	return strconv.Itoa(n)
 }
 
 // satAdd and satMul saturate at math.MaxInt: a document built to overflow a sum or product

@@ -3,7 +3,6 @@ package graph
 import (
 	"context"
 	"fmt"
-	"math"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -79,20 +78,16 @@ func (l documentLimits) MutateOperationParameters(ctx context.Context, params *g
 }
 
 func (l documentLimits) check(doc *ast.QueryDocument) *gqlerror.Error {
+	var directives []ast.DirectiveList
 	for _, def := range doc.Operations {
-		for _, sel := range selectionsWithDirectives(def.SelectionSet, []ast.DirectiveList{def.Directives}) {
-			if len(sel) > l.limits.MaxDirectivesPerField {
-				return l.refuse("directives", l.limits.MaxDirectivesPerField,
-					fmt.Sprintf("a field has %d directives", len(sel)))
-			}
-		}
+		directives = selectionsWithDirectives(def.SelectionSet, append(directives, def.Directives))
 	}
 	for _, def := range doc.Fragments {
-		for _, sel := range selectionsWithDirectives(def.SelectionSet, []ast.DirectiveList{def.Directives}) {
-			if len(sel) > l.limits.MaxDirectivesPerField {
-				return l.refuse("directives", l.limits.MaxDirectivesPerField,
-					fmt.Sprintf("a field has %d directives", len(sel)))
-			}
+		directives = selectionsWithDirectives(def.SelectionSet, append(directives, def.Directives))
+	}
+	for _, d := range directives {
+		if len(d) > l.limits.MaxDirectivesPerField {
+			return l.refuse("directives", l.limits.MaxDirectivesPerField, fmt.Sprintf("a field has %d directives", len(d)))
 		}
 	}
 	s := &shapeWalker{doc: doc, memo: map[string]shape{}, onPath: map[string]bool{}}
@@ -103,13 +98,13 @@ func (l documentLimits) check(doc *ast.QueryDocument) *gqlerror.Error {
 		}
 		switch {
 		case root.depth > l.limits.MaxDepth:
-			return l.refuse("depth", l.limits.MaxDepth, fmt.Sprintf("operation %s is nested %s levels deep", opName(op), atLeast(root.depth)))
+			return l.refuse("depth", l.limits.MaxDepth, fmt.Sprintf("operation %s is nested %s levels deep", opName(op), countString(root.depth)))
 		case root.aliases > l.limits.MaxAliases:
-			return l.refuse("aliases", l.limits.MaxAliases, fmt.Sprintf("operation %s has %s aliases", opName(op), atLeast(root.aliases)))
+			return l.refuse("aliases", l.limits.MaxAliases, fmt.Sprintf("operation %s has %s aliases", opName(op), countString(root.aliases)))
 		case root.fields > l.limits.MaxFields:
-			return l.refuse("fields", l.limits.MaxFields, fmt.Sprintf("operation %s has %s fields", opName(op), atLeast(root.fields)))
+			return l.refuse("fields", l.limits.MaxFields, fmt.Sprintf("operation %s has %s fields", opName(op), countString(root.fields)))
 		case root.rootFields > l.limits.MaxRootFields:
-			return l.refuse("rootFields", l.limits.MaxRootFields, fmt.Sprintf("operation %s has %s root fields", opName(op), atLeast(root.rootFields)))
+			return l.refuse("rootFields", l.limits.MaxRootFields, fmt.Sprintf("operation %s has %s root fields", opName(op), countString(root.rootFields)))
 		}
 	}
 	return nil
@@ -130,13 +125,6 @@ func opName(op *ast.OperationDefinition) string {
 		return "(anonymous)"
 	}
 	return op.Name
-}
-
-func atLeast(n int) string {
-	if n == math.MaxInt {
-		return "too many"
-	}
-	return fmt.Sprint(n)
 }
 
 // selectionsWithDirectives lists the directive lists of every selection, fragments not followed

@@ -304,7 +304,7 @@ const codeBadRequest = "BAD_REQUEST"
 func websocketAuth(v auth.TokenVerifier, guard auth.FailureGuard) transport.WebsocketInitFunc {
 	refused := func(wait time.Duration) error {
 		return fmt.Errorf("rate limited: too many failed authentications from this address; retry in %d s",
-			retryAfterSeconds(wait))
+			auth.RetryAfterSeconds(wait))
 	}
 	return func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 		if p, ok := auth.PrincipalFrom(ctx); ok {

@@ -365,9 +365,14 @@ type noGuard struct{}
 func (noGuard) Blocked(context.Context) (time.Duration, bool) { return 0, false }
 func (noGuard) Failed(context.Context) (time.Duration, bool)  { return 0, false }
 
+// RetryAfterSeconds rounds a wait up to whole seconds (Retry-After's unit), at least 1.
+func RetryAfterSeconds(d time.Duration) int {
+	return max(1, int(math.Ceil(d.Seconds())))
+}
+
 // TooManyFailures answers 429 with Retry-After to a client that failed to authenticate too often.
 func TooManyFailures(w http.ResponseWriter, wait time.Duration) {
-	seconds := max(1, int(math.Ceil(wait.Seconds())))
+	seconds := RetryAfterSeconds(wait)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Retry-After", strconv.Itoa(seconds))
 	w.WriteHeader(http.StatusTooManyRequests)
