@@ -5,5 +5,6 @@ import "net/http"
 // NewUnguardedGraphQLHandler is the GraphQL server without document limits and budgets, for
 // BenchmarkSecurityChain's baseline.
 func NewUnguardedGraphQLHandler(opts ServerOpts) http.Handler {
-	return newGraphQLHandler(opts, newFailureGuard(opts.withDefaults().RateLimits), false)
+	opts = opts.withDefaults()
+	return newGraphQLHandler(opts, newFailureGuard(opts.RateLimits), false)
 }

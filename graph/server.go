@@ -160,7 +160,8 @@ func setAPIHeaders(h http.Header) {
 // per-operation loaders. It expects an authenticated principal in the request context (or, for
 // websockets, authenticates the connection_init payload itself).
 func NewGraphQLHandler(opts ServerOpts) *handler.Server {
-	return newGraphQLHandler(opts, newFailureGuard(opts.withDefaults().RateLimits), true)
+	opts = opts.withDefaults()
+	return newGraphQLHandler(opts, newFailureGuard(opts.RateLimits), true)
 }
 
 // newGraphQLHandler builds the server; unguarded leaves out the document limits and budgets,
