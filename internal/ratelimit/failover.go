@@ -35,7 +35,7 @@ func (f *Failover) Charge(ctx context.Context, key string, limit Limit, cost int
 		res, err := f.Shared.Charge(sharedCtx, key, limit, cost)
 		cancel()
 		if err == nil {
-			f.recovered()
+			f.answered()
 			return res, nil
 		}
 		if ctx.Err() != nil { // the client left: not the shared limiter's fault
@@ -64,22 +64,24 @@ func (f *Failover) useShared(now time.Time) bool {
 
 func (f *Failover) failed(err error) {
 	f.Metrics.sharedErrors.Inc()
+	f.Metrics.sharedUp.Set(0)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.downUntil = time.Now().Add(durationOr(f.RetryEvery, time.Second))
 	if !f.down {
 		f.down = true
-		f.Metrics.sharedUp.Set(0)
 		f.Logger.Warn("shared rate limiter unavailable: budgets are kept per instance until it answers", "err", err)
 	}
 }
 
-func (f *Failover) recovered() {
+// answered marks the shared limiter up (the gauge starts at 0: with no Redis configured there is
+// no Failover, and budgets are per instance).
+func (f *Failover) answered() {
+	f.Metrics.sharedUp.Set(1)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down {
 		f.down = false
-		f.Metrics.sharedUp.Set(1)
 		f.Logger.Info("shared rate limiter answers again: budgets are shared across instances")
 	}
 }
@@ -112,14 +114,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		localCharges: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "workingtracker_ratelimit_local_charges_total",
-			Help: "Charges made against the in-process limiter (no Redis configured, or Redis unavailable).",
+			Help: "Charges made against the in-process limiter because the shared (Redis) one did not answer.",
 		}),
 		Refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "workingtracker_ratelimit_refusals_total",
 			Help: "Requests refused by a limit: reason is cost (budget exhausted), complexity (over the maximum query cost), document (depth, aliases, ...) or unauthenticated (per-IP budget).",
 		}, []string{"reason"}),
 	}
-	m.sharedUp.Set(1)
 	reg.MustRegister(m.sharedUp, m.sharedErrors, m.localCharges, m.Refusals)
 	return m
 }

@@ -159,6 +159,7 @@ func TestFailoverSurvivesRedisStopping(t *testing.T) {
 		return res
 	}
 
+	require.Equal(t, 0.0, metric(t, reg, "workingtracker_ratelimit_shared_up"), "not up before it has answered")
 	require.True(t, charge(30).Allowed)
 	require.Equal(t, 70, charge(0).Remaining, "Redis holds the budget")
 	require.Equal(t, 1.0, metric(t, reg, "workingtracker_ratelimit_shared_up"))
