@@ -265,9 +265,26 @@ type clientAddressKey struct{}
 
 // withClientAddress records the client's address for the failure guard (websocket connections
 // authenticate after the upgrade, from this context).
-func withClientAddress(hops int, next http.Handler) http.Handler {
+//
+// With no trusted proxies, a request that arrives from a private or loopback address carrying
+// X-Forwarded-For looks like one passed on by a proxy the configuration does not know of: every
+// client behind it would count as the proxy's one address. That is logged as a warning, at most
+// every ten minutes, until TRUSTED_PROXY_HOPS says otherwise.
+func withClientAddress(hops int, logger *slog.Logger, next http.Handler) http.Handler {
+	var lastWarning atomic.Int64
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientAddressKey{}, clientIP(r, hops))))
+		ip := clientIP(r, hops)
+		if hops == 0 && r.Header.Get("X-Forwarded-For") != "" {
+			if addr, err := netip.ParseAddr(ip); err == nil && (addr.IsPrivate() || addr.IsLoopback()) {
+				now := time.Now().UnixNano()
+				if last := lastWarning.Load(); now-last > int64(10*time.Minute) && lastWarning.CompareAndSwap(last, now) {
+					logger.WarnContext(r.Context(), "requests arrive through a proxy (X-Forwarded-For from a private address) "+
+						"but TRUSTED_PROXY_HOPS is 0: every client behind it shares one address and one failed-authentication "+
+						"budget; set TRUSTED_PROXY_HOPS to the number of proxies", "peer", ip)
+				}
+			}
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientAddressKey{}, ip)))
 	})
 }
 

@@ -16,11 +16,14 @@ import (
 // pairwise), so a document built to be expensive is refused for the price of parsing it — and
 // parsing is itself bounded by MaxTokens.
 type DocumentLimits struct {
-	MaxTokens             int // lexical tokens
-	MaxDepth              int // nesting of selections, through fragments
-	MaxAliases            int // aliased fields, through fragments
-	MaxRootFields         int // fields of an operation's root, through fragments
-	MaxDirectivesPerField int // directives on one field, fragment spread or inline fragment
+	MaxTokens int // lexical tokens
+	// MaxDepth bounds the nesting of selections, through fragments, outside introspection;
+	// MaxIntrospectionDepth that under __schema and __type, whose type references nest deeper
+	// than any application query (GraphiQL's introspection query is 15 levels deep).
+	MaxDepth, MaxIntrospectionDepth int
+	MaxAliases                      int // aliased fields, through fragments
+	MaxRootFields                   int // fields of an operation's root, through fragments
+	MaxDirectivesPerField           int // directives on one field, fragment spread or inline fragment
 	// MaxFields bounds the fields of an operation, counted through fragments: validation
 	// compares same-named fields pairwise, so 4,900 `id`s took a second to validate.
 	MaxFields int
@@ -28,11 +31,15 @@ type DocumentLimits struct {
 
 // DefaultDocumentLimits hold the largest queries real clients send here with room to spare:
 // the biggest is gqlgen's introspection query (15 levels deep, 226 fields through its fragments;
-// TestIntrospectionFitsTheDocumentLimits). Application queries here nest 8 levels at most.
+// TestIntrospectionFitsTheDocumentLimits). Application queries here nest 8 levels at most (an
+// employees page's entries' projects' members, _entities' nested relations:
+// TestDeepestApplicationQueriesFit), so 12 leaves room and refuses recursion through
+// manager/members/projects long before it is costly.
 func DefaultDocumentLimits() DocumentLimits {
 	return DocumentLimits{
 		MaxTokens:             5000,
-		MaxDepth:              20,
+		MaxDepth:              12,
+		MaxIntrospectionDepth: 20,
 		MaxAliases:            50,
 		MaxRootFields:         20,
 		MaxDirectivesPerField: 5,
@@ -99,6 +106,9 @@ func (l documentLimits) check(doc *ast.QueryDocument) *gqlerror.Error {
 		switch {
 		case root.depth > l.limits.MaxDepth:
 			return l.refuse("depth", l.limits.MaxDepth, fmt.Sprintf("operation %s is nested %s levels deep", opName(op), countString(root.depth)))
+		case root.introspectionDepth > l.limits.MaxIntrospectionDepth:
+			return l.refuse("depth", l.limits.MaxIntrospectionDepth, fmt.Sprintf("operation %s introspects %s levels deep",
+				opName(op), countString(root.introspectionDepth)))
 		case root.aliases > l.limits.MaxAliases:
 			return l.refuse("aliases", l.limits.MaxAliases, fmt.Sprintf("operation %s has %s aliases", opName(op), countString(root.aliases)))
 		case root.fields > l.limits.MaxFields:
@@ -148,6 +158,8 @@ func selectionsWithDirectives(set ast.SelectionSet, out []ast.DirectiveList) []a
 // shape is what the limits measure of a selection set, with fragments expanded.
 type shape struct {
 	depth, aliases, rootFields, fields int
+	// introspectionDepth is the depth of __schema and __type selections, kept out of depth.
+	introspectionDepth int
 }
 
 // shapeWalker measures selection sets through fragments. Each fragment is measured once
@@ -169,6 +181,9 @@ func (w *shapeWalker) selections(set ast.SelectionSet) (shape, error) {
 		case *ast.Field:
 			child, err = w.selections(s.SelectionSet)
 			child.depth = satAdd(child.depth, 1)
+			if s.Name == "__schema" || s.Name == "__type" {
+				child.introspectionDepth, child.depth = max(child.depth, child.introspectionDepth), 0
+			}
 			if s.Alias != "" && s.Alias != s.Name {
 				child.aliases = satAdd(child.aliases, 1)
 			}
@@ -183,6 +198,7 @@ func (w *shapeWalker) selections(set ast.SelectionSet) (shape, error) {
 			return shape{}, err
 		}
 		out.depth = max(out.depth, child.depth)
+		out.introspectionDepth = max(out.introspectionDepth, child.introspectionDepth)
 		out.aliases = satAdd(out.aliases, child.aliases)
 		out.rootFields = satAdd(out.rootFields, child.rootFields)
 		out.fields = satAdd(out.fields, child.fields)

@@ -12,6 +12,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/introspection"
 	"github.com/stretchr/testify/require"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/parser"
 )
 
@@ -100,5 +101,41 @@ func TestIntrospectionFitsTheDocumentLimits(t *testing.T) {
 	require.NoError(t, err)
 	t.Logf("introspection: depth %d, fields %d", s.depth, s.fields)
 	require.LessOrEqual(t, s.fields*2, DefaultDocumentLimits().MaxFields, "room to spare")
-	require.LessOrEqual(t, s.depth+5, DefaultDocumentLimits().MaxDepth, "room to spare")
+	require.LessOrEqual(t, s.introspectionDepth+5, DefaultDocumentLimits().MaxIntrospectionDepth, "room to spare")
+	require.Equal(t, 15, s.introspectionDepth, "the figure in DefaultDocumentLimits' comment")
+	require.Zero(t, s.depth, "introspection is measured apart from application depth")
+}
+
+// TestDeepestApplicationQueriesFit: the deepest operations clients send (the playground's
+// examples, the bench's nested page, a gateway's _entities with nested relations) pass the
+// depth limit, while recursion through relations and introspection is refused.
+func TestDeepestApplicationQueriesFit(t *testing.T) {
+	t.Parallel()
+	limits := documentLimits{limits: DefaultDocumentLimits()}
+	measure := func(query string) (shape, *gqlerror.Error) {
+		doc, err := parser.ParseQuery(&ast.Source{Input: query})
+		require.NoError(t, err)
+		s, err := (&shapeWalker{doc: doc, memo: map[string]shape{}, onPath: map[string]bool{}}).selections(doc.Operations[0].SelectionSet)
+		require.NoError(t, err)
+		return s, limits.check(doc)
+	}
+	for _, query := range []string{
+		`{ employees(first: 50) { edges { node { id manager { department { name } }
+			timeEntries(first: 20) { project { members { department { id } } } task { dependencies { project { id } } } } } } } }`,
+		`query($r: [_Any!]!) { _entities(representations: $r) { ... on Employee { manager { manager { projects { tasks { assignee { department { id } } } } } } } } }`,
+	} {
+		s, refused := measure(query)
+		require.Nil(t, refused, query)
+		require.LessOrEqual(t, s.depth+2, DefaultDocumentLimits().MaxDepth, "room to spare: %s", query)
+	}
+	s, refused := measure("{ me { " + strings.Repeat("manager { ", 12) + "id" + strings.Repeat(" }", 12) + " } }")
+	require.Equal(t, 14, s.depth)
+	require.NotNil(t, refused)
+	require.Equal(t, "depth", refused.Extensions["limit"])
+	require.Equal(t, 12, refused.Extensions["maximum"])
+
+	s, refused = measure(`{ __type(name: "Employee") { ` + strings.Repeat("fields { type { ", 10) + "name" + strings.Repeat(" } }", 10) + " } }")
+	require.Equal(t, 22, s.introspectionDepth)
+	require.NotNil(t, refused, "introspection recursion has its own bound")
+	require.Equal(t, 20, refused.Extensions["maximum"])
 }

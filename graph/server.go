@@ -53,6 +53,9 @@ type ServerOpts struct {
 	RateLimits RateLimits
 	// DocumentLimits bound documents before validation; zero fields take DefaultDocumentLimits'.
 	DocumentLimits DocumentLimits
+	// Websockets bound sockets waiting for connection_init; zero fields take
+	// DefaultWebsocketLimits'.
+	Websockets WebsocketLimits
 }
 
 // withDefaults fills what the options leave out.
@@ -76,10 +79,16 @@ func (opts ServerOpts) withDefaults() ServerOpts {
 		def int
 	}{{&d.MaxTokens, def.MaxTokens}, {&d.MaxDepth, def.MaxDepth},
 		{&d.MaxAliases, def.MaxAliases}, {&d.MaxRootFields, def.MaxRootFields},
-		{&d.MaxDirectivesPerField, def.MaxDirectivesPerField}, {&d.MaxFields, def.MaxFields}} {
+		{&d.MaxDirectivesPerField, def.MaxDirectivesPerField}, {&d.MaxFields, def.MaxFields},
+		{&d.MaxIntrospectionDepth, def.MaxIntrospectionDepth},
+		{&opts.Websockets.MaxPending, DefaultWebsocketLimits().MaxPending},
+		{&opts.Websockets.MaxPendingPerClient, DefaultWebsocketLimits().MaxPendingPerClient}} {
 		if *f.v == 0 {
 			*f.v = f.def
 		}
+	}
+	if opts.Websockets.InitTimeout <= 0 {
+		opts.Websockets.InitTimeout = DefaultWebsocketLimits().InitTimeout
 	}
 	return opts
 }
@@ -91,17 +100,10 @@ func NewHTTPHandler(opts ServerOpts) http.Handler {
 	mux := http.NewServeMux()
 	guard := newFailureGuard(opts.RateLimits)
 	gql := newGraphQLHandler(opts, guard, true)
-	// Browsers from the allowed origins may call the API; tokens travel in a header, never in
-	// cookies, so credentials are not allowed across origins.
-	corsPolicy := cors.New(cors.Options{
-		AllowedOrigins: opts.AllowedOrigins,
-		AllowedMethods: []string{http.MethodGet, http.MethodPost},
-		AllowedHeaders: []string{"Authorization", "Content-Type", reqid.Header},
-		ExposedHeaders: []string{reqid.Header},
-		MaxAge:         600,
-	})
-	mux.Handle("/query", apiHeaders(corsPolicy.Handler(limitBody(maxRequestBytes,
-		auth.Middleware(opts.Verifier, guard, throttleStatus(gql))))))
+	corsPolicy := crossOrigin(opts.AllowedOrigins)
+	pending := newPendingSockets(opts.Websockets, guard)
+	mux.Handle("/query", apiHeaders(corsPolicy(limitBody(maxRequestBytes,
+		auth.Middleware(opts.Verifier, guard, pending.gate(throttleStatus(gql)))))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		setAPIHeaders(w.Header())
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -126,7 +128,23 @@ func NewHTTPHandler(opts ServerOpts) http.Handler {
 		}))
 	}
 	return reqid.Middleware(accessLog(opts.Logger, recoverPanics(opts.Logger,
-		withClientAddress(opts.RateLimits.TrustedProxyHops, securityHeaders(mux)))))
+		withClientAddress(opts.RateLimits.TrustedProxyHops, opts.Logger, securityHeaders(mux)))))
+}
+
+// crossOrigin lets browsers from the allowed origins call the API; tokens travel in a header,
+// never in cookies, so credentials are not allowed across origins. No origins means none:
+// rs/cors reads an empty list as "every origin", so then no CORS headers are sent at all.
+func crossOrigin(origins []string) func(http.Handler) http.Handler {
+	if len(origins) == 0 {
+		return func(next http.Handler) http.Handler { return next }
+	}
+	return cors.New(cors.Options{
+		AllowedOrigins: origins,
+		AllowedMethods: []string{http.MethodGet, http.MethodPost},
+		AllowedHeaders: []string{"Authorization", "Content-Type", reqid.Header},
+		ExposedHeaders: []string{reqid.Header},
+		MaxAge:         600,
+	}).Handler
 }
 
 // securityHeaders are sent with every response. The playground sends its own
@@ -173,6 +191,11 @@ func newGraphQLHandler(opts ServerOpts, guard auth.FailureGuard, guarded bool) *
 	srv.AddTransport(transport.Websocket{
 		KeepAlivePingInterval: 10 * time.Second,
 		InitFunc:              websocketAuth(opts.Verifier, guard),
+		InitTimeout:           opts.Websockets.InitTimeout,
+		// Read and write failures are a client going away, not the server's fault.
+		ErrorFunc: func(ctx context.Context, err error) {
+			opts.Logger.DebugContext(ctx, "websocket", "err", err, "request_id", reqid.From(ctx))
+		},
 	})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
@@ -190,6 +213,8 @@ func newGraphQLHandler(opts ServerOpts, guard auth.FailureGuard, guarded bool) *
 	}
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})
+	} else {
+		srv.Use(newIntrospectionRefusal())
 	}
 	// "Did you mean …?" hints map a schema that production keeps unintrospectable.
 	srv.SetDisableSuggestion(!opts.Development)
@@ -302,38 +327,35 @@ func isRepresentationError(err error) bool {
 // codeBadRequest marks a request the server could not read as GraphQL at all.
 const codeBadRequest = "BAD_REQUEST"
 
+// websocketAuth authenticates a websocket's connection_init, through the same checks and
+// failure guard as a request's header. The acknowledgement carries no payload: the init
+// payload holds the token, and nothing is echoed back.
 func websocketAuth(v auth.TokenVerifier, guard auth.FailureGuard) transport.WebsocketInitFunc {
-	refused := func(wait time.Duration) error {
-		return fmt.Errorf("rate limited: too many failed authentications from this address; retry in %d s",
-			auth.RetryAfterSeconds(wait))
-	}
 	return func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 		if p, ok := auth.PrincipalFrom(ctx); ok {
-			return untilExpiry(ctx, p), &payload, nil // authenticated by the upgrade request's header
+			return untilExpiry(ctx, p), nil, nil // authenticated by the upgrade request's header
 		}
-		if wait, blocked := guard.Blocked(ctx); blocked {
-			return ctx, nil, refused(wait)
-		}
-		failed := func(err error) (context.Context, *transport.InitPayload, error) {
-			if wait, limited := guard.Failed(ctx); limited {
-				return ctx, nil, refused(wait)
-			}
-			return ctx, nil, err
-		}
-		raw, ok := auth.BearerToken(payload.Authorization())
-		if !ok {
+		initialised(ctx)
+		header := payload.Authorization()
+		if _, ok := auth.BearerToken(header); !ok {
 			if t, isString := payload["authToken"].(string); isString && t != "" {
-				raw, ok = t, true
+				header = "Bearer " + t
 			}
 		}
-		if !ok {
-			return failed(errors.New("unauthenticated: send {\"Authorization\": \"Bearer <token>\"} in connection_init"))
-		}
-		p, err := v.Verify(ctx, raw)
+		p, err := auth.Authenticate(ctx, v, guard, header)
 		if err != nil {
-			return failed(errors.New("unauthenticated: invalid or expired token"))
+			refused := &auth.RefusedError{Message: "invalid or expired token"}
+			errors.As(err, &refused)
+			if refused.RetryAfter > 0 {
+				return ctx, nil, fmt.Errorf("rate limited: too many failed authentications from this address; retry in %d s",
+					auth.RetryAfterSeconds(refused.RetryAfter))
+			}
+			if header == "" {
+				return ctx, nil, errors.New("unauthenticated: send {\"Authorization\": \"Bearer <token>\"} in connection_init")
+			}
+			return ctx, nil, errors.New("unauthenticated: " + refused.Message)
 		}
-		return untilExpiry(auth.WithPrincipal(ctx, p), p), &payload, nil
+		return untilExpiry(auth.WithPrincipal(ctx, p), p), nil, nil
 	}
 }
 
@@ -392,11 +414,24 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
+	wrote  bool
 }
 
+// WriteHeader passes the first status on and drops later ones: a refused websocket upgrade is
+// answered by the websocket library and then again by gqlgen, and net/http would log the
+// second as a superfluous call.
 func (r *statusRecorder) WriteHeader(code int) {
+	if r.wrote {
+		return
+	}
+	r.wrote = true
 	r.status = code
 	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.ResponseWriter.Write(b)
 }
 
 // Unwrap lets http.ResponseController reach the connection (websocket hijack, flush).

@@ -18,6 +18,20 @@ import (
 // glance (and secret scanners can find leaked keys).
 const APIKeyPrefix = "wtk_"
 
+// apiKeySecretBytes of randomness follow the prefix, in unpadded base64url.
+const apiKeySecretBytes = 32
+
+// APIKeyWellFormed reports whether secret has the form keys are issued in, without a lookup:
+// the prefix and 32 bytes of base64url.
+func APIKeyWellFormed(secret string) bool {
+	rest, ok := strings.CutPrefix(secret, APIKeyPrefix)
+	if !ok || len(rest) != base64.RawURLEncoding.EncodedLen(apiKeySecretBytes) {
+		return false
+	}
+	_, err := base64.RawURLEncoding.DecodeString(rest)
+	return err == nil
+}
+
 // Service principal roles an API key may carry.
 const (
 	RoleBI    = "BI"
@@ -109,7 +123,7 @@ func (s *Store) createAPIKey(ctx context.Context, scope Scope, p APIKeyParams) (
 			return nil, "", err
 		}
 	}
-	raw := make([]byte, 32)
+	raw := make([]byte, apiKeySecretBytes)
 	if _, err := rand.Read(raw); err != nil {
 		return nil, "", err
 	}

@@ -16,6 +16,9 @@ import (
 )
 
 func main() {
+	// Libraries that print through the standard log package (gqlgen's websocket transport,
+	// net/http) write JSON lines like everything else.
+	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, nil)))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {

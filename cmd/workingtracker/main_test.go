@@ -187,7 +187,7 @@ func TestCommands(t *testing.T) {
 
 	// The test server's own account is a superuser: production refuses to serve through it.
 	superuser := envFor(t, map[string]string{"APP_ENV": "production", "DATABASE_URL": os.Getenv("TEST_DATABASE_URL"),
-		"OIDC_ISSUER": "https://idp.invalid", "OIDC_AUDIENCE": "api", "HTTP_ADDR": "127.0.0.1:0"})
+		"OIDC_ISSUER": "https://idp.invalid", "OIDC_AUDIENCE": "api", "HTTP_ADDR": "127.0.0.1:0", "TRUSTED_PROXY_HOPS": "0"})
 	err = run(ctx, []string{"serve"}, superuser, io.Discard, &stderr)
 	require.ErrorContains(t, err, "bypasses row-level security")
 }

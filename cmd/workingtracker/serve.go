@@ -84,11 +84,12 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 		ipLimiter = &ratelimit.Failover{Shared: shared, Local: ipLimiter, Logger: logger, Metrics: rateMetrics}
 	}
 	handler := graph.NewHTTPHandler(graph.ServerOpts{
-		Resolvers:      resolvers.New(s),
-		Reader:         s,
-		Org:            s,
-		Loaders:        loaders.Opts{Quiet: e.cfg.LoaderWait},
-		Verifier:       auth.Credentials{JWT: verifier, APIKey: graph.APIKeys(s), APIKeyPrefix: store.APIKeyPrefix},
+		Resolvers: resolvers.New(s),
+		Reader:    s,
+		Org:       s,
+		Loaders:   loaders.Opts{Quiet: e.cfg.LoaderWait},
+		Verifier: auth.Credentials{JWT: verifier, APIKey: graph.APIKeys(s), APIKeyPrefix: store.APIKeyPrefix,
+			APIKeyWellFormed: store.APIKeyWellFormed},
 		Logger:         logger,
 		Development:    e.cfg.Development(),
 		Introspection:  e.cfg.Introspection,
@@ -96,6 +97,9 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 		Ready:          allReady(ready),
 		RateLimits: graph.RateLimits{Limiter: limiter, IPLimiter: ipLimiter, Tiers: e.cfg.RateTiers, Metrics: rateMetrics,
 			TrustedProxyHops: e.cfg.TrustedProxyHops},
+		DocumentLimits: graph.DocumentLimits{MaxDepth: e.cfg.MaxQueryDepth},
+		Websockets: graph.WebsocketLimits{InitTimeout: e.cfg.WebsocketInitTimeout, MaxPending: e.cfg.WebsocketMaxPending,
+			MaxPendingPerClient: e.cfg.WebsocketMaxPendingPerClient},
 	})
 	ln, err := net.Listen("tcp", e.cfg.HTTPAddr)
 	if err != nil {

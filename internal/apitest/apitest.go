@@ -51,6 +51,13 @@ type Opts struct {
 	// Signer signs the tokens the server trusts (default: a new key). Two servers given the
 	// same signer accept the same tokens, as two instances behind a load balancer do.
 	Signer *auth.Signer
+	// Websockets bound unauthenticated websockets (defaults otherwise).
+	Websockets graph.WebsocketLimits
+	// NoIntrospection serves as production does by default: no __schema or __type.
+	NoIntrospection bool
+	// Log, when set, receives the server's log lines and net/http's error log as well as the
+	// test's log.
+	Log io.Writer
 }
 
 // New starts a server; everything stops when the test ends.
@@ -70,21 +77,29 @@ func New(t testing.TB, opts Opts) *Server {
 	verifier, err := auth.NewVerifier(context.Background(), auth.VerifierOpts{
 		Issuer: auth.DevIssuer, Audience: auth.DevAudience, KeySet: signer.KeySet()})
 	require.NoError(t, err)
-	logger := slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	var logs io.Writer = testWriter{t}
+	if opts.Log != nil {
+		logs = io.MultiWriter(logs, opts.Log)
+	}
+	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	serverOpts := graph.ServerOpts{
-		Resolvers:      resolvers.New(s),
-		Reader:         s,
-		Org:            s,
-		Loaders:        opts.Loaders,
-		Verifier:       auth.Credentials{JWT: verifier, APIKey: graph.APIKeys(s), APIKeyPrefix: store.APIKeyPrefix},
+		Resolvers: resolvers.New(s),
+		Reader:    s,
+		Org:       s,
+		Loaders:   opts.Loaders,
+		Verifier: auth.Credentials{JWT: verifier, APIKey: graph.APIKeys(s), APIKeyPrefix: store.APIKeyPrefix,
+			APIKeyWellFormed: store.APIKeyWellFormed},
 		Logger:         logger,
-		Introspection:  true,
+		Introspection:  !opts.NoIntrospection,
 		AllowedOrigins: opts.AllowedOrigins,
 		Ready:          s.Ping,
 		RateLimits:     opts.RateLimits,
+		Websockets:     opts.Websockets,
 	}
 	handler := graph.NewHTTPHandler(serverOpts)
-	srv := httptest.NewServer(handler)
+	srv := httptest.NewUnstartedServer(handler)
+	srv.Config.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return &Server{Store: s, Statements: counter, Signer: signer, URL: srv.URL, Opts: serverOpts, Handler: handler, t: t}
 }

@@ -7,11 +7,13 @@ package auth
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -277,6 +279,28 @@ func (v *Verifier) verify(ctx context.Context, raw string) (*Principal, error) {
 	return p, nil
 }
 
+// Plausible reports whether raw could verify: a token verified and remembered, or one shaped
+// like a JWT whose header names an algorithm accepted here. It checks no signature.
+func (v *Verifier) Plausible(raw string) bool {
+	if v.verified != nil {
+		if p, ok := v.verified.Peek(sha256.Sum256([]byte(raw))); ok && v.now().Before(p.ExpiresAt) {
+			return true
+		}
+	}
+	header, rest, ok := strings.Cut(raw, ".")
+	if !ok || strings.Count(rest, ".") != 1 || len(header) > 1024 {
+		return false
+	}
+	decoded, err := base64.RawURLEncoding.DecodeString(header)
+	if err != nil {
+		return false
+	}
+	var h struct {
+		Alg string `json:"alg"`
+	}
+	return json.Unmarshal(decoded, &h) == nil && slices.Contains(Algorithms, h.Alg)
+}
+
 // TokenVerifier is what the middleware needs.
 type TokenVerifier interface {
 	Verify(ctx context.Context, raw string) (*Principal, error)
@@ -295,19 +319,15 @@ func BearerToken(header string) (string, bool) {
 // token in the connection_init payload (browsers cannot set headers on websockets): it passes
 // through unauthenticated here and the websocket transport authenticates it.
 //
-// guard, when not nil, slows down clients that keep failing: a blocked client is answered 429
-// before its credentials are checked, so a flood of guesses costs no verification (nor an API
-// key lookup).
+// guard, when not nil, slows down clients that keep failing. Only failures are throttled: a
+// client address whose failures are spent (a flood, or a neighbour behind the same NAT or
+// proxy) still gets through with valid credentials, so nobody can lock a colleague out. A
+// blocked address's credentials are checked only when they could be valid at all (Plausible:
+// a JWT of the right shape whose signature then verifies, or an API key of the right form):
+// its junk costs no signature check or lookup, and its failures are answered 429.
 func Middleware(v TokenVerifier, guard FailureGuard, next http.Handler) http.Handler {
 	if guard == nil {
 		guard = noGuard{}
-	}
-	unauthorized := func(w http.ResponseWriter, r *http.Request, message string) {
-		if wait, limited := guard.Failed(r.Context()); limited {
-			TooManyFailures(w, wait)
-			return
-		}
-		Unauthorized(w, message)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		header := r.Header.Get("Authorization")
@@ -315,22 +335,67 @@ func Middleware(v TokenVerifier, guard FailureGuard, next http.Handler) http.Han
 			next.ServeHTTP(w, r)
 			return
 		}
-		if wait, blocked := guard.Blocked(r.Context()); blocked {
-			TooManyFailures(w, wait)
-			return
-		}
-		raw, ok := BearerToken(header)
-		if !ok {
-			unauthorized(w, r, "missing bearer token: send Authorization: Bearer <token>")
-			return
-		}
-		p, err := v.Verify(r.Context(), raw)
+		p, err := Authenticate(r.Context(), v, guard, header)
 		if err != nil {
-			unauthorized(w, r, "invalid or expired token")
+			refused := &RefusedError{Message: "invalid or expired token"}
+			errors.As(err, &refused)
+			if refused.RetryAfter > 0 {
+				TooManyFailures(w, refused.RetryAfter)
+				return
+			}
+			Unauthorized(w, refused.Message)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
 	})
+}
+
+// RefusedError is a failed authentication: Message is safe to show; a RetryAfter above zero
+// means the client's address has failed too often and must wait that long (429).
+type RefusedError struct {
+	Message    string
+	RetryAfter time.Duration
+}
+
+func (e *RefusedError) Error() string { return "unauthenticated: " + e.Message }
+
+// Unwrap makes every refusal an ErrUnauthenticated.
+func (e *RefusedError) Unwrap() error { return ErrUnauthenticated }
+
+// Authenticate turns an Authorization header value into its principal, for every transport
+// (HTTP requests, websocket connection_init). Failures are counted by guard; it returns a
+// *RefusedError for every refusal.
+func Authenticate(ctx context.Context, v TokenVerifier, guard FailureGuard, header string) (*Principal, error) {
+	wait, blocked := guard.Blocked(ctx)
+	fail := func(message string) error {
+		if w, limited := guard.Failed(ctx); limited {
+			return &RefusedError{Message: message, RetryAfter: w}
+		}
+		if blocked {
+			return &RefusedError{Message: message, RetryAfter: wait}
+		}
+		return &RefusedError{Message: message}
+	}
+	raw, ok := BearerToken(header)
+	if !ok {
+		return nil, fail("missing bearer token: send Authorization: Bearer <token>")
+	}
+	if blocked {
+		if pv, ok := v.(plausibleChecker); ok && !pv.Plausible(raw) {
+			return nil, &RefusedError{Message: "invalid or expired token", RetryAfter: wait}
+		}
+	}
+	p, err := v.Verify(ctx, raw)
+	if err != nil {
+		return nil, fail("invalid or expired token")
+	}
+	return p, nil
+}
+
+// plausibleChecker tells, without a signature check or a lookup, whether a credential could be
+// valid at all.
+type plausibleChecker interface {
+	Plausible(raw string) bool
 }
 
 func isWebsocketUpgrade(r *http.Request) bool {
@@ -384,6 +449,20 @@ func TooManyFailures(w http.ResponseWriter, wait time.Duration) {
 	})
 }
 
+// TooManyConnections answers 429 to a client holding as many unauthenticated connections as it
+// may.
+func TooManyConnections(w http.ResponseWriter, message string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", "5")
+	w.WriteHeader(http.StatusTooManyRequests)
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"errors": []map[string]any{{
+			"message":    message,
+			"extensions": map[string]any{"code": "RATE_LIMITED", "retryAfter": 5},
+		}},
+	})
+}
+
 // APIKeyAuthenticator turns an API key secret into its service principal.
 type APIKeyAuthenticator func(ctx context.Context, secret string) (*Principal, error)
 
@@ -393,6 +472,20 @@ type Credentials struct {
 	JWT          TokenVerifier
 	APIKey       APIKeyAuthenticator
 	APIKeyPrefix string
+	// APIKeyWellFormed tells a secret of the form keys are issued in (nil: any with the prefix).
+	APIKeyWellFormed func(secret string) bool
+}
+
+// Plausible implements the middleware's cheap check: an API key of the issued form, or what
+// the JWT verifier finds plausible (every token, when it cannot tell).
+func (c Credentials) Plausible(raw string) bool {
+	if c.APIKey != nil && c.APIKeyPrefix != "" && strings.HasPrefix(raw, c.APIKeyPrefix) {
+		return c.APIKeyWellFormed == nil || c.APIKeyWellFormed(raw)
+	}
+	if pv, ok := c.JWT.(plausibleChecker); ok {
+		return pv.Plausible(raw)
+	}
+	return true
 }
 
 // Verify implements TokenVerifier.

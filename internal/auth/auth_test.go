@@ -280,3 +280,29 @@ func signed(t *testing.T, s *auth.Signer, claims map[string]any) string {
 	require.NoError(t, err)
 	return tok
 }
+
+// TestPlausibleChecksNoSignature: what a blocked address may still have verified. JWT-shaped
+// tokens with an accepted algorithm and API keys of the issued form are plausible; junk,
+// "alg: none" and HMAC tokens are not, so they cost a blocked address no verification.
+func TestPlausibleChecksNoSignature(t *testing.T) {
+	t.Parallel()
+	signer := newSigner(t)
+	b := setup(t, signer)
+	tok := mint(t, signer, b.params())
+	enc := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+	creds := auth.Credentials{JWT: b.verifier, APIKeyPrefix: "wtk_",
+		APIKey:           func(context.Context, string) (*auth.Principal, error) { return nil, auth.ErrUnauthenticated },
+		APIKeyWellFormed: func(s string) bool { return len(s) == 10 }}
+	for raw, want := range map[string]bool{
+		tok:           true,
+		tok + "x":     true, // shaped right; its signature fails later
+		"not-a-token": false,
+		enc(`{"alg":"none"}`) + "." + enc(`{}`) + ".":   false,
+		enc(`{"alg":"HS256"}`) + "." + enc(`{}`) + ".x": false,
+		"a.b.c.d":     false,
+		"wtk_123456":  true,
+		"wtk_1234567": false,
+	} {
+		require.Equal(t, want, creds.Plausible(raw), raw)
+	}
+}

@@ -57,8 +57,17 @@ type Config struct {
 	// MAX_QUERY_COST (the most one operation may cost).
 	RateTiers ratelimit.Tiers
 	// TrustedProxyHops is TRUSTED_PROXY_HOPS: proxies in front of the server that append to
-	// X-Forwarded-For (default 0: the peer address is the client's).
+	// X-Forwarded-For (0: the peer address is the client's). Production must say: behind a
+	// load balancer, 0 would make every client one address, sharing one failure budget.
 	TrustedProxyHops int
+	// WebsocketInitTimeout is WS_INIT_TIMEOUT (default 5s): how long a websocket may take to
+	// send connection_init. WebsocketMaxPending (WS_MAX_PENDING, default 1,000) and
+	// WebsocketMaxPendingPerClient (WS_MAX_PENDING_PER_CLIENT, default 10) bound the sockets
+	// waiting for it, in all and per client address.
+	WebsocketInitTimeout                              time.Duration
+	WebsocketMaxPending, WebsocketMaxPendingPerClient int
+	// MaxQueryDepth is MAX_QUERY_DEPTH (default 12): how deep an operation may nest.
+	MaxQueryDepth int
 	// MetricsAddr is METRICS_ADDR (default 127.0.0.1:9464; "off" disables): Prometheus metrics
 	// are served there, apart from the API; a scraper on another host needs e.g. :9464, on a
 	// port the public load balancer does not route to. 9464 is the usual exporter port (9090 is
@@ -112,6 +121,25 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if v := getenv("TRUSTED_PROXY_HOPS"); v != "" {
 		if c.TrustedProxyHops, err = strconv.Atoi(v); err != nil || c.TrustedProxyHops < 0 {
 			errs = append(errs, errors.New("TRUSTED_PROXY_HOPS must be 0 or more"))
+		}
+	} else if c.Env == Production {
+		errs = append(errs, errors.New("TRUSTED_PROXY_HOPS is required in production: the number of proxies in front "+
+			"of the server that append to X-Forwarded-For (0 when clients connect directly)"))
+	}
+	if v := getenv("WS_INIT_TIMEOUT"); v != "" {
+		if c.WebsocketInitTimeout, err = time.ParseDuration(v); err != nil || c.WebsocketInitTimeout <= 0 {
+			errs = append(errs, errors.New("WS_INIT_TIMEOUT must be a positive duration such as 5s"))
+		}
+	}
+	for _, n := range []struct {
+		name string
+		v    *int
+	}{{"WS_MAX_PENDING", &c.WebsocketMaxPending}, {"WS_MAX_PENDING_PER_CLIENT", &c.WebsocketMaxPendingPerClient},
+		{"MAX_QUERY_DEPTH", &c.MaxQueryDepth}} {
+		if v := getenv(n.name); v != "" {
+			if *n.v, err = strconv.Atoi(v); err != nil || *n.v < 1 {
+				errs = append(errs, fmt.Errorf("%s must be a positive integer", n.name))
+			}
 		}
 	}
 	c.MetricsAddr = or(getenv("METRICS_ADDR"), "127.0.0.1:9464")

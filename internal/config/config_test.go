@@ -38,9 +38,10 @@ func TestProductionRequiresWhatHasNoSafeDefault(t *testing.T) {
 	_, err := config.FromEnv(env(map[string]string{"APP_ENV": "production"}))
 	require.ErrorContains(t, err, "DATABASE_URL is required in production")
 	require.ErrorContains(t, err, "OIDC_ISSUER and OIDC_AUDIENCE are required in production")
+	require.ErrorContains(t, err, "TRUSTED_PROXY_HOPS is required in production")
 
 	c, err := config.FromEnv(env(map[string]string{"APP_ENV": "production", "DATABASE_URL": "postgres://db/wt",
-		"OIDC_ISSUER": "https://idp", "OIDC_AUDIENCE": "api"}))
+		"OIDC_ISSUER": "https://idp", "OIDC_AUDIENCE": "api", "TRUSTED_PROXY_HOPS": "0"}))
 	require.NoError(t, err)
 	require.False(t, c.Introspection, "introspection is off in production unless asked for")
 }
@@ -49,9 +50,11 @@ func TestInvalidValuesAreAllReported(t *testing.T) {
 	t.Parallel()
 	_, err := config.FromEnv(env(map[string]string{"APP_ENV": "staging", "DB_MAX_CONNS": "-1", "LOADER_WAIT": "soon",
 		"LOG_LEVEL": "loud", "INTROSPECTION": "maybe", "OIDC_ISSUER": "https://idp", "OIDC_CLOCK_SKEW": "soon",
-		"RATE_LIMITS": "BI=lots", "MAX_QUERY_COST": "0", "TRUSTED_PROXY_HOPS": "-1"}))
+		"RATE_LIMITS": "BI=lots", "MAX_QUERY_COST": "0", "TRUSTED_PROXY_HOPS": "-1",
+		"WS_INIT_TIMEOUT": "-1s", "WS_MAX_PENDING": "0", "WS_MAX_PENDING_PER_CLIENT": "x", "MAX_QUERY_DEPTH": "-3"}))
 	for _, want := range []string{"APP_ENV", "DB_MAX_CONNS", "LOADER_WAIT", "LOG_LEVEL", "INTROSPECTION",
-		"OIDC_ISSUER needs OIDC_AUDIENCE", "OIDC_CLOCK_SKEW", "RATE_LIMITS", "MAX_QUERY_COST", "TRUSTED_PROXY_HOPS"} {
+		"OIDC_ISSUER needs OIDC_AUDIENCE", "OIDC_CLOCK_SKEW", "RATE_LIMITS", "MAX_QUERY_COST", "TRUSTED_PROXY_HOPS",
+		"WS_INIT_TIMEOUT", "WS_MAX_PENDING must", "WS_MAX_PENDING_PER_CLIENT", "MAX_QUERY_DEPTH"} {
 		require.ErrorContains(t, err, want)
 	}
 }
