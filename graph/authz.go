@@ -40,30 +40,66 @@ func Directives() DirectiveRoot {
 	}
 }
 
-// DeclaresRule reports whether a root field says who may use it. The federation plugin's
-// _entities and _service, added outside our SDL, count as declared: the HTTP layer admits only
-// authenticated requests and their rows go through the same tenant-scoped loaders as any read.
-func DeclaresRule(field *ast.FieldDefinition) bool {
-	switch field.Name {
-	case "_entities", "_service", "__typename", "__schema", "__type":
-		return true
-	}
-	return field.Directives.ForName("hasRole") != nil || field.Directives.ForName("anyRole") != nil
+// Root-field rules: how a root field says who may use it.
+const (
+	// RuleHasRole: @hasRole lists the roles; its directive enforces it.
+	RuleHasRole = "hasRole"
+	// RuleAnyRole: @anyRole, any principal holding a role this service knows; its directive
+	// enforces it.
+	RuleAnyRole = "anyRole"
+	// RuleKnownRole: the same rule as @anyRole, for a field gqlgen adds outside our SDL (no
+	// directive runs there); checkDeclaredRule enforces it.
+	RuleKnownRole = "knownRole"
+	// RuleAuthenticated: any authenticated principal (the HTTP layer admits no other). Only
+	// for fields that read no rows: see builtInRules.
+	RuleAuthenticated = "authenticated"
+)
+
+// builtInRules are the rules of the root fields gqlgen adds outside our SDL. A built-in field
+// not listed here has no rule and is refused.
+var builtInRules = map[string]string{
+	// Rows by key for a federation gateway: the same check as project(id:), then the same
+	// tenant- and reach-scoped loaders.
+	"_entities": RuleKnownRole,
+	// The subgraph's SDL for composition: the schema, no rows. Answered only where
+	// introspection is on (development, or a deployment that lets only its gateway reach it).
+	"_service": RuleAuthenticated,
+	// Introspection: the schema, no rows; off in production.
+	"__schema": RuleAuthenticated,
+	"__type":   RuleAuthenticated,
+	// The name of the root type.
+	"__typename": RuleAuthenticated,
 }
 
-func checkDeclaredRule(rc *graphql.RootFieldContext) error {
+// RuleOf is the rule a root field declares, or "" when it declares none (such a field is
+// refused at run time and fails the deny-by-default test).
+func RuleOf(field *ast.FieldDefinition) string {
+	switch {
+	case field.Directives.ForName("hasRole") != nil:
+		return RuleHasRole
+	case field.Directives.ForName("anyRole") != nil:
+		return RuleAnyRole
+	}
+	return builtInRules[field.Name]
+}
+
+// checkDeclaredRule refuses a root field that declares no rule, and enforces the rules that no
+// directive enforces.
+func checkDeclaredRule(ctx context.Context, rc *graphql.RootFieldContext) error {
 	if rc == nil || rc.Field.Field == nil {
 		return nil
 	}
-	if rc.Field.Definition == nil {
-		// No definition to read a rule from: only the built-in names may pass.
-		if DeclaresRule(&ast.FieldDefinition{Name: rc.Field.Name}) {
-			return nil
-		}
+	def := rc.Field.Definition
+	if def == nil {
+		// No definition to read a directive from: only the built-in names have a rule.
+		def = &ast.FieldDefinition{Name: rc.Field.Name}
+	}
+	switch RuleOf(def) {
+	case "":
 		return apperr.New(apperr.Forbidden, "this field declares no authorization rule")
+	case RuleKnownRole:
+		_, err := policy.RequireKnownRole(ctx)
+		return err
 	}
-	if DeclaresRule(rc.Field.Definition) {
-		return nil
-	}
-	return apperr.New(apperr.Forbidden, "this field declares no authorization rule")
+	return nil
 }

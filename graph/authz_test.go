@@ -1,32 +1,95 @@
 package graph_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
+	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/internal/apitest"
 	"github.com/workingtracker/api/internal/auth"
+	"github.com/workingtracker/api/store"
 )
 
-// Deny by default: every root field must say who may use it. A new field without a rule fails
-// here (and is refused at run time).
+// Deny by default: every root field must say who may use it, and every entry point — our
+// SDL's and the ones gqlgen adds (federation's _entities and _service, introspection) — must
+// refuse a token with no role this service knows, unless it reads no rows and is listed in
+// openByDesign with the reason. A new field without a rule fails here (and is refused at run
+// time); a new built-in entry point fails until it is given a rule.
 func TestEveryRootFieldDeclaresWhoMayUseIt(t *testing.T) {
 	t.Parallel()
+	openByDesign := map[string]string{
+		"_service":   "the subgraph's SDL for composition: the schema, no rows; served only where introspection is on",
+		"__schema":   "introspection: the schema, no rows; off in production",
+		"__type":     "introspection: the schema, no rows; off in production",
+		"__typename": "the root type's name",
+	}
 	schema := graph.NewExecutableSchema(graph.Config{}).Schema()
+	srv := apitest.New(t, apitest.Opts{})
+	c := srv.NewTenant("acme")
+	project, err := srv.Store.CreateProject(context.Background(), c.Scope, store.ProjectParams{Name: ptr("Apollo")})
+	require.NoError(t, err)
+	noRole := srv.Token(c.Tenant.ID, c.Admin.ID, "INTERN")
+	// An argument value for each required argument type a root field takes; a field taking
+	// another needs a line here before this test can call it.
+	argValues := map[string]any{
+		"ID!":      project.ID.String(),
+		"[_Any!]!": []any{map[string]any{"__typename": "Project", "id": project.ID.String()}},
+	}
 	for _, root := range []string{"Query", "Mutation", "Subscription"} {
 		def := schema.Types[root]
 		if def == nil {
 			continue
 		}
 		for _, f := range def.Fields {
-			require.True(t, graph.DeclaresRule(f), "%s.%s has neither @hasRole nor @anyRole", root, f.Name)
+			rule := graph.RuleOf(f)
+			require.NotEmpty(t, rule, "%s.%s has neither @hasRole nor @anyRole", root, f.Name)
+			if rule == graph.RuleAuthenticated {
+				require.Contains(t, openByDesign, f.Name, "%s.%s is open to every authenticated principal: say why here", root, f.Name)
+				continue
+			}
+			if root == "Mutation" {
+				// @hasRole and @anyRole refuse roles they do not know; the matrix tests run them.
+				require.Contains(t, []string{graph.RuleHasRole, graph.RuleAnyRole}, rule, "Mutation.%s", f.Name)
+				continue
+			}
+			t.Run("UnknownRoleForbidden/"+f.Name, func(t *testing.T) {
+				var params, args []string
+				vars := map[string]any{}
+				for i, a := range f.Arguments {
+					if !a.Type.NonNull || a.DefaultValue != nil {
+						continue
+					}
+					v, ok := argValues[a.Type.String()]
+					require.True(t, ok, "%s.%s: no test value for an argument of type %s", root, f.Name, a.Type)
+					name := fmt.Sprintf("a%d", i)
+					params = append(params, "$"+name+": "+a.Type.String())
+					args = append(args, a.Name+": $"+name)
+					vars[name] = v
+				}
+				op := strings.ToLower(root)
+				if len(params) > 0 {
+					op += "(" + strings.Join(params, ", ") + ")"
+				}
+				call := f.Name
+				if len(args) > 0 {
+					call += "(" + strings.Join(args, ", ") + ")"
+				}
+				if typ := schema.Types[f.Type.Name()]; typ != nil && typ.Kind != ast.Scalar && typ.Kind != ast.Enum {
+					call += " { __typename }"
+				}
+				r := srv.Do(noRole, op+" { "+call+" }", vars)
+				require.NotEmpty(t, r.Errors, "%s.%s answered a token with no known role: %s", root, f.Name, r.Data)
+				require.Equal(t, "FORBIDDEN", r.Errors[0].Code(), r.Errors[0].Message)
+			})
 		}
 	}
 }

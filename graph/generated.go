@@ -1489,6 +1489,10 @@ extend type Query {
 
 extend type Mutation {
   createEmployee(input: CreateEmployeeInput!): Employee! @hasRole(any: [ADMIN, HR])
+  """
+  Nobody changes their own hourlyRate; an ADMIN's name, email, status and role only an ADMIN
+  with a second factor changes (FORBIDDEN for HR, MFA_REQUIRED for an ADMIN without one).
+  """
   updateEmployee(id: ID!, input: UpdateEmployeeInput!): Employee! @hasRole(any: [ADMIN, HR])
 }
 `, BuiltIn: false},
@@ -1533,7 +1537,11 @@ type Project @key(fields: "id") {
   members: [Employee!]! @listSize(assumedSize: 50)
   "Tasks of the project, oldest first."
   tasks: [Task!]! @listSize(assumedSize: 50)
-  "Hours of all finished time entries on the project."
+  """
+  Hours of the finished time entries on the project that you may see: everyone's for ADMIN, HR
+  and BI; your own and your reports' (directly or not) for a MANAGER; your own only for
+  EMPLOYEE, AGENT and AUDITOR.
+  """
   totalHours: Float! @cost(weight: 2)
   createdAt: Time!
   updatedAt: Time!
@@ -1582,9 +1590,15 @@ extend type Query {
 }
 
 extend type Mutation {
+  "A MANAGER who creates a project becomes its first member, so it is theirs to manage."
   createProject(input: CreateProjectInput!): Project! @hasRole(any: [ADMIN, MANAGER])
+  """
+  An ADMIN changes every project; a MANAGER those with a member in their reach (themselves or
+  someone who reports to them), and the same holds for members and tasks. Other projects
+  answer FORBIDDEN.
+  """
   updateProject(id: ID!, input: UpdateProjectInput!): Project! @hasRole(any: [ADMIN, MANAGER])
-  "Adds an employee to a project; adding an existing member changes nothing."
+  "Adds an employee in your reach to a project; adding an existing member changes nothing."
   addProjectMember(projectId: ID!, employeeId: ID!): Project! @hasRole(any: [ADMIN, MANAGER])
   "Removes an employee from a project. Their time entries stay."
   removeProjectMember(projectId: ID!, employeeId: ID!): Project! @hasRole(any: [ADMIN, MANAGER])
@@ -1650,7 +1664,10 @@ input UpdateTaskInput {
   title: String
   description: String
   status: TaskStatus
-  "An explicit null unassigns the task."
+  """
+  An explicit null unassigns the task. Reassigning or unassigning needs the current assignee
+  in your reach, as the new one must be.
+  """
   assigneeId: ID @goField(omittable: true)
   estimateHours: Float
   "Replaces the dependencies when given."

@@ -43,6 +43,9 @@ func TestPermissionMatrix(t *testing.T) {
 	}
 
 	count := func(n int) string { return fmt.Sprint(n) }
+	totalHours := fmt.Sprintf(`{ project(id: %q) { totalHours } }`, project.ID)
+	entityTotalHours := fmt.Sprintf(`{ _entities(representations: [{__typename: "Project", id: %q}]) { ... on Project { totalHours } } }`,
+		project.ID)
 	ops := []struct {
 		name, query string
 		result      func(apitest.Response) string // the outcome, when there is no error
@@ -52,6 +55,14 @@ func TestPermissionMatrix(t *testing.T) {
 			map[string]string{"ADMIN": count(4), "HR": count(4), "MANAGER": count(2), "EMPLOYEE": count(1),
 				"AUDITOR": count(1), "BI": count(4), "AGENT": count(1)}},
 		{"ReadTimeEntries", `{ timeEntries { totalCount } }`, field("timeEntries", "totalCount"),
+			map[string]string{"ADMIN": count(3), "HR": count(3), "MANAGER": count(2), "EMPLOYEE": count(1),
+				"AUDITOR": count(0), "BI": count(3), "AGENT": count(1)}},
+		// Hours each role may sum on a project: each of the three people tracked one hour on
+		// it; the AUDITOR (acting as the admin, who tracked none) sums only their own.
+		{"ProjectTotalHours", totalHours, field("project", "totalHours"),
+			map[string]string{"ADMIN": count(3), "HR": count(3), "MANAGER": count(2), "EMPLOYEE": count(1),
+				"AUDITOR": count(0), "BI": count(3), "AGENT": count(1)}},
+		{"EntityTotalHours", entityTotalHours, entityField("totalHours"),
 			map[string]string{"ADMIN": count(3), "HR": count(3), "MANAGER": count(2), "EMPLOYEE": count(1),
 				"AUDITOR": count(0), "BI": count(3), "AGENT": count(1)}},
 		{"ReadAPIKeys", `{ apiKeys { id } }`, ok,
@@ -69,10 +80,14 @@ func TestPermissionMatrix(t *testing.T) {
 			map[string]string{"ADMIN": "NOT_FOUND", "HR": "NOT_FOUND", "MANAGER": "NOT_FOUND", "EMPLOYEE": "NOT_FOUND",
 				"AUDITOR": "FORBIDDEN", "BI": "FORBIDDEN", "AGENT": "NOT_FOUND"}},
 	}
-	// Tokens cannot claim a service role, nor pass with no role this service knows.
+	// Tokens cannot claim a service role, nor pass with no role this service knows — by any
+	// entry point.
 	for _, role := range []string{"BI", "AGENT", "INTERN"} {
-		r := srv.Do(srv.Token(c.Tenant.ID, worker.ID, role), `{ employees { totalCount } }`, nil)
-		require.Equal(t, "FORBIDDEN", r.Errors[0].Code(), role)
+		for _, query := range []string{`{ employees { totalCount } }`, totalHours, entityTotalHours} {
+			r := srv.Do(srv.Token(c.Tenant.ID, worker.ID, role), query, nil)
+			require.NotEmpty(t, r.Errors, "%s: %s", role, query)
+			require.Equal(t, "FORBIDDEN", r.Errors[0].Code(), "%s: %s", role, query)
+		}
 	}
 	for _, op := range ops {
 		for role, want := range op.want {
@@ -99,5 +114,21 @@ func field(outer, inner string) func(apitest.Response) string {
 			return err.Error()
 		}
 		return fmt.Sprint(data[outer][inner])
+	}
+}
+
+// entityField reads a field of the first entity of an _entities answer.
+func entityField(name string) func(apitest.Response) string {
+	return func(r apitest.Response) string {
+		var data struct {
+			Entities []map[string]any `json:"_entities"`
+		}
+		if err := json.Unmarshal(r.Data, &data); err != nil {
+			return err.Error()
+		}
+		if len(data.Entities) == 0 || data.Entities[0] == nil {
+			return "null"
+		}
+		return fmt.Sprint(data.Entities[0][name])
 	}
 }

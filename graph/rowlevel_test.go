@@ -177,6 +177,10 @@ func TestWritesStayWithinBounds(t *testing.T) {
 	manager, err := srv.Store.CreateEmployee(ctx, c.Scope, store.EmployeeParams{Name: ptr("Manager"),
 		Email: ptr("m@acme.example"), Role: ptr(store.RoleManager)})
 	require.NoError(t, err)
+	for _, p := range []*store.Project{c.Projects[0], c.Projects[2]} { // theirs to manage
+		_, err = srv.Store.AddProjectMember(ctx, c.Scope, p.ID, manager.ID)
+		require.NoError(t, err)
+	}
 	asManager := srv.Token(c.Tenant.ID, manager.ID, "MANAGER")
 	r = srv.Do(asManager, `mutation($p: ID!, $e: ID!) { addProjectMember(projectId: $p, employeeId: $e) { id } }`,
 		map[string]any{"p": c.Projects[2].ID, "e": c.Employees[0].ID})

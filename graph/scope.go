@@ -38,6 +38,7 @@ func NewRequestScope(ctx context.Context, org Org, p *auth.Principal) (store.Sco
 	case policy.ReachSelf:
 		scope.Visible = []uuid.UUID{p.EmployeeID}
 	}
+	scope.Writes = policy.Writes(p, scope.Visible)
 	return scope, nil
 }
 

@@ -240,7 +240,7 @@ func newGraphQLHandler(opts ServerOpts, guard auth.FailureGuard, guarded bool) *
 	// Deny by default: a root field that declares no rule is refused, so a new field cannot be
 	// exposed by forgetting one (the schema test catches it before it ships).
 	srv.AroundRootFields(func(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
-		if err := checkDeclaredRule(graphql.GetRootFieldContext(ctx)); err != nil {
+		if err := checkDeclaredRule(ctx, graphql.GetRootFieldContext(ctx)); err != nil {
 			graphql.AddError(ctx, err)
 			return graphql.Null
 		}

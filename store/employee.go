@@ -268,6 +268,52 @@ func (p EmployeeParams) apply(e *Employee) error {
 	return nil
 }
 
+// sets reports whether p changes field (its GraphQL input name).
+func (p EmployeeParams) sets(field string) bool {
+	switch field {
+	case "name":
+		return p.Name != nil
+	case "email":
+		return p.Email != nil
+	case "role":
+		return p.Role != nil
+	case "status":
+		return p.Status != nil
+	case "hourlyRate":
+		return p.HourlyRate != nil
+	case "departmentId":
+		return p.DepartmentID != nil || p.ClearDepartment
+	case "managerId":
+		return p.ManagerID != nil || p.ClearManager
+	}
+	return false
+}
+
+// checkEmployee refuses changes of target (as stored, before p applies) that w locks for
+// actor: fields of their own record, or of an ADMIN's.
+func (w WriteLimits) checkEmployee(actor uuid.UUID, target *Employee, p EmployeeParams) error {
+	if actor != uuid.Nil && target.ID == actor {
+		for _, f := range w.SelfLocked {
+			if p.sets(f) {
+				return &apperr.Error{Code: apperr.Forbidden, Field: f, Message: "you may not change your own " + f}
+			}
+		}
+	}
+	if target.Role == RoleAdmin {
+		for _, f := range w.AdminLocked {
+			if p.sets(f) {
+				code := w.AdminRefusal
+				if code == "" {
+					code = apperr.Forbidden
+				}
+				msg := "only an ADMIN signed in with a second factor changes an ADMIN's " + f
+				return &apperr.Error{Code: code, Field: f, Message: msg}
+			}
+		}
+	}
+	return nil
+}
+
 // CreateEmployee inserts a new employee. Name and Email are required; Role defaults to EMPLOYEE.
 func (s *Store) CreateEmployee(ctx context.Context, scope Scope, p EmployeeParams) (*Employee, error) {
 	return inTx(ctx, s, scope, func(tx *Store) (*Employee, error) { return tx.createEmployee(ctx, scope, p) })
@@ -306,6 +352,9 @@ func (s *Store) updateEmployee(ctx context.Context, scope Scope, id uuid.UUID, p
 		Where("tenant_id = ? AND id = ?", scope.TenantID, id).For("UPDATE").Scan(ctx)
 	if err != nil {
 		return nil, translate(err, "employee")
+	}
+	if err := scope.Writes.checkEmployee(scope.ActorID, e, p); err != nil {
+		return nil, err
 	}
 	if err := p.apply(e); err != nil {
 		return nil, err

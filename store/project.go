@@ -80,18 +80,28 @@ type ProjectSeconds struct {
 	Seconds   int64
 }
 
-// TrackedSecondsByProjectIDs sums the finished time entries of each project. Projects with no
-// time are absent.
+// TrackedSecondsByProjectIDs sums the finished time entries of each project that the scope
+// may see: those of its Visible employees (every employee's when it is nil). Projects with no
+// such time are absent.
 func (s *Store) TrackedSecondsByProjectIDs(ctx context.Context, scope Scope, projectIDs []uuid.UUID) ([]ProjectSeconds, error) {
-	return collect(scope.bind(ctx), s.pool, "project totals",
+	scan := func(row pgx.Row) (ProjectSeconds, error) {
+		var ps ProjectSeconds
+		err := row.Scan(&ps.ProjectID, &ps.Seconds)
+		return ps, err
+	}
+	if !scope.restricted() {
+		// A statement of its own, so the tenant-wide sum keeps its index-only scan.
+		return collect(scope.bind(ctx), s.pool, "project totals",
+			`SELECT project_id, sum(duration_seconds)::int8 FROM time_entries
+			WHERE tenant_id = $1 AND project_id = ANY($2) AND duration_seconds IS NOT NULL
+			GROUP BY project_id`,
+			[]any{scope.TenantID, projectIDs}, scan)
+	}
+	return collect(scope.bind(ctx), s.pool, "project totals within reach",
 		`SELECT project_id, sum(duration_seconds)::int8 FROM time_entries
-		WHERE tenant_id = $1 AND project_id = ANY($2) AND duration_seconds IS NOT NULL
+		WHERE tenant_id = $1 AND project_id = ANY($2) AND employee_id = ANY($3) AND duration_seconds IS NOT NULL
 		GROUP BY project_id`,
-		[]any{scope.TenantID, projectIDs}, func(row pgx.Row) (ProjectSeconds, error) {
-			var ps ProjectSeconds
-			err := row.Scan(&ps.ProjectID, &ps.Seconds)
-			return ps, err
-		})
+		[]any{scope.TenantID, projectIDs, scope.Visible}, scan)
 }
 
 // ListProjectsParams narrows ListProjects.
@@ -195,7 +205,18 @@ func (s *Store) createProject(ctx context.Context, scope Scope, p ProjectParams)
 	if _, err := s.db.NewInsert().Model(pr).Exec(ctx); err != nil {
 		return nil, translate(err, "project")
 	}
+	if scope.Writes.JoinCreatedProjects && scope.ActorID != uuid.Nil {
+		if err := s.addMember(ctx, scope, pr.ID, scope.ActorID); err != nil {
+			return nil, err
+		}
+	}
 	return pr, nil
+}
+
+func (s *Store) addMember(ctx context.Context, scope Scope, projectID, employeeID uuid.UUID) error {
+	_, err := s.db.NewRaw(`INSERT INTO project_members (tenant_id, project_id, employee_id, added_at)
+		VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`, scope.TenantID, projectID, employeeID, s.now().UTC()).Exec(ctx)
+	return translate(err, "project member")
 }
 
 // UpdateProject changes the fields set in p.
@@ -204,9 +225,9 @@ func (s *Store) UpdateProject(ctx context.Context, scope Scope, id uuid.UUID, p 
 }
 
 func (s *Store) updateProject(ctx context.Context, scope Scope, id uuid.UUID, p ProjectParams) (*Project, error) {
-	pr := new(Project)
-	if err := s.db.NewSelect().Model(pr).Where("tenant_id = ? AND id = ?", scope.TenantID, id).For("UPDATE").Scan(ctx); err != nil {
-		return nil, translate(err, "project")
+	pr, err := s.writableProject(ctx, scope, id, "UPDATE")
+	if err != nil {
+		return nil, err
 	}
 	if err := p.apply(pr); err != nil {
 		return nil, err
@@ -223,16 +244,14 @@ func (s *Store) updateProject(ctx context.Context, scope Scope, id uuid.UUID, p 
 // member twice changes nothing.
 func (s *Store) AddProjectMember(ctx context.Context, scope Scope, projectID, employeeID uuid.UUID) (*Project, error) {
 	return inTx(ctx, s, scope, func(tx *Store) (*Project, error) {
-		pr, err := tx.projectForShare(ctx, scope, projectID)
+		pr, err := tx.writableProject(ctx, scope, projectID, "SHARE")
 		if err != nil {
 			return nil, err
 		}
 		if err := tx.mustReach(ctx, scope, employeeID, "employeeId"); err != nil {
 			return nil, err
 		}
-		_, err = tx.db.NewRaw(`INSERT INTO project_members (tenant_id, project_id, employee_id, added_at)
-			VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`, scope.TenantID, projectID, employeeID, tx.now().UTC()).Exec(ctx)
-		return pr, translate(err, "project member")
+		return pr, tx.addMember(ctx, scope, projectID, employeeID)
 	})
 }
 
@@ -240,7 +259,7 @@ func (s *Store) AddProjectMember(ctx context.Context, scope Scope, projectID, em
 // entries stay.
 func (s *Store) RemoveProjectMember(ctx context.Context, scope Scope, projectID, employeeID uuid.UUID) (*Project, error) {
 	return inTx(ctx, s, scope, func(tx *Store) (*Project, error) {
-		pr, err := tx.projectForShare(ctx, scope, projectID)
+		pr, err := tx.writableProject(ctx, scope, projectID, "SHARE")
 		if err != nil {
 			return nil, err
 		}
@@ -259,14 +278,32 @@ func (s *Store) RemoveProjectMember(ctx context.Context, scope Scope, projectID,
 	})
 }
 
-// projectForShare reads a project and keeps it from being deleted until the transaction ends.
-func (s *Store) projectForShare(ctx context.Context, scope Scope, id uuid.UUID) (*Project, error) {
+// writableProject reads a project the scope may change, locked (FOR lock: UPDATE to change the
+// row, SHARE to keep it from being deleted while its members or tasks change) until the
+// transaction ends: NOT_FOUND when there is none, FORBIDDEN when none of its members is among
+// the scope's Writes.ProjectsOf.
+func (s *Store) writableProject(ctx context.Context, scope Scope, id uuid.UUID, lock string) (*Project, error) {
 	pr := new(Project)
-	err := s.db.NewSelect().Model(pr).Where("tenant_id = ? AND id = ?", scope.TenantID, id).For("SHARE").Scan(ctx)
-	if err != nil {
-		err = translate(err, "project")
+	if err := s.db.NewSelect().Model(pr).Where("tenant_id = ? AND id = ?", scope.TenantID, id).For(lock).Scan(ctx); err != nil {
+		return nil, translate(err, "project")
 	}
-	return pr, err
+	if scope.Writes.ProjectsOf == nil {
+		return pr, nil
+	}
+	ok := len(scope.Writes.ProjectsOf) > 0
+	if ok {
+		var err error
+		ok, err = s.db.NewSelect().Table("project_members").
+			Where("tenant_id = ? AND project_id = ? AND employee_id IN (?)", scope.TenantID, id, bun.In(scope.Writes.ProjectsOf)).
+			Exists(ctx)
+		if err != nil {
+			return nil, translate(err, "project membership")
+		}
+	}
+	if !ok {
+		return nil, apperr.New(apperr.Forbidden, "you may change only projects with a member in your reach")
+	}
+	return pr, nil
 }
 
 // mustReach reports an employee out of the scope's reach exactly like one that does not exist.

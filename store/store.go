@@ -31,6 +31,30 @@ type Scope struct {
 	// and change: its own, and for a manager those who report to them. Nil means every employee
 	// of the tenant; empty means none. Rows out of reach read as absent, never as forbidden.
 	Visible []uuid.UUID
+	// Writes limits what the request may change beyond Visible. Package policy decides them
+	// per principal; the zero value limits nothing (the composition root's seeding, jobs).
+	Writes WriteLimits
+}
+
+// WriteLimits are the row-level rules of writes, as package policy declares them; the store
+// applies them inside the write's transaction, before it changes anything, and refuses with
+// FORBIDDEN (the rows are readable, so a refusal reveals nothing).
+type WriteLimits struct {
+	// ProjectsOf limits the projects the request may change — their fields, their members and
+	// their tasks — to those with a member among these employees: nil, every project; empty,
+	// none.
+	ProjectsOf []uuid.UUID
+	// JoinCreatedProjects makes the actor the first member of a project it creates, so that
+	// the project is within ProjectsOf.
+	JoinCreatedProjects bool
+	// SelfLocked are the fields (GraphQL input names) of their own employee record the actor
+	// may not change.
+	SelfLocked []string
+	// AdminLocked are the fields of an ADMIN's employee record the request may not change;
+	// AdminRefusal is the code it gets for trying (FORBIDDEN, or MFA_REQUIRED when a second
+	// factor would allow it).
+	AdminLocked  []string
+	AdminRefusal apperr.Code
 }
 
 // bind returns ctx carrying the scope's tenant for the pgx pool, which sets it on the

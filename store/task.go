@@ -142,7 +142,10 @@ func (s *Store) createTask(ctx context.Context, scope Scope, p TaskParams) (*Tas
 	if err := p.apply(t); err != nil {
 		return nil, err
 	}
-	if err := s.mustExist(ctx, scope, "projects", t.ProjectID, "projectId", "project"); err != nil {
+	if _, err := s.writableProject(ctx, scope, t.ProjectID, "SHARE"); err != nil {
+		if apperr.Is(err, apperr.NotFound) {
+			return nil, &apperr.Error{Code: apperr.NotFound, Message: "project not found", Field: "projectId"}
+		}
 		return nil, err
 	}
 	if err := s.checkAssignee(ctx, scope, t); err != nil {
@@ -172,7 +175,16 @@ func (s *Store) updateTask(ctx context.Context, scope Scope, id uuid.UUID, p Tas
 	if p.ProjectID != nil && *p.ProjectID != t.ProjectID {
 		return nil, apperr.Invalid("projectId", "a task cannot move to another project")
 	}
+	if _, err := s.writableProject(ctx, scope, t.ProjectID, "SHARE"); err != nil {
+		return nil, err
+	}
 	assigneeChanges := p.AssigneeID != nil && (t.AssigneeID == nil || *p.AssigneeID != *t.AssigneeID)
+	// Taking a task from its assignee (reassigning or unassigning it) is a write on their work:
+	// they must be within reach, as the new assignee must.
+	if (assigneeChanges || p.ClearAssignee) && t.AssigneeID != nil && !scope.visible(*t.AssigneeID) {
+		return nil, &apperr.Error{Code: apperr.Forbidden, Field: "assigneeId",
+			Message: "the task's assignee is not in your reach: you may not take it from them"}
+	}
 	if err := p.apply(t); err != nil {
 		return nil, err
 	}

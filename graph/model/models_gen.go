@@ -177,7 +177,8 @@ type UpdateTaskInput struct {
 	Title       *string `json:"title,omitempty"`
 	Description *string `json:"description,omitempty"`
 	Status      *string `json:"status,omitempty"`
-	// An explicit null unassigns the task.
+	// An explicit null unassigns the task. Reassigning or unassigning needs the current assignee
+	// in your reach, as the new one must be.
 	AssigneeID    graphql.Omittable[*string] `json:"assigneeId,omitempty"`
 	EstimateHours *float64                   `json:"estimateHours,omitempty"`
 	// Replaces the dependencies when given.

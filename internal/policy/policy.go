@@ -1,15 +1,39 @@
 // Package policy decides who may do what. Role rules are declared in the schema — @hasRole on
 // the fields only some roles may use, @anyRole on those every principal of the tenant may — and
-// enforced here, in one place. Row-level rules (own rows, reports' rows, the whole tenant) belong
-// to the store, which filters by them.
+// enforced here, in one place. Row-level rules are declared here too and handed to the store in
+// the request's scope, which filters by them:
+//
+// Read reach (EmployeeReach): whose rows — profiles, time entries, hours summed into
+// Project.totalHours — a principal sees: ADMIN, HR and BI every employee of the tenant; a
+// MANAGER themselves and everyone who reports to them, directly or not; EMPLOYEE, AGENT and
+// AUDITOR themselves only; a principal with no role this service knows nobody.
+//
+// Write reach (Writes), beyond what the schema's role rules let a principal call:
+//
+//   - Projects: an ADMIN changes every project. A MANAGER changes a project — its fields, its
+//     members and its tasks — when one of its members is in their read reach: themselves (the
+//     projects they manage are those they are a member of, and a project a MANAGER creates
+//     makes them its first member) or someone who reports to them. Nobody else changes
+//     projects, whatever a future schema change lets them call.
+//   - Members and assignees: only employees in the caller's read reach are added to or removed
+//     from a project, or assigned a task (who must also be a member of the task's project);
+//     reassigning or unassigning a task needs its current assignee in reach too.
+//   - Employees: nobody changes their own hourlyRate; the identity fields of an ADMIN — name,
+//     email, status and role — only an ADMIN with a second factor changes (so HR cannot change
+//     an ADMIN's e-mail or status, and an ADMIN without MFA is asked to step up).
+//
+// A principal holding several roles gets the widest reach among them.
 package policy
 
 import (
 	"context"
 	"slices"
 
+	"github.com/google/uuid"
+
 	"github.com/workingtracker/api/internal/apperr"
 	"github.com/workingtracker/api/internal/auth"
+	"github.com/workingtracker/api/store"
 )
 
 // People's roles come from their tokens; the service roles only from API keys, so a token
@@ -101,6 +125,40 @@ func EmployeeReach(p *auth.Principal) Reach {
 	default:
 		return ReachNone
 	}
+}
+
+// Fields (GraphQL input names of UpdateEmployeeInput) the write rules lock.
+var (
+	// Nobody sets their own pay.
+	selfLockedFields = []string{"hourlyRate"}
+	// Who an ADMIN is — and so who holds the tenant's highest role — only an ADMIN with a
+	// second factor changes.
+	adminIdentityFields = []string{"name", "email", "status", "role"}
+)
+
+// Writes are the row-level limits of p's writes (see the package documentation), given the
+// employees its reads reach (visible, as in the store's Scope: nil for the whole tenant).
+func Writes(p *auth.Principal, visible []uuid.UUID) store.WriteLimits {
+	w := store.WriteLimits{SelfLocked: selfLockedFields, AdminLocked: adminIdentityFields, AdminRefusal: apperr.Forbidden}
+	if HasAnyRole(p, []string{"ADMIN"}) {
+		if p.MFA {
+			w.AdminLocked = nil
+		} else {
+			w.AdminRefusal = apperr.MFARequired
+		}
+	}
+	switch {
+	case HasAnyRole(p, []string{"ADMIN"}):
+		// every project
+	case HasAnyRole(p, []string{"MANAGER"}):
+		// Projects with a member in reach; with the whole tenant in reach (also HR) that is
+		// every project.
+		w.ProjectsOf = visible
+		w.JoinCreatedProjects = visible != nil
+	default:
+		w.ProjectsOf = []uuid.UUID{}
+	}
+	return w
 }
 
 // RequireMFA returns the request's principal if its token shows a second factor.
