@@ -89,7 +89,7 @@ type ComplexityRoot struct {
 		ID          func(childComplexity int) int
 		Manager     func(childComplexity int) int
 		Name        func(childComplexity int) int
-		Projects    func(childComplexity int) int
+		Projects    func(childComplexity int, first *int) int
 		Role        func(childComplexity int) int
 		Status      func(childComplexity int) int
 		TimeEntries func(childComplexity int, from *time.Time, to *time.Time, first *int) int
@@ -146,10 +146,10 @@ type ComplexityRoot struct {
 		CreatedAt   func(childComplexity int) int
 		Description func(childComplexity int) int
 		ID          func(childComplexity int) int
-		Members     func(childComplexity int) int
+		Members     func(childComplexity int, first *int) int
 		Name        func(childComplexity int) int
 		Status      func(childComplexity int) int
-		Tasks       func(childComplexity int) int
+		Tasks       func(childComplexity int, first *int) int
 		TotalHours  func(childComplexity int) int
 		UpdatedAt   func(childComplexity int) int
 	}
@@ -190,7 +190,7 @@ type ComplexityRoot struct {
 	Task struct {
 		Assignee      func(childComplexity int) int
 		CreatedAt     func(childComplexity int) int
-		Dependencies  func(childComplexity int) int
+		Dependencies  func(childComplexity int, first *int) int
 		Description   func(childComplexity int) int
 		EstimateHours func(childComplexity int) int
 		ID            func(childComplexity int) int
@@ -243,7 +243,7 @@ type ApiKeyResolver interface {
 type EmployeeResolver interface {
 	Department(ctx context.Context, obj *store.Employee) (*store.Department, error)
 	Manager(ctx context.Context, obj *store.Employee) (*store.Employee, error)
-	Projects(ctx context.Context, obj *store.Employee) ([]*store.Project, error)
+	Projects(ctx context.Context, obj *store.Employee, first *int) ([]*store.Project, error)
 	TimeEntries(ctx context.Context, obj *store.Employee, from *time.Time, to *time.Time, first *int) ([]*store.TimeEntry, error)
 }
 type EmployeeConnectionResolver interface {
@@ -273,8 +273,8 @@ type MutationResolver interface {
 	DeleteTimeEntry(ctx context.Context, id string) (string, error)
 }
 type ProjectResolver interface {
-	Members(ctx context.Context, obj *store.Project) ([]*store.Employee, error)
-	Tasks(ctx context.Context, obj *store.Project) ([]*store.Task, error)
+	Members(ctx context.Context, obj *store.Project, first *int) ([]*store.Employee, error)
+	Tasks(ctx context.Context, obj *store.Project, first *int) ([]*store.Task, error)
 	TotalHours(ctx context.Context, obj *store.Project) (float64, error)
 }
 type ProjectConnectionResolver interface {
@@ -294,7 +294,7 @@ type QueryResolver interface {
 type TaskResolver interface {
 	Project(ctx context.Context, obj *store.Task) (*store.Project, error)
 	Assignee(ctx context.Context, obj *store.Task) (*store.Employee, error)
-	Dependencies(ctx context.Context, obj *store.Task) ([]*store.Task, error)
+	Dependencies(ctx context.Context, obj *store.Task, first *int) ([]*store.Task, error)
 }
 type TimeEntryResolver interface {
 	Employee(ctx context.Context, obj *store.TimeEntry) (*store.Employee, error)
@@ -464,7 +464,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.Employee.Projects(childComplexity), true
+		args, err := ec.field_Employee_projects_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Employee.Projects(childComplexity, args["first"].(*int)), true
 	case "Employee.role":
 		if e.ComplexityRoot.Employee.Role == nil {
 			break
@@ -804,7 +809,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.Project.Members(childComplexity), true
+		args, err := ec.field_Project_members_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Project.Members(childComplexity, args["first"].(*int)), true
 	case "Project.name":
 		if e.ComplexityRoot.Project.Name == nil {
 			break
@@ -822,7 +832,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.Project.Tasks(childComplexity), true
+		args, err := ec.field_Project_tasks_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Project.Tasks(childComplexity, args["first"].(*int)), true
 	case "Project.totalHours":
 		if e.ComplexityRoot.Project.TotalHours == nil {
 			break
@@ -1019,7 +1034,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.Task.Dependencies(childComplexity), true
+		args, err := ec.field_Task_dependencies_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Task.Dependencies(childComplexity, args["first"].(*int)), true
 	case "Task.description":
 		if e.ComplexityRoot.Task.Description == nil {
 			break
@@ -1423,8 +1443,8 @@ type Employee @key(fields: "id") {
   hourlyRate: Float
   department: Department
   manager: Employee
-  "Projects the employee is a member of, by name."
-  projects: [Project!]! @listSize(assumedSize: 20)
+  "The first ` + "`" + `first` + "`" + ` (0..100) projects the employee is a member of, by name."
+  projects(first: Int = 20): [Project!]! @listSize(slicingArguments: ["first"])
   """
   The employee's latest time entries that started in [from, to), newest first. To page through
   all of them use Query.timeEntries with filter.employeeId.
@@ -1529,10 +1549,10 @@ type Project @key(fields: "id") {
   status: ProjectStatus!
   budgetHours: Float
   billable: Boolean!
-  "Members of the project, by name."
-  members: [Employee!]! @listSize(assumedSize: 50)
-  "Tasks of the project, oldest first."
-  tasks: [Task!]! @listSize(assumedSize: 50)
+  "The first ` + "`" + `first` + "`" + ` (0..100) members of the project, by name."
+  members(first: Int = 50): [Employee!]! @listSize(slicingArguments: ["first"])
+  "The first ` + "`" + `first` + "`" + ` (0..100) tasks of the project, oldest first."
+  tasks(first: Int = 50): [Task!]! @listSize(slicingArguments: ["first"])
   "Hours of all finished time entries on the project."
   totalHours: Float! @cost(weight: 2)
   createdAt: Time!
@@ -1628,8 +1648,8 @@ type Task @key(fields: "id") {
   estimateHours: Float
   project: Project!
   assignee: Employee
-  "Tasks that must be done before this one."
-  dependencies: [Task!]! @listSize(assumedSize: 10)
+  "The first ` + "`" + `first` + "`" + ` (0..100) tasks that must be done before this one, oldest first."
+  dependencies(first: Int = 10): [Task!]! @listSize(slicingArguments: ["first"])
   createdAt: Time!
   updatedAt: Time!
 }
@@ -2275,6 +2295,20 @@ func (ec *executionContext) dir_settableBy_args(ctx context.Context, rawArgs map
 	return args, nil
 }
 
+func (ec *executionContext) field_Employee_projects_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Employee_timeEntries_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2619,6 +2653,34 @@ func (ec *executionContext) field_Mutation_updateTimeEntry_args(ctx context.Cont
 	return args, nil
 }
 
+func (ec *executionContext) field_Project_members_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Project_tasks_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2776,6 +2838,20 @@ func (ec *executionContext) field_Query_timeEntries_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Task_dependencies_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
 	return args, nil
 }
 
@@ -3257,26 +3333,26 @@ func (ec *executionContext) fieldContext_Employee_manager(_ context.Context, fie
 }
 
 func (ec *executionContext) _Employee_projects(ctx context.Context, field graphql.CollectedField, obj *store.Employee) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_Employee_projects(ctx, field)
-	if err != nil {
-		return graphql.Null
-	}
-	ctx = graphql.WithFieldContext(ctx, fc)
-	defer func() {
-		if r := recover(); r != nil {
-			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
-			ret = graphql.Null
-		}
-	}()
-	res, err := ec.Resolvers.Employee().Projects(ctx, obj)
-	if err != nil {
-		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
-		return graphql.Null
-	}
-	fc.Result = res
-	return ec.marshalNProject2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐProjectᚄ(ctx, field.Selections, res)
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Employee_projects(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Employee().Projects(ctx, obj, fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*store.Project) graphql.Marshaler {
+			return ec.marshalNProject2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐProjectᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
 }
-func (ec *executionContext) fieldContext_Employee_projects(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Employee_projects(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Employee",
 		Field:      field,
@@ -3285,6 +3361,17 @@ func (ec *executionContext) fieldContext_Employee_projects(_ context.Context, fi
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Project(ctx, field)
 		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Employee_projects_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -4725,26 +4812,26 @@ func (ec *executionContext) fieldContext_Project_billable(_ context.Context, fie
 }
 
 func (ec *executionContext) _Project_members(ctx context.Context, field graphql.CollectedField, obj *store.Project) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_Project_members(ctx, field)
-	if err != nil {
-		return graphql.Null
-	}
-	ctx = graphql.WithFieldContext(ctx, fc)
-	defer func() {
-		if r := recover(); r != nil {
-			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
-			ret = graphql.Null
-		}
-	}()
-	res, err := ec.Resolvers.Project().Members(ctx, obj)
-	if err != nil {
-		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
-		return graphql.Null
-	}
-	fc.Result = res
-	return ec.marshalNEmployee2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐEmployeeᚄ(ctx, field.Selections, res)
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Project_members(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Project().Members(ctx, obj, fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*store.Employee) graphql.Marshaler {
+			return ec.marshalNEmployee2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐEmployeeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
 }
-func (ec *executionContext) fieldContext_Project_members(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Project_members(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Project",
 		Field:      field,
@@ -4754,30 +4841,41 @@ func (ec *executionContext) fieldContext_Project_members(_ context.Context, fiel
 			return ec.childFields_Employee(ctx, field)
 		},
 	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Project_members_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
 	return fc, nil
 }
 
 func (ec *executionContext) _Project_tasks(ctx context.Context, field graphql.CollectedField, obj *store.Project) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_Project_tasks(ctx, field)
-	if err != nil {
-		return graphql.Null
-	}
-	ctx = graphql.WithFieldContext(ctx, fc)
-	defer func() {
-		if r := recover(); r != nil {
-			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
-			ret = graphql.Null
-		}
-	}()
-	res, err := ec.Resolvers.Project().Tasks(ctx, obj)
-	if err != nil {
-		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
-		return graphql.Null
-	}
-	fc.Result = res
-	return ec.marshalNTask2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐTaskᚄ(ctx, field.Selections, res)
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Project_tasks(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Project().Tasks(ctx, obj, fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*store.Task) graphql.Marshaler {
+			return ec.marshalNTask2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐTaskᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
 }
-func (ec *executionContext) fieldContext_Project_tasks(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Project_tasks(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Project",
 		Field:      field,
@@ -4786,6 +4884,17 @@ func (ec *executionContext) fieldContext_Project_tasks(_ context.Context, field 
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Task(ctx, field)
 		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Project_tasks_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -5853,26 +5962,26 @@ func (ec *executionContext) fieldContext_Task_assignee(_ context.Context, field 
 }
 
 func (ec *executionContext) _Task_dependencies(ctx context.Context, field graphql.CollectedField, obj *store.Task) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_Task_dependencies(ctx, field)
-	if err != nil {
-		return graphql.Null
-	}
-	ctx = graphql.WithFieldContext(ctx, fc)
-	defer func() {
-		if r := recover(); r != nil {
-			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
-			ret = graphql.Null
-		}
-	}()
-	res, err := ec.Resolvers.Task().Dependencies(ctx, obj)
-	if err != nil {
-		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
-		return graphql.Null
-	}
-	fc.Result = res
-	return ec.marshalNTask2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐTaskᚄ(ctx, field.Selections, res)
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Task_dependencies(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Task().Dependencies(ctx, obj, fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*store.Task) graphql.Marshaler {
+			return ec.marshalNTask2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐTaskᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
 }
-func (ec *executionContext) fieldContext_Task_dependencies(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Task_dependencies(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Task",
 		Field:      field,
@@ -5881,6 +5990,17 @@ func (ec *executionContext) fieldContext_Task_dependencies(_ context.Context, fi
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Task(ctx, field)
 		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Task_dependencies_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
