@@ -113,7 +113,9 @@ type ChildrenKey struct {
 }
 
 // Children builds the key of parent's first limit children.
-func Children(parent uuid.UUID, limit int) ChildrenKey { return ChildrenKey{Parent: parent, Limit: limit} }
+func Children(parent uuid.UUID, limit int) ChildrenKey {
+	return ChildrenKey{Parent: parent, Limit: limit}
+}
 
 // ChildrenOf builds the keys of the first limit children of each parent.
 func ChildrenOf(parents []uuid.UUID, limit int) []ChildrenKey {
