@@ -37,6 +37,7 @@ func Directives() DirectiveRoot {
 			}
 			return next(ctx)
 		},
+		Constraint: constraint,
 	}
 }
 

@@ -48,6 +48,7 @@ type ResolverRoot interface {
 
 type DirectiveRoot struct {
 	AnyRole    func(ctx context.Context, obj any, next graphql.Resolver) (res any, err error)
+	Constraint func(ctx context.Context, obj any, next graphql.Resolver, maxLength *int, maxItems *int) (res any, err error)
 	HasRole    func(ctx context.Context, obj any, next graphql.Resolver, any []string) (res any, err error)
 	Mfa        func(ctx context.Context, obj any, next graphql.Resolver) (res any, err error)
 	SettableBy func(ctx context.Context, obj any, next graphql.Resolver, any []string) (res any, err error)
@@ -89,7 +90,7 @@ type ComplexityRoot struct {
 		ID          func(childComplexity int) int
 		Manager     func(childComplexity int) int
 		Name        func(childComplexity int) int
-		Projects    func(childComplexity int) int
+		Projects    func(childComplexity int, first *int) int
 		Role        func(childComplexity int) int
 		Status      func(childComplexity int) int
 		TimeEntries func(childComplexity int, from *time.Time, to *time.Time, first *int) int
@@ -146,10 +147,10 @@ type ComplexityRoot struct {
 		CreatedAt   func(childComplexity int) int
 		Description func(childComplexity int) int
 		ID          func(childComplexity int) int
-		Members     func(childComplexity int) int
+		Members     func(childComplexity int, first *int) int
 		Name        func(childComplexity int) int
 		Status      func(childComplexity int) int
-		Tasks       func(childComplexity int) int
+		Tasks       func(childComplexity int, first *int) int
 		TotalHours  func(childComplexity int) int
 		UpdatedAt   func(childComplexity int) int
 	}
@@ -190,7 +191,7 @@ type ComplexityRoot struct {
 	Task struct {
 		Assignee      func(childComplexity int) int
 		CreatedAt     func(childComplexity int) int
-		Dependencies  func(childComplexity int) int
+		Dependencies  func(childComplexity int, first *int) int
 		Description   func(childComplexity int) int
 		EstimateHours func(childComplexity int) int
 		ID            func(childComplexity int) int
@@ -243,7 +244,7 @@ type ApiKeyResolver interface {
 type EmployeeResolver interface {
 	Department(ctx context.Context, obj *store.Employee) (*store.Department, error)
 	Manager(ctx context.Context, obj *store.Employee) (*store.Employee, error)
-	Projects(ctx context.Context, obj *store.Employee) ([]*store.Project, error)
+	Projects(ctx context.Context, obj *store.Employee, first *int) ([]*store.Project, error)
 	TimeEntries(ctx context.Context, obj *store.Employee, from *time.Time, to *time.Time, first *int) ([]*store.TimeEntry, error)
 }
 type EmployeeConnectionResolver interface {
@@ -273,8 +274,8 @@ type MutationResolver interface {
 	DeleteTimeEntry(ctx context.Context, id string) (string, error)
 }
 type ProjectResolver interface {
-	Members(ctx context.Context, obj *store.Project) ([]*store.Employee, error)
-	Tasks(ctx context.Context, obj *store.Project) ([]*store.Task, error)
+	Members(ctx context.Context, obj *store.Project, first *int) ([]*store.Employee, error)
+	Tasks(ctx context.Context, obj *store.Project, first *int) ([]*store.Task, error)
 	TotalHours(ctx context.Context, obj *store.Project) (float64, error)
 }
 type ProjectConnectionResolver interface {
@@ -294,7 +295,7 @@ type QueryResolver interface {
 type TaskResolver interface {
 	Project(ctx context.Context, obj *store.Task) (*store.Project, error)
 	Assignee(ctx context.Context, obj *store.Task) (*store.Employee, error)
-	Dependencies(ctx context.Context, obj *store.Task) ([]*store.Task, error)
+	Dependencies(ctx context.Context, obj *store.Task, first *int) ([]*store.Task, error)
 }
 type TimeEntryResolver interface {
 	Employee(ctx context.Context, obj *store.TimeEntry) (*store.Employee, error)
@@ -464,7 +465,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.Employee.Projects(childComplexity), true
+		args, err := ec.field_Employee_projects_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Employee.Projects(childComplexity, args["first"].(*int)), true
 	case "Employee.role":
 		if e.ComplexityRoot.Employee.Role == nil {
 			break
@@ -804,7 +810,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.Project.Members(childComplexity), true
+		args, err := ec.field_Project_members_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Project.Members(childComplexity, args["first"].(*int)), true
 	case "Project.name":
 		if e.ComplexityRoot.Project.Name == nil {
 			break
@@ -822,7 +833,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.Project.Tasks(childComplexity), true
+		args, err := ec.field_Project_tasks_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Project.Tasks(childComplexity, args["first"].(*int)), true
 	case "Project.totalHours":
 		if e.ComplexityRoot.Project.TotalHours == nil {
 			break
@@ -1019,7 +1035,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.Task.Dependencies(childComplexity), true
+		args, err := ec.field_Task_dependencies_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Task.Dependencies(childComplexity, args["first"].(*int)), true
 	case "Task.description":
 		if e.ComplexityRoot.Task.Description == nil {
 			break
@@ -1326,7 +1347,7 @@ type CreatedApiKey {
 }
 
 input CreateApiKeyInput {
-  name: String!
+  name: String! @constraint(maxLength: 200)
   "BI or AGENT."
   role: Access!
   "Required for AGENT keys."
@@ -1381,6 +1402,14 @@ request fails with MFA_REQUIRED so the client can step up and retry.
 """
 directive @mfa on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
 
+"""
+Bounds an input, so a request cannot hand the server unbounded work: maxLength is a string's
+length in characters, maxItems a list's number of items. Over either, the request fails with
+BAD_USER_INPUT naming the field (extensions.field) before any resolver runs. Every String and
+list argument and input field declares one; a schema-walk test fails when one does not.
+"""
+directive @constraint(maxLength: Int, maxItems: Int) on ARGUMENT_DEFINITION | INPUT_FIELD_DEFINITION
+
 "Any authenticated principal of the tenant; rows are still filtered by the row-level rules."
 directive @anyRole on FIELD_DEFINITION
 
@@ -1423,8 +1452,8 @@ type Employee @key(fields: "id") {
   hourlyRate: Float
   department: Department
   manager: Employee
-  "Projects the employee is a member of, by name."
-  projects: [Project!]! @listSize(assumedSize: 20)
+  "The first ` + "`" + `first` + "`" + ` (0..100) projects the employee is a member of, by name."
+  projects(first: Int = 20): [Project!]! @listSize(slicingArguments: ["first"])
   """
   The employee's latest time entries that started in [from, to), newest first. To page through
   all of them use Query.timeEntries with filter.employeeId.
@@ -1453,12 +1482,12 @@ input EmployeeFilter {
   status: EmployeeStatus
   role: Role
   "Case-insensitive prefix of the name or e-mail address."
-  search: String
+  search: String @constraint(maxLength: 320)
 }
 
 input CreateEmployeeInput {
-  name: String!
-  email: String!
+  name: String! @constraint(maxLength: 200)
+  email: String! @constraint(maxLength: 320)
   "Defaults to EMPLOYEE. Only an ADMIN grants roles, with a second factor."
   role: Role @mfa @settableBy(any: [ADMIN])
   status: EmployeeStatus
@@ -1469,8 +1498,8 @@ input CreateEmployeeInput {
 
 "Fields left out stay unchanged; an explicit null clears departmentId or managerId."
 input UpdateEmployeeInput {
-  name: String
-  email: String
+  name: String @constraint(maxLength: 200)
+  email: String @constraint(maxLength: 320)
   "Only an ADMIN changes roles, with a second factor."
   role: Role @mfa @settableBy(any: [ADMIN])
   status: EmployeeStatus
@@ -1483,7 +1512,7 @@ extend type Query {
   "An employee of your organisation, or null when there is none with this id."
   employee(id: ID!): Employee @anyRole
   "Employees ordered by name. first is 0..100."
-  employees(filter: EmployeeFilter, first: Int = 20, after: String): EmployeeConnection! @anyRole
+  employees(filter: EmployeeFilter, first: Int = 20, after: String @constraint(maxLength: 4096)): EmployeeConnection! @anyRole
     @listSize(slicingArguments: ["first"], sizedFields: ["edges", "nodes"])
 }
 
@@ -1533,10 +1562,10 @@ type Project @key(fields: "id") {
   status: ProjectStatus!
   budgetHours: Float
   billable: Boolean!
-  "Members of the project, by name."
-  members: [Employee!]! @listSize(assumedSize: 50)
-  "Tasks of the project, oldest first."
-  tasks: [Task!]! @listSize(assumedSize: 50)
+  "The first ` + "`" + `first` + "`" + ` (0..100) members of the project, by name."
+  members(first: Int = 50): [Employee!]! @listSize(slicingArguments: ["first"])
+  "The first ` + "`" + `first` + "`" + ` (0..100) tasks of the project, oldest first."
+  tasks(first: Int = 50): [Task!]! @listSize(slicingArguments: ["first"])
   """
   Hours of the finished time entries on the project that you may see: everyone's for ADMIN, HR
   and BI; your own and your reports' (directly or not) for a MANAGER; your own only for
@@ -1563,20 +1592,20 @@ input ProjectFilter {
   status: ProjectStatus
   billable: Boolean
   "Case-insensitive prefix of the name."
-  search: String
+  search: String @constraint(maxLength: 200)
 }
 
 input CreateProjectInput {
-  name: String!
-  description: String
+  name: String! @constraint(maxLength: 200)
+  description: String @constraint(maxLength: 10000)
   status: ProjectStatus
   budgetHours: Float
   billable: Boolean
 }
 
 input UpdateProjectInput {
-  name: String
-  description: String
+  name: String @constraint(maxLength: 200)
+  description: String @constraint(maxLength: 10000)
   status: ProjectStatus
   budgetHours: Float
   billable: Boolean
@@ -1585,7 +1614,7 @@ input UpdateProjectInput {
 extend type Query {
   project(id: ID!): Project @anyRole
   "Projects ordered by name. first is 0..100."
-  projects(filter: ProjectFilter, first: Int = 20, after: String): ProjectConnection! @anyRole
+  projects(filter: ProjectFilter, first: Int = 20, after: String @constraint(maxLength: 4096)): ProjectConnection! @anyRole
     @listSize(slicingArguments: ["first"], sizedFields: ["edges", "nodes"])
 }
 
@@ -1642,27 +1671,27 @@ type Task @key(fields: "id") {
   estimateHours: Float
   project: Project!
   assignee: Employee
-  "Tasks that must be done before this one."
-  dependencies: [Task!]! @listSize(assumedSize: 10)
+  "The first ` + "`" + `first` + "`" + ` (0..100) tasks that must be done before this one, oldest first."
+  dependencies(first: Int = 10): [Task!]! @listSize(slicingArguments: ["first"])
   createdAt: Time!
   updatedAt: Time!
 }
 
 input CreateTaskInput {
   projectId: ID!
-  title: String!
-  description: String
+  title: String! @constraint(maxLength: 500)
+  description: String @constraint(maxLength: 10000)
   status: TaskStatus
   "Must be a member of the project."
   assigneeId: ID
   estimateHours: Float
   "Tasks of the same project this one waits for."
-  dependsOn: [ID!]
+  dependsOn: [ID!] @constraint(maxItems: 100)
 }
 
 input UpdateTaskInput {
-  title: String
-  description: String
+  title: String @constraint(maxLength: 500)
+  description: String @constraint(maxLength: 10000)
   status: TaskStatus
   """
   An explicit null unassigns the task. Reassigning or unassigning needs the current assignee
@@ -1671,7 +1700,7 @@ input UpdateTaskInput {
   assigneeId: ID @goField(omittable: true)
   estimateHours: Float
   "Replaces the dependencies when given."
-  dependsOn: [ID!]
+  dependsOn: [ID!] @constraint(maxItems: 100)
 }
 
 extend type Query {
@@ -1734,7 +1763,7 @@ input CreateTimeEntryInput {
   taskId: ID
   startTime: Time!
   endTime: Time!
-  description: String
+  description: String @constraint(maxLength: 2000)
   billable: Boolean
 }
 
@@ -1744,7 +1773,7 @@ input UpdateTimeEntryInput {
   taskId: ID @goField(omittable: true)
   startTime: Time
   endTime: Time
-  description: String
+  description: String @constraint(maxLength: 2000)
   billable: Boolean
 }
 
@@ -1753,13 +1782,13 @@ input StartTimerInput {
   employeeId: ID
   projectId: ID!
   taskId: ID
-  description: String
+  description: String @constraint(maxLength: 2000)
   billable: Boolean
 }
 
 extend type Query {
   "Time entries, newest first. first is 0..100."
-  timeEntries(filter: TimeEntryFilter, first: Int = 20, after: String): TimeEntryConnection! @anyRole
+  timeEntries(filter: TimeEntryFilter, first: Int = 20, after: String @constraint(maxLength: 4096)): TimeEntryConnection! @anyRole
     @listSize(slicingArguments: ["first"], sizedFields: ["edges", "nodes"])
 }
 
@@ -2264,6 +2293,28 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) dir_constraint_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "maxLength",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["maxLength"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "maxItems",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["maxItems"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) dir_hasRole_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2289,6 +2340,20 @@ func (ec *executionContext) dir_settableBy_args(ctx context.Context, rawArgs map
 		return nil, err
 	}
 	args["any"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Employee_projects_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
 	return args, nil
 }
 
@@ -2636,6 +2701,34 @@ func (ec *executionContext) field_Mutation_updateTimeEntry_args(ctx context.Cont
 	return args, nil
 }
 
+func (ec *executionContext) field_Project_members_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Project_tasks_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2697,15 +2790,56 @@ func (ec *executionContext) field_Query_employees_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["first"] = arg1
-	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*string, error) {
-			return ec.unmarshalOString2ᚖstring(ctx, v)
-		})
+
+	arg2, err := ec.field_Query_employees_argsAfter(ctx, rawArgs)
 	if err != nil {
 		return nil, err
 	}
 	args["after"] = arg2
 	return args, nil
+}
+
+func (ec *executionContext) field_Query_employees_argsAfter(
+	ctx context.Context,
+	rawArgs map[string]any,
+) (*string, error) {
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("after"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["after"]
+		if !ok {
+			var zeroVal *string
+			return zeroVal, nil
+		}
+		return ec.unmarshalOString2ᚖstring(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		maxLength, err := ec.unmarshalOInt2ᚖint(ctx, 4096)
+		if err != nil {
+			var zeroVal *string
+			return zeroVal, err
+		}
+		if ec.Directives.Constraint == nil {
+			var zeroVal *string
+			return zeroVal, errors.New("directive constraint is not implemented")
+		}
+		return ec.Directives.Constraint(ctx, rawArgs, directive0, maxLength, nil)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal *string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.(*string); ok {
+		return data, nil
+	} else if tmp == nil {
+		var zeroVal *string
+		return zeroVal, nil
+	} else {
+		var zeroVal *string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be *string`, tmp))
+	}
 }
 
 func (ec *executionContext) field_Query_project_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
@@ -2741,15 +2875,56 @@ func (ec *executionContext) field_Query_projects_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["first"] = arg1
-	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*string, error) {
-			return ec.unmarshalOString2ᚖstring(ctx, v)
-		})
+
+	arg2, err := ec.field_Query_projects_argsAfter(ctx, rawArgs)
 	if err != nil {
 		return nil, err
 	}
 	args["after"] = arg2
 	return args, nil
+}
+
+func (ec *executionContext) field_Query_projects_argsAfter(
+	ctx context.Context,
+	rawArgs map[string]any,
+) (*string, error) {
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("after"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["after"]
+		if !ok {
+			var zeroVal *string
+			return zeroVal, nil
+		}
+		return ec.unmarshalOString2ᚖstring(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		maxLength, err := ec.unmarshalOInt2ᚖint(ctx, 4096)
+		if err != nil {
+			var zeroVal *string
+			return zeroVal, err
+		}
+		if ec.Directives.Constraint == nil {
+			var zeroVal *string
+			return zeroVal, errors.New("directive constraint is not implemented")
+		}
+		return ec.Directives.Constraint(ctx, rawArgs, directive0, maxLength, nil)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal *string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.(*string); ok {
+		return data, nil
+	} else if tmp == nil {
+		var zeroVal *string
+		return zeroVal, nil
+	} else {
+		var zeroVal *string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be *string`, tmp))
+	}
 }
 
 func (ec *executionContext) field_Query_task_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
@@ -2785,14 +2960,69 @@ func (ec *executionContext) field_Query_timeEntries_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["first"] = arg1
-	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*string, error) {
-			return ec.unmarshalOString2ᚖstring(ctx, v)
-		})
+
+	arg2, err := ec.field_Query_timeEntries_argsAfter(ctx, rawArgs)
 	if err != nil {
 		return nil, err
 	}
 	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_timeEntries_argsAfter(
+	ctx context.Context,
+	rawArgs map[string]any,
+) (*string, error) {
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("after"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["after"]
+		if !ok {
+			var zeroVal *string
+			return zeroVal, nil
+		}
+		return ec.unmarshalOString2ᚖstring(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		maxLength, err := ec.unmarshalOInt2ᚖint(ctx, 4096)
+		if err != nil {
+			var zeroVal *string
+			return zeroVal, err
+		}
+		if ec.Directives.Constraint == nil {
+			var zeroVal *string
+			return zeroVal, errors.New("directive constraint is not implemented")
+		}
+		return ec.Directives.Constraint(ctx, rawArgs, directive0, maxLength, nil)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal *string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.(*string); ok {
+		return data, nil
+	} else if tmp == nil {
+		var zeroVal *string
+		return zeroVal, nil
+	} else {
+		var zeroVal *string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be *string`, tmp))
+	}
+}
+
+func (ec *executionContext) field_Task_dependencies_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
 	return args, nil
 }
 
@@ -3274,26 +3504,26 @@ func (ec *executionContext) fieldContext_Employee_manager(_ context.Context, fie
 }
 
 func (ec *executionContext) _Employee_projects(ctx context.Context, field graphql.CollectedField, obj *store.Employee) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_Employee_projects(ctx, field)
-	if err != nil {
-		return graphql.Null
-	}
-	ctx = graphql.WithFieldContext(ctx, fc)
-	defer func() {
-		if r := recover(); r != nil {
-			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
-			ret = graphql.Null
-		}
-	}()
-	res, err := ec.Resolvers.Employee().Projects(ctx, obj)
-	if err != nil {
-		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
-		return graphql.Null
-	}
-	fc.Result = res
-	return ec.marshalNProject2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐProjectᚄ(ctx, field.Selections, res)
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Employee_projects(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Employee().Projects(ctx, obj, fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*store.Project) graphql.Marshaler {
+			return ec.marshalNProject2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐProjectᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
 }
-func (ec *executionContext) fieldContext_Employee_projects(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Employee_projects(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Employee",
 		Field:      field,
@@ -3302,6 +3532,17 @@ func (ec *executionContext) fieldContext_Employee_projects(_ context.Context, fi
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Project(ctx, field)
 		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Employee_projects_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -4742,26 +4983,26 @@ func (ec *executionContext) fieldContext_Project_billable(_ context.Context, fie
 }
 
 func (ec *executionContext) _Project_members(ctx context.Context, field graphql.CollectedField, obj *store.Project) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_Project_members(ctx, field)
-	if err != nil {
-		return graphql.Null
-	}
-	ctx = graphql.WithFieldContext(ctx, fc)
-	defer func() {
-		if r := recover(); r != nil {
-			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
-			ret = graphql.Null
-		}
-	}()
-	res, err := ec.Resolvers.Project().Members(ctx, obj)
-	if err != nil {
-		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
-		return graphql.Null
-	}
-	fc.Result = res
-	return ec.marshalNEmployee2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐEmployeeᚄ(ctx, field.Selections, res)
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Project_members(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Project().Members(ctx, obj, fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*store.Employee) graphql.Marshaler {
+			return ec.marshalNEmployee2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐEmployeeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
 }
-func (ec *executionContext) fieldContext_Project_members(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Project_members(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Project",
 		Field:      field,
@@ -4771,30 +5012,41 @@ func (ec *executionContext) fieldContext_Project_members(_ context.Context, fiel
 			return ec.childFields_Employee(ctx, field)
 		},
 	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Project_members_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
 	return fc, nil
 }
 
 func (ec *executionContext) _Project_tasks(ctx context.Context, field graphql.CollectedField, obj *store.Project) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_Project_tasks(ctx, field)
-	if err != nil {
-		return graphql.Null
-	}
-	ctx = graphql.WithFieldContext(ctx, fc)
-	defer func() {
-		if r := recover(); r != nil {
-			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
-			ret = graphql.Null
-		}
-	}()
-	res, err := ec.Resolvers.Project().Tasks(ctx, obj)
-	if err != nil {
-		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
-		return graphql.Null
-	}
-	fc.Result = res
-	return ec.marshalNTask2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐTaskᚄ(ctx, field.Selections, res)
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Project_tasks(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Project().Tasks(ctx, obj, fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*store.Task) graphql.Marshaler {
+			return ec.marshalNTask2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐTaskᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
 }
-func (ec *executionContext) fieldContext_Project_tasks(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Project_tasks(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Project",
 		Field:      field,
@@ -4803,6 +5055,17 @@ func (ec *executionContext) fieldContext_Project_tasks(_ context.Context, field 
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Task(ctx, field)
 		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Project_tasks_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -5870,26 +6133,26 @@ func (ec *executionContext) fieldContext_Task_assignee(_ context.Context, field 
 }
 
 func (ec *executionContext) _Task_dependencies(ctx context.Context, field graphql.CollectedField, obj *store.Task) (ret graphql.Marshaler) {
-	fc, err := ec.fieldContext_Task_dependencies(ctx, field)
-	if err != nil {
-		return graphql.Null
-	}
-	ctx = graphql.WithFieldContext(ctx, fc)
-	defer func() {
-		if r := recover(); r != nil {
-			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
-			ret = graphql.Null
-		}
-	}()
-	res, err := ec.Resolvers.Task().Dependencies(ctx, obj)
-	if err != nil {
-		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
-		return graphql.Null
-	}
-	fc.Result = res
-	return ec.marshalNTask2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐTaskᚄ(ctx, field.Selections, res)
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Task_dependencies(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Task().Dependencies(ctx, obj, fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*store.Task) graphql.Marshaler {
+			return ec.marshalNTask2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐTaskᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
 }
-func (ec *executionContext) fieldContext_Task_dependencies(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Task_dependencies(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Task",
 		Field:      field,
@@ -5898,6 +6161,17 @@ func (ec *executionContext) fieldContext_Task_dependencies(_ context.Context, fi
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Task(ctx, field)
 		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Task_dependencies_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -7319,11 +7593,31 @@ func (ec *executionContext) unmarshalInputCreateApiKeyInput(ctx context.Context,
 		switch k {
 		case "name":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
-			data, err := ec.unmarshalNString2string(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalNString2string(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				maxLength, err := ec.unmarshalOInt2ᚖint(ctx, 200)
+				if err != nil {
+					var zeroVal string
+					return zeroVal, err
+				}
+				if ec.Directives.Constraint == nil {
+					var zeroVal string
+					return zeroVal, errors.New("directive constraint is not implemented")
+				}
+				return ec.Directives.Constraint(ctx, obj, directive0, maxLength, nil)
 			}
-			it.Name = data
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(string); ok {
+				it.Name = data
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		case "role":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("role"))
 			data, err := ec.unmarshalNAccess2string(ctx, v)
@@ -7389,18 +7683,58 @@ func (ec *executionContext) unmarshalInputCreateEmployeeInput(ctx context.Contex
 		switch k {
 		case "name":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
-			data, err := ec.unmarshalNString2string(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalNString2string(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				maxLength, err := ec.unmarshalOInt2ᚖint(ctx, 200)
+				if err != nil {
+					var zeroVal string
+					return zeroVal, err
+				}
+				if ec.Directives.Constraint == nil {
+					var zeroVal string
+					return zeroVal, errors.New("directive constraint is not implemented")
+				}
+				return ec.Directives.Constraint(ctx, obj, directive0, maxLength, nil)
 			}
-			it.Name = data
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(string); ok {
+				it.Name = data
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		case "email":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("email"))
-			data, err := ec.unmarshalNString2string(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalNString2string(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				maxLength, err := ec.unmarshalOInt2ᚖint(ctx, 320)
+				if err != nil {
+					var zeroVal string
+					return zeroVal, err
+				}
+				if ec.Directives.Constraint == nil {
+					var zeroVal string
+					return zeroVal, errors.New("directive constraint is not implemented")
+				}
+				return ec.Directives.Constraint(ctx, obj, directive0, maxLength, nil)
 			}
-			it.Email = data
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(string); ok {
+				it.Email = data
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		case "role":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("role"))
 			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalORole2ᚖstring(ctx, v) }
@@ -7502,18 +7836,60 @@ func (ec *executionContext) unmarshalInputCreateProjectInput(ctx context.Context
 		switch k {
 		case "name":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
-			data, err := ec.unmarshalNString2string(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalNString2string(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				maxLength, err := ec.unmarshalOInt2ᚖint(ctx, 200)
+				if err != nil {
+					var zeroVal string
+					return zeroVal, err
+				}
+				if ec.Directives.Constraint == nil {
+					var zeroVal string
+					return zeroVal, errors.New("directive constraint is not implemented")
+				}
+				return ec.Directives.Constraint(ctx, obj, directive0, maxLength, nil)
 			}
-			it.Name = data
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(string); ok {
+				it.Name = data
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		case "description":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalOString2ᚖstring(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				maxLength, err := ec.unmarshalOInt2ᚖint(ctx, 10000)
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				if ec.Directives.Constraint == nil {
+					var zeroVal *string
+					return zeroVal, errors.New("directive constraint is not implemented")
+				}
+				return ec.Directives.Constraint(ctx, obj, directive0, maxLength, nil)
 			}
-			it.Description = data
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(*string); ok {
+				it.Description = data
+			} else if tmp == nil {
+				it.Description = nil
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be *string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		case "status":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
 			data, err := ec.unmarshalOProjectStatus2ᚖstring(ctx, v)
@@ -7579,18 +7955,60 @@ func (ec *executionContext) unmarshalInputCreateTaskInput(ctx context.Context, o
 			it.ProjectID = data
 		case "title":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("title"))
-			data, err := ec.unmarshalNString2string(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalNString2string(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				maxLength, err := ec.unmarshalOInt2ᚖint(ctx, 500)
+				if err != nil {
+					var zeroVal string
+					return zeroVal, err
+				}
+				if ec.Directives.Constraint == nil {
+					var zeroVal string
+					return zeroVal, errors.New("directive constraint is not implemented")
+				}
+				return ec.Directives.Constraint(ctx, obj, directive0, maxLength, nil)
 			}
-			it.Title = data
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(string); ok {
+				it.Title = data
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		case "description":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalOString2ᚖstring(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				maxLength, err := ec.unmarshalOInt2ᚖint(ctx, 10000)
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				if ec.Directives.Constraint == nil {
+					var zeroVal *string
+					return zeroVal, errors.New("directive constraint is not implemented")
+				}
+				return ec.Directives.Constraint(ctx, obj, directive0, maxLength, nil)
 			}
-			it.Description = data
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(*string); ok {
+				it.Description = data
+			} else if tmp == nil {
+				it.Description = nil
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be *string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		case "status":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
 			data, err := ec.unmarshalOTaskStatus2ᚖstring(ctx, v)
@@ -7614,11 +8032,33 @@ func (ec *executionContext) unmarshalInputCreateTaskInput(ctx context.Context, o
 			it.EstimateHours = data
 		case "dependsOn":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dependsOn"))
-			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalOID2ᚕstringᚄ(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				maxItems, err := ec.unmarshalOInt2ᚖint(ctx, 100)
+				if err != nil {
+					var zeroVal []string
+					return zeroVal, err
+				}
+				if ec.Directives.Constraint == nil {
+					var zeroVal []string
+					return zeroVal, errors.New("directive constraint is not implemented")
+				}
+				return ec.Directives.Constraint(ctx, obj, directive0, nil, maxItems)
 			}
-			it.DependsOn = data
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.([]string); ok {
+				it.DependsOn = data
+			} else if tmp == nil {
+				it.DependsOn = nil
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be []string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		}
 	}
 	return it, nil
@@ -7691,11 +8131,33 @@ func (ec *executionContext) unmarshalInputCreateTimeEntryInput(ctx context.Conte
 			it.EndTime = data
 		case "description":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalOString2ᚖstring(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				maxLength, err := ec.unmarshalOInt2ᚖint(ctx, 2000)
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				if ec.Directives.Constraint == nil {
+					var zeroVal *string
+					return zeroVal, errors.New("directive constraint is not implemented")
+				}
+				return ec.Directives.Constraint(ctx, obj, directive0, maxLength, nil)
 			}
-			it.Description = data
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(*string); ok {
+				it.Description = data
+			} else if tmp == nil {
+				it.Description = nil
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be *string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		case "billable":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("billable"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -7810,11 +8272,33 @@ func (ec *executionContext) unmarshalInputEmployeeFilter(ctx context.Context, ob
 			it.Role = data
 		case "search":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("search"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalOString2ᚖstring(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				maxLength, err := ec.unmarshalOInt2ᚖint(ctx, 320)
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				if ec.Directives.Constraint == nil {
+					var zeroVal *string
+					return zeroVal, errors.New("directive constraint is not implemented")
+				}
+				return ec.Directives.Constraint(ctx, obj, directive0, maxLength, nil)
 			}
-			it.Search = data
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(*string); ok {
+				it.Search = data
+			} else if tmp == nil {
+				it.Search = nil
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be *string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		}
 	}
 	return it, nil
@@ -7908,11 +8392,33 @@ func (ec *executionContext) unmarshalInputProjectFilter(ctx context.Context, obj
 			it.Billable = data
 		case "search":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("search"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalOString2ᚖstring(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				maxLength, err := ec.unmarshalOInt2ᚖint(ctx, 200)
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				if ec.Directives.Constraint == nil {
+					var zeroVal *string
+					return zeroVal, errors.New("directive constraint is not implemented")
+				}
+				return ec.Directives.Constraint(ctx, obj, directive0, maxLength, nil)
 			}
-			it.Search = data
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(*string); ok {
+				it.Search = data
+			} else if tmp == nil {
+				it.Search = nil
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be *string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		}
 	}
 	return it, nil
@@ -7971,11 +8477,33 @@ func (ec *executionContext) unmarshalInputStartTimerInput(ctx context.Context, o
 			it.TaskID = data
 		case "description":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalOString2ᚖstring(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				maxLength, err := ec.unmarshalOInt2ᚖint(ctx, 2000)
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				if ec.Directives.Constraint == nil {
+					var zeroVal *string
+					return zeroVal, errors.New("directive constraint is not implemented")
+				}
+				return ec.Directives.Constraint(ctx, obj, directive0, maxLength, nil)
 			}
-			it.Description = data
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(*string); ok {
+				it.Description = data
+			} else if tmp == nil {
+				it.Description = nil
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be *string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		case "billable":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("billable"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -8167,18 +8695,62 @@ func (ec *executionContext) unmarshalInputUpdateEmployeeInput(ctx context.Contex
 		switch k {
 		case "name":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalOString2ᚖstring(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				maxLength, err := ec.unmarshalOInt2ᚖint(ctx, 200)
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				if ec.Directives.Constraint == nil {
+					var zeroVal *string
+					return zeroVal, errors.New("directive constraint is not implemented")
+				}
+				return ec.Directives.Constraint(ctx, obj, directive0, maxLength, nil)
 			}
-			it.Name = data
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(*string); ok {
+				it.Name = data
+			} else if tmp == nil {
+				it.Name = nil
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be *string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		case "email":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("email"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalOString2ᚖstring(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				maxLength, err := ec.unmarshalOInt2ᚖint(ctx, 320)
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				if ec.Directives.Constraint == nil {
+					var zeroVal *string
+					return zeroVal, errors.New("directive constraint is not implemented")
+				}
+				return ec.Directives.Constraint(ctx, obj, directive0, maxLength, nil)
 			}
-			it.Email = data
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(*string); ok {
+				it.Email = data
+			} else if tmp == nil {
+				it.Email = nil
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be *string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		case "role":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("role"))
 			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalORole2ᚖstring(ctx, v) }
@@ -8280,18 +8852,62 @@ func (ec *executionContext) unmarshalInputUpdateProjectInput(ctx context.Context
 		switch k {
 		case "name":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalOString2ᚖstring(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				maxLength, err := ec.unmarshalOInt2ᚖint(ctx, 200)
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				if ec.Directives.Constraint == nil {
+					var zeroVal *string
+					return zeroVal, errors.New("directive constraint is not implemented")
+				}
+				return ec.Directives.Constraint(ctx, obj, directive0, maxLength, nil)
 			}
-			it.Name = data
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(*string); ok {
+				it.Name = data
+			} else if tmp == nil {
+				it.Name = nil
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be *string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		case "description":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalOString2ᚖstring(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				maxLength, err := ec.unmarshalOInt2ᚖint(ctx, 10000)
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				if ec.Directives.Constraint == nil {
+					var zeroVal *string
+					return zeroVal, errors.New("directive constraint is not implemented")
+				}
+				return ec.Directives.Constraint(ctx, obj, directive0, maxLength, nil)
 			}
-			it.Description = data
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(*string); ok {
+				it.Description = data
+			} else if tmp == nil {
+				it.Description = nil
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be *string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		case "status":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
 			data, err := ec.unmarshalOProjectStatus2ᚖstring(ctx, v)
@@ -8350,18 +8966,62 @@ func (ec *executionContext) unmarshalInputUpdateTaskInput(ctx context.Context, o
 		switch k {
 		case "title":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("title"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalOString2ᚖstring(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				maxLength, err := ec.unmarshalOInt2ᚖint(ctx, 500)
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				if ec.Directives.Constraint == nil {
+					var zeroVal *string
+					return zeroVal, errors.New("directive constraint is not implemented")
+				}
+				return ec.Directives.Constraint(ctx, obj, directive0, maxLength, nil)
 			}
-			it.Title = data
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(*string); ok {
+				it.Title = data
+			} else if tmp == nil {
+				it.Title = nil
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be *string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		case "description":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalOString2ᚖstring(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				maxLength, err := ec.unmarshalOInt2ᚖint(ctx, 10000)
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				if ec.Directives.Constraint == nil {
+					var zeroVal *string
+					return zeroVal, errors.New("directive constraint is not implemented")
+				}
+				return ec.Directives.Constraint(ctx, obj, directive0, maxLength, nil)
 			}
-			it.Description = data
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(*string); ok {
+				it.Description = data
+			} else if tmp == nil {
+				it.Description = nil
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be *string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		case "status":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
 			data, err := ec.unmarshalOTaskStatus2ᚖstring(ctx, v)
@@ -8385,11 +9045,33 @@ func (ec *executionContext) unmarshalInputUpdateTaskInput(ctx context.Context, o
 			it.EstimateHours = data
 		case "dependsOn":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dependsOn"))
-			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalOID2ᚕstringᚄ(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				maxItems, err := ec.unmarshalOInt2ᚖint(ctx, 100)
+				if err != nil {
+					var zeroVal []string
+					return zeroVal, err
+				}
+				if ec.Directives.Constraint == nil {
+					var zeroVal []string
+					return zeroVal, errors.New("directive constraint is not implemented")
+				}
+				return ec.Directives.Constraint(ctx, obj, directive0, nil, maxItems)
 			}
-			it.DependsOn = data
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.([]string); ok {
+				it.DependsOn = data
+			} else if tmp == nil {
+				it.DependsOn = nil
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be []string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		}
 	}
 	return it, nil
@@ -8455,11 +9137,33 @@ func (ec *executionContext) unmarshalInputUpdateTimeEntryInput(ctx context.Conte
 			it.EndTime = data
 		case "description":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalOString2ᚖstring(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				maxLength, err := ec.unmarshalOInt2ᚖint(ctx, 2000)
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				if ec.Directives.Constraint == nil {
+					var zeroVal *string
+					return zeroVal, errors.New("directive constraint is not implemented")
+				}
+				return ec.Directives.Constraint(ctx, obj, directive0, maxLength, nil)
 			}
-			it.Description = data
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(*string); ok {
+				it.Description = data
+			} else if tmp == nil {
+				it.Description = nil
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be *string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
 		case "billable":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("billable"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)

@@ -275,6 +275,9 @@ func errorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 		if errors.As(err, &appErr) {
 			gqlErr.Message = appErr.Message
 			gqlErr.Extensions = map[string]any{"code": string(appErr.Code)}
+			for k, v := range appErr.Extensions {
+				gqlErr.Extensions[k] = v
+			}
 			if appErr.Field != "" {
 				gqlErr.Extensions["field"] = appErr.Field
 			}

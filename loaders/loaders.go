@@ -25,10 +25,10 @@ type Reader interface {
 	ProjectsByIDs(ctx context.Context, scope store.Scope, ids []uuid.UUID) ([]*store.Project, error)
 	TasksByIDs(ctx context.Context, scope store.Scope, ids []uuid.UUID) ([]*store.Task, error)
 	TimeEntriesByIDs(ctx context.Context, scope store.Scope, ids []uuid.UUID) ([]*store.TimeEntry, error)
-	ProjectsByEmployeeIDs(ctx context.Context, scope store.Scope, employeeIDs []uuid.UUID) ([]store.EmployeeProject, error)
-	MembersByProjectIDs(ctx context.Context, scope store.Scope, projectIDs []uuid.UUID) ([]store.ProjectMember, error)
-	TasksByProjectIDs(ctx context.Context, scope store.Scope, projectIDs []uuid.UUID) ([]*store.Task, error)
-	DependenciesByTaskIDs(ctx context.Context, scope store.Scope, taskIDs []uuid.UUID) ([]store.TaskDependency, error)
+	ProjectsByEmployeeIDs(ctx context.Context, scope store.Scope, employeeIDs []uuid.UUID, limit int) ([]store.EmployeeProject, error)
+	MembersByProjectIDs(ctx context.Context, scope store.Scope, projectIDs []uuid.UUID, limit int) ([]store.ProjectMember, error)
+	TasksByProjectIDs(ctx context.Context, scope store.Scope, projectIDs []uuid.UUID, limit int) ([]*store.Task, error)
+	DependenciesByTaskIDs(ctx context.Context, scope store.Scope, taskIDs []uuid.UUID, limit int) ([]store.TaskDependency, error)
 	TrackedSecondsByProjectIDs(ctx context.Context, scope store.Scope, projectIDs []uuid.UUID) ([]store.ProjectSeconds, error)
 	LatestTimeEntriesByEmployeeIDs(ctx context.Context, scope store.Scope, employeeIDs []uuid.UUID, r store.TimeRange, limit int, lean bool) ([]*store.TimeEntry, error)
 }
@@ -73,10 +73,10 @@ type Loaders struct {
 	project                 lazy[*Loader[uuid.UUID, *store.Project]]
 	task                    lazy[*Loader[uuid.UUID, *store.Task]]
 	timeEntry               lazy[*Loader[uuid.UUID, *store.TimeEntry]]
-	projectsOfEmployee      lazy[*Loader[uuid.UUID, []*store.Project]]
-	membersOfProject        lazy[*Loader[uuid.UUID, []*store.Employee]]
-	tasksOfProject          lazy[*Loader[uuid.UUID, []*store.Task]]
-	dependenciesOfTask      lazy[*Loader[uuid.UUID, []*store.Task]]
+	projectsOfEmployee      lazy[*Loader[ChildrenKey, []*store.Project]]
+	membersOfProject        lazy[*Loader[ChildrenKey, []*store.Employee]]
+	tasksOfProject          lazy[*Loader[ChildrenKey, []*store.Task]]
+	dependenciesOfTask      lazy[*Loader[ChildrenKey, []*store.Task]]
 	trackedSeconds          lazy[*Loader[uuid.UUID, int64]]
 	latestEntriesOfEmployee lazy[*Loader[LatestEntriesKey, []*store.TimeEntry]]
 }
@@ -103,6 +103,27 @@ type LatestEntriesKey struct {
 	HasFrom, HasTo bool
 	Limit          int
 	Lean           bool
+}
+
+// ChildrenKey asks for the first Limit children of Parent (members of a project, its tasks …):
+// relation lists are bounded like pages, so their price (@listSize on first) is an upper bound.
+type ChildrenKey struct {
+	Parent uuid.UUID
+	Limit  int
+}
+
+// Children builds the key of parent's first limit children.
+func Children(parent uuid.UUID, limit int) ChildrenKey {
+	return ChildrenKey{Parent: parent, Limit: limit}
+}
+
+// ChildrenOf builds the keys of the first limit children of each parent.
+func ChildrenOf(parents []uuid.UUID, limit int) []ChildrenKey {
+	keys := make([]ChildrenKey, len(parents))
+	for i, p := range parents {
+		keys[i] = ChildrenKey{Parent: p, Limit: limit}
+	}
+	return keys
 }
 
 // New prepares the loaders of one request; each is built when first asked for.
@@ -155,38 +176,38 @@ func (l *Loaders) TimeEntry() *Loader[uuid.UUID, *store.TimeEntry] {
 	})
 }
 
-// ProjectsOfEmployee loads the projects of each employee.
-func (l *Loaders) ProjectsOfEmployee() *Loader[uuid.UUID, []*store.Project] {
-	return l.projectsOfEmployee.get(func() *Loader[uuid.UUID, []*store.Project] {
-		return grouped(l.opts, func(ctx context.Context, ids []uuid.UUID) ([]store.EmployeeProject, error) {
-			return l.r.ProjectsByEmployeeIDs(ctx, l.scope, ids)
+// ProjectsOfEmployee loads the first projects of each employee.
+func (l *Loaders) ProjectsOfEmployee() *Loader[ChildrenKey, []*store.Project] {
+	return l.projectsOfEmployee.get(func() *Loader[ChildrenKey, []*store.Project] {
+		return limitedGroups(l.opts, func(ctx context.Context, ids []uuid.UUID, limit int) ([]store.EmployeeProject, error) {
+			return l.r.ProjectsByEmployeeIDs(ctx, l.scope, ids, limit)
 		}, func(ep store.EmployeeProject) (uuid.UUID, *store.Project) { return ep.EmployeeID, ep.Project })
 	})
 }
 
-// MembersOfProject loads the members of each project.
-func (l *Loaders) MembersOfProject() *Loader[uuid.UUID, []*store.Employee] {
-	return l.membersOfProject.get(func() *Loader[uuid.UUID, []*store.Employee] {
-		return grouped(l.opts, func(ctx context.Context, ids []uuid.UUID) ([]store.ProjectMember, error) {
-			return l.r.MembersByProjectIDs(ctx, l.scope, ids)
+// MembersOfProject loads the first members of each project.
+func (l *Loaders) MembersOfProject() *Loader[ChildrenKey, []*store.Employee] {
+	return l.membersOfProject.get(func() *Loader[ChildrenKey, []*store.Employee] {
+		return limitedGroups(l.opts, func(ctx context.Context, ids []uuid.UUID, limit int) ([]store.ProjectMember, error) {
+			return l.r.MembersByProjectIDs(ctx, l.scope, ids, limit)
 		}, func(m store.ProjectMember) (uuid.UUID, *store.Employee) { return m.ProjectID, m.Employee })
 	})
 }
 
-// TasksOfProject loads the tasks of each project.
-func (l *Loaders) TasksOfProject() *Loader[uuid.UUID, []*store.Task] {
-	return l.tasksOfProject.get(func() *Loader[uuid.UUID, []*store.Task] {
-		return grouped(l.opts, func(ctx context.Context, ids []uuid.UUID) ([]*store.Task, error) {
-			return l.r.TasksByProjectIDs(ctx, l.scope, ids)
+// TasksOfProject loads the first tasks of each project.
+func (l *Loaders) TasksOfProject() *Loader[ChildrenKey, []*store.Task] {
+	return l.tasksOfProject.get(func() *Loader[ChildrenKey, []*store.Task] {
+		return limitedGroups(l.opts, func(ctx context.Context, ids []uuid.UUID, limit int) ([]*store.Task, error) {
+			return l.r.TasksByProjectIDs(ctx, l.scope, ids, limit)
 		}, func(t *store.Task) (uuid.UUID, *store.Task) { return t.ProjectID, t })
 	})
 }
 
-// DependenciesOfTask loads the tasks each task depends on.
-func (l *Loaders) DependenciesOfTask() *Loader[uuid.UUID, []*store.Task] {
-	return l.dependenciesOfTask.get(func() *Loader[uuid.UUID, []*store.Task] {
-		return grouped(l.opts, func(ctx context.Context, ids []uuid.UUID) ([]store.TaskDependency, error) {
-			return l.r.DependenciesByTaskIDs(ctx, l.scope, ids)
+// DependenciesOfTask loads the first tasks each task depends on.
+func (l *Loaders) DependenciesOfTask() *Loader[ChildrenKey, []*store.Task] {
+	return l.dependenciesOfTask.get(func() *Loader[ChildrenKey, []*store.Task] {
+		return limitedGroups(l.opts, func(ctx context.Context, ids []uuid.UUID, limit int) ([]store.TaskDependency, error) {
+			return l.r.DependenciesByTaskIDs(ctx, l.scope, ids, limit)
 		}, func(d store.TaskDependency) (uuid.UUID, *store.Task) { return d.TaskID, d.Task })
 	})
 }
@@ -232,17 +253,28 @@ func byKey[Row, V any](opts Opts, fetch func(context.Context, []uuid.UUID) ([]Ro
 	})
 }
 
-// grouped loads the children of each parent key, keeping the store's order within a parent.
-func grouped[Row, V any](opts Opts, fetch func(context.Context, []uuid.UUID) ([]Row, error), split func(Row) (uuid.UUID, V)) *Loader[uuid.UUID, []V] {
-	return NewLoader(opts, func(ctx context.Context, keys []uuid.UUID) ([][]V, error) {
-		rows, err := fetch(ctx, keys)
-		if err != nil {
-			return nil, err
+// limitedGroups loads the first Limit children of each parent key, keeping the store's order
+// within a parent: one statement per distinct limit among the keys — in practice one, since
+// siblings in a query share their arguments.
+func limitedGroups[Row, V any](opts Opts, fetch func(context.Context, []uuid.UUID, int) ([]Row, error),
+	split func(Row) (uuid.UUID, V),
+) *Loader[ChildrenKey, []V] {
+	return NewLoader(opts, func(ctx context.Context, keys []ChildrenKey) ([][]V, error) {
+		byLimit := make(map[int][]uuid.UUID, 1)
+		for _, k := range keys {
+			byLimit[k.Limit] = append(byLimit[k.Limit], k.Parent)
 		}
-		groups := make(map[uuid.UUID][]V, len(keys))
-		for _, r := range rows {
-			parent, v := split(r)
-			groups[parent] = append(groups[parent], v)
+		groups := make(map[ChildrenKey][]V, len(keys))
+		for limit, parents := range byLimit {
+			rows, err := fetch(ctx, parents, limit)
+			if err != nil {
+				return nil, err
+			}
+			for _, r := range rows {
+				parent, v := split(r)
+				k := ChildrenKey{Parent: parent, Limit: limit}
+				groups[k] = append(groups[k], v)
+			}
 		}
 		values := make([][]V, len(keys))
 		for i, k := range keys {

@@ -105,6 +105,27 @@ func parseOmittableID(field string, o graphql.Omittable[*string]) (id *uuid.UUID
 // defaultLatestEntries is Employee.timeEntries' page size when first is null.
 const defaultLatestEntries = 20
 
+// The sizes of relation lists when their first is null: the schema's defaults, which price them.
+const (
+	defaultProjectsOfEmployee = 20
+	defaultMembers            = 50
+	defaultTasks              = 50
+	defaultDependencies       = 10
+)
+
+// childLimit reads the first of a relation list (Project.members …): null is def; like a page,
+// it is 0..store.MaxPageSize, so the list's price is an upper bound of what it returns.
+func childLimit(first *int, def int) (int, error) {
+	limit := def
+	if first != nil {
+		limit = *first
+	}
+	if limit < 0 || limit > store.MaxPageSize {
+		return 0, apperr.Invalid("first", "first must be between 0 and %d", store.MaxPageSize)
+	}
+	return limit, nil
+}
+
 func pageParams(first *int, after *string) store.PageParams {
 	p := store.PageParams{First: 20}
 	if first != nil {

@@ -24,12 +24,16 @@ func (r *employeeResolver) Manager(ctx context.Context, obj *store.Employee) (*s
 	return loadRef(ctx, obj.ManagerID, employeeLoader)
 }
 
-func (r *employeeResolver) Projects(ctx context.Context, obj *store.Employee) ([]*store.Project, error) {
+func (r *employeeResolver) Projects(ctx context.Context, obj *store.Employee, first *int) ([]*store.Project, error) {
 	l, err := loaders.For(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return l.ProjectsOfEmployee().Get(ctx, obj.ID)
+	limit, err := childLimit(first, defaultProjectsOfEmployee)
+	if err != nil {
+		return nil, err
+	}
+	return l.ProjectsOfEmployee().Get(ctx, loaders.Children(obj.ID, limit))
 }
 
 func (r *employeeResolver) TimeEntries(ctx context.Context, obj *store.Employee, from *time.Time, to *time.Time, first *int) ([]*store.TimeEntry, error) {

@@ -84,8 +84,8 @@ func prefetchEmployees(ctx context.Context, l *loaders.Loaders, rows []*store.Em
 		when(sel.has("manager"), func(ctx context.Context) error {
 			return l.Employee().LoadMany(ctx, ids(rows, func(e *store.Employee) *uuid.UUID { return e.ManagerID }))
 		}),
-		when(sel.has("projects"), func(ctx context.Context) error {
-			return l.ProjectsOfEmployee().LoadMany(ctx, ids(rows, func(e *store.Employee) *uuid.UUID { return &e.ID }))
+		whenChildren(ctx, sel, "projects", defaultProjectsOfEmployee, func(ctx context.Context, limit int) error {
+			return l.ProjectsOfEmployee().LoadMany(ctx, loaders.ChildrenOf(ids(rows, func(e *store.Employee) *uuid.UUID { return &e.ID }), limit))
 		}),
 		when(sel.has("timeEntries"), func(ctx context.Context) error {
 			return prefetchLatestEntries(ctx, l, rows, sel["timeEntries"])
@@ -162,10 +162,47 @@ func latestEntriesLean(ctx context.Context) bool {
 func prefetchProjects(ctx context.Context, l *loaders.Loaders, rows []*store.Project, sel selection) {
 	projectIDs := ids(rows, func(p *store.Project) *uuid.UUID { return &p.ID })
 	prefetch(ctx,
-		when(sel.has("members"), func(ctx context.Context) error { return l.MembersOfProject().LoadMany(ctx, projectIDs) }),
-		when(sel.has("tasks"), func(ctx context.Context) error { return l.TasksOfProject().LoadMany(ctx, projectIDs) }),
+		whenChildren(ctx, sel, "members", defaultMembers, func(ctx context.Context, limit int) error {
+			members, err := loadChildren(ctx, l.MembersOfProject(), loaders.ChildrenOf(projectIDs, limit))
+			if err == nil {
+				prefetchEmployees(ctx, l, members, fieldsOf(graphql.GetOperationContext(ctx), sel["members"].Selections, "Employee"))
+			}
+			return err
+		}),
+		whenChildren(ctx, sel, "tasks", defaultTasks, func(ctx context.Context, limit int) error {
+			tasks, err := loadChildren(ctx, l.TasksOfProject(), loaders.ChildrenOf(projectIDs, limit))
+			if err == nil {
+				prefetchTasks(ctx, l, tasks, fieldsOf(graphql.GetOperationContext(ctx), sel["tasks"].Selections, "Task"))
+			}
+			return err
+		}),
 		when(sel.has("totalHours"), func(ctx context.Context) error { return l.TrackedSeconds().LoadMany(ctx, projectIDs) }),
 	)
+}
+
+func prefetchTasks(ctx context.Context, l *loaders.Loaders, rows []*store.Task, sel selection) {
+	prefetch(ctx,
+		whenChildren(ctx, sel, "dependencies", defaultDependencies, func(ctx context.Context, limit int) error {
+			return l.DependenciesOfTask().LoadMany(ctx, loaders.ChildrenOf(ids(rows, func(t *store.Task) *uuid.UUID { return &t.ID }), limit))
+		}),
+	)
+}
+
+// loadChildren loads the children of every key and returns them all, for prefetching what is
+// selected on them in turn.
+func loadChildren[V any](ctx context.Context, loader *loaders.Loader[loaders.ChildrenKey, []V], keys []loaders.ChildrenKey) ([]V, error) {
+	if err := loader.LoadMany(ctx, keys); err != nil {
+		return nil, err
+	}
+	var all []V
+	for _, k := range keys {
+		got, err := loader.Get(ctx, k)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, got...)
+	}
+	return all, nil
 }
 
 func prefetchTimeEntries(ctx context.Context, l *loaders.Loaders, rows []*store.TimeEntry, sel selection) {
@@ -205,6 +242,22 @@ func when(cond bool, load func(context.Context) error) func(context.Context) err
 		return load
 	}
 	return nil
+}
+
+// whenChildren is when for a relation list (see childLimit): load gets the first the client gave
+// the field, or def. A first the resolver would refuse is left to it to report. Of a field
+// selected under two aliases with different firsts one is prefetched, the other loads through
+// the loaders' window.
+func whenChildren(ctx context.Context, sel selection, name string, def int, load func(context.Context, int) error) func(context.Context) error {
+	field, ok := sel[name]
+	if !ok {
+		return nil
+	}
+	limit, ok := intArg(field.ArgumentMap(graphql.GetOperationContext(ctx).Variables)["first"], def)
+	if !ok || limit < 0 || limit > store.MaxPageSize {
+		return nil
+	}
+	return func(ctx context.Context) error { return load(ctx, limit) }
 }
 
 // ids collects the non-nil ids of rows.

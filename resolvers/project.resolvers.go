@@ -68,20 +68,28 @@ func (r *mutationResolver) RemoveProjectMember(ctx context.Context, projectID st
 	return r.store.RemoveProjectMember(ctx, s, pid, eid)
 }
 
-func (r *projectResolver) Members(ctx context.Context, obj *store.Project) ([]*store.Employee, error) {
+func (r *projectResolver) Members(ctx context.Context, obj *store.Project, first *int) ([]*store.Employee, error) {
 	l, err := loaders.For(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return l.MembersOfProject().Get(ctx, obj.ID)
+	limit, err := childLimit(first, defaultMembers)
+	if err != nil {
+		return nil, err
+	}
+	return l.MembersOfProject().Get(ctx, loaders.Children(obj.ID, limit))
 }
 
-func (r *projectResolver) Tasks(ctx context.Context, obj *store.Project) ([]*store.Task, error) {
+func (r *projectResolver) Tasks(ctx context.Context, obj *store.Project, first *int) ([]*store.Task, error) {
 	l, err := loaders.For(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return l.TasksOfProject().Get(ctx, obj.ID)
+	limit, err := childLimit(first, defaultTasks)
+	if err != nil {
+		return nil, err
+	}
+	return l.TasksOfProject().Get(ctx, loaders.Children(obj.ID, limit))
 }
 
 func (r *projectResolver) TotalHours(ctx context.Context, obj *store.Project) (float64, error) {

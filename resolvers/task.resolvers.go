@@ -63,12 +63,16 @@ func (r *taskResolver) Assignee(ctx context.Context, obj *store.Task) (*store.Em
 	return loadRef(ctx, obj.AssigneeID, employeeLoader)
 }
 
-func (r *taskResolver) Dependencies(ctx context.Context, obj *store.Task) ([]*store.Task, error) {
+func (r *taskResolver) Dependencies(ctx context.Context, obj *store.Task, first *int) ([]*store.Task, error) {
 	l, err := loaders.For(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return l.DependenciesOfTask().Get(ctx, obj.ID)
+	limit, err := childLimit(first, defaultDependencies)
+	if err != nil {
+		return nil, err
+	}
+	return l.DependenciesOfTask().Get(ctx, loaders.Children(obj.ID, limit))
 }
 
 func (r *Resolver) Task() graph.TaskResolver { return &taskResolver{r} }

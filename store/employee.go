@@ -133,14 +133,17 @@ type ProjectMember struct {
 	Employee  *Employee
 }
 
-// MembersByProjectIDs returns the members of each project, ordered by name within a project.
-func (s *Store) MembersByProjectIDs(ctx context.Context, scope Scope, projectIDs []uuid.UUID) ([]ProjectMember, error) {
+// MembersByProjectIDs returns the first `limit` members of each project, ordered by name within a
+// project, in one statement for all projects.
+func (s *Store) MembersByProjectIDs(ctx context.Context, scope Scope, projectIDs []uuid.UUID, limit int) ([]ProjectMember, error) {
 	return collect(scope.bind(ctx), s.pool, "project members",
-		`SELECT pm.project_id, `+employeeColumns+`
-		FROM project_members pm JOIN employees e ON e.tenant_id = pm.tenant_id AND e.id = pm.employee_id
-		WHERE pm.tenant_id = $1 AND pm.project_id = ANY($2) AND ($3::uuid[] IS NULL OR e.id = ANY($3))
-		ORDER BY pm.project_id, e.name, e.id`,
-		[]any{scope.TenantID, projectIDs, scope.Visible}, func(row pgx.Row) (ProjectMember, error) {
+		`SELECT k.project_id, `+employeeColumns+` FROM unnest($2::uuid[]) AS k(project_id)
+		CROSS JOIN LATERAL (
+			SELECT e.* FROM project_members pm JOIN employees e ON e.tenant_id = pm.tenant_id AND e.id = pm.employee_id
+			WHERE pm.tenant_id = $1 AND pm.project_id = k.project_id AND ($3::uuid[] IS NULL OR e.id = ANY($3))
+			ORDER BY e.name, e.id
+			LIMIT $4) e`,
+		[]any{scope.TenantID, projectIDs, scope.Visible, limit}, func(row pgx.Row) (ProjectMember, error) {
 			var m ProjectMember
 			var e Employee
 			err := row.Scan(&m.ProjectID, &e.ID, &e.TenantID, &e.DepartmentID, &e.ManagerID, &e.Name, &e.Email,

@@ -61,14 +61,17 @@ type EmployeeProject struct {
 	Project    *Project
 }
 
-// ProjectsByEmployeeIDs returns the projects each employee is a member of, by name.
-func (s *Store) ProjectsByEmployeeIDs(ctx context.Context, scope Scope, employeeIDs []uuid.UUID) ([]EmployeeProject, error) {
+// ProjectsByEmployeeIDs returns the first `limit` projects each employee is a member of, by name,
+// in one statement for all employees.
+func (s *Store) ProjectsByEmployeeIDs(ctx context.Context, scope Scope, employeeIDs []uuid.UUID, limit int) ([]EmployeeProject, error) {
 	return collect(scope.bind(ctx), s.pool, "projects by employee",
-		`SELECT pm.employee_id, `+projectColumns+`
-		FROM project_members pm JOIN projects p ON p.tenant_id = pm.tenant_id AND p.id = pm.project_id
-		WHERE pm.tenant_id = $1 AND pm.employee_id = ANY($2)
-		ORDER BY pm.employee_id, p.name, p.id`,
-		[]any{scope.TenantID, employeeIDs}, func(row pgx.Row) (EmployeeProject, error) {
+		`SELECT k.employee_id, `+projectColumns+` FROM unnest($2::uuid[]) AS k(employee_id)
+		CROSS JOIN LATERAL (
+			SELECT p.* FROM project_members pm JOIN projects p ON p.tenant_id = pm.tenant_id AND p.id = pm.project_id
+			WHERE pm.tenant_id = $1 AND pm.employee_id = k.employee_id
+			ORDER BY p.name, p.id
+			LIMIT $3) p`,
+		[]any{scope.TenantID, employeeIDs, limit}, func(row pgx.Row) (EmployeeProject, error) {
 			ep := EmployeeProject{Project: new(Project)}
 			return ep, scanProjectInto(ep.Project, row, &ep.EmployeeID)
 		})

@@ -56,12 +56,16 @@ func (s *Store) TasksByIDs(ctx context.Context, scope Scope, ids []uuid.UUID) ([
 		[]any{scope.TenantID, ids}, scanTask)
 }
 
-// TasksByProjectIDs returns the tasks of each project, oldest first.
-func (s *Store) TasksByProjectIDs(ctx context.Context, scope Scope, projectIDs []uuid.UUID) ([]*Task, error) {
+// TasksByProjectIDs returns the first `limit` tasks of each project, oldest first, in one
+// statement for all projects.
+func (s *Store) TasksByProjectIDs(ctx context.Context, scope Scope, projectIDs []uuid.UUID, limit int) ([]*Task, error) {
 	return collect(scope.bind(ctx), s.pool, "tasks by project",
-		`SELECT `+taskColumns+` FROM tasks t WHERE t.tenant_id = $1 AND t.project_id = ANY($2)
-		ORDER BY t.project_id, t.created_at, t.id`,
-		[]any{scope.TenantID, projectIDs}, scanTask)
+		`SELECT `+taskColumns+` FROM unnest($2::uuid[]) AS k(project_id)
+		CROSS JOIN LATERAL (
+			SELECT * FROM tasks t WHERE t.tenant_id = $1 AND t.project_id = k.project_id
+			ORDER BY t.created_at, t.id
+			LIMIT $3) t`,
+		[]any{scope.TenantID, projectIDs, limit}, scanTask)
 }
 
 // TaskDependency says a task waits for another.
@@ -70,14 +74,17 @@ type TaskDependency struct {
 	Task   *Task // the task depended on
 }
 
-// DependenciesByTaskIDs returns the tasks each task depends on.
-func (s *Store) DependenciesByTaskIDs(ctx context.Context, scope Scope, taskIDs []uuid.UUID) ([]TaskDependency, error) {
+// DependenciesByTaskIDs returns the first `limit` tasks each task depends on, oldest first, in one
+// statement for all tasks.
+func (s *Store) DependenciesByTaskIDs(ctx context.Context, scope Scope, taskIDs []uuid.UUID, limit int) ([]TaskDependency, error) {
 	return collect(scope.bind(ctx), s.pool, "task dependencies",
-		`SELECT d.task_id, `+taskColumns+`
-		FROM task_dependencies d JOIN tasks t ON t.tenant_id = d.tenant_id AND t.id = d.depends_on_id
-		WHERE d.tenant_id = $1 AND d.task_id = ANY($2)
-		ORDER BY d.task_id, t.created_at, t.id`,
-		[]any{scope.TenantID, taskIDs}, func(row pgx.Row) (TaskDependency, error) {
+		`SELECT k.task_id, `+taskColumns+` FROM unnest($2::uuid[]) AS k(task_id)
+		CROSS JOIN LATERAL (
+			SELECT t.* FROM task_dependencies d JOIN tasks t ON t.tenant_id = d.tenant_id AND t.id = d.depends_on_id
+			WHERE d.tenant_id = $1 AND d.task_id = k.task_id
+			ORDER BY t.created_at, t.id
+			LIMIT $3) t`,
+		[]any{scope.TenantID, taskIDs, limit}, func(row pgx.Row) (TaskDependency, error) {
 			d := TaskDependency{Task: new(Task)}
 			return d, scanTaskInto(d.Task, row, &d.TaskID)
 		})

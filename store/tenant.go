@@ -7,6 +7,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/uptrace/bun"
+
+	"github.com/workingtracker/api/internal/apperr"
 )
 
 // Tenant is an organisation; all other data belongs to exactly one.
@@ -17,6 +19,9 @@ type Tenant struct {
 	Slug      string    `bun:"slug,notnull"`
 	Name      string    `bun:"name,notnull"`
 	CreatedAt time.Time `bun:"created_at,notnull"`
+	// AllowOverlappingTimeEntries lets an employee record time entries that overlap (parallel
+	// work); off by default, when an overlapping entry fails with CONFLICT.
+	AllowOverlappingTimeEntries bool `bun:"allow_overlapping_time_entries,notnull"`
 }
 
 // Department groups employees.
@@ -80,4 +85,17 @@ func (s *Store) CreateDepartment(ctx context.Context, scope Scope, name string) 
 		}
 		return d, nil
 	})
+}
+
+// SetAllowOverlappingTimeEntries changes the tenant's overlap setting (see
+// Tenant.AllowOverlappingTimeEntries). Not scoped: the composition root and operators call it.
+func (s *Store) SetAllowOverlappingTimeEntries(ctx context.Context, tenantID uuid.UUID, allow bool) error {
+	res, err := s.db.NewRaw(`UPDATE tenants SET allow_overlapping_time_entries = ? WHERE id = ?`, allow, tenantID).Exec(ctx)
+	if err != nil {
+		return translate(err, "tenant")
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return apperr.New(apperr.NotFound, "tenant not found")
+	}
+	return nil
 }

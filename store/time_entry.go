@@ -475,7 +475,64 @@ func (s *Store) createTimeEntry(ctx context.Context, scope Scope, p TimeEntryPar
 	if err := s.validateTimeEntry(ctx, scope, t, checkAll); err != nil {
 		return nil, err
 	}
+	if err := s.lockEmployeeEntries(ctx, t.EmployeeID); err != nil {
+		return nil, err
+	}
+	if err := s.checkOverlap(ctx, scope, t); err != nil {
+		return nil, err
+	}
 	return t, s.insertTimeEntry(ctx, t)
+}
+
+// lockEmployeeEntries serialises, until the transaction ends, the writes that add time to an
+// employee (create, start, a change of times): the overlap check of one must see what the other
+// wrote, which no row lock can promise for a row that does not exist yet. A write that also
+// locks an entry row (update) takes that row lock first; nothing takes them the other way round.
+func (s *Store) lockEmployeeEntries(ctx context.Context, employeeID uuid.UUID) error {
+	return s.lockHierarchy(ctx, "time entries", employeeID)
+}
+
+// checkOverlap refuses t with CONFLICT when it overlaps another entry of its employee — the
+// running one counts as lasting until it stops — unless the tenant allows overlapping entries
+// (tenants.allow_overlapping_time_entries). Entries are half-open: one ending at 10:00 and one
+// starting at 10:00 do not overlap. The caller holds lockEmployeeEntries.
+//
+// Finished entries last at most MaxEntryDuration, so only those starting within that much before
+// t can reach it, which keeps the search to one or two partitions; the running entry, which may
+// have started earlier, is found through its guard row.
+func (s *Store) checkOverlap(ctx context.Context, scope Scope, t *TimeEntry) error {
+	var end any = "infinity"
+	if t.EndTime != nil {
+		end = *t.EndTime
+	}
+	var clash []uuid.UUID
+	err := s.db.NewRaw(`SELECT c.id FROM (
+			SELECT e.id, e.start_time FROM time_entries e
+			WHERE e.tenant_id = ?0 AND e.employee_id = ?1 AND e.id <> ?2
+				AND e.start_time >= ?3::timestamptz AND e.start_time < ?5::timestamptz
+				AND coalesce(e.end_time, 'infinity') > ?4::timestamptz
+			UNION ALL
+			SELECT r.time_entry_id, r.start_time FROM running_timers r
+			WHERE r.tenant_id = ?0 AND r.employee_id = ?1 AND r.time_entry_id <> ?2 AND r.start_time < ?5::timestamptz
+		) c
+		WHERE NOT (SELECT allow_overlapping_time_entries FROM tenants WHERE id = ?0)
+		ORDER BY c.start_time, c.id LIMIT 1`,
+		scope.TenantID, t.EmployeeID, t.ID, t.StartTime.Add(-MaxEntryDuration), t.StartTime, end).Scan(ctx, &clash)
+	if err != nil {
+		return translate(err, "overlapping time entries")
+	}
+	if len(clash) == 0 {
+		return nil
+	}
+	return OverlapError(clash[0])
+}
+
+// OverlapError is the CONFLICT of an entry that would overlap entry id of the same employee;
+// extensions.conflictingEntryId names it for clients that offer to open or fix it.
+func OverlapError(id uuid.UUID) *apperr.Error {
+	return &apperr.Error{Code: apperr.Conflict,
+		Message:    fmt.Sprintf("this time overlaps time entry %s of the same employee", id),
+		Extensions: map[string]any{"conflictingEntryId": id.String()}}
 }
 
 func (s *Store) insertTimeEntry(ctx context.Context, t *TimeEntry) error {
@@ -519,6 +576,14 @@ func (s *Store) updateTimeEntry(ctx context.Context, scope Scope, id uuid.UUID, 
 	}
 	if err := s.validateTimeEntry(ctx, scope, t, checks); err != nil {
 		return nil, err
+	}
+	if checks.times {
+		if err := s.lockEmployeeEntries(ctx, t.EmployeeID); err != nil {
+			return nil, err
+		}
+		if err := s.checkOverlap(ctx, scope, t); err != nil {
+			return nil, err
+		}
 	}
 	t.UpdatedAt = s.now().UTC()
 	// The primary key includes start_time, which may be what changed: match on id alone.
@@ -587,13 +652,31 @@ func (s *Store) startTimer(ctx context.Context, scope Scope, p TimeEntryParams) 
 	if err := s.validateTimeEntry(ctx, scope, t, checkAll); err != nil {
 		return nil, err
 	}
+	if err := s.lockEmployeeEntries(ctx, t.EmployeeID); err != nil {
+		return nil, err
+	}
 	res, err := s.db.NewRaw(`INSERT INTO running_timers (tenant_id, employee_id, time_entry_id, start_time)
 		VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`, scope.TenantID, t.EmployeeID, t.ID, t.StartTime).Exec(ctx)
 	if err != nil {
 		return nil, translate(err, "running timer")
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return nil, apperr.New(apperr.Conflict, "a timer is already running for this employee; stop it first")
+		var running uuid.UUID
+		err := s.db.NewRaw(`SELECT time_entry_id FROM running_timers WHERE tenant_id = ? AND employee_id = ?`,
+			scope.TenantID, t.EmployeeID).Scan(ctx, &running)
+		if err = translate(err, "running timer"); apperr.Is(err, apperr.NotFound) {
+			// Stopped since (stopTimer does not take the employee's lock): still a conflict.
+			return nil, apperr.New(apperr.Conflict, "a timer is already running for this employee; stop it first")
+		} else if err != nil {
+			return nil, err
+		}
+		conflict := OverlapError(running)
+		conflict.Message = fmt.Sprintf("a timer is already running for this employee (time entry %s); stop it first", running)
+		return nil, conflict
+	}
+	// A finished entry may still reach into now (clock skew allows a few minutes ahead).
+	if err := s.checkOverlap(ctx, scope, t); err != nil {
+		return nil, err
 	}
 	return t, s.insertTimeEntry(ctx, t)
 }

@@ -28,6 +28,9 @@ type Error struct {
 	Message string
 	// Field names the input field at fault, when there is one (extensions.field).
 	Field string
+	// Extensions are further details for clients, added to the error's extensions beside code
+	// and field (e.g. conflictingEntryId). Values must be safe to show.
+	Extensions map[string]any
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }

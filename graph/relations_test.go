@@ -1,0 +1,139 @@
+package graph_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/workingtracker/api/internal/apitest"
+	"github.com/workingtracker/api/store"
+)
+
+// Relation lists are paged by first like connections: a project with thousands of members
+// returns (and costs) first of them, and the statements stay one per level.
+const boundedRelations = `{
+  projects(first: 100) {
+    nodes {
+      name
+      members(first: 2) { name projects(first: 1) { name } }
+      tasks(first: 2) { title dependencies(first: 2) { title } }
+    }
+  }
+}`
+
+func TestRelationListsAreBoundedByFirst(t *testing.T) {
+	t.Parallel()
+	counts := map[int]int64{}
+	for _, n := range []int{3, 60} {
+		srv := apitest.New(t, apitest.Opts{})
+		c := newCompany(t, srv, "acme", n)
+		ctx := context.Background()
+		// Project 0's tasks, oldest first: its own, "waits", d0, d1, d2; "waits" depends on the d's.
+		waits, err := srv.Store.CreateTask(ctx, c.Scope, store.TaskParams{ProjectID: &c.Projects[0].ID, Title: ptr("waits")})
+		require.NoError(t, err)
+		var deps []uuid.UUID
+		for _, title := range []string{"d0", "d1", "d2"} {
+			d, err := srv.Store.CreateTask(ctx, c.Scope, store.TaskParams{ProjectID: &c.Projects[0].ID, Title: ptr(title)})
+			require.NoError(t, err)
+			deps = append(deps, d.ID)
+		}
+		_, err = srv.Store.UpdateTask(ctx, c.Scope, waits.ID, store.TaskParams{DependsOn: &deps})
+		require.NoError(t, err)
+
+		srv.Statements.Reset()
+		var got struct {
+			Projects struct {
+				Nodes []struct {
+					Name    string
+					Members []struct {
+						Name     string
+						Projects []struct{ Name string }
+					}
+					Tasks []struct {
+						Title        string
+						Dependencies []struct{ Title string }
+					}
+				}
+			}
+		}
+		srv.MustData(c.Token, boundedRelations, nil, &got)
+		counts[n] = srv.Statements.Count()
+
+		require.Len(t, got.Projects.Nodes, 3)
+		for _, p := range got.Projects.Nodes {
+			if p.Name == c.Projects[2].Name {
+				require.Empty(t, p.Members, "no members")
+			} else {
+				require.Len(t, p.Members, 2, "%d members, first 2", n)
+			}
+			for _, m := range p.Members {
+				require.Len(t, m.Projects, 1, "member of 2 projects, first 1")
+			}
+			if p.Name != c.Projects[0].Name {
+				require.Len(t, p.Tasks, 1)
+				continue
+			}
+			require.Len(t, p.Tasks, 2, "5 tasks, first 2")
+			require.Equal(t, "waits", p.Tasks[1].Title)
+			require.Equal(t, []struct{ Title string }{{"d0"}, {"d1"}}, p.Tasks[1].Dependencies, "3 dependencies, first 2, oldest first")
+		}
+	}
+	// projects, members, members' projects, tasks, dependencies.
+	require.Equal(t, counts[3], counts[60], "statements for 3 vs 60 members: %v", counts)
+	require.LessOrEqual(t, counts[60], int64(5), "statements per request: %v", counts)
+}
+
+func TestRelationListCostIsFirst(t *testing.T) {
+	t.Parallel()
+	srv := apitest.New(t, apitest.Opts{})
+	c := newCompany(t, srv, "acme", 3)
+	cost := func(query string) int {
+		t.Helper()
+		r := srv.Do(c.Token, query, map[string]any{"p": c.Projects[0].ID})
+		require.Empty(t, r.Errors)
+		var ext struct {
+			Cost struct {
+				RequestedQueryCost int `json:"requestedQueryCost"`
+			} `json:"cost"`
+		}
+		raw, err := json.Marshal(r.Extensions)
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(raw, &ext))
+		return ext.Cost.RequestedQueryCost
+	}
+	for _, tc := range []struct {
+		name, query string
+		want        int
+	}{
+		{"MembersFirst", `query($p: ID!) { project(id: $p) { members(first: 7) { id } } }`, 1 + 7},
+		{"MembersDefault", `query($p: ID!) { project(id: $p) { members { id } } }`, 1 + 50},
+		{"TasksFirst", `query($p: ID!) { project(id: $p) { tasks(first: 3) { dependencies(first: 4) { id } } } }`, 1 + 3*(1+4)},
+		{"DependenciesDefault", `query($p: ID!) { project(id: $p) { tasks(first: 1) { dependencies { id } } } }`, 1 + 1*(1+10)},
+		{"ProjectsOfMembers", `query($p: ID!) { project(id: $p) { members(first: 2) { projects(first: 5) { id } } } }`, 1 + 2*(1+5)},
+		{"ProjectsDefault", `query($p: ID!) { project(id: $p) { members(first: 1) { projects { id } } } }`, 1 + 1*(1+20)},
+	} {
+		t.Run(tc.name, func(t *testing.T) { require.Equal(t, tc.want, cost(tc.query)) })
+	}
+}
+
+func TestRelationListFirstOutOfRange(t *testing.T) {
+	t.Parallel()
+	srv := apitest.New(t, apitest.Opts{})
+	c := newCompany(t, srv, "acme", 1)
+	for name, query := range map[string]string{
+		"ErrMembersOver100":       `query($p: ID!) { project(id: $p) { members(first: 101) { id } } }`,
+		"ErrTasksNegative":        `query($p: ID!) { project(id: $p) { tasks(first: -1) { id } } }`,
+		"ErrDependenciesOver100":  `query($p: ID!) { project(id: $p) { tasks { dependencies(first: 1000) { id } } } }`,
+		"ErrEmployeeProjectsOver": `query($p: ID!) { project(id: $p) { members { projects(first: 101) { id } } } }`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := srv.Do(c.Token, query, map[string]any{"p": c.Projects[0].ID})
+			require.NotEmpty(t, r.Errors)
+			require.Equal(t, "BAD_USER_INPUT", r.Errors[0].Code(), r.Errors[0].Message)
+			require.Equal(t, "first", r.Errors[0].Extensions["field"])
+		})
+	}
+}

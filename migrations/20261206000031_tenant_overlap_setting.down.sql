@@ -1,0 +1,1 @@
+ALTER TABLE tenants DROP COLUMN allow_overlapping_time_entries;
