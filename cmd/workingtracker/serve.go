@@ -83,12 +83,15 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 		limiter = &ratelimit.Failover{Shared: shared, Local: limiter, Logger: logger, Metrics: rateMetrics}
 		ipLimiter = &ratelimit.Failover{Shared: shared, Local: ipLimiter, Logger: logger, Metrics: rateMetrics}
 	}
+	// A terminated employee's tokens stop working within auth.DefaultAccountTTL.
+	credentials := auth.Credentials{JWT: verifier, APIKey: graph.APIKeys(s), APIKeyPrefix: store.APIKeyPrefix,
+		Accounts: auth.NewAccounts(s, auth.AccountsOpts{})}
 	handler := graph.NewHTTPHandler(graph.ServerOpts{
 		Resolvers:      resolvers.New(s),
 		Reader:         s,
 		Org:            s,
 		Loaders:        loaders.Opts{Quiet: e.cfg.LoaderWait},
-		Verifier:       auth.Credentials{JWT: verifier, APIKey: graph.APIKeys(s), APIKeyPrefix: store.APIKeyPrefix},
+		Verifier:       credentials,
 		Logger:         logger,
 		Development:    e.cfg.Development(),
 		Introspection:  e.cfg.Introspection,

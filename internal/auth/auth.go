@@ -326,7 +326,11 @@ func Middleware(v TokenVerifier, guard FailureGuard, next http.Handler) http.Han
 		}
 		p, err := v.Verify(r.Context(), raw)
 		if err != nil {
-			unauthorized(w, r, "invalid or expired token")
+			message := "invalid or expired token"
+			if errors.Is(err, ErrAccountInactive) {
+				message = "account is not active"
+			}
+			unauthorized(w, r, message)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
@@ -393,6 +397,9 @@ type Credentials struct {
 	JWT          TokenVerifier
 	APIKey       APIKeyAuthenticator
 	APIKeyPrefix string
+	// Accounts, when set, refuses JWTs whose employee is not an open account of their tenant
+	// (ErrAccountInactive). API keys are held to the same rule by their own lookup.
+	Accounts *Accounts
 }
 
 // Verify implements TokenVerifier.
@@ -400,5 +407,12 @@ func (c Credentials) Verify(ctx context.Context, raw string) (*Principal, error)
 	if c.APIKey != nil && c.APIKeyPrefix != "" && strings.HasPrefix(raw, c.APIKeyPrefix) {
 		return c.APIKey(ctx, raw)
 	}
-	return c.JWT.Verify(ctx, raw)
+	p, err := c.JWT.Verify(ctx, raw)
+	if err != nil || c.Accounts == nil {
+		return p, err
+	}
+	if err := c.Accounts.Check(ctx, p); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
