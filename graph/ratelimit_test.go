@@ -194,7 +194,7 @@ func TestTiers(t *testing.T) {
 	// A person's token claiming a service role does not get the service's tier.
 	small, err := tiers.ParseTiers("EMPLOYEE=1234/5")
 	require.NoError(t, err)
-	srv2 := apitest.New(t, apitest.Opts{RateLimits: graph.RateLimits{Tiers: small}})
+	srv2 := apitest.New(t, apitest.Opts{RateLimits: graph.RateLimits{Tiers: small}, DatabaseURL: srv.DatabaseURL})
 	claimsBI := srv2.Token(c.Tenant.ID, c.Admin.ID, "EMPLOYEE", "BI")
 	r := srv2.Do(claimsBI, `{ rateLimit { currentlyAvailable } }`, nil)
 	require.Equal(t, 1234, costOf(t, r).ThrottleStatus.MaximumAvailable)

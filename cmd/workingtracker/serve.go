@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -46,12 +47,13 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 			logger.Info("seeded demo data", "employees", res.Employees, "time_entries", res.TimeEntries)
 		}
 	}
-	// Row-level security is the second line of tenant isolation; a role that bypasses it would
-	// remove that line without a word. Development's private cluster connects as its superuser.
-	if bypass, err := s.BypassesRowSecurity(ctx); err != nil {
-		return err
-	} else if bypass && !e.cfg.Development() {
-		return errors.New("the database role is a superuser or bypasses row-level security: connect as an ordinary role")
+	// Row-level security is the second line of tenant isolation; a role that bypasses it, or owns
+	// the tables and may turn it off, would remove that line without a word. Development's
+	// private cluster connects as its superuser.
+	if !e.cfg.Development() {
+		if err := checkServingRole(ctx, s); err != nil {
+			return err
+		}
 	}
 	partitions := jobs.PartitionMaintenance{Store: s, Logger: logger}
 	if err := partitions.RunOnce(ctx); err != nil {
@@ -143,6 +145,27 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// checkServingRole refuses a database role that row-level security does not fully bind.
+func checkServingRole(ctx context.Context, s *store.Store) error {
+	role, err := s.CheckRole(ctx)
+	if err != nil {
+		return err
+	}
+	const deploy = "run `migrate up` as the schema's owner and serve as an ordinary role granted SELECT, INSERT, UPDATE, DELETE " +
+		"on the tables and EXECUTE on the functions (README, Deploying)"
+	switch {
+	case role.BypassesRowSecurity:
+		return fmt.Errorf("the database role %q is a superuser or bypasses row-level security: %s", role.Role, deploy)
+	case len(role.OwnedTenantTables) > 0:
+		return fmt.Errorf("the database role %q owns tenant tables (%s) and could turn their row-level security off: %s",
+			role.Role, strings.Join(role.OwnedTenantTables, ", "), deploy)
+	case len(role.UnprotectedTenantTables) > 0:
+		return fmt.Errorf("tenant tables without enabled and forced row-level security (%s): every tenant table needs both, "+
+			"as the migrations give them", strings.Join(role.UnprotectedTenantTables, ", "))
 	}
 	return nil
 }

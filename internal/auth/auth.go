@@ -118,6 +118,9 @@ type VerifierOpts struct {
 	CacheSize int
 }
 
+// DefaultClockSkew is the default leeway on expiry and not-before.
+const DefaultClockSkew = time.Minute
+
 // DefaultCacheTTL bounds how long a verified token is trusted without checking its signature.
 const DefaultCacheTTL = time.Minute
 
@@ -140,7 +143,7 @@ func NewVerifier(ctx context.Context, opts VerifierOpts) (*Verifier, error) {
 		opts.MinRefresh = 10 * time.Second
 	}
 	if opts.ClockSkew == 0 {
-		opts.ClockSkew = time.Minute
+		opts.ClockSkew = DefaultClockSkew
 	}
 	keys := opts.KeySet
 	if keys == nil {
