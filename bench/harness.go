@@ -177,7 +177,7 @@ func Setup(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Env, err er
 		Reader:    e.store,
 		Org:       e.store,
 		Loaders:   loaders.Opts{Quiet: cfg.Server.LoaderWait},
-		Verifier:  verifier,
+		Verifier:  auth.Credentials{JWT: verifier, Accounts: auth.NewAccounts(e.store, auth.AccountsOpts{})},
 		Logger:    logger,
 		Ready:     e.store.Ping,
 		// The security chain runs in full (costs are priced and charged), with a budget no

@@ -6,10 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/workingtracker/api/internal/apitest"
 	"github.com/workingtracker/api/internal/auth"
+	"github.com/workingtracker/api/internal/testdb"
 )
 
 func TestAPIKeys(t *testing.T) {
@@ -59,11 +61,14 @@ func TestAPIKeys(t *testing.T) {
 		require.Equal(t, "NOT_FOUND", r.Errors[0].Code(), "another employee is out of the agent's reach")
 	})
 	t.Run("SecretIsStoredOnlyAsAHash", func(t *testing.T) {
-		var n int
-		require.NoError(t, srv.Store.Pool().QueryRow(context.Background(),
-			`SELECT count(*) FROM api_keys WHERE position(convert_to($1, 'UTF8') IN secret_hash) > 0 OR name = $1`,
-			bi.CreateApiKey.Secret).Scan(&n))
+		var n, all int
+		require.NoError(t, testdb.AsTenant(context.Background(), srv.Store.Pool(), c.Tenant.ID, func(tx pgx.Tx) error {
+			return tx.QueryRow(context.Background(),
+				`SELECT count(*) FILTER (WHERE position(convert_to($1, 'UTF8') IN secret_hash) > 0 OR name = $1), count(*)
+				 FROM api_keys`, bi.CreateApiKey.Secret).Scan(&n, &all)
+		}))
 		require.Zero(t, n)
+		require.Equal(t, 2, all, "the keys were read")
 		var keys struct {
 			APIKeys []struct {
 				Name       string
@@ -102,9 +107,11 @@ func TestAPIKeys(t *testing.T) {
 		srv.MustData(admin, create, map[string]any{"in": map[string]any{"name": "Tableau", "role": "BI",
 			"expiresAt": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}}, &expiring)
 		require.Empty(t, srv.Do(expiring.CreateApiKey.Secret, `{ employees { totalCount } }`, nil).Errors)
-		_, err := srv.Store.Pool().Exec(context.Background(), `UPDATE api_keys SET expires_at = now() - interval '1 second' WHERE id = $1`,
-			expiring.CreateApiKey.Key.ID)
-		require.NoError(t, err)
+		require.NoError(t, testdb.AsTenant(context.Background(), srv.Store.Pool(), c.Tenant.ID, func(tx pgx.Tx) error {
+			_, err := tx.Exec(context.Background(), `UPDATE api_keys SET expires_at = now() - interval '1 second' WHERE id = $1`,
+				expiring.CreateApiKey.Key.ID)
+			return err
+		}))
 		require.Equal(t, 401, srv.Do(expiring.CreateApiKey.Secret, `{ employees { totalCount } }`, nil).Status)
 	})
 }

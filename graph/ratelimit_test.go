@@ -16,7 +16,6 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
-	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
@@ -195,7 +194,7 @@ func TestTiers(t *testing.T) {
 	// A person's token claiming a service role does not get the service's tier.
 	small, err := tiers.ParseTiers("EMPLOYEE=1234/5")
 	require.NoError(t, err)
-	srv2 := apitest.New(t, apitest.Opts{RateLimits: graph.RateLimits{Tiers: small}})
+	srv2 := apitest.New(t, apitest.Opts{RateLimits: graph.RateLimits{Tiers: small}, DatabaseURL: srv.DatabaseURL})
 	claimsBI := srv2.Token(c.Tenant.ID, c.Admin.ID, "EMPLOYEE", "BI")
 	r := srv2.Do(claimsBI, `{ rateLimit { currentlyAvailable } }`, nil)
 	require.Equal(t, 1234, costOf(t, r).ThrottleStatus.MaximumAvailable)
@@ -306,13 +305,15 @@ func TestBudgetIsSharedAcrossInstances(t *testing.T) {
 	limits := func() graph.RateLimits {
 		return graph.RateLimits{Tiers: slowTiers(100), Limiter: ratelimit.NewRedis(testredis.Client(t))}
 	}
+	first := apitest.New(t, apitest.Opts{Signer: signer, RateLimits: limits()})
 	instances := []*apitest.Server{
-		apitest.New(t, apitest.Opts{Signer: signer, RateLimits: limits()}),
-		apitest.New(t, apitest.Opts{Signer: signer, RateLimits: limits()}),
+		first,
+		apitest.New(t, apitest.Opts{Signer: signer, RateLimits: limits(), DatabaseURL: first.DatabaseURL}),
 	}
-	// The same user on both (each instance has its own database; the budget is keyed by the
-	// token's tenant and employee, and this query needs no rows).
-	token := instances[0].Token(uuid.New(), uuid.New(), "EMPLOYEE")
+	// The same user on both, one database behind them (the budget is keyed by the token's
+	// tenant and employee).
+	acme := first.NewTenant("acme")
+	token := first.Token(acme.Tenant.ID, acme.Admin.ID, "EMPLOYEE")
 	const query = `{ employees(first: 6) { nodes { id } } }` // costs 7: 14 fit in 100
 	var ok, limited atomic.Int64
 	var wg sync.WaitGroup

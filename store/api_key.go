@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/base64"
+	"errors"
 	"strings"
 	"time"
 
@@ -119,8 +121,18 @@ func (s *Store) createAPIKey(ctx context.Context, scope Scope, p APIKeyParams) (
 		return nil, "", apperr.Invalid("costBudget.restorePerSecond", "costBudget.restorePerSecond must be between 1 and %d", MaxCostRestoreRate)
 	}
 	if p.EmployeeID != nil {
-		if err := s.mustExist(ctx, scope, "employees", *p.EmployeeID, "employeeId", "employee"); err != nil {
-			return nil, "", err
+		var status string
+		err := s.db.NewSelect().Table("employees").Column("status").
+			Where("tenant_id = ? AND id = ?", scope.TenantID, *p.EmployeeID).Scan(ctx, &status)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, "", &apperr.Error{Code: apperr.NotFound, Message: "employee not found", Field: "employeeId"}
+		}
+		if err != nil {
+			return nil, "", translate(err, "employee")
+		}
+		if status == EmployeeTerminated {
+			// authenticate_api_key would refuse the key at every use.
+			return nil, "", apperr.Invalid("employeeId", "the employee is terminated: an agent cannot act for them")
 		}
 	}
 	raw := make([]byte, apiKeySecretBytes)
@@ -165,9 +177,17 @@ func (s *Store) RevokeAPIKey(ctx context.Context, scope Scope, id uuid.UUID) (*A
 	})
 }
 
+// revokeEmployeeAPIKeys revokes the live keys acting for an employee (on termination).
+func (s *Store) revokeEmployeeAPIKeys(ctx context.Context, scope Scope, employeeID uuid.UUID) error {
+	_, err := s.db.NewUpdate().Model((*APIKey)(nil)).Set("revoked_at = ?", s.now().UTC()).
+		Where("tenant_id = ? AND employee_id = ? AND revoked_at IS NULL", scope.TenantID, employeeID).Exec(ctx)
+	return translate(err, "api keys")
+}
+
 // AuthenticateAPIKey finds the live key with this secret, in any tenant (the key names its
 // tenant), through a function with the owner's rights: the one lookup row-level security must
-// let cross tenants. NOT_FOUND covers unknown, revoked and expired keys alike. It reads on every
+// let cross tenants. NOT_FOUND covers unknown, revoked and expired keys alike, and AGENT keys of
+// terminated employees. It reads on every
 // request, so a revocation takes effect at once, and writes the last use at most once a minute.
 func (s *Store) AuthenticateAPIKey(ctx context.Context, secret string) (*APIKey, error) {
 	var k APIKey

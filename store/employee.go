@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"net/mail"
 	"strings"
 	"time"
@@ -382,8 +383,33 @@ func (s *Store) updateEmployee(ctx context.Context, scope Scope, id uuid.UUID, p
 	if err != nil {
 		return nil, translate(err, "employee with this email")
 	}
+	if e.Status == EmployeeTerminated {
+		// A terminated employee's keys stop working with the same commit that ends the account.
+		if err := s.revokeEmployeeAPIKeys(ctx, scope, e.ID); err != nil {
+			return nil, err
+		}
+	}
 	return e, nil
 }
+
+// AccountActive reports whether employeeID is an employee of tenantID whose account is open, so
+// that a token issued to them may act. ACTIVE and ON_LEAVE accounts are open (leave is a pause:
+// the employee keeps reading and recording their time, and nothing is re-issued on return);
+// TERMINATED accounts, and ids that are no employee of the tenant, are not. API keys of AGENTs
+// are held to the same rule by authenticate_api_key.
+func (s *Store) AccountActive(ctx context.Context, tenantID, employeeID uuid.UUID) (bool, error) {
+	var active bool
+	err := s.pool.QueryRow(Scope{TenantID: tenantID}.bind(ctx), accountActiveSQL, tenantID, employeeID).Scan(&active)
+	if err != nil {
+		return false, fmt.Errorf("read account status: %w", err)
+	}
+	return active, nil
+}
+
+// accountActiveSQL starts with a marker the tests' statement counter recognises: authentication
+// runs it once per employee and cache period, not per request.
+const accountActiveSQL = `SELECT /* account check */ EXISTS (SELECT FROM employees
+	WHERE tenant_id = $1 AND id = $2 AND status <> 'TERMINATED')`
 
 // checkReferences reports a reference to a missing row as NOT_FOUND naming the field, rather
 // than a foreign-key violation the client cannot attribute.

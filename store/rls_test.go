@@ -2,9 +2,12 @@ package store_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
@@ -74,3 +77,110 @@ func TestPartitionsCarryTheTenantPolicy(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, unprotected, "a partition read directly is filtered like its parent")
 }
+
+// TestEveryTenantTableForcesRowSecurity: every table with a tenant_id column (partitions
+// included) has row-level security enabled and forced, and a tenant policy: forcing binds the
+// tables' owner too.
+func TestEveryTenantTableForcesRowSecurity(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := testdb.Open(t, store.Opts{})
+	var tables, unprotected []string
+	rows, err := s.Pool().Query(ctx, `SELECT c.relname::text, c.relrowsecurity AND c.relforcerowsecurity
+			AND EXISTS (SELECT FROM pg_policies p WHERE p.schemaname = n.nspname AND p.tablename = c.relname
+			                                       AND p.policyname = 'tenant_isolation')
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
+		WHERE c.relkind IN ('r', 'p') AND EXISTS (SELECT FROM pg_attribute a
+			WHERE a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped)`)
+	require.NoError(t, err)
+	var name string
+	var protected bool
+	_, err = pgx.ForEachRow(rows, []any{&name, &protected}, func() error {
+		tables = append(tables, name)
+		if !protected {
+			unprotected = append(unprotected, name)
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	require.Contains(t, tables, "api_keys")
+	require.Contains(t, tables, "employees")
+	require.Empty(t, unprotected, "tenant tables row-level security does not fully bind")
+
+	check, err := s.CheckRole(ctx)
+	require.NoError(t, err)
+	require.Empty(t, check.UnprotectedTenantTables, "CheckRole agrees")
+}
+
+// TestCheckRole: the tests' role owns the tables (it ran the migrations), which production
+// refuses to serve as; an ordinary role granted what the service needs owns nothing, bypasses
+// nothing, and still authenticates API keys.
+func TestCheckRole(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := testdb.URL(t)
+	owner, err := store.Open(ctx, url, store.Opts{MaxConns: 2})
+	require.NoError(t, err)
+	t.Cleanup(owner.Close)
+	app, err := store.Open(ctx, testdb.AppRoleURL(t, url), store.Opts{MaxConns: 2})
+	require.NoError(t, err)
+	t.Cleanup(app.Close)
+
+	t.Run("OwnerOwnsTheTenantTables", func(t *testing.T) {
+		check, err := owner.CheckRole(ctx)
+		require.NoError(t, err)
+		require.False(t, check.BypassesRowSecurity)
+		require.Contains(t, check.OwnedTenantTables, "api_keys")
+		require.Contains(t, check.OwnedTenantTables, "time_entries")
+		require.NotContains(t, check.OwnedTenantTables, "tenants", "not a tenant table")
+		for _, table := range check.OwnedTenantTables {
+			require.NotContains(t, table, "_y", "partitions are left out: %s", table)
+		}
+	})
+	t.Run("OrdinaryRoleOwnsNothing", func(t *testing.T) {
+		check, err := app.CheckRole(ctx)
+		require.NoError(t, err)
+		require.True(t, strings.HasPrefix(check.Role, "wt_app_"), check.Role)
+		require.False(t, check.BypassesRowSecurity)
+		require.Empty(t, check.OwnedTenantTables)
+		require.Empty(t, check.UnprotectedTenantTables)
+	})
+	t.Run("OrdinaryRoleAuthenticatesKeysAndSeesOthersNot", func(t *testing.T) {
+		tenant, err := app.CreateTenant(ctx, "alpha", "Alpha")
+		require.NoError(t, err)
+		scope := store.Scope{TenantID: tenant.ID}
+		emp, err := app.CreateEmployee(ctx, scope, store.EmployeeParams{Name: ptr("Ada"), Email: ptr("ada@alpha.example")})
+		require.NoError(t, err)
+		_, secret, err := app.CreateAPIKey(ctx, scope, store.APIKeyParams{Name: "laptop", Role: store.RoleAgent, EmployeeID: &emp.ID})
+		require.NoError(t, err)
+		for _, s := range []*store.Store{app, owner} {
+			k, err := s.AuthenticateAPIKey(ctx, secret)
+			require.NoError(t, err)
+			require.Equal(t, emp.ID, *k.EmployeeID)
+			var visible int
+			require.NoError(t, s.Pool().QueryRow(ctx, `SELECT count(*) FROM api_keys`).Scan(&visible))
+			require.Zero(t, visible, "no tenant named: no keys, even for the owner")
+
+			// Within a transaction that names another tenant: the function finds the key all the
+			// same and leaves the transaction's settings as they were.
+			other := uuid.NewString()
+			hash := sha256.Sum256([]byte(secret))
+			require.NoError(t, testdb.AsTenant(ctx, s.Pool(), uuid.MustParse(other), func(tx pgx.Tx) error {
+				var found uuid.UUID
+				require.NoError(t, tx.QueryRow(ctx, `SELECT id FROM authenticate_api_key($1)`, hash[:]).Scan(&found))
+				require.Equal(t, k.ID, found)
+				var tenantSetting, hashSetting string
+				require.NoError(t, tx.QueryRow(ctx, `SELECT current_setting('app.tenant_id', true),
+					coalesce(current_setting('app.api_key_hash', true), '')`).Scan(&tenantSetting, &hashSetting))
+				require.Equal(t, other, tenantSetting, "the transaction's tenant is put back")
+				require.Empty(t, hashSetting)
+				var visible int
+				require.NoError(t, tx.QueryRow(ctx, `SELECT count(*) FROM api_keys`).Scan(&visible))
+				require.Zero(t, visible, "and the key is hidden again")
+				return nil
+			}))
+		}
+	})
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -171,6 +171,46 @@ func (s *Store) BypassesRowSecurity(ctx context.Context) (bool, error) {
 	return bypass, nil
 }
 
+// RoleCheck says how far row-level security binds the connection's role.
+type RoleCheck struct {
+	Role string
+	// BypassesRowSecurity: a superuser or a BYPASSRLS role sees every tenant's rows whatever the
+	// policies say.
+	BypassesRowSecurity bool
+	// OwnedTenantTables are the tenant tables (those with a tenant_id column; partitions left
+	// out) the role owns, itself or through a role it inherits from. Forced policies bind an
+	// owner too, but an owner may turn them off (ALTER TABLE … NO FORCE / DISABLE ROW LEVEL
+	// SECURITY, DROP POLICY): one injected statement would remove the second line of isolation.
+	OwnedTenantTables []string
+	// UnprotectedTenantTables are tenant tables (partitions included) whose row-level security
+	// is not both enabled and forced.
+	UnprotectedTenantTables []string
+}
+
+// CheckRole reads the connection's role and the tenant tables it could read around row-level
+// security.
+func (s *Store) CheckRole(ctx context.Context) (RoleCheck, error) {
+	var c RoleCheck
+	err := s.pool.QueryRow(ctx, `SELECT current_user::text, r.rolsuper OR r.rolbypassrls,
+		coalesce(array_agg(t.relname::text ORDER BY t.relname) FILTER (WHERE NOT t.relispartition AND t.owned), '{}'),
+		coalesce(array_agg(t.relname::text ORDER BY t.relname) FILTER (WHERE NOT t.protected), '{}')
+		FROM pg_roles r
+		LEFT JOIN (
+			SELECT c.relname, c.relispartition, pg_has_role(current_user, c.relowner, 'USAGE') AS owned,
+			       c.relrowsecurity AND c.relforcerowsecurity AS protected
+			FROM pg_class c
+			JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()
+			WHERE c.relkind IN ('r', 'p') AND EXISTS (SELECT FROM pg_attribute a
+				WHERE a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped)
+		) t ON true
+		WHERE r.rolname = current_user
+		GROUP BY r.rolsuper, r.rolbypassrls`).Scan(&c.Role, &c.BypassesRowSecurity, &c.OwnedTenantTables, &c.UnprotectedTenantTables)
+	if err != nil {
+		return c, fmt.Errorf("read role: %w", err)
+	}
+	return c, nil
+}
+
 // Ping checks the database answers (readiness).
 func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 

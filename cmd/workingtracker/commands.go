@@ -83,6 +83,10 @@ func seedCmd(ctx context.Context, e *env, stdout io.Writer, args []string) error
 	if !ok {
 		return fmt.Errorf("%w: --scale must be small or large", errUsage)
 	}
+	if !e.cfg.Development() {
+		return fmt.Errorf("seed writes demo tenants, and production (APP_ENV=%s) never seeds: "+
+			"set APP_ENV=development to seed a development database", e.cfg.Env)
+	}
 	anchor := time.Now().UTC()
 	if *anchorFlag != "" {
 		var err error
@@ -112,18 +116,28 @@ func seedCmd(ctx context.Context, e *env, stdout io.Writer, args []string) error
 	return nil
 }
 
-func tokenCmd(ctx context.Context, e *env, stdout io.Writer, args []string) error {
+func tokenCmd(ctx context.Context, e *env, stdout, stderr io.Writer, args []string) error {
 	fs := flag.NewFlagSet("token", flag.ContinueOnError)
 	tenant := fs.String("tenant", seed.DemoTenant, "tenant slug")
 	role := fs.String("role", store.RoleAdmin, "role claimed (ADMIN, HR, MANAGER, EMPLOYEE, AUDITOR)")
 	user := fs.String("user", "", "employee id (default: the tenant's first employee with --role)")
 	mfa := fs.Bool("mfa", false, "claim multi-factor authentication (amr: mfa)")
-	ttl := fs.Duration("ttl", 8*time.Hour, "lifetime")
+	ttl := fs.Duration("ttl", 8*time.Hour, "lifetime; negative mints a token that expired that long ago")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if !e.cfg.Development() {
 		return errors.New("development tokens are for APP_ENV=development only")
+	}
+	switch {
+	case *ttl == 0:
+		return fmt.Errorf("%w: --ttl must not be zero (negative mints an expired token)", errUsage)
+	case *ttl < 0 && -*ttl < auth.DefaultClockSkew:
+		// Useful to exercise a client's refresh; said aloud, since a typo would mean it too.
+		fmt.Fprintf(stderr, "warning: --ttl %s: the token expired %s ago, but servers allow %s of clock skew: "+
+			"it is accepted for another %s\n", *ttl, -*ttl, auth.DefaultClockSkew, auth.DefaultClockSkew+*ttl)
+	case *ttl < 0:
+		fmt.Fprintf(stderr, "warning: --ttl %s: the token expired %s ago; servers refuse it\n", *ttl, -*ttl)
 	}
 	tok, err := e.mintDevToken(ctx, *tenant, strings.ToUpper(*role), *user, *mfa, *ttl)
 	if err != nil {

@@ -70,7 +70,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "seed":
 		return seedCmd(ctx, env, stdout, args[1:])
 	case "token":
-		return tokenCmd(ctx, env, stdout, args[1:])
+		return tokenCmd(ctx, env, stdout, stderr, args[1:])
 	case "devdb":
 		return devdbCmd(ctx, env, stdout, args[1:])
 	case "help", "-h", "--help":

@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +19,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/workingtracker/api/internal/auth"
+	"github.com/workingtracker/api/internal/seed"
 	"github.com/workingtracker/api/internal/testdb"
 	"github.com/workingtracker/api/store"
 )
@@ -190,6 +194,12 @@ func TestCommands(t *testing.T) {
 		"OIDC_ISSUER": "https://idp.invalid", "OIDC_AUDIENCE": "api", "HTTP_ADDR": "127.0.0.1:0", "TRUSTED_PROXY_HOPS": "0"})
 	err = run(ctx, []string{"serve"}, superuser, io.Discard, &stderr)
 	require.ErrorContains(t, err, "bypasses row-level security")
+
+	// Production must say how many proxies it sits behind.
+	noHops := envFor(t, map[string]string{"APP_ENV": "production", "DATABASE_URL": os.Getenv("TEST_DATABASE_URL"),
+		"OIDC_ISSUER": "https://idp.invalid", "OIDC_AUDIENCE": "api", "HTTP_ADDR": "127.0.0.1:0"})
+	err = run(ctx, []string{"serve"}, noHops, io.Discard, &stderr)
+	require.ErrorContains(t, err, "TRUSTED_PROXY_HOPS is required in production")
 }
 
 func TestSeedIsDeterministic(t *testing.T) {
@@ -224,3 +234,119 @@ func TestSeedIsDeterministic(t *testing.T) {
 	}
 	require.Equal(t, fingerprint(), fingerprint())
 }
+
+// productionEnv is a complete production configuration over databaseURL whose issuer cannot be
+// reached: serve fails at discovering it, after every check of the database.
+func productionEnv(t *testing.T, databaseURL string) func(string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	issuer := "http://" + ln.Addr().String()
+	require.NoError(t, ln.Close()) // nothing listens there now
+	return envFor(t, map[string]string{"APP_ENV": "production", "DATABASE_URL": databaseURL,
+		"OIDC_ISSUER": issuer, "OIDC_AUDIENCE": "api", "HTTP_ADDR": "127.0.0.1:0", "TRUSTED_PROXY_HOPS": "0"})
+}
+
+func TestProductionServesOnlyAsARoleRowSecurityBinds(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	owned := testdb.URL(t)
+	for name, tc := range map[string]struct {
+		url  string
+		want string
+	}{
+		"ErrSuperuser":  {os.Getenv("TEST_DATABASE_URL"), "is a superuser or bypasses row-level security"},
+		"ErrTableOwner": {owned, "owns tenant tables (activity_samples, api_keys, departments, employees,"},
+		// Past every database check, serve stops at the unreachable issuer.
+		"OrdinaryRole": {testdb.AppRoleURL(t, owned), "auth: discover http://127.0.0.1:"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := run(ctx, []string{"serve"}, productionEnv(t, tc.url), io.Discard, io.Discard)
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
+}
+
+func TestProductionNeverSeeds(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := testdb.URL(t)
+	err := run(ctx, []string{"seed"}, productionEnv(t, url), io.Discard, io.Discard)
+	require.ErrorContains(t, err, "production (APP_ENV=production) never seeds")
+	require.NotErrorIs(t, err, errUsage, "exit status 1")
+
+	s, err := store.Open(ctx, url, store.Opts{MaxConns: 1})
+	require.NoError(t, err)
+	defer s.Close()
+	var tenants int
+	require.NoError(t, s.Pool().QueryRow(ctx, `SELECT count(*) FROM tenants`).Scan(&tenants))
+	require.Zero(t, tenants, "nothing written")
+}
+
+// TestTokenTTL: a negative --ttl mints a token that expired that long ago (with a warning), never
+// a valid one; zero is refused.
+func TestTokenTTL(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := testdb.URL(t)
+	s, err := store.Open(ctx, url, store.Opts{MaxConns: 1})
+	require.NoError(t, err)
+	defer s.Close()
+	tenant, err := s.CreateTenant(ctx, seed.DemoTenant, "Acme")
+	require.NoError(t, err)
+	_, err = s.CreateEmployee(ctx, store.Scope{TenantID: tenant.ID}, store.EmployeeParams{
+		Name: ptr("Ada"), Email: ptr("ada@acme.example"), Role: ptr(store.RoleAdmin)})
+	require.NoError(t, err)
+
+	dataDir := t.TempDir()
+	getenv := envFor(t, map[string]string{"DATABASE_URL": url, "DATA_DIR": dataDir})
+	mint := func(ttl string) (token, warning string, err error) {
+		var stdout, stderr bytes.Buffer
+		err = run(ctx, []string{"token", "--ttl", ttl}, getenv, &stdout, &stderr)
+		return strings.TrimSpace(stdout.String()), stderr.String(), err
+	}
+	signer, err := auth.LoadOrCreateDevSigner(filepath.Join(dataDir, "dev-signing-key.pem"))
+	require.NoError(t, err)
+	verifier, err := auth.NewVerifier(ctx, auth.VerifierOpts{Issuer: auth.DevIssuer, Audience: auth.DevAudience,
+		KeySet: signer.KeySet(), CacheTTL: -1})
+	require.NoError(t, err)
+	expiry := func(t *testing.T, token string) time.Time {
+		t.Helper()
+		parts := strings.Split(token, ".")
+		require.Len(t, parts, 3)
+		payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+		require.NoError(t, err)
+		var claims struct{ Exp int64 }
+		require.NoError(t, json.Unmarshal(payload, &claims))
+		return time.Unix(claims.Exp, 0)
+	}
+
+	t.Run("PositiveIsValid", func(t *testing.T) {
+		token, warning, err := mint("2h")
+		require.NoError(t, err)
+		require.Empty(t, warning)
+		require.WithinDuration(t, time.Now().Add(2*time.Hour), expiry(t, token), time.Minute)
+		_, err = verifier.Verify(ctx, token)
+		require.NoError(t, err)
+	})
+	t.Run("NegativeIsExpired", func(t *testing.T) {
+		token, warning, err := mint("-1h")
+		require.NoError(t, err)
+		require.Contains(t, warning, "warning: --ttl -1h0m0s: the token expired 1h0m0s ago")
+		require.WithinDuration(t, time.Now().Add(-time.Hour), expiry(t, token), time.Minute)
+		_, err = verifier.Verify(ctx, token)
+		require.ErrorIs(t, err, auth.ErrUnauthenticated)
+	})
+	t.Run("NegativeWithinClockSkewSaysSo", func(t *testing.T) {
+		token, warning, err := mint("-10s")
+		require.NoError(t, err)
+		require.Contains(t, warning, "accepted for another 50s")
+		require.WithinDuration(t, time.Now().Add(-10*time.Second), expiry(t, token), 5*time.Second)
+	})
+	t.Run("ErrZero", func(t *testing.T) {
+		_, _, err := mint("0")
+		require.ErrorIs(t, err, errUsage)
+	})
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,6 +28,12 @@ import (
 )
 
 func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _ []string) error {
+	if !e.cfg.Development() && !e.cfg.TrustedProxyHopsSet {
+		// Behind a load balancer, 0 would make every client one address sharing one
+		// failed-authentication budget; directly exposed, a guess would trust spoofed headers.
+		return errors.New("TRUSTED_PROXY_HOPS is required in production: the number of proxies in front " +
+			"of the server that append to X-Forwarded-For (0 when clients connect directly)")
+	}
 	e.cfg.ApplyRuntime()
 	s, err := e.openStore(ctx, store.Opts{StatementTimeout: 30 * time.Second})
 	if err != nil {
@@ -46,12 +53,13 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 			logger.Info("seeded demo data", "employees", res.Employees, "time_entries", res.TimeEntries)
 		}
 	}
-	// Row-level security is the second line of tenant isolation; a role that bypasses it would
-	// remove that line without a word. Development's private cluster connects as its superuser.
-	if bypass, err := s.BypassesRowSecurity(ctx); err != nil {
-		return err
-	} else if bypass && !e.cfg.Development() {
-		return errors.New("the database role is a superuser or bypasses row-level security: connect as an ordinary role")
+	// Row-level security is the second line of tenant isolation; a role that bypasses it, or owns
+	// the tables and may turn it off, would remove that line without a word. Development's
+	// private cluster connects as its superuser.
+	if !e.cfg.Development() {
+		if err := checkServingRole(ctx, s); err != nil {
+			return err
+		}
 	}
 	partitions := jobs.PartitionMaintenance{Store: s, Logger: logger}
 	if err := partitions.RunOnce(ctx); err != nil {
@@ -83,13 +91,15 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 		limiter = &ratelimit.Failover{Shared: shared, Local: limiter, Logger: logger, Metrics: rateMetrics}
 		ipLimiter = &ratelimit.Failover{Shared: shared, Local: ipLimiter, Logger: logger, Metrics: rateMetrics}
 	}
+	// A terminated employee's tokens stop working within auth.DefaultAccountTTL.
+	credentials := auth.Credentials{JWT: verifier, APIKey: graph.APIKeys(s), APIKeyPrefix: store.APIKeyPrefix,
+		APIKeyWellFormed: store.APIKeyWellFormed, Accounts: auth.NewAccounts(s, auth.AccountsOpts{})}
 	handler := graph.NewHTTPHandler(graph.ServerOpts{
-		Resolvers: resolvers.New(s),
-		Reader:    s,
-		Org:       s,
-		Loaders:   loaders.Opts{Quiet: e.cfg.LoaderWait},
-		Verifier: auth.Credentials{JWT: verifier, APIKey: graph.APIKeys(s), APIKeyPrefix: store.APIKeyPrefix,
-			APIKeyWellFormed: store.APIKeyWellFormed},
+		Resolvers:      resolvers.New(s),
+		Reader:         s,
+		Org:            s,
+		Loaders:        loaders.Opts{Quiet: e.cfg.LoaderWait},
+		Verifier:       credentials,
 		Logger:         logger,
 		Development:    e.cfg.Development(),
 		Introspection:  e.cfg.Introspection,
@@ -144,6 +154,27 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// checkServingRole refuses a database role that row-level security does not fully bind.
+func checkServingRole(ctx context.Context, s *store.Store) error {
+	role, err := s.CheckRole(ctx)
+	if err != nil {
+		return err
+	}
+	const deploy = "run `migrate up` as the schema's owner and serve as an ordinary role granted SELECT, INSERT, UPDATE, DELETE " +
+		"on the tables and EXECUTE on the functions (README, Deploying)"
+	switch {
+	case role.BypassesRowSecurity:
+		return fmt.Errorf("the database role %q is a superuser or bypasses row-level security: %s", role.Role, deploy)
+	case len(role.OwnedTenantTables) > 0:
+		return fmt.Errorf("the database role %q owns tenant tables (%s) and could turn their row-level security off: %s",
+			role.Role, strings.Join(role.OwnedTenantTables, ", "), deploy)
+	case len(role.UnprotectedTenantTables) > 0:
+		return fmt.Errorf("tenant tables without enabled and forced row-level security (%s): every tenant table needs both, "+
+			"as the migrations give them", strings.Join(role.UnprotectedTenantTables, ", "))
 	}
 	return nil
 }

@@ -37,6 +37,8 @@ type Server struct {
 	Opts    graph.ServerOpts
 	Handler http.Handler
 	t       testing.TB
+	// DatabaseURL is the database Store serves.
+	DatabaseURL string
 }
 
 // Opts tunes New.
@@ -58,16 +60,26 @@ type Opts struct {
 	// Log, when set, receives the server's log lines and net/http's error log as well as the
 	// test's log.
 	Log io.Writer
+	// DatabaseURL is the database to serve (default: a fresh migrated one); two servers given
+	// the same share it, as instances behind a load balancer do.
+	DatabaseURL string
+	// AccountTTL is how long the server trusts that a token's employee still has an open account
+	// (default auth.DefaultAccountTTL; negative: it checks on every request).
+	AccountTTL time.Duration
 }
 
 // New starts a server; everything stops when the test ends.
 func New(t testing.TB, opts Opts) *Server {
 	t.Helper()
 	counter := &testdb.StatementCounter{}
-	s := testdb.Open(t, store.Opts{Tracer: counter})
+	if opts.DatabaseURL == "" {
+		opts.DatabaseURL = testdb.URL(t)
+	}
+	s, err := store.Open(context.Background(), opts.DatabaseURL, store.Opts{Tracer: counter})
+	require.NoError(t, err)
+	t.Cleanup(s.Close)
 	signer := opts.Signer
 	if signer == nil {
-		var err error
 		signer, err = auth.GenerateSigner()
 		require.NoError(t, err)
 	}
@@ -82,13 +94,14 @@ func New(t testing.TB, opts Opts) *Server {
 		logs = io.MultiWriter(logs, opts.Log)
 	}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
+	credentials := auth.Credentials{JWT: verifier, APIKey: graph.APIKeys(s), APIKeyPrefix: store.APIKeyPrefix,
+		APIKeyWellFormed: store.APIKeyWellFormed, Accounts: auth.NewAccounts(s, auth.AccountsOpts{TTL: opts.AccountTTL})}
 	serverOpts := graph.ServerOpts{
-		Resolvers: resolvers.New(s),
-		Reader:    s,
-		Org:       s,
-		Loaders:   opts.Loaders,
-		Verifier: auth.Credentials{JWT: verifier, APIKey: graph.APIKeys(s), APIKeyPrefix: store.APIKeyPrefix,
-			APIKeyWellFormed: store.APIKeyWellFormed},
+		Resolvers:      resolvers.New(s),
+		Reader:         s,
+		Org:            s,
+		Loaders:        opts.Loaders,
+		Verifier:       credentials,
 		Logger:         logger,
 		Introspection:  !opts.NoIntrospection,
 		AllowedOrigins: opts.AllowedOrigins,
@@ -101,7 +114,7 @@ func New(t testing.TB, opts Opts) *Server {
 	srv.Config.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &Server{Store: s, Statements: counter, Signer: signer, URL: srv.URL, Opts: serverOpts, Handler: handler, t: t}
+	return &Server{Store: s, DatabaseURL: opts.DatabaseURL, Statements: counter, Signer: signer, URL: srv.URL, Opts: serverOpts, Handler: handler, t: t}
 }
 
 func unlimited() ratelimit.Tiers {

@@ -120,6 +120,9 @@ type VerifierOpts struct {
 	CacheSize int
 }
 
+// DefaultClockSkew is the default leeway on expiry and not-before.
+const DefaultClockSkew = time.Minute
+
 // DefaultCacheTTL bounds how long a verified token is trusted without checking its signature.
 const DefaultCacheTTL = time.Minute
 
@@ -142,7 +145,7 @@ func NewVerifier(ctx context.Context, opts VerifierOpts) (*Verifier, error) {
 		opts.MinRefresh = 10 * time.Second
 	}
 	if opts.ClockSkew == 0 {
-		opts.ClockSkew = time.Minute
+		opts.ClockSkew = DefaultClockSkew
 	}
 	keys := opts.KeySet
 	if keys == nil {
@@ -386,6 +389,9 @@ func Authenticate(ctx context.Context, v TokenVerifier, guard FailureGuard, head
 		}
 	}
 	p, err := v.Verify(ctx, raw)
+	if errors.Is(err, ErrAccountInactive) {
+		return nil, fail("account is not active")
+	}
 	if err != nil {
 		return nil, fail("invalid or expired token")
 	}
@@ -472,6 +478,9 @@ type Credentials struct {
 	JWT          TokenVerifier
 	APIKey       APIKeyAuthenticator
 	APIKeyPrefix string
+	// Accounts, when set, refuses JWTs whose employee is not an open account of their tenant
+	// (ErrAccountInactive). API keys are held to the same rule by their own lookup.
+	Accounts *Accounts
 	// APIKeyWellFormed tells a secret of the form keys are issued in (nil: any with the prefix).
 	APIKeyWellFormed func(secret string) bool
 }
@@ -493,5 +502,12 @@ func (c Credentials) Verify(ctx context.Context, raw string) (*Principal, error)
 	if c.APIKey != nil && c.APIKeyPrefix != "" && strings.HasPrefix(raw, c.APIKeyPrefix) {
 		return c.APIKey(ctx, raw)
 	}
-	return c.JWT.Verify(ctx, raw)
+	p, err := c.JWT.Verify(ctx, raw)
+	if err != nil || c.Accounts == nil {
+		return p, err
+	}
+	if err := c.Accounts.Check(ctx, p); err != nil {
+		return nil, err
+	}
+	return p, nil
 }

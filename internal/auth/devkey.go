@@ -130,8 +130,10 @@ type TokenParams struct {
 	EmployeeID uuid.UUID
 	Roles      []string
 	MFA        bool
-	TTL        time.Duration
-	Now        time.Time
+	// TTL is the token's lifetime from Now: zero means an hour; negative mints a token that
+	// expired that long ago (to exercise clients' refresh).
+	TTL time.Duration
+	Now time.Time
 }
 
 // Mint signs a token.
@@ -144,8 +146,12 @@ func (s *Signer) Mint(p TokenParams) (string, error) {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	if p.TTL <= 0 {
+	if p.TTL == 0 {
 		p.TTL = time.Hour
+	}
+	expiry, notBefore := now.Add(p.TTL), now.Add(-time.Minute)
+	if notBefore.After(expiry) {
+		notBefore = expiry // never valid, but not "valid from after it expired"
 	}
 	amr := []string{"pwd"}
 	if p.MFA {
@@ -155,8 +161,8 @@ func (s *Signer) Mint(p TokenParams) (string, error) {
 		Issuer:    p.Issuer,
 		Audience:  jwt.Audience{p.Audience},
 		IssuedAt:  jwt.NewNumericDate(now),
-		NotBefore: jwt.NewNumericDate(now.Add(-time.Minute)),
-		Expiry:    jwt.NewNumericDate(now.Add(p.TTL)),
+		NotBefore: jwt.NewNumericDate(notBefore),
+		Expiry:    jwt.NewNumericDate(expiry),
 		ID:        uuid.NewString(),
 	}
 	custom := Claims{Subject: p.EmployeeID.String(), TenantID: p.TenantID.String(), Roles: p.Roles, AMR: amr}

@@ -60,6 +60,9 @@ type Config struct {
 	// X-Forwarded-For (0: the peer address is the client's). Production must say: behind a
 	// load balancer, 0 would make every client one address, sharing one failure budget.
 	TrustedProxyHops int
+	// TrustedProxyHopsSet is whether TRUSTED_PROXY_HOPS was given: production serves only when
+	// it was.
+	TrustedProxyHopsSet bool
 	// WebsocketInitTimeout is WS_INIT_TIMEOUT (default 5s): how long a websocket may take to
 	// send connection_init. WebsocketMaxPending (WS_MAX_PENDING, default 1,000) and
 	// WebsocketMaxPendingPerClient (WS_MAX_PENDING_PER_CLIENT, default 10) bound the sockets
@@ -122,10 +125,8 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		if c.TrustedProxyHops, err = strconv.Atoi(v); err != nil || c.TrustedProxyHops < 0 {
 			errs = append(errs, errors.New("TRUSTED_PROXY_HOPS must be 0 or more"))
 		}
-	} else if c.Env == Production {
-		errs = append(errs, errors.New("TRUSTED_PROXY_HOPS is required in production: the number of proxies in front "+
-			"of the server that append to X-Forwarded-For (0 when clients connect directly)"))
 	}
+	c.TrustedProxyHopsSet = getenv("TRUSTED_PROXY_HOPS") != ""
 	if v := getenv("WS_INIT_TIMEOUT"); v != "" {
 		if c.WebsocketInitTimeout, err = time.ParseDuration(v); err != nil || c.WebsocketInitTimeout <= 0 {
 			errs = append(errs, errors.New("WS_INIT_TIMEOUT must be a positive duration such as 5s"))

@@ -38,10 +38,9 @@ func TestProductionRequiresWhatHasNoSafeDefault(t *testing.T) {
 	_, err := config.FromEnv(env(map[string]string{"APP_ENV": "production"}))
 	require.ErrorContains(t, err, "DATABASE_URL is required in production")
 	require.ErrorContains(t, err, "OIDC_ISSUER and OIDC_AUDIENCE are required in production")
-	require.ErrorContains(t, err, "TRUSTED_PROXY_HOPS is required in production")
 
 	c, err := config.FromEnv(env(map[string]string{"APP_ENV": "production", "DATABASE_URL": "postgres://db/wt",
-		"OIDC_ISSUER": "https://idp", "OIDC_AUDIENCE": "api", "TRUSTED_PROXY_HOPS": "0"}))
+		"OIDC_ISSUER": "https://idp", "OIDC_AUDIENCE": "api"}))
 	require.NoError(t, err)
 	require.False(t, c.Introspection, "introspection is off in production unless asked for")
 }

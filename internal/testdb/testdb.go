@@ -5,9 +5,11 @@ package testdb
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
+	"fmt"
 	"io/fs"
 	"net/url"
 	"os"
@@ -15,6 +17,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver pgtestdb opens
 	"github.com/peterldowns/pgtestdb"
@@ -99,16 +102,25 @@ func (migrator) Migrate(ctx context.Context, db *sql.DB, _ pgtestdb.Config) erro
 
 // StatementCounter counts the statements sent to the server (a pgx tracer): the round trips a
 // request costs.
-type StatementCounter struct{ n atomic.Int64 }
+type StatementCounter struct{ n, accountChecks atomic.Int64 }
 
 func (c *StatementCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
-	// Setting the tenant for row-level security depends on what the pooled connection served
-	// before (once per connection and tenant switch), not on the request: not counted.
-	if !strings.HasPrefix(data.SQL, "SELECT set_config('app.tenant_id'") {
+	switch {
+	case strings.HasPrefix(data.SQL, "SELECT set_config('app.tenant_id'"):
+		// Setting the tenant for row-level security depends on what the pooled connection served
+		// before (once per connection and tenant switch), not on the request: not counted.
+	case strings.HasPrefix(data.SQL, "SELECT /* account check */"):
+		// Authentication checks a token's account once per employee and cache period, not per
+		// request: counted apart.
+		c.accountChecks.Add(1)
+	default:
 		c.n.Add(1)
 	}
 	return ctx
 }
+
+// AccountChecks returns how often a token's account was read from the database.
+func (c *StatementCounter) AccountChecks() int64 { return c.accountChecks.Load() }
 
 func (c *StatementCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
@@ -116,4 +128,61 @@ func (c *StatementCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQu
 func (c *StatementCounter) Count() int64 { return c.n.Load() }
 
 // Reset starts counting from zero.
-func (c *StatementCounter) Reset() { c.n.Store(0) }
+func (c *StatementCounter) Reset() { c.n.Store(0); c.accountChecks.Store(0) }
+
+// AsTenant runs fn in a transaction whose row-level security admits tenant's rows (tests that
+// read or write tables directly).
+func AsTenant(ctx context.Context, db interface {
+	Begin(context.Context) (pgx.Tx, error)
+}, tenant uuid.UUID, fn func(pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT set_config('app.tenant_id', $1, true)`, tenant.String()); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+}
+
+// AppRoleURL returns a connection string to the database of dbURL (one of URL's) for a new
+// ordinary role granted what the service needs, as README's "Deploying" grants wt_app: row-level
+// security binds it and it owns nothing. The role is dropped when the test ends.
+func AppRoleURL(t testing.TB, dbURL string) string {
+	t.Helper()
+	ctx := context.Background()
+	target, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatalf("database url: %v", err)
+	}
+	admin, err := url.Parse(os.Getenv("TEST_DATABASE_URL"))
+	if err != nil {
+		t.Fatalf("TEST_DATABASE_URL: %v", err)
+	}
+	admin.Path = target.Path // the server's own account, in the test's database
+	secret := make([]byte, 12)
+	_, _ = rand.Read(secret)
+	role, password := "wt_app_"+hex.EncodeToString(secret[:6]), hex.EncodeToString(secret[6:])
+	exec := func(stmts ...string) {
+		t.Helper()
+		conn, err := pgx.Connect(ctx, admin.String())
+		if err != nil {
+			t.Fatalf("connect as the server's account: %v", err)
+		}
+		defer conn.Close(ctx)
+		for _, stmt := range stmts {
+			if _, err := conn.Exec(ctx, stmt); err != nil {
+				t.Fatalf("%s: %v", stmt, err)
+			}
+		}
+	}
+	ident := pgx.Identifier{role}.Sanitize()
+	exec(fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD '%s'", ident, password),
+		fmt.Sprintf("GRANT CONNECT ON DATABASE %s TO %s", pgx.Identifier{target.Path[1:]}.Sanitize(), ident),
+		"GRANT USAGE ON SCHEMA public TO "+ident,
+		"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "+ident,
+		"GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO "+ident)
+	// Registered after the caller's database, so it runs before the database is dropped (and
+	// after anything the caller opens with the URL is closed).
+	t.Cleanup(func() { exec("DROP OWNED BY "+ident, "DROP ROLE "+ident) })
+	target.User = url.UserPassword(role, password)
+	return target.String()
+}
