@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/workingtracker/api/graph"
+	"github.com/workingtracker/api/httpapi"
 	"github.com/workingtracker/api/internal/auth"
 	"github.com/workingtracker/api/internal/config"
 	"github.com/workingtracker/api/internal/ratelimit"
@@ -172,17 +173,19 @@ func Setup(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Env, err er
 		EmployeeID: admin.ID, Roles: []string{store.RoleAdmin}, TTL: 24 * time.Hour}); err != nil {
 		return nil, err
 	}
-	e.server = httptest.NewServer(graph.NewHTTPHandler(graph.ServerOpts{
-		Resolvers: resolvers.New(e.store),
-		Reader:    e.store,
-		Org:       e.store,
-		Loaders:   loaders.Opts{Quiet: cfg.Server.LoaderWait},
-		Verifier:  auth.Credentials{JWT: verifier, Accounts: auth.NewAccounts(e.store, auth.AccountsOpts{})},
-		Logger:    logger,
-		Ready:     e.store.Ping,
+	e.server = httptest.NewServer(httpapi.NewHandler(httpapi.Opts{
+		GraphQL: graph.ServerOpts{
+			Resolvers: resolvers.New(e.store),
+			Reader:    e.store,
+			Org:       e.store,
+			Loaders:   loaders.Opts{Quiet: cfg.Server.LoaderWait},
+		},
+		Verifier: auth.Credentials{JWT: verifier, Accounts: auth.NewAccounts(e.store, auth.AccountsOpts{})},
+		Logger:   logger,
+		Ready:    e.store.Ping,
 		// The security chain runs in full (costs are priced and charged), with a budget no
 		// workload exhausts: the bench measures serving, not refusing.
-		RateLimits: graph.RateLimits{Tiers: benchTiers()},
+		RateLimits: httpapi.RateLimits{Tiers: benchTiers()},
 	}))
 	// Keep-alive connections for every client: without enough idle slots per host the
 	// transport closes and redials connections, and the bench measures TCP handshakes.

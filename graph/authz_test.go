@@ -16,6 +16,7 @@ import (
 	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/internal/apitest"
 	"github.com/workingtracker/api/internal/auth"
+	"github.com/workingtracker/api/internal/policy"
 	"github.com/workingtracker/api/store"
 )
 
@@ -50,15 +51,15 @@ func TestEveryRootFieldDeclaresWhoMayUseIt(t *testing.T) {
 			continue
 		}
 		for _, f := range def.Fields {
-			rule := graph.RuleOf(f)
+			rule := policy.RuleOf(f)
 			require.NotEmpty(t, rule, "%s.%s has neither @hasRole nor @anyRole", root, f.Name)
-			if rule == graph.RuleAuthenticated {
+			if rule == policy.RuleAuthenticated {
 				require.Contains(t, openByDesign, f.Name, "%s.%s is open to every authenticated principal: say why here", root, f.Name)
 				continue
 			}
 			if root == "Mutation" {
 				// @hasRole and @anyRole refuse roles they do not know; the matrix tests run them.
-				require.Contains(t, []string{graph.RuleHasRole, graph.RuleAnyRole}, rule, "Mutation.%s", f.Name)
+				require.Contains(t, []string{policy.RuleHasRole, policy.RuleAnyRole}, rule, "Mutation.%s", f.Name)
 				continue
 			}
 			t.Run("UnknownRoleForbidden/"+f.Name, func(t *testing.T) {

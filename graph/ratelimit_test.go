@@ -20,7 +20,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
-	"github.com/workingtracker/api/graph"
+	"github.com/workingtracker/api/httpapi"
 	"github.com/workingtracker/api/internal/apitest"
 	"github.com/workingtracker/api/internal/auth"
 	"github.com/workingtracker/api/internal/ratelimit"
@@ -86,7 +86,7 @@ func postFrom(t *testing.T, url, clientIP, token, query string) (*http.Response,
 
 func TestCostBudget(t *testing.T) {
 	t.Parallel()
-	srv := apitest.New(t, apitest.Opts{RateLimits: graph.RateLimits{Tiers: slowTiers(100)}})
+	srv := apitest.New(t, apitest.Opts{RateLimits: httpapi.RateLimits{Tiers: slowTiers(100)}})
 	c := srv.NewTenant("acme")
 
 	// 1 + 20 employees × (1 + department 1).
@@ -183,7 +183,7 @@ func TestCostBudget(t *testing.T) {
 func TestTiers(t *testing.T) {
 	t.Parallel()
 	tiers := ratelimit.DefaultTiers()
-	srv := apitest.New(t, apitest.Opts{RateLimits: graph.RateLimits{Tiers: tiers}})
+	srv := apitest.New(t, apitest.Opts{RateLimits: httpapi.RateLimits{Tiers: tiers}})
 	c := srv.NewTenant("acme")
 	budget := func(token string) costExtension {
 		r := srv.Do(token, `{ rateLimit { currentlyAvailable } }`, nil)
@@ -194,7 +194,7 @@ func TestTiers(t *testing.T) {
 	// A person's token claiming a service role does not get the service's tier.
 	small, err := tiers.ParseTiers("EMPLOYEE=1234/5")
 	require.NoError(t, err)
-	srv2 := apitest.New(t, apitest.Opts{RateLimits: graph.RateLimits{Tiers: small}, DatabaseURL: srv.DatabaseURL})
+	srv2 := apitest.New(t, apitest.Opts{RateLimits: httpapi.RateLimits{Tiers: small}, DatabaseURL: srv.DatabaseURL})
 	claimsBI := srv2.Token(c.Tenant.ID, c.Admin.ID, "EMPLOYEE", "BI")
 	r := srv2.Do(claimsBI, `{ rateLimit { currentlyAvailable } }`, nil)
 	require.Equal(t, 1234, costOf(t, r).ThrottleStatus.MaximumAvailable)
@@ -236,7 +236,7 @@ func TestFailedAuthenticationSpendsTheClientIPBudget(t *testing.T) {
 	t.Parallel()
 	tiers := slowTiers(100)
 	tiers.Unauthenticated = ratelimit.Limit{Burst: 5, Rate: 1, Period: time.Hour}
-	srv := apitest.New(t, apitest.Opts{RateLimits: graph.RateLimits{Tiers: tiers, TrustedProxyHops: 1}})
+	srv := apitest.New(t, apitest.Opts{RateLimits: httpapi.RateLimits{Tiers: tiers, TrustedProxyHops: 1}})
 	c := srv.NewTenant("acme")
 	const attacker, neighbour = "203.0.113.7", "203.0.113.8"
 	for i := range 5 {
@@ -302,8 +302,8 @@ func TestBudgetIsSharedAcrossInstances(t *testing.T) {
 	t.Parallel()
 	signer, err := auth.GenerateSigner()
 	require.NoError(t, err)
-	limits := func() graph.RateLimits {
-		return graph.RateLimits{Tiers: slowTiers(100), Limiter: ratelimit.NewRedis(testredis.Client(t))}
+	limits := func() httpapi.RateLimits {
+		return httpapi.RateLimits{Tiers: slowTiers(100), Limiter: ratelimit.NewRedis(testredis.Client(t))}
 	}
 	first := apitest.New(t, apitest.Opts{Signer: signer, RateLimits: limits()})
 	instances := []*apitest.Server{
@@ -346,7 +346,7 @@ func TestRedisStoppingMidTest(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: server.Addr, MaxRetries: -1, ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = rdb.Close() })
 	metrics := ratelimit.NewMetrics(prometheus.NewRegistry())
-	srv := apitest.New(t, apitest.Opts{RateLimits: graph.RateLimits{Tiers: slowTiers(100), Metrics: metrics,
+	srv := apitest.New(t, apitest.Opts{RateLimits: httpapi.RateLimits{Tiers: slowTiers(100), Metrics: metrics,
 		Limiter: &ratelimit.Failover{Shared: ratelimit.NewRedis(rdb), Local: ratelimit.NewLocal(100),
 			Timeout: 100 * time.Millisecond, RetryEvery: 50 * time.Millisecond,
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics}}})

@@ -6,9 +6,9 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
 
-	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/graph/model"
 	"github.com/workingtracker/api/internal/apperr"
+	"github.com/workingtracker/api/internal/policy"
 	"github.com/workingtracker/api/loaders"
 	"github.com/workingtracker/api/store"
 )
@@ -18,7 +18,7 @@ import (
 // never served unscoped. (Missing loaders, loaders.For's error, are a wiring bug and surface
 // as internal errors.)
 func scope(ctx context.Context) (store.Scope, error) {
-	s, ok := graph.RequestScope(ctx)
+	s, ok := policy.ScopeFrom(ctx)
 	if !ok {
 		return store.Scope{}, apperr.New(apperr.Unauthenticated, "authentication required")
 	}

@@ -9,12 +9,12 @@ import (
 	"context"
 	"errors"
 
-	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/graph/model"
+	"github.com/workingtracker/api/internal/cost"
 )
 
 func (r *queryResolver) RateLimit(ctx context.Context) (*model.RateLimit, error) {
-	status, ok := graph.RateLimitFrom(ctx)
+	status, ok := cost.RateLimitFrom(ctx)
 	if !ok {
 		return nil, errors.New("rate limit: no budget in the request context")
 	}

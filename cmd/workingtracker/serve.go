@@ -18,7 +18,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/workingtracker/api/graph"
+	"github.com/workingtracker/api/httpapi"
 	"github.com/workingtracker/api/internal/auth"
+	"github.com/workingtracker/api/internal/cost"
 	"github.com/workingtracker/api/internal/ratelimit"
 	"github.com/workingtracker/api/internal/seed"
 	"github.com/workingtracker/api/jobs"
@@ -92,23 +94,25 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 		ipLimiter = &ratelimit.Failover{Shared: shared, Local: ipLimiter, Logger: logger, Metrics: rateMetrics}
 	}
 	// A terminated employee's tokens stop working within auth.DefaultAccountTTL.
-	credentials := auth.Credentials{JWT: verifier, APIKey: graph.APIKeys(s), APIKeyPrefix: store.APIKeyPrefix,
+	credentials := auth.Credentials{JWT: verifier, APIKey: auth.APIKeys(s), APIKeyPrefix: store.APIKeyPrefix,
 		APIKeyWellFormed: store.APIKeyWellFormed, Accounts: auth.NewAccounts(s, auth.AccountsOpts{})}
-	handler := graph.NewHTTPHandler(graph.ServerOpts{
-		Resolvers:      resolvers.New(s),
-		Reader:         s,
-		Org:            s,
-		Loaders:        loaders.Opts{Quiet: e.cfg.LoaderWait},
+	handler := httpapi.NewHandler(httpapi.Opts{
+		GraphQL: graph.ServerOpts{
+			Resolvers:      resolvers.New(s),
+			Reader:         s,
+			Org:            s,
+			Loaders:        loaders.Opts{Quiet: e.cfg.LoaderWait},
+			DocumentLimits: cost.DocumentLimits{MaxDepth: e.cfg.MaxQueryDepth},
+		},
 		Verifier:       credentials,
 		Logger:         logger,
 		Development:    e.cfg.Development(),
 		Introspection:  e.cfg.Introspection,
 		AllowedOrigins: e.cfg.AllowedOrigins,
 		Ready:          allReady(ready),
-		RateLimits: graph.RateLimits{Limiter: limiter, IPLimiter: ipLimiter, Tiers: e.cfg.RateTiers, Metrics: rateMetrics,
+		RateLimits: httpapi.RateLimits{Limiter: limiter, IPLimiter: ipLimiter, Tiers: e.cfg.RateTiers, Metrics: rateMetrics,
 			TrustedProxyHops: e.cfg.TrustedProxyHops},
-		DocumentLimits: graph.DocumentLimits{MaxDepth: e.cfg.MaxQueryDepth},
-		Websockets: graph.WebsocketLimits{InitTimeout: e.cfg.WebsocketInitTimeout, MaxPending: e.cfg.WebsocketMaxPending,
+		Websockets: auth.WebsocketLimits{InitTimeout: e.cfg.WebsocketInitTimeout, MaxPending: e.cfg.WebsocketMaxPending,
 			MaxPendingPerClient: e.cfg.WebsocketMaxPendingPerClient},
 	})
 	ln, err := net.Listen("tcp", e.cfg.HTTPAddr)

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/workingtracker/api/graph"
+	"github.com/workingtracker/api/httpapi"
 	"github.com/workingtracker/api/internal/auth"
 	"github.com/workingtracker/api/internal/ratelimit"
 	"github.com/workingtracker/api/internal/testdb"
@@ -34,7 +35,7 @@ type Server struct {
 	Signer     *auth.Signer
 	URL        string
 	// Opts built Handler, which serves URL.
-	Opts    graph.ServerOpts
+	Opts    httpapi.Opts
 	Handler http.Handler
 	t       testing.TB
 	// DatabaseURL is the database Store serves.
@@ -49,12 +50,12 @@ type Opts struct {
 	AllowedOrigins []string
 	// RateLimits are the budgets. By default they are too large to matter: tests of other
 	// features send pages of 100 with everything nested, which production's tiers refuse.
-	RateLimits graph.RateLimits
+	RateLimits httpapi.RateLimits
 	// Signer signs the tokens the server trusts (default: a new key). Two servers given the
 	// same signer accept the same tokens, as two instances behind a load balancer do.
 	Signer *auth.Signer
 	// Websockets bound unauthenticated websockets (defaults otherwise).
-	Websockets graph.WebsocketLimits
+	Websockets auth.WebsocketLimits
 	// NoIntrospection serves as production does by default: no __schema or __type.
 	NoIntrospection bool
 	// Log, when set, receives the server's log lines and net/http's error log as well as the
@@ -94,13 +95,15 @@ func New(t testing.TB, opts Opts) *Server {
 		logs = io.MultiWriter(logs, opts.Log)
 	}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
-	credentials := auth.Credentials{JWT: verifier, APIKey: graph.APIKeys(s), APIKeyPrefix: store.APIKeyPrefix,
+	credentials := auth.Credentials{JWT: verifier, APIKey: auth.APIKeys(s), APIKeyPrefix: store.APIKeyPrefix,
 		APIKeyWellFormed: store.APIKeyWellFormed, Accounts: auth.NewAccounts(s, auth.AccountsOpts{TTL: opts.AccountTTL})}
-	serverOpts := graph.ServerOpts{
-		Resolvers:      resolvers.New(s),
-		Reader:         s,
-		Org:            s,
-		Loaders:        opts.Loaders,
+	serverOpts := httpapi.Opts{
+		GraphQL: graph.ServerOpts{
+			Resolvers: resolvers.New(s),
+			Reader:    s,
+			Org:       s,
+			Loaders:   opts.Loaders,
+		},
 		Verifier:       credentials,
 		Logger:         logger,
 		Introspection:  !opts.NoIntrospection,
@@ -109,7 +112,7 @@ func New(t testing.TB, opts Opts) *Server {
 		RateLimits:     opts.RateLimits,
 		Websockets:     opts.Websockets,
 	}
-	handler := graph.NewHTTPHandler(serverOpts)
+	handler := httpapi.NewHandler(serverOpts)
 	srv := httptest.NewUnstartedServer(handler)
 	srv.Config.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
 	srv.Start()

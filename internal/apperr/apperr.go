@@ -1,16 +1,23 @@
-// Package apperr is the one error type of the application. Its codes are a public contract: they
-// travel to clients as a GraphQL error's extensions.code, so clients branch on them and may show
-// the message. Anything that is not an *Error is internal and is never shown to a client.
+// Package apperr is the one error vocabulary of the application. Its codes are a public
+// contract: they travel to clients as a GraphQL error's extensions.code, so clients branch on
+// them and may show the message. Every code the server can emit is declared here, with the HTTP
+// status that answers it when it refuses a whole request (HTTPStatus); anything that is not an
+// *Error is internal and is never shown to a client.
+//
+// It owns no writing: the HTTP layer (httpapi) writes errors, the GraphQL error presenter
+// (graph) turns an *Error into a GraphQL error.
 package apperr
 
 import (
 	"errors"
 	"fmt"
+	"net/http"
 )
 
 // Code classifies an error for clients. Values are stable; add, never rename.
 type Code string
 
+// Errors of a field or an operation: the request was understood, this part was refused.
 const (
 	BadUserInput    Code = "BAD_USER_INPUT"
 	NotFound        Code = "NOT_FOUND"
@@ -20,7 +27,69 @@ const (
 	// MFARequired asks the client to step up: authenticate with a second factor and retry.
 	MFARequired Code = "MFA_REQUIRED"
 	Internal    Code = "INTERNAL"
+	// RateLimited: the caller's budget cannot pay for the operation now (extensions.retryAfter,
+	// seconds; HTTP 429 with Retry-After).
+	RateLimited Code = "RATE_LIMITED"
 )
+
+// Request errors: the document or the HTTP request itself cannot be executed. GraphQL over
+// HTTP answers them 200 to clients that accept application/json and 4xx (with no data entry)
+// to those that accept application/graphql-response+json.
+const (
+	// BadRequest: the body is not a GraphQL request at all (undecodable JSON, no query).
+	BadRequest Code = "BAD_REQUEST"
+	// RequestTooLarge: the body is over the limit (HTTP 413).
+	RequestTooLarge Code = "REQUEST_TOO_LARGE"
+	// ParseFailed and ValidationFailed are gqlgen's own codes for a document that does not
+	// parse or does not validate against the schema (variables included).
+	ParseFailed      Code = "GRAPHQL_PARSE_FAILED"
+	ValidationFailed Code = "GRAPHQL_VALIDATION_FAILED"
+	// ComplexityLimit: the document or its cost is over a limit (extensions.limit, maximum).
+	ComplexityLimit Code = "COMPLEXITY_LIMIT"
+	// IntrospectionDisabled: __schema or __type where introspection is off (production).
+	IntrospectionDisabled Code = "INTROSPECTION_DISABLED"
+)
+
+// Codes lists every code, for the test that nothing emits an undeclared one.
+func Codes() []Code {
+	return []Code{BadUserInput, NotFound, Conflict, Unauthenticated, Forbidden, MFARequired, Internal,
+		RateLimited, BadRequest, RequestTooLarge, ParseFailed, ValidationFailed, ComplexityLimit,
+		IntrospectionDisabled}
+}
+
+// IsDocumentError reports whether c refuses a GraphQL document before execution (it does not
+// parse, validate or coerce its variables, or it is over a limit). GraphQL over HTTP answers
+// these 200 to clients that accept application/json and 400, with no data entry, to those that
+// accept application/graphql-response+json.
+func (c Code) IsDocumentError() bool {
+	switch c {
+	case ParseFailed, ValidationFailed, ComplexityLimit, IntrospectionDisabled:
+		return true
+	}
+	return false
+}
+
+// HTTPStatus is the status of a response refused with c before any data: authentication (401),
+// budgets (429), bodies (400, 413), internal faults (500), document errors (400, see
+// IsDocumentError). Every other code is a field error, answered 200 beside the data there is.
+func (c Code) HTTPStatus() int {
+	switch c {
+	case Unauthenticated:
+		return http.StatusUnauthorized
+	case RateLimited:
+		return http.StatusTooManyRequests
+	case RequestTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case BadRequest:
+		return http.StatusBadRequest
+	case Internal:
+		return http.StatusInternalServerError
+	}
+	if c.IsDocumentError() {
+		return http.StatusBadRequest
+	}
+	return http.StatusOK
+}
 
 // Error is an error a client may see: a code to branch on and a message to show.
 type Error struct {

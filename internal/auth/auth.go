@@ -14,7 +14,6 @@ import (
 	"math"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -318,41 +317,6 @@ func BearerToken(header string) (string, bool) {
 	return strings.TrimSpace(token), true
 }
 
-// Middleware authenticates every request it wraps. A websocket upgrade may instead carry its
-// token in the connection_init payload (browsers cannot set headers on websockets): it passes
-// through unauthenticated here and the websocket transport authenticates it.
-//
-// guard, when not nil, slows down clients that keep failing. Only failures are throttled: a
-// client address whose failures are spent (a flood, or a neighbour behind the same NAT or
-// proxy) still gets through with valid credentials, so nobody can lock a colleague out. A
-// blocked address's credentials are checked only when they could be valid at all (Plausible:
-// a JWT of the right shape whose signature then verifies, or an API key of the right form):
-// its junk costs no signature check or lookup, and its failures are answered 429.
-func Middleware(v TokenVerifier, guard FailureGuard, next http.Handler) http.Handler {
-	if guard == nil {
-		guard = noGuard{}
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		header := r.Header.Get("Authorization")
-		if header == "" && isWebsocketUpgrade(r) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		p, err := Authenticate(r.Context(), v, guard, header)
-		if err != nil {
-			refused := &RefusedError{Message: "invalid or expired token"}
-			errors.As(err, &refused)
-			if refused.RetryAfter > 0 {
-				TooManyFailures(w, refused.RetryAfter)
-				return
-			}
-			Unauthorized(w, refused.Message)
-			return
-		}
-		next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
-	})
-}
-
 // RefusedError is a failed authentication: Message is safe to show; a RetryAfter above zero
 // means the client's address has failed too often and must wait that long (429).
 type RefusedError struct {
@@ -369,6 +333,9 @@ func (e *RefusedError) Unwrap() error { return ErrUnauthenticated }
 // (HTTP requests, websocket connection_init). Failures are counted by guard; it returns a
 // *RefusedError for every refusal.
 func Authenticate(ctx context.Context, v TokenVerifier, guard FailureGuard, header string) (*Principal, error) {
+	if guard == nil {
+		guard = noGuard{}
+	}
 	wait, blocked := guard.Blocked(ctx)
 	fail := func(message string) error {
 		if w, limited := guard.Failed(ctx); limited {
@@ -404,69 +371,9 @@ type plausibleChecker interface {
 	Plausible(raw string) bool
 }
 
-func isWebsocketUpgrade(r *http.Request) bool {
-	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
-}
-
-// Unauthorized answers 401 with a GraphQL-shaped error body, so clients handle it like any
-// other error: extensions.code is UNAUTHENTICATED.
-func Unauthorized(w http.ResponseWriter, message string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("WWW-Authenticate", `Bearer realm="workingtracker"`)
-	w.WriteHeader(http.StatusUnauthorized)
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"errors": []map[string]any{{
-			"message":    message,
-			"extensions": map[string]any{"code": "UNAUTHENTICATED"},
-		}},
-	})
-}
-
-// FailureGuard keeps count of a client's failed authentications (the client is identified by
-// the request context, e.g. its address).
-type FailureGuard interface {
-	// Blocked reports whether the client has failed too often to try now, and for how long.
-	Blocked(ctx context.Context) (time.Duration, bool)
-	// Failed records a failure; it reports whether the client is now blocked, and for how long.
-	Failed(ctx context.Context) (time.Duration, bool)
-}
-
-type noGuard struct{}
-
-func (noGuard) Blocked(context.Context) (time.Duration, bool) { return 0, false }
-func (noGuard) Failed(context.Context) (time.Duration, bool)  { return 0, false }
-
 // RetryAfterSeconds rounds a wait up to whole seconds (Retry-After's unit), at least 1.
 func RetryAfterSeconds(d time.Duration) int {
 	return max(1, int(math.Ceil(d.Seconds())))
-}
-
-// TooManyFailures answers 429 with Retry-After to a client that failed to authenticate too often.
-func TooManyFailures(w http.ResponseWriter, wait time.Duration) {
-	seconds := RetryAfterSeconds(wait)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Retry-After", strconv.Itoa(seconds))
-	w.WriteHeader(http.StatusTooManyRequests)
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"errors": []map[string]any{{
-			"message":    fmt.Sprintf("too many failed authentications from this address; retry in %d s", seconds),
-			"extensions": map[string]any{"code": "RATE_LIMITED", "retryAfter": seconds},
-		}},
-	})
-}
-
-// TooManyConnections answers 429 to a client holding as many unauthenticated connections as it
-// may.
-func TooManyConnections(w http.ResponseWriter, message string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Retry-After", "5")
-	w.WriteHeader(http.StatusTooManyRequests)
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"errors": []map[string]any{{
-			"message":    message,
-			"extensions": map[string]any{"code": "RATE_LIMITED", "retryAfter": 5},
-		}},
-	})
 }
 
 // APIKeyAuthenticator turns an API key secret into its service principal.

@@ -1,4 +1,4 @@
-package graph
+package httpapi
 
 import (
 	"encoding/json"
@@ -33,4 +33,13 @@ func TestAppendResponseWritesWhatJSONMarshalWrites(t *testing.T) {
 			require.Equal(t, string(want), string(got))
 		})
 	}
+}
+
+// A response refused before execution has no data entry (GraphQL over HTTP).
+func TestAppendResponseWithoutDataHasNoDataEntry(t *testing.T) {
+	t.Parallel()
+	got, err := appendErrorResponse(nil, gqlerror.List{{Message: "no", Extensions: map[string]any{"code": "RATE_LIMITED"}}})
+	require.NoError(t, err)
+	require.JSONEq(t, `{"errors":[{"message":"no","extensions":{"code":"RATE_LIMITED"}}]}`, string(got))
+	require.NotContains(t, string(got), `"data"`)
 }

@@ -1,4 +1,4 @@
-package graph
+package cost
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/parser"
+
+	"github.com/workingtracker/api/internal/apperr"
 )
 
 // DocumentLimits bound the shape of a GraphQL document. They are checked on the parsed document
@@ -47,9 +49,25 @@ func DefaultDocumentLimits() DocumentLimits {
 	}
 }
 
-// codeComplexityLimit refuses a document or operation that is too big or too expensive;
-// extensions.limit says which limit, extensions.maximum its value.
-const codeComplexityLimit = "COMPLEXITY_LIMIT"
+// NewDocumentLimits is the gqlgen extension that applies limits before validation. validated is
+// the server's query cache; onRefuse, when set, is told which limit refused a document.
+func NewDocumentLimits(limits DocumentLimits, validated graphql.Cache[*ast.QueryDocument], onRefuse func(limit string)) graphql.HandlerExtension {
+	return documentLimits{limits: limits.WithDefaults(), validated: validated, onRefuse: onRefuse}
+}
+
+// WithDefaults fills the limits left at zero from DefaultDocumentLimits.
+func (l DocumentLimits) WithDefaults() DocumentLimits {
+	def := DefaultDocumentLimits()
+	for _, f := range []struct{ v, def *int }{{&l.MaxTokens, &def.MaxTokens}, {&l.MaxDepth, &def.MaxDepth},
+		{&l.MaxIntrospectionDepth, &def.MaxIntrospectionDepth}, {&l.MaxAliases, &def.MaxAliases},
+		{&l.MaxRootFields, &def.MaxRootFields}, {&l.MaxDirectivesPerField, &def.MaxDirectivesPerField},
+		{&l.MaxFields, &def.MaxFields}} {
+		if *f.v <= 0 {
+			*f.v = *f.def
+		}
+	}
+	return l
+}
 
 // documentLimits is the gqlgen extension that applies DocumentLimits before validation.
 type documentLimits struct {
@@ -101,7 +119,7 @@ func (l documentLimits) check(doc *ast.QueryDocument) *gqlerror.Error {
 	for _, op := range doc.Operations {
 		root, err := s.selections(op.SelectionSet)
 		if err != nil {
-			return &gqlerror.Error{Message: err.Error(), Extensions: map[string]any{"code": "GRAPHQL_VALIDATION_FAILED"}}
+			return &gqlerror.Error{Message: err.Error(), Extensions: map[string]any{"code": string(apperr.ValidationFailed)}}
 		}
 		switch {
 		case root.depth > l.limits.MaxDepth:
@@ -126,7 +144,7 @@ func (l documentLimits) refuse(limit string, maximum int, what string) *gqlerror
 	}
 	return &gqlerror.Error{
 		Message:    fmt.Sprintf("the document is too complex: %s; the limit is %d", what, maximum),
-		Extensions: map[string]any{"code": codeComplexityLimit, "limit": limit, "maximum": maximum},
+		Extensions: map[string]any{"code": string(apperr.ComplexityLimit), "limit": limit, "maximum": maximum},
 	}
 }
 

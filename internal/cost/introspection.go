@@ -1,21 +1,14 @@
-package graph
+package cost
 
 import (
 	"context"
-	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/workingtracker/api/internal/apperr"
 )
-
-// codeIntrospectionDisabled refuses __schema and __type where introspection is off
-// (production): the client asked for something this server does not offer, like a validation
-// error, and is answered like one (422, or 400 for application/graphql-response+json).
-const codeIntrospectionDisabled = "INTROSPECTION_DISABLED"
-
-var registerIntrospectionCode sync.Once
 
 // introspectionRefusal is the gqlgen extension that refuses introspection before execution,
 // with its own code: left to execution, gqlgen's resolver error would be reported as an
@@ -27,11 +20,10 @@ var (
 	_ graphql.OperationContextMutator = introspectionRefusal{}
 )
 
-func newIntrospectionRefusal() introspectionRefusal {
-	// gqlgen keeps error kinds in a package map; registered once, before any handler serves.
-	registerIntrospectionCode.Do(func() { errcode.RegisterErrorType(codeIntrospectionDisabled, errcode.KindProtocol) })
-	return introspectionRefusal{}
-}
+// NewIntrospectionRefusal refuses __schema and __type before execution, as a request error
+// (INTROSPECTION_DISABLED): the client asked for something this server does not offer, and the
+// transport answers it like a validation error.
+func NewIntrospectionRefusal() graphql.HandlerExtension { return introspectionRefusal{} }
 
 func (introspectionRefusal) ExtensionName() string                   { return "IntrospectionRefusal" }
 func (introspectionRefusal) Validate(graphql.ExecutableSchema) error { return nil }
@@ -42,7 +34,7 @@ func (introspectionRefusal) MutateOperationContext(_ context.Context, oc *graphq
 	}
 	return &gqlerror.Error{
 		Message:    "introspection is disabled on this server: compose from the published SDL (_service) instead",
-		Extensions: map[string]any{"code": codeIntrospectionDisabled},
+		Extensions: map[string]any{"code": string(apperr.IntrospectionDisabled)},
 	}
 }
 

@@ -1,4 +1,4 @@
-package graph_test
+package httpapi_test
 
 import (
 	"net/http"
@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/workingtracker/api/graph"
+	"github.com/workingtracker/api/httpapi"
 	"github.com/workingtracker/api/internal/apitest"
 	"github.com/workingtracker/api/internal/auth"
 	"github.com/workingtracker/api/internal/ratelimit"
@@ -26,7 +26,7 @@ func BenchmarkSecurityChain(b *testing.B) {
 	c := srv.NewTenant("acme")
 	principal := &auth.Principal{TenantID: c.Tenant.ID, EmployeeID: c.Admin.ID, Roles: []string{"ADMIN"},
 		ExpiresAt: time.Now().Add(time.Hour)}
-	bare := graph.NewUnguardedGraphQLHandler(srv.Opts)
+	bare := httpapi.NewBareGraphQLHandler(srv.Opts)
 	off := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		bare.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), principal)))
 	})
@@ -37,8 +37,8 @@ func BenchmarkSecurityChain(b *testing.B) {
 	withLimiter := func(l ratelimit.Limiter) http.Handler {
 		opts := srv.Opts
 		// apitest's tiers never refuse: the bench prices charging, not refusing.
-		opts.RateLimits = graph.RateLimits{Limiter: l, Tiers: opts.RateLimits.Tiers}
-		return graph.NewHTTPHandler(opts)
+		opts.RateLimits = httpapi.RateLimits{Limiter: l, Tiers: opts.RateLimits.Tiers}
+		return httpapi.NewHandler(opts)
 	}
 	handlers = append(handlers, struct {
 		name string

@@ -1,4 +1,4 @@
-package graph
+package policy
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/workingtracker/api/internal/auth"
-	"github.com/workingtracker/api/internal/policy"
 	"github.com/workingtracker/api/store"
 )
 
@@ -22,35 +21,37 @@ type Org interface {
 	ReportsOf(ctx context.Context, scope store.Scope, managerID uuid.UUID) ([]uuid.UUID, error)
 }
 
-// NewRequestScope is the scope of a request made by p: the employees its roles reach.
-func NewRequestScope(ctx context.Context, org Org, p *auth.Principal) (store.Scope, error) {
+// NewScope is the scope of a request made by p: the employees its roles reach (read reach,
+// computed here with one query for a manager's reporting line) and what it may write. The
+// store applies both to every statement.
+func NewScope(ctx context.Context, org Org, p *auth.Principal) (store.Scope, error) {
 	scope := ScopeOf(p)
-	switch policy.EmployeeReach(p) {
-	case policy.ReachTenant:
-	case policy.ReachNone:
+	switch EmployeeReach(p) {
+	case ReachTenant:
+	case ReachNone:
 		scope.Visible = []uuid.UUID{}
-	case policy.ReachReports:
+	case ReachReports:
 		reports, err := org.ReportsOf(ctx, scope, p.EmployeeID)
 		if err != nil {
 			return store.Scope{}, fmt.Errorf("reporting line: %w", err)
 		}
 		scope.Visible = append(reports, p.EmployeeID)
-	case policy.ReachSelf:
+	case ReachSelf:
 		scope.Visible = []uuid.UUID{p.EmployeeID}
 	}
-	scope.Writes = policy.Writes(p, scope.Visible)
+	scope.Writes = Writes(p, scope.Visible)
 	return scope, nil
 }
 
 type scopeKey struct{}
 
-// WithRequestScope returns ctx carrying the request's scope.
-func WithRequestScope(ctx context.Context, s store.Scope) context.Context {
+// WithScope returns ctx carrying the request's scope.
+func WithScope(ctx context.Context, s store.Scope) context.Context {
 	return context.WithValue(ctx, scopeKey{}, s)
 }
 
-// RequestScope returns the request's scope, set once per operation after authentication.
-func RequestScope(ctx context.Context) (store.Scope, bool) {
+// ScopeFrom returns the request's scope, set once per operation after authentication.
+func ScopeFrom(ctx context.Context) (store.Scope, bool) {
 	s, ok := ctx.Value(scopeKey{}).(store.Scope)
 	return s, ok
 }

@@ -1,4 +1,4 @@
-package graph
+package cost_test
 
 import (
 	"fmt"
@@ -10,12 +10,15 @@ import (
 	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/validator"
+
+	"github.com/workingtracker/api/graph"
+	"github.com/workingtracker/api/internal/cost"
 )
 
 // TestOperationCost pins the cost rules on the real schema, each figure worked out by hand.
 func TestOperationCost(t *testing.T) {
 	t.Parallel()
-	schema := NewExecutableSchema(Config{}).Schema()
+	schema := graph.NewExecutableSchema(graph.Config{}).Schema()
 	cases := []struct {
 		name  string
 		query string
@@ -55,7 +58,7 @@ func TestOperationCost(t *testing.T) {
 			op := doc.Operations[0]
 			vars, err := validator.VariableValues(schema, op, tc.vars)
 			require.NoError(t, err)
-			require.Equal(t, tc.want, operationCost(schema, op, vars))
+			require.Equal(t, tc.want, cost.Price(schema, op, vars))
 		})
 	}
 }
@@ -64,7 +67,7 @@ func TestOperationCost(t *testing.T) {
 // expands to 2^30 fields; memoised fragments price it in linear time, at the saturated maximum.
 func TestFragmentBombCostsLinearTime(t *testing.T) {
 	t.Parallel()
-	schema := NewExecutableSchema(Config{}).Schema()
+	schema := graph.NewExecutableSchema(graph.Config{}).Schema()
 	query := `{ me { ...F0 } }`
 	for i := range 30 {
 		query += fmt.Sprintf("\nfragment F%d on Employee { a: manager { ...F%d } b: manager { ...F%d } }", i, i+1, i+1)
@@ -72,14 +75,14 @@ func TestFragmentBombCostsLinearTime(t *testing.T) {
 	query += "\nfragment F30 on Employee { id }"
 	doc, errs := gqlparser.LoadQuery(schema, query)
 	require.Empty(t, errs)
-	require.Equal(t, 1+(1<<31)-2, operationCost(schema, doc.Operations[0], nil))
+	require.Equal(t, 1+(1<<31)-2, cost.Price(schema, doc.Operations[0], nil))
 }
 
 // TestSizedFragmentBombCostsLinearTime: the same inside a connection, whose page size is handed
 // down into the fragments (memoised per size too).
 func TestSizedFragmentBombCostsLinearTime(t *testing.T) {
 	t.Parallel()
-	schema := NewExecutableSchema(Config{}).Schema()
+	schema := graph.NewExecutableSchema(graph.Config{}).Schema()
 	query := `{ employees(first: 1) { ...F0 } }`
 	for i := range 40 {
 		query += fmt.Sprintf("\nfragment F%d on EmployeeConnection { ...F%d ...F%d }", i, i+1, i+1)
@@ -88,7 +91,7 @@ func TestSizedFragmentBombCostsLinearTime(t *testing.T) {
 	doc, errs := gqlparser.LoadQuery(schema, query)
 	require.Empty(t, errs)
 	done := make(chan int)
-	go func() { done <- operationCost(schema, doc.Operations[0], nil) }()
+	go func() { done <- cost.Price(schema, doc.Operations[0], nil) }()
 	select {
 	case cost := <-done:
 		require.Equal(t, 1+(1<<40)*1, cost)
@@ -101,7 +104,7 @@ func TestSizedFragmentBombCostsLinearTime(t *testing.T) {
 // fallback of 100 items; every list in the schema says what it holds instead.
 func TestEveryListDeclaresItsSize(t *testing.T) {
 	t.Parallel()
-	schema := NewExecutableSchema(Config{}).Schema()
+	schema := graph.NewExecutableSchema(graph.Config{}).Schema()
 	for _, typ := range schema.Types {
 		if typ.BuiltIn || (typ.Kind != ast.Object && typ.Kind != ast.Interface) || typ.Name[0] == '_' {
 			continue

@@ -1,4 +1,4 @@
-package graph
+package cost
 
 import (
 	"encoding/json"
@@ -30,8 +30,8 @@ const (
 	unsizedList = 100
 )
 
-// operationCost is the static cost of op with its variables.
-func operationCost(schema *ast.Schema, op *ast.OperationDefinition, vars map[string]any) int {
+// Price is the static cost of op with its variables.
+func Price(schema *ast.Schema, op *ast.OperationDefinition, vars map[string]any) int {
 	c := &costCalc{schema: schema, vars: vars, fragments: map[fragmentKey]int{}}
 	total := 0
 	for _, f := range c.fields(op.SelectionSet) {

@@ -1,4 +1,4 @@
-package graph
+package cost
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/parser"
+
+	"github.com/workingtracker/api/internal/apperr"
 )
 
 // abusiveDocuments are the classic ways to make a GraphQL server work hard, each with the limit
@@ -67,7 +69,7 @@ func TestAbusiveDocumentsAreRefusedCheaply(t *testing.T) {
 			require.Equal(t, "GRAPHQL_VALIDATION_FAILED", err.Extensions["code"], doc.name)
 		default:
 			require.NotNil(t, err, doc.name)
-			require.Equal(t, codeComplexityLimit, err.Extensions["code"], doc.name)
+			require.Equal(t, string(apperr.ComplexityLimit), err.Extensions["code"], doc.name)
 			require.Equal(t, doc.limit, err.Extensions["limit"], doc.name)
 		}
 		// The largest document is ~110 KB of text; parsing the first 5,000 tokens of it and

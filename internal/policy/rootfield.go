@@ -1,45 +1,12 @@
-package graph
+package policy
 
 import (
 	"context"
 
-	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/workingtracker/api/internal/apperr"
-	"github.com/workingtracker/api/internal/policy"
 )
-
-// Directives enforces the schema's authorization directives through the policy package.
-func Directives() DirectiveRoot {
-	return DirectiveRoot{
-		HasRole: func(ctx context.Context, _ any, next graphql.Resolver, roles []string) (any, error) {
-			if _, err := policy.RequireAnyRole(ctx, roles); err != nil {
-				return nil, err
-			}
-			return next(ctx)
-		},
-		SettableBy: func(ctx context.Context, _ any, next graphql.Resolver, roles []string) (any, error) {
-			if _, err := policy.RequireAnyRole(ctx, roles); err != nil {
-				return nil, err
-			}
-			return next(ctx)
-		},
-		Mfa: func(ctx context.Context, _ any, next graphql.Resolver) (any, error) {
-			if _, err := policy.RequireMFA(ctx); err != nil {
-				return nil, err
-			}
-			return next(ctx)
-		},
-		AnyRole: func(ctx context.Context, _ any, next graphql.Resolver) (any, error) {
-			if _, err := policy.RequireKnownRole(ctx); err != nil {
-				return nil, err
-			}
-			return next(ctx)
-		},
-		Constraint: constraint,
-	}
-}
 
 // Root-field rules: how a root field says who may use it.
 const (
@@ -49,7 +16,7 @@ const (
 	// enforces it.
 	RuleAnyRole = "anyRole"
 	// RuleKnownRole: the same rule as @anyRole, for a field gqlgen adds outside our SDL (no
-	// directive runs there); checkDeclaredRule enforces it.
+	// directive runs there); CheckRootField enforces it.
 	RuleKnownRole = "knownRole"
 	// RuleAuthenticated: any authenticated principal (the HTTP layer admits no other). Only
 	// for fields that read no rows: see builtInRules.
@@ -84,22 +51,18 @@ func RuleOf(field *ast.FieldDefinition) string {
 	return builtInRules[field.Name]
 }
 
-// checkDeclaredRule refuses a root field that declares no rule, and enforces the rules that no
-// directive enforces.
-func checkDeclaredRule(ctx context.Context, rc *graphql.RootFieldContext) error {
-	if rc == nil || rc.Field.Field == nil {
-		return nil
-	}
-	def := rc.Field.Definition
+// CheckRootField refuses a root field that declares no rule (deny by default: a new field cannot
+// be exposed by forgetting one), and enforces the rules that no directive enforces. def is the
+// field's definition, or nil when the schema has none (then only the built-in names pass).
+func CheckRootField(ctx context.Context, name string, def *ast.FieldDefinition) error {
 	if def == nil {
-		// No definition to read a directive from: only the built-in names have a rule.
-		def = &ast.FieldDefinition{Name: rc.Field.Name}
+		def = &ast.FieldDefinition{Name: name}
 	}
 	switch RuleOf(def) {
 	case "":
 		return apperr.New(apperr.Forbidden, "this field declares no authorization rule")
 	case RuleKnownRole:
-		_, err := policy.RequireKnownRole(ctx)
+		_, err := RequireKnownRole(ctx)
 		return err
 	}
 	return nil

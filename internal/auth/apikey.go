@@ -1,4 +1,4 @@
-package graph
+package auth
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/workingtracker/api/internal/apperr"
-	"github.com/workingtracker/api/internal/auth"
 	"github.com/workingtracker/api/store"
 )
 
@@ -21,20 +20,20 @@ type APIKeyStore interface {
 
 // APIKeys authenticates API keys against keys: a key's principal holds the key's role (BI or
 // AGENT), in the key's tenant, acting for the key's employee (agents).
-func APIKeys(keys APIKeyStore) auth.APIKeyAuthenticator {
-	return func(ctx context.Context, secret string) (*auth.Principal, error) {
+func APIKeys(keys APIKeyStore) APIKeyAuthenticator {
+	return func(ctx context.Context, secret string) (*Principal, error) {
 		k, err := keys.AuthenticateAPIKey(ctx, secret)
 		if apperr.Is(err, apperr.NotFound) {
-			return nil, fmt.Errorf("%w: unknown, revoked or expired API key", auth.ErrUnauthenticated)
+			return nil, fmt.Errorf("%w: unknown, revoked or expired API key", ErrUnauthenticated)
 		}
 		if err != nil {
 			return nil, err
 		}
 		// A service principal's websocket lives at most five minutes past a revocation.
-		p := &auth.Principal{TenantID: k.TenantID, Roles: []string{k.Role}, Service: true, APIKeyID: k.ID,
+		p := &Principal{TenantID: k.TenantID, Roles: []string{k.Role}, Service: true, APIKeyID: k.ID,
 			ExpiresAt: time.Now().Add(apiKeySessionCap)}
 		if b := k.CostBudget(); b != nil {
-			p.CostBudget = &auth.CostBudget{Maximum: b.Maximum, RestorePerSecond: b.RestorePerSecond}
+			p.CostBudget = &CostBudget{Maximum: b.Maximum, RestorePerSecond: b.RestorePerSecond}
 		}
 		if k.EmployeeID != nil {
 			p.EmployeeID = *k.EmployeeID

@@ -1,0 +1,17 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/workingtracker/api/graph"
+	"github.com/workingtracker/api/internal/auth"
+)
+
+// NewBareGraphQLHandler is the GraphQL server with its transports but without the chain, the
+// document limits and the budgets: BenchmarkSecurityChain's baseline.
+func NewBareGraphQLHandler(opts Opts) http.Handler {
+	opts = opts.WithDefaults()
+	gql := graph.NewServerWithoutLimits(opts.GraphQL)
+	addTransports(gql, opts, auth.NewAddressGuard(opts.RateLimits.IPLimiter, opts.RateLimits.Tiers.Unauthenticated, opts.RateLimits.Metrics))
+	return gql
+}

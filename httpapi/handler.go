@@ -1,0 +1,140 @@
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+
+	"github.com/workingtracker/api/graph"
+	"github.com/workingtracker/api/internal/auth"
+	"github.com/workingtracker/api/internal/cost"
+	"github.com/workingtracker/api/internal/playground"
+	"github.com/workingtracker/api/internal/ratelimit"
+	"github.com/workingtracker/api/internal/reqid"
+)
+
+// Opts assembles the HTTP surface of the API.
+type Opts struct {
+	// GraphQL assembles the gqlgen server (schema, resolvers, loaders, limits); its Logger,
+	// Development, Introspection and Budgets are filled from these options.
+	GraphQL  graph.ServerOpts
+	Verifier auth.TokenVerifier
+	Logger   *slog.Logger
+	// Development enables the playground (and "Did you mean …?" hints).
+	Development bool
+	// Introspection answers __schema and _service queries (federation composition, playground).
+	Introspection bool
+	// AllowedOrigins may call /query from a browser (CORS); none by default, and none means none.
+	AllowedOrigins []string
+	// Ready reports whether dependencies answer (readiness probe).
+	Ready func(ctx context.Context) error
+	// RateLimits are the query-cost budgets and the failed-authentication budgets; the zero
+	// value keeps default tiers in process.
+	RateLimits RateLimits
+	// Websockets bound sockets waiting for connection_init; zero fields take the defaults.
+	Websockets auth.WebsocketLimits
+}
+
+// RateLimits configures what requests may spend.
+type RateLimits struct {
+	// Limiter keeps the query-cost budgets (ratelimit.Failover over Redis, or ratelimit.Local).
+	Limiter ratelimit.Limiter
+	// IPLimiter keeps the per-address budgets for failed authentications, apart from Limiter's
+	// so a flood of addresses cannot evict people's in-process budgets.
+	IPLimiter ratelimit.Limiter
+	Tiers     ratelimit.Tiers
+	Metrics   *ratelimit.Metrics
+	// TrustedProxyHops is how many proxies in front of the server append to X-Forwarded-For;
+	// the client address is the one they saw. 0: the connection's peer is the client.
+	TrustedProxyHops int
+}
+
+// WithDefaults fills what the options leave out.
+func (opts Opts) WithDefaults() Opts {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Ready == nil {
+		opts.Ready = func(context.Context) error { return nil }
+	}
+	g := &opts.GraphQL
+	g.Logger, g.Development, g.Introspection = opts.Logger, opts.Development, opts.Introspection
+	g.Budgets = cost.Budgets{Limiter: opts.RateLimits.Limiter, Tiers: opts.RateLimits.Tiers, Metrics: opts.RateLimits.Metrics}
+	*g = g.WithDefaults()
+	// The budgets' defaults, filled once, are the rate limits' too.
+	opts.RateLimits.Limiter, opts.RateLimits.Tiers, opts.RateLimits.Metrics = g.Budgets.Limiter, g.Budgets.Tiers, g.Budgets.Metrics
+	if opts.RateLimits.IPLimiter == nil {
+		opts.RateLimits.IPLimiter = ratelimit.NewLocal(100_000)
+	}
+	opts.Websockets = opts.Websockets.WithDefaults()
+	return opts
+}
+
+// NewHandler serves /query (POST, GET, websocket), the playground at / (development), /healthz
+// (liveness) and /readyz (readiness). Everything but the health checks needs credentials.
+func NewHandler(opts Opts) http.Handler {
+	opts = opts.WithDefaults()
+	return newHandler(opts, graph.NewServer(opts.GraphQL))
+}
+
+func newHandler(opts Opts, gql *handler.Server) http.Handler {
+	rl := opts.RateLimits
+	guard := auth.NewAddressGuard(rl.IPLimiter, rl.Tiers.Unauthenticated, rl.Metrics)
+	addTransports(gql, opts, guard)
+	pending := auth.NewPendingSockets(opts.Websockets, guard)
+
+	mux := http.NewServeMux()
+	mux.Handle("/query", apiHeaders(crossOrigin(opts.AllowedOrigins)(limitBody(maxRequestBytes,
+		authenticate(opts.Verifier, guard, pendingSockets(pending, gql))))))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		setAPIHeaders(w.Header())
+		writeBody(w, mediaJSON, http.StatusOK, []byte(`{"status":"ok"}`))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		setAPIHeaders(w.Header())
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := opts.Ready(ctx); err != nil {
+			opts.Logger.WarnContext(ctx, "not ready", "err", err)
+			writeBody(w, mediaJSON, http.StatusServiceUnavailable, []byte(`{"status":"unavailable"}`))
+			return
+		}
+		writeBody(w, mediaJSON, http.StatusOK, []byte(`{"status":"ok"}`))
+	})
+	if opts.Development {
+		mux.Handle("/", playground.Handler(playground.Opts{
+			Title:                "Working Tracker API",
+			Endpoint:             "/query",
+			SubscriptionEndpoint: "/query",
+			AssetsPrefix:         "/",
+		}))
+	}
+	return reqid.Middleware(accessLog(opts.Logger, recoverPanics(opts.Logger,
+		withClientAddress(rl.TrustedProxyHops, opts.Logger, securityHeaders(mux)))))
+}
+
+// addTransports gives the gqlgen server its transports: websockets (graphql-transport-ws and
+// graphql-ws, authenticated at connection_init), OPTIONS, and GraphQL over HTTP.
+func addTransports(gql *handler.Server, opts Opts, guard auth.FailureGuard) {
+	initConnection := auth.WebsocketInit(opts.Verifier, guard)
+	gql.AddTransport(transport.Websocket{
+		KeepAlivePingInterval: 10 * time.Second,
+		InitTimeout:           opts.Websockets.InitTimeout,
+		// The acknowledgement carries no payload: connection_init's holds the token, and
+		// nothing of it is echoed back.
+		InitFunc: func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+			ctx, err := initConnection(ctx, payload)
+			return ctx, nil, err
+		},
+		// Read and write failures are a client going away, not the server's fault.
+		ErrorFunc: func(ctx context.Context, err error) {
+			opts.Logger.DebugContext(ctx, "websocket", "err", err, "request_id", reqid.From(ctx))
+		},
+	})
+	gql.AddTransport(transport.Options{})
+	gql.AddTransport(graphqlHTTP{})
+}

@@ -1,0 +1,147 @@
+package httpapi
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/rs/cors"
+
+	"github.com/workingtracker/api/internal/apperr"
+	"github.com/workingtracker/api/internal/reqid"
+)
+
+// securityHeaders are sent with every response. The playground sends its own
+// Content-Security-Policy; API responses get apiHeaders' stricter one.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		// Browsers ignore it over plain HTTP; behind TLS it pins HTTPS for two years.
+		h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// apiHeaders marks JSON API responses as nothing a browser should render or frame.
+func apiHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		setAPIHeaders(w.Header())
+		next.ServeHTTP(w, r)
+	})
+}
+
+func setAPIHeaders(h http.Header) {
+	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+	h.Set("Cache-Control", "no-store")
+}
+
+// crossOrigin lets browsers from the allowed origins call the API; tokens travel in a header,
+// never in cookies, so credentials are not allowed across origins. No origins means none:
+// rs/cors reads an empty list as "every origin", so then no CORS headers are sent at all.
+func crossOrigin(origins []string) func(http.Handler) http.Handler {
+	if len(origins) == 0 {
+		return func(next http.Handler) http.Handler { return next }
+	}
+	return cors.New(cors.Options{
+		AllowedOrigins: origins,
+		AllowedMethods: []string{http.MethodGet, http.MethodPost},
+		AllowedHeaders: []string{"Authorization", "Content-Type", reqid.Header},
+		ExposedHeaders: []string{reqid.Header},
+		MaxAge:         600,
+	}).Handler
+}
+
+// maxRequestBytes bounds a GraphQL request body: documents and variables of real clients are a
+// few kilobytes; anything near this is abuse.
+const maxRequestBytes = 1 << 20
+
+func limitBody(n int64, next http.Handler) http.Handler {
+	tooLarge := refusal{code: apperr.RequestTooLarge, message: fmt.Sprintf("request body too large: the limit is %d bytes", n)}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > n {
+			writeRefusal(w, tooLarge)
+			return
+		}
+		if r.ContentLength < 0 && r.Body != nil && r.Body != http.NoBody {
+			// Unannounced length (chunked): read up to the limit to tell a large body apart.
+			body, err := io.ReadAll(io.LimitReader(r.Body, n+1))
+			if err != nil {
+				writeRefusal(w, refusal{code: apperr.BadRequest, message: "could not read the request body"})
+				return
+			}
+			if int64(len(body)) > n {
+				writeRefusal(w, tooLarge)
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// statusRecorder remembers the status for the access log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+// WriteHeader passes the first status on and drops later ones: a refused websocket upgrade is
+// answered by the websocket library and then again by gqlgen, and net/http would log the
+// second as a superfluous call.
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.wrote {
+		return
+	}
+	r.wrote = true
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection (websocket hijack, flush).
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// recoverPanics answers a panic outside gqlgen (whose own recover covers resolvers) with a
+// bare 500 and logs it with the request id, instead of net/http's dropped connection and
+// stack on stderr.
+func recoverPanics(logger *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			v := recover()
+			if v == nil || v == http.ErrAbortHandler {
+				if v != nil {
+					panic(v)
+				}
+				return
+			}
+			id := reqid.From(r.Context())
+			logger.ErrorContext(r.Context(), "panic in HTTP handler", "panic", fmt.Sprint(v), "request_id", id,
+				"stack", string(debug.Stack()))
+			writeRefusal(w, refusal{code: apperr.Internal, message: "internal error", extensions: map[string]any{"requestId": id}})
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func accessLog(logger *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		logger.LogAttrs(r.Context(), slog.LevelDebug, "http request",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", rec.status),
+			slog.Duration("duration", time.Since(start)), slog.String("request_id", reqid.From(r.Context())))
+	})
+}

@@ -1,0 +1,175 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/workingtracker/api/internal/apperr"
+)
+
+// The response media types of GraphQL over HTTP.
+const (
+	mediaJSON            = "application/json"
+	mediaGraphQLResponse = "application/graphql-response+json"
+)
+
+// graphqlHTTP serves GraphQL over HTTP (https://graphql.github.io/graphql-over-http/draft/):
+// POST with a JSON body and GET with query parameters (queries only: a GET can be sent by any
+// page, a link or an image). It replaces gqlgen's POST and GET transports so that the status of
+// every response is decided here, once, from the codes of its errors:
+//   - a response with data is 200;
+//   - a document that does not parse, validate or coerce its variables, or is over a limit, is
+//     200 for application/json clients and 400 with no data entry for
+//     application/graphql-response+json clients;
+//   - an operation refused before execution answers its code's status (429 with Retry-After
+//     for a spent budget, 500 for an internal fault).
+//
+// It also writes the data as gqlgen produced it (see appendResponse) with its length, and never
+// echoes a request body back in an error.
+type graphqlHTTP struct{}
+
+var _ graphql.Transport = graphqlHTTP{}
+
+// Supports every request but upgrades and OPTIONS (gqlgen's Options transport): a method GraphQL
+// over HTTP does not use is refused here, in the API's error shape, not by gqlgen's fallback.
+func (graphqlHTTP) Supports(r *http.Request) bool {
+	return r.Header.Get("Upgrade") == "" && r.Method != http.MethodOptions
+}
+
+func (t graphqlHTTP) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	mt := responseMediaType(r.Header.Get("Accept"))
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		w.Header().Set("Allow", "GET, POST, OPTIONS")
+		writeErrors(w, mt, http.StatusMethodNotAllowed, gqlerror.List{refusal{code: apperr.BadRequest,
+			message: "GraphQL is served over GET and POST"}.gqlError()})
+		return
+	}
+	start := graphql.Now()
+	params, f := readParams(r)
+	if f != nil {
+		writeErrors(w, mt, f.httpStatus(), gqlerror.List{f.gqlError()})
+		return
+	}
+	params.Headers = r.Header
+	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
+	ctx := r.Context()
+	rc, errs := exec.CreateOperationContext(ctx, params)
+	if errs != nil {
+		resp := exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs)
+		resp.Data = nil // refused before execution: no data entry
+		t.write(w, mt, resp)
+		return
+	}
+	if r.Method == http.MethodGet && rc.Operation != nil && rc.Operation.Operation != ast.Query {
+		w.Header().Set("Allow", http.MethodPost)
+		writeErrors(w, mt, http.StatusMethodNotAllowed, gqlerror.List{refusal{code: apperr.BadRequest,
+			message: fmt.Sprintf("a %s cannot be sent with GET: use POST", rc.Operation.Operation)}.gqlError()})
+		return
+	}
+	responses, ctx := exec.DispatchOperation(ctx, rc)
+	t.write(w, mt, responses(ctx))
+}
+
+func (graphqlHTTP) write(w http.ResponseWriter, mt string, resp *graphql.Response) {
+	if resp == nil {
+		resp = &graphql.Response{}
+	}
+	status := statusOf(mt, resp.Data != nil, resp.Errors)
+	if status == http.StatusTooManyRequests {
+		if s, ok := resp.Errors[0].Extensions["retryAfter"].(int); ok {
+			w.Header().Set("Retry-After", strconv.Itoa(s))
+		}
+	}
+	size := len(resp.Data) + 512
+	body, err := appendResponse(make([]byte, 0, size), resp)
+	if err != nil {
+		writeErrors(w, mt, http.StatusInternalServerError, gqlerror.List{refusal{code: apperr.Internal,
+			message: "internal error"}.gqlError()})
+		return
+	}
+	writeBody(w, mt, status, body)
+}
+
+// responseMediaType picks the media type of the response from the request's Accept header: the
+// first acceptable of GraphQL over HTTP's two, application/json when there is none (a missing
+// header, */*, or legacy clients).
+func responseMediaType(accept string) string {
+	for _, part := range strings.Split(accept, ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil || params["q"] == "0" {
+			continue
+		}
+		switch mt {
+		case mediaGraphQLResponse:
+			return mediaGraphQLResponse
+		case mediaJSON, "application/*", "*/*":
+			return mediaJSON
+		}
+	}
+	return mediaJSON
+}
+
+// readParams reads a request's GraphQL parameters: from a POST's JSON body (UTF-8) or a GET's
+// query string. A request that is not GraphQL at all is refused as BAD_REQUEST (400), or 415 for
+// a POST that is not JSON: forms and text/plain are what a cross-site page can send without a
+// preflight.
+func readParams(r *http.Request) (*graphql.RawParams, *refusal) {
+	params := &graphql.RawParams{}
+	if r.Method == http.MethodGet {
+		q, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil {
+			return nil, &refusal{code: apperr.BadRequest, message: "the query string could not be read"}
+		}
+		params.Query, params.OperationName = q.Get("query"), q.Get("operationName")
+		for _, p := range []struct {
+			name string
+			into *map[string]any
+		}{{"variables", &params.Variables}, {"extensions", &params.Extensions}} {
+			if v := q.Get(p.name); v != "" {
+				if err := decodeJSON(strings.NewReader(v), p.into); err != nil {
+					return nil, &refusal{code: apperr.BadRequest, message: p.name + " must be a JSON object"}
+				}
+			}
+		}
+	} else {
+		mt, ctParams, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if err != nil || mt != mediaJSON || (ctParams["charset"] != "" && !strings.EqualFold(ctParams["charset"], "utf-8")) {
+			return nil, &refusal{code: apperr.BadRequest,
+				message: "send the request as application/json (UTF-8)", status: http.StatusUnsupportedMediaType}
+		}
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return nil, &refusal{code: apperr.BadRequest, message: "could not read the request body"}
+		}
+		if err := decodeJSON(bytes.NewReader(body), params); err != nil {
+			return nil, &refusal{code: apperr.BadRequest, message: "the body must be one JSON object: {\"query\": …, \"variables\": {…}}"}
+		}
+	}
+	if params.Query == "" && params.Extensions["persistedQuery"] == nil {
+		return nil, &refusal{code: apperr.BadRequest, message: "the request has no query"}
+	}
+	return params, nil
+}
+
+func decodeJSON(r io.Reader, v any) error {
+	dec := json.NewDecoder(r)
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return fmt.Errorf("more than one JSON value")
+	}
+	return nil
+}

@@ -1,0 +1,81 @@
+package auth
+
+import (
+	"context"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/expirable"
+
+	"github.com/workingtracker/api/internal/ratelimit"
+)
+
+// FailureGuard keeps count of a client's failed authentications (the client is identified by
+// the request context's ClientAddress).
+type FailureGuard interface {
+	// Blocked reports whether the client has failed too often, and for how long it stays so.
+	Blocked(ctx context.Context) (time.Duration, bool)
+	// Failed records a failure; it reports whether the client is now blocked, and for how long.
+	Failed(ctx context.Context) (time.Duration, bool)
+}
+
+type noGuard struct{}
+
+func (noGuard) Blocked(context.Context) (time.Duration, bool) { return 0, false }
+func (noGuard) Failed(context.Context) (time.Duration, bool)  { return 0, false }
+
+// AddressGuard is the per-client-address budget for failed authentications (each costs 1),
+// kept in a limiter apart from people's budgets, so a flood of addresses cannot evict them from
+// an in-process cache. Once it is spent, the address is remembered as blocked in this process
+// until the budget holds a point again; clients that authenticate pay nothing for the guard (no
+// budget lookup).
+type AddressGuard struct {
+	limiter ratelimit.Limiter
+	limit   ratelimit.Limit
+	blocked *expirable.LRU[string, time.Time]
+	metrics *ratelimit.Metrics
+}
+
+// NewAddressGuard charges failures to limiter, under limit (the UNAUTHENTICATED tier).
+func NewAddressGuard(limiter ratelimit.Limiter, limit ratelimit.Limit, metrics *ratelimit.Metrics) *AddressGuard {
+	return &AddressGuard{limiter: limiter, limit: limit, metrics: metrics,
+		blocked: expirable.NewLRU[string, time.Time](100_000, nil, time.Hour)}
+}
+
+// Blocked implements FailureGuard.
+func (g *AddressGuard) Blocked(ctx context.Context) (time.Duration, bool) {
+	until, ok := g.blocked.Get(ClientAddress(ctx))
+	if !ok {
+		return 0, false
+	}
+	if wait := time.Until(until); wait > 0 {
+		g.metrics.Refusals.WithLabelValues("unauthenticated").Inc()
+		return wait, true
+	}
+	return 0, false
+}
+
+// Failed implements FailureGuard.
+func (g *AddressGuard) Failed(ctx context.Context) (time.Duration, bool) {
+	ip := ClientAddress(ctx)
+	res, err := g.limiter.Charge(ctx, "ip:"+ip, g.limit, 1)
+	if err != nil || res.Allowed {
+		return 0, false
+	}
+	g.blocked.Add(ip, time.Now().Add(res.RetryAfter))
+	g.metrics.Refusals.WithLabelValues("unauthenticated").Inc()
+	return res.RetryAfter, true
+}
+
+type clientAddressKey struct{}
+
+// WithClientAddress returns ctx carrying the client's address, as the HTTP layer determined it
+// (the peer, or what trusted proxies saw): the key of its failure budget.
+func WithClientAddress(ctx context.Context, addr string) context.Context {
+	return context.WithValue(ctx, clientAddressKey{}, addr)
+}
+
+// ClientAddress is the request's client address ("" when none was recorded).
+func ClientAddress(ctx context.Context) string {
+	a, _ := ctx.Value(clientAddressKey{}).(string)
+	return a
+}
