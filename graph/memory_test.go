@@ -79,10 +79,13 @@ func (r *memoryRoot) handler() (*handler.Server, *auth.Principal) {
 		ExpiresAt: time.Now().Add(time.Hour)}
 }
 
-func (r *memoryRoot) Query() graph.QueryResolver                           { return memoryQuery{r: r} }
-func (r *memoryRoot) Employee() graph.EmployeeResolver                     { return memoryEmployee{r: r} }
-func (r *memoryRoot) TimeEntry() graph.TimeEntryResolver                   { return memoryTimeEntry{r: r} }
-func (r *memoryRoot) EmployeeConnection() graph.EmployeeConnectionResolver { return memoryConnection{r: r} }
+func (r *memoryRoot) Query() graph.QueryResolver         { return memoryQuery{r: r} }
+func (r *memoryRoot) Employee() graph.EmployeeResolver   { return memoryEmployee{r: r} }
+func (r *memoryRoot) TimeEntry() graph.TimeEntryResolver { return memoryTimeEntry{r: r} }
+func (r *memoryRoot) Task() graph.TaskResolver           { return memoryTask{r: r} }
+func (r *memoryRoot) EmployeeConnection() graph.EmployeeConnectionResolver {
+	return memoryConnection{r: r}
+}
 
 type memoryQuery struct {
 	graph.QueryResolver
@@ -122,6 +125,13 @@ func (e memoryEmployee) Department(context.Context, *store.Employee) (*store.Dep
 	return e.r.department, nil
 }
 
+func (e memoryEmployee) Manager(_ context.Context, obj *store.Employee) (*store.Employee, error) {
+	if obj == e.r.employees[0] {
+		return nil, nil
+	}
+	return e.r.employees[0], nil
+}
+
 func (e memoryEmployee) TimeEntries(_ context.Context, obj *store.Employee, _, _ *time.Time, first *int) ([]*store.TimeEntry, error) {
 	entries := e.r.entries[obj.ID]
 	if first != nil && *first < len(entries) {
@@ -151,3 +161,24 @@ func (t memoryTimeEntry) Task(ctx context.Context, obj *store.TimeEntry) (*store
 	}
 	return t.r.tasks[*obj.TaskID], nil
 }
+
+func (t memoryTimeEntry) Employee(_ context.Context, obj *store.TimeEntry) (*store.Employee, error) {
+	for _, e := range t.r.employees {
+		if e.ID == obj.EmployeeID {
+			return e, nil
+		}
+	}
+	return nil, nil
+}
+
+type memoryTask struct {
+	graph.TaskResolver
+	r *memoryRoot
+}
+
+func (t memoryTask) Project(_ context.Context, obj *store.Task) (*store.Project, error) {
+	return t.r.projects[obj.ProjectID], nil
+}
+
+// Assignee: tasks are unassigned.
+func (t memoryTask) Assignee(context.Context, *store.Task) (*store.Employee, error) { return nil, nil }

@@ -29,7 +29,7 @@ const nestedPage = `{"query":"{ employees(first: 50) { edges { node { id name em
 // The /fieldMiddleware case installs a pass-through field middleware, so every field takes
 // gqlgen's graphql.ResolveField (the path the rewrite falls back to when one is installed).
 func BenchmarkNestedPage(b *testing.B) {
-	srv, principal := seededServer(b)
+	srv, principal := seededServer(b, 50)
 	for _, c := range []struct {
 		name      string
 		intercept bool
@@ -73,13 +73,13 @@ func BenchmarkRewrittenFields(b *testing.B) {
 	}
 }
 
-// seededServer is a server over the demo tenant seeded at 50 employees with a month of entries,
-// and an ADMIN principal of it.
-func seededServer(tb testing.TB) (*apitest.Server, *auth.Principal) {
+// seededServer is a server over the demo tenant seeded with employees and a month of their
+// entries, and an ADMIN principal of it.
+func seededServer(tb testing.TB, employees int) (*apitest.Server, *auth.Principal) {
 	tb.Helper()
 	srv := apitest.New(tb, apitest.Opts{})
 	ctx := context.Background()
-	scale := seed.Scale{Name: "page", Employees: 50, Projects: 8, Months: 1, EntriesPerDay: 2}
+	scale := seed.Scale{Name: "page", Employees: employees, Projects: 8, Months: 1, EntriesPerDay: 2}
 	_, ok, err := seed.Run(ctx, srv.Store.Pool(), scale, time.Now())
 	require.NoError(tb, err)
 	require.True(tb, ok)
