@@ -29,7 +29,8 @@ bench: deps build
 # gqlgen, then tools/rewritelists, which rewrites graph/generated.go where gqlgen's per-object
 # machinery was most of a nested page's CPU: lists marshal their elements through internal/lists
 # (goroutines only once an element waits for a batch), deferred groups are built only for @defer,
-# and plain scalar reads skip graphql.ResolveField (see tools/rewritelists).
+# and plain scalar reads skip graphql.ResolveField while no field middleware is installed (see
+# tools/rewritelists; it fails when gqlgen's output drifts, and pins_test.go pins its counts).
 generate:
 	$(GO) run github.com/99designs/gqlgen generate
 	$(GO) run ./tools/rewritelists graph/generated.go

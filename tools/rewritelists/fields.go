@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -108,7 +109,8 @@ func fieldsPass(path string, src []byte) ([]byte, int, error) {
 
 // objectsPass makes every object function that ends in `return out`, out being
 // `graphql.NewFieldSet(fields)`, return lists.Object(fields, out.Values) instead: the same JSON
-// without gqlgen's per-object map of written aliases (see lists.Object).
+// without gqlgen's per-object map of written aliases (see lists.Object). An object function that
+// builds the field set and returns anything else is an error.
 func objectsPass(path string, src []byte) ([]byte, int, error) {
 	fset := token.NewFileSet()
 	file, err := parser.ParseFile(fset, path, src, parser.ParseComments)
@@ -118,6 +120,7 @@ func objectsPass(path string, src []byte) ([]byte, int, error) {
 	graphqlName := importName(file, fromPkg)
 	off := func(p token.Pos) int { return fset.Position(p).Offset }
 	var edits []edit
+	var errs []error
 	for _, decl := range file.Decls {
 		fn, ok := decl.(*ast.FuncDecl)
 		if !ok || fn.Body == nil || len(fn.Body.List) == 0 {
@@ -135,13 +138,24 @@ func objectsPass(path string, src []byte) ([]byte, int, error) {
 				}
 			}
 		}
+		if !fieldSet {
+			continue
+		}
 		ret, ok := fn.Body.List[len(fn.Body.List)-1].(*ast.ReturnStmt)
-		if !fieldSet || !ok || len(ret.Results) != 1 {
+		if !ok || len(ret.Results) != 1 {
+			errs = append(errs, fmt.Errorf("%s: %s builds `out := %s.NewFieldSet(fields)` but does not end in one return: has gqlgen changed its generated code?",
+				fset.Position(fn.Pos()), fn.Name.Name, graphqlName))
 			continue
 		}
 		if id, ok := ret.Results[0].(*ast.Ident); ok && id.Name == "out" {
 			edits = append(edits, edit{off(id.Pos()), off(id.End()), "lists.Object(fields, out.Values)"})
+		} else if !isCallOf(ret.Results[0], toName, "Object") {
+			errs = append(errs, fmt.Errorf("%s: %s builds `out := %s.NewFieldSet(fields)` but does not `return out`: has gqlgen changed its generated code?",
+				fset.Position(fn.Pos()), fn.Name.Name, graphqlName))
 		}
+	}
+	if len(errs) > 0 {
+		return nil, 0, errors.Join(errs...)
 	}
 	if len(edits) == 0 {
 		return src, 0, nil
@@ -151,4 +165,14 @@ func objectsPass(path string, src []byte) ([]byte, int, error) {
 		return nil, 0, fmt.Errorf("%s after rewriting objects' returns: %w", path, err)
 	}
 	return formatted, len(edits), nil
+}
+
+// isCallOf reports whether e is a call of pkg.name.
+func isCallOf(e ast.Expr, pkg, name string) bool {
+	call, ok := e.(*ast.CallExpr)
+	if !ok {
+		return false
+	}
+	p, n := callee(call)
+	return p == pkg && n == name
 }

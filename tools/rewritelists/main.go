@@ -8,9 +8,17 @@
 //
 //	go run ./tools/rewritelists graph/generated.go
 //
-// It rewrites the syntax tree, not the text, and fails when it finds a call it cannot rewrite or
-// no call at all, so a gqlgen upgrade that changes the generated code cannot silently bring the
-// old behaviour back. Running it twice changes nothing.
+// It rewrites the syntax tree, not the text. Each pass first finds its candidate sites loosely
+// (any graphql.ResolveField whose resolver only reads obj, say) and fails unless every one of
+// them is in the exact shape it rewrites or is kept on gqlgen's path for a stated reason; it
+// also fails when a call it replaces is left over, or a marshaller it trusts by name is not
+// defined. So a gqlgen upgrade that changes some of the generated code cannot quietly bring the
+// old behaviour back for part of the schema. The counts per pass are pinned, with the gqlgen
+// version, in pins_test.go. Running it twice changes nothing.
+//
+// The rewritten fields take their fast path only when no field middleware is installed
+// (lists.Intercepted); with one (AroundFields, otelgqlgen) they run gqlgen's ResolveField, which
+// the rewrite keeps beside each fast path, so middleware sees every field.
 package main
 
 import (
@@ -45,43 +53,139 @@ func main() {
 }
 
 func rewrite(path string) error {
+	_, err := rewriteFile(path)
+	return err
+}
+
+// Counts are how many sites of each kind the rewrite changed in a file; census reads them back
+// from a rewritten one.
+type Counts struct {
+	Slices    int // MarshalSliceConcurrently → lists.Marshal
+	Groups    int // NewDeferredGroup → lists.DeferredGroup
+	Plain     int // plain field reads marshalled directly (IDs included)
+	Resolvers int // argument-less resolver fields resolved without ResolveField's closures
+	Objects   int // objects whose resolver fields run through lists.Fields
+	Returns   int // objects returned as lists.Object
+}
+
+// rewriteFile rewrites path and returns what it changed (zero Counts when path was rewritten
+// already).
+func rewriteFile(path string) (Counts, error) {
+	var c Counts
 	src, err := os.ReadFile(path)
 	if err != nil {
-		return err
+		return c, err
 	}
-	out, fresh, err := listsPass(path, src)
+	out, fresh, err := listsPass(path, src, &c)
 	if err != nil {
-		return err
+		return c, err
 	}
-	out, plain, err := plainFieldsPass(path, out)
-	if err != nil {
-		return err
+	if out, c.Plain, err = plainFieldsPass(path, out); err != nil {
+		return c, err
 	}
-	out, resolvers, err := resolverFieldsPass(path, out)
-	if err != nil {
-		return err
+	if out, c.Resolvers, err = resolverFieldsPass(path, out); err != nil {
+		return c, err
 	}
-	out, objects, err := fieldsPass(path, out)
-	if err != nil {
-		return err
+	if out, c.Objects, err = fieldsPass(path, out); err != nil {
+		return c, err
 	}
-	out, returns, err := objectsPass(path, out)
-	if err != nil {
-		return err
+	if out, c.Returns, err = objectsPass(path, out); err != nil {
+		return c, err
 	}
-	if fresh && (plain == 0 || resolvers == 0 || objects == 0 || returns == 0) {
-		return fmt.Errorf("%s: rewrote %d plain field reads, %d resolver fields, %d objects' resolver fields and %d objects' returns; expected all: has gqlgen changed its generated code?",
-			path, plain, resolvers, objects, returns)
+	if fresh && (c.Plain == 0 || c.Resolvers == 0 || c.Objects == 0 || c.Returns == 0) {
+		return c, fmt.Errorf("%s: rewrote %d plain field reads, %d resolver fields, %d objects' resolver fields and %d objects' returns; expected all: has gqlgen changed its generated code?",
+			path, c.Plain, c.Resolvers, c.Objects, c.Returns)
+	}
+	if err := leftovers(path, out); err != nil {
+		return c, err
+	}
+	// Every change is where census finds it, so the counts pinned in the tests (read from the
+	// committed file) are the ones made here.
+	if fresh {
+		if got, err := census(path, out); err != nil {
+			return c, err
+		} else if got != c {
+			return c, fmt.Errorf("%s: rewrote %+v but the result has %+v", path, c, got)
+		}
 	}
 	if bytes.Equal(out, src) {
-		return nil // rewritten already
+		return Counts{}, nil // rewritten already
 	}
-	return os.WriteFile(path, out, 0o644)
+	return c, os.WriteFile(path, out, 0o644)
+}
+
+// leftovers fails when gqlgen's calls the rewrite replaces are still in src after it: a call in
+// a shape no pass recognised.
+func leftovers(path string, src []byte) error {
+	fset := token.NewFileSet()
+	file, err := parser.ParseFile(fset, path, src, 0)
+	if err != nil {
+		return err
+	}
+	from := importName(file, fromPkg)
+	var errs []error
+	ast.Inspect(file, func(n ast.Node) bool {
+		call, ok := n.(*ast.CallExpr)
+		if !ok {
+			return true
+		}
+		pkg, name := callee(call)
+		if (pkg == from && (name == "MarshalSliceConcurrently" || name == "NewDeferredGroup")) ||
+			(pkg == "out" && name == "ResolveConcurrently") { // out.Dispatch stays where nothing is pending
+			errs = append(errs, fmt.Errorf("%s: %s.%s left as gqlgen wrote it: has gqlgen changed its generated code?",
+				fset.Position(call.Pos()), pkg, name))
+		}
+		return true
+	})
+	return errors.Join(errs...)
+}
+
+// census counts the rewritten sites of each kind in a rewritten file.
+func census(path string, src []byte) (Counts, error) {
+	var c Counts
+	fset := token.NewFileSet()
+	file, err := parser.ParseFile(fset, path, src, 0)
+	if err != nil {
+		return c, err
+	}
+	ast.Inspect(file, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.CallExpr:
+			switch pkg, name := callee(n); {
+			case pkg == toName && name == "Marshal":
+				c.Slices++
+			case pkg == toName && name == "DeferredGroup":
+				c.Groups++
+			case pkg == toName && name == "Object":
+				c.Returns++
+			}
+		case *ast.IfStmt:
+			// Plain reads: `if !lists.Intercepted(…)` or `if x != uuid.Nil && !lists.Intercepted(…)`;
+			// resolver fields: `if lists.Intercepted(…)`.
+			cond := n.Cond
+			if b, ok := cond.(*ast.BinaryExpr); ok && b.Op == token.LAND {
+				cond = b.Y
+			}
+			if u, ok := cond.(*ast.UnaryExpr); ok && u.Op == token.NOT && isCallOf(u.X, toName, "Intercepted") {
+				c.Plain++
+			} else if isCallOf(cond, toName, "Intercepted") {
+				c.Resolvers++
+			}
+		case *ast.ValueSpec:
+			if sel, ok := n.Type.(*ast.SelectorExpr); ok && len(n.Names) == 1 && n.Names[0].Name == "pending" {
+				if x, ok := sel.X.(*ast.Ident); ok && x.Name == toName && sel.Sel.Name == "Fields" {
+					c.Objects++
+				}
+			}
+		}
+		return true
+	})
+	return c, nil
 }
 
 // listsPass rewrites the calls of MarshalSliceConcurrently and NewDeferredGroup. fresh reports
 // that it found calls to rewrite (gqlgen's output rather than this command's).
-func listsPass(path string, src []byte) (out []byte, fresh bool, err error) {
+func listsPass(path string, src []byte, c *Counts) (out []byte, fresh bool, err error) {
 	fset := token.NewFileSet()
 	file, err := parser.ParseFile(fset, path, src, parser.ParseComments)
 	if err != nil {
@@ -137,6 +241,7 @@ func listsPass(path string, src []byte) (out []byte, fresh bool, err error) {
 	if slices == 0 || groups == 0 {
 		return nil, false, fmt.Errorf("%s: rewrote %d MarshalSliceConcurrently and %d NewDeferredGroup calls; expected both kinds: has gqlgen changed its generated code?", path, slices, groups)
 	}
+	c.Slices, c.Groups = slices, groups
 	if !astutil.AddImport(fset, file, toPkg) && importName(file, toPkg) != toName {
 		return nil, false, fmt.Errorf("%s imports %s under another name", path, toPkg)
 	}

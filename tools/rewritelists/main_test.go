@@ -1,23 +1,51 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
 
-func TestRewrite(t *testing.T) {
+// testdata is gqlgen's output in miniature, with a definition of every marshaller the rewrite
+// trusts by name (as the real file has).
+func testdata(t *testing.T) string {
+	t.Helper()
 	src, err := os.ReadFile("testdata/generated.go.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
+	var b strings.Builder
+	b.Write(src)
+	names := slices.Clone(neverNull)
+	for m := range nullOnlyFor {
+		names = append(names, m)
+	}
+	for _, m := range names {
+		fmt.Fprintf(&b, "\nfunc (ec *executionContext) %s(ctx context.Context, sel ast.SelectionSet, v any) graphql.Marshaler {\n\treturn nil\n}\n", m)
+	}
+	return b.String()
+}
+
+func writeTemp(t *testing.T, src string) string {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "generated.go")
-	if err := os.WriteFile(path, src, 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := rewrite(path); err != nil {
+	return path
+}
+
+func TestRewrite(t *testing.T) {
+	path := writeTemp(t, testdata(t))
+	counts, err := rewriteFile(path)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if want := (Counts{Slices: 1, Groups: 1, Plain: 2, Resolvers: 1, Objects: 1, Returns: 1}); counts != want {
+		t.Errorf("counts %+v, want %+v", counts, want)
 	}
 	got, err := os.ReadFile(path)
 	if err != nil {
@@ -32,13 +60,26 @@ func TestRewrite(t *testing.T) {
 		"pending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i,",
 		"\tpending.Dispatch(ctx, out)\n",
 		"\t\treturn graphql.Null\n\t}\n\treturn lists.Object(fields, out.Values)\n}",
-		// a plain read of a never-null scalar marshals the value directly
-		"func (ec *executionContext) _T_name(ctx context.Context, field graphql.CollectedField, obj *store.T) (ret graphql.Marshaler) {\n\treturn ec.marshalNString2string(ctx, field.Selections, obj.Name)\n}",
+		// a plain read of a never-null scalar marshals the value directly, unless field
+		// middleware is installed: then gqlgen's ResolveField runs, as it was
+		"func (ec *executionContext) _T_name(ctx context.Context, field graphql.CollectedField, obj *store.T) (ret graphql.Marshaler) {\n" +
+			"\tif !lists.Intercepted(ec.OperationContext) {\n\t\treturn ec.marshalNString2string(ctx, field.Selections, obj.Name)\n\t}\n" +
+			"\treturn graphql.ResolveField(\n",
 		// an ID keeps gqlgen's path for uuid.Nil, which marshals to an error
-		"\tif obj.ID != uuid.Nil {\n\t\treturn lists.ID(&obj.ID)\n\t}\n\treturn graphql.ResolveField(",
+		"\tif obj.ID != uuid.Nil && !lists.Intercepted(ec.OperationContext) {\n\t\treturn lists.ID(&obj.ID)\n\t}\n\treturn graphql.ResolveField(",
 		// an argument-less resolver field without directives resolves without ResolveField's
-		// closures, with the same field context, panic recovery and error handling
+		// closures, with the same field context, panic recovery and error handling; with
+		// field middleware installed, gqlgen's ResolveField runs instead
 		"func (ec *executionContext) _T_owner(ctx context.Context, field graphql.CollectedField, obj *store.T) (ret graphql.Marshaler) {\n" +
+			"\tif lists.Intercepted(ec.OperationContext) {\n\t\treturn graphql.ResolveField(\n" +
+			"\t\t\tctx,\n\t\t\tec.OperationContext,\n\t\t\tfield,\n" +
+			"\t\t\tfunc(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {\n" +
+			"\t\t\t\treturn ec.fieldContext_T_owner(ctx, field)\n\t\t\t},\n" +
+			"\t\t\tfunc(ctx context.Context) (any, error) {\n\t\t\t\treturn ec.Resolvers.T().Owner(ctx, obj)\n\t\t\t},\n" +
+			"\t\t\tnil,\n" +
+			"\t\t\tfunc(ctx context.Context, selections ast.SelectionSet, v *store.U) graphql.Marshaler {\n" +
+			"\t\t\t\treturn ec.marshalOU2ᚖU(ctx, selections, v)\n\t\t\t},\n" +
+			"\t\t\ttrue,\n\t\t\tfalse,\n\t\t)\n\t}\n" +
 			"\tfc, err := ec.fieldContext_T_owner(ctx, field)\n\tif err != nil {\n\t\treturn graphql.Null\n\t}\n" +
 			"\tctx = graphql.WithFieldContext(ctx, fc)\n\tdefer func() {\n\t\tif r := recover(); r != nil {\n" +
 			"\t\t\tec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))\n\t\t\tret = graphql.Null\n\t\t}\n\t}()\n" +
@@ -68,8 +109,12 @@ func TestRewrite(t *testing.T) {
 		t.Errorf("calls left unrewritten:\n%s", out)
 	}
 
-	if err := rewrite(path); err != nil {
-		t.Fatal("second run:", err)
+	if got, err := census(path, got); err != nil || got != counts {
+		t.Errorf("census of the result: %+v (%v), want the counts rewritten: %+v", got, err, counts)
+	}
+
+	if again, err := rewriteFile(path); err != nil || again != (Counts{}) {
+		t.Fatalf("second run: %+v, %v", again, err)
 	}
 	again, err := os.ReadFile(path)
 	if err != nil {
@@ -77,5 +122,48 @@ func TestRewrite(t *testing.T) {
 	}
 	if string(again) != out {
 		t.Error("a second run changed the file")
+	}
+}
+
+// TestRewriteDrift: a change in gqlgen's output that leaves some sites unrewritten fails the
+// rewrite, naming the site, instead of rewriting fewer of them quietly.
+func TestRewriteDrift(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name, from, to, want string
+	}{
+		{"ErrResolveFieldArguments", "\t\treturn obj.Name, nil\n\t\t},\n\t\tnil,\n", "\t\treturn obj.Name, nil\n\t\t},\n\t\tnil,\n\t\tnil,\n",
+			"_T_name reads a field of obj, but ResolveField takes 10 arguments, not 9"},
+		{"ErrPlainFieldBody", "func (ec *executionContext) _T_name(ctx context.Context, field graphql.CollectedField, obj *store.T) (ret graphql.Marshaler) {\n",
+			"func (ec *executionContext) _T_name(ctx context.Context, field graphql.CollectedField, obj *store.T) (ret graphql.Marshaler) {\n\tec.trace(ctx)\n",
+			"_T_name reads a field of obj through graphql.ResolveField but is not `return graphql.ResolveField(…)`"},
+		{"ErrMarshalShape", "return ec.marshalNString2string(ctx, selections, v)\n\t\t},\n\t\ttrue,\n\t\ttrue,\n\t)\n}\n\nfunc (ec *executionContext) _T_id",
+			"return ec.marshalNString2string(ctx, v, selections)\n\t\t},\n\t\ttrue,\n\t\ttrue,\n\t)\n}\n\nfunc (ec *executionContext) _T_id",
+			"_T_name reads a field of obj, but its marshal function is not"},
+		{"ErrResolverFieldContext", "return ec.fieldContext_T_owner(ctx, field)", "return ec.fieldContext_T_owner(field)",
+			"_T_owner calls a resolver with (ctx, obj), but its field context is not"},
+		{"ErrResolverParameters", "_T_owner(ctx context.Context, field graphql.CollectedField, obj *store.T)",
+			"_T_owner(ctx context.Context, f graphql.CollectedField, obj *store.T)",
+			"_T_owner calls a resolver with (ctx, obj), but its parameters are not (ctx, field, obj)"},
+		{"ErrMarshallerRenamed", "func (ec *executionContext) marshalNBoolean2bool(", "func (ec *executionContext) marshalNBoolean2ᚐbool(",
+			"defines no marshalNBoolean2bool"},
+		{"ErrObjectReturn", "\t\treturn graphql.Null\n\t}\n\treturn out\n}", "\t\treturn graphql.Null\n\t}\n\treturn &out\n}",
+			"_T builds `out := graphql.NewFieldSet(fields)` but does not `return out`"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			src := testdata(t)
+			if !strings.Contains(src, c.from) {
+				t.Fatalf("testdata lacks %q", c.from)
+			}
+			path := writeTemp(t, strings.Replace(src, c.from, c.to, 1))
+			_, err := rewriteFile(path)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want one containing %q", err, c.want)
+			}
+			if got, _ := os.ReadFile(path); string(got) != strings.Replace(src, c.from, c.to, 1) {
+				t.Error("the file was written although the rewrite failed")
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"go/ast"
 	"go/format"
@@ -9,6 +10,7 @@ import (
 	"go/printer"
 	"go/token"
 	"slices"
+	"strings"
 )
 
 // Plain field reads. gqlgen resolves every field through graphql.ResolveField: a FieldContext and
@@ -24,9 +26,9 @@ import (
 //     (which would need the field's path) and never reads ctx; see neverNull. An ID is a
 //     uuid.UUID, null only when it is uuid.Nil: that one case keeps gqlgen's path.
 //
-// What such a field no longer passes through: operation-level field middleware (AroundFields,
-// extensions with InterceptField). The server installs none; one added later would not see
-// these fields.
+// The fast path is taken only when no field middleware is installed (lists.Intercepted: an
+// AroundFields or an extension with InterceptField, such as otelgqlgen's spans); gqlgen's
+// ResolveField call stays below it, and runs when one is, so middleware sees every field.
 
 // neverNull lists marshallers of generated.go that return graphql.Null for no value and do not
 // use ctx but to report that null. Each is graphql.MarshalString, MarshalBoolean or
@@ -85,28 +87,46 @@ func plainFieldsPass(path string, src []byte) ([]byte, int, error) {
 		return nil, 0, err
 	}
 	graphqlName := importName(file, fromPkg)
+	if err := marshallersDefined(file, path); err != nil {
+		return nil, 0, err
+	}
 	var edits []edit
+	var errs []error
 	for _, decl := range file.Decls {
 		fn, ok := decl.(*ast.FuncDecl)
-		if !ok || fn.Body == nil || len(fn.Body.List) != 1 {
+		if !ok || fn.Body == nil || !plainCandidate(fn.Body, graphqlName) {
 			continue
 		}
-		marshal, value, ok := plainRead(fn, graphqlName, fset)
-		if !ok {
+		if len(fn.Body.List) != 1 {
+			if !rewrittenPlainRead(fn.Body, graphqlName) {
+				errs = append(errs, fmt.Errorf("%s: %s reads a field of obj through %s.ResolveField but is not `return %[3]s.ResolveField(…)`: has gqlgen changed its generated code?",
+					fset.Position(fn.Pos()), fn.Name.Name, graphqlName))
+			}
+			continue // rewritten already
+		}
+		marshal, value, err := plainRead(fn, graphqlName, fset)
+		if err != nil {
+			errs = append(errs, err)
 			continue
 		}
-		direct := fmt.Sprintf("return ec.%s(ctx, field.Selections, %s)", marshal, value)
+		if marshal == "" {
+			continue // kept on ResolveField: a directive, or a value that may be null
+		}
+		// gqlgen's return stays, for operations with field middleware (lists.Intercepted).
 		original := fset.Position(fn.Body.List[0].Pos()).Offset
 		end := fset.Position(fn.Body.List[0].End()).Offset
 		var text string
 		if g, ok := nullOnlyFor[marshal]; ok {
-			text = fmt.Sprintf("if %s {\nreturn %s\n}\n%s", fmt.Sprintf(g.guard, value), fmt.Sprintf(g.marshal, value), src[original:end])
-		} else if slices.Contains(neverNull, marshal) {
-			text = direct
+			text = fmt.Sprintf("if %s && !lists.Intercepted(ec.OperationContext) {\nreturn %s\n}\n%s",
+				fmt.Sprintf(g.guard, value), fmt.Sprintf(g.marshal, value), src[original:end])
 		} else {
-			continue
+			text = fmt.Sprintf("if !lists.Intercepted(ec.OperationContext) {\nreturn ec.%s(ctx, field.Selections, %s)\n}\n%s",
+				marshal, value, src[original:end])
 		}
 		edits = append(edits, edit{original, end, text})
+	}
+	if len(errs) > 0 {
+		return nil, 0, errors.Join(errs...)
 	}
 	if len(edits) == 0 {
 		return src, 0, nil
@@ -116,6 +136,94 @@ func plainFieldsPass(path string, src []byte) ([]byte, int, error) {
 		return nil, 0, fmt.Errorf("%s after rewriting plain fields: %w", path, err)
 	}
 	return formatted, len(edits), nil
+}
+
+// marshallersDefined fails when a marshaller neverNull or nullOnlyFor name is not a method of
+// the file: gqlgen names them after the schema's types and the Go types they bind to, so a
+// missing one means gqlgen mangles names differently now (and every field it marshals would
+// quietly keep ResolveField), or the schema no longer has the type (then drop the entry).
+func marshallersDefined(file *ast.File, path string) error {
+	defined := map[string]bool{}
+	for _, decl := range file.Decls {
+		if fn, ok := decl.(*ast.FuncDecl); ok && fn.Recv != nil {
+			defined[fn.Name.Name] = true
+		}
+	}
+	var missing []string
+	for _, m := range neverNull {
+		if !defined[m] {
+			missing = append(missing, m)
+		}
+	}
+	for m := range nullOnlyFor {
+		if !defined[m] {
+			missing = append(missing, m)
+		}
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return fmt.Errorf("%s defines no %s (listed in tools/rewritelists/plain.go): has gqlgen changed how it names marshallers, or has the schema dropped the type?",
+			path, strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// plainCandidate reports whether body calls graphql.ResolveField with a resolver that only
+// reads obj — `func(ctx context.Context) (any, error) { return obj.F, nil }` (or obj.M()) as
+// its fifth argument — whatever the rest of the call looks like: every such site must be one
+// plainRead recognises, or one it keeps on ResolveField for a stated reason.
+func plainCandidate(body *ast.BlockStmt, graphqlName string) bool {
+	found := false
+	ast.Inspect(body, func(n ast.Node) bool {
+		call, ok := n.(*ast.CallExpr)
+		if !ok || found {
+			return !found
+		}
+		if pkg, name := callee(call); pkg != graphqlName || name != "ResolveField" || len(call.Args) < 5 {
+			return true
+		}
+		if read, ok := singleReturn(call.Args[4], 2); ok && readsObj(read[0]) {
+			if id, ok := read[1].(*ast.Ident); ok && id.Name == "nil" {
+				found = true
+			}
+		}
+		return !found
+	})
+	return found
+}
+
+// readsObj reports whether e is obj.F or obj.M().
+func readsObj(e ast.Expr) bool {
+	if call, ok := e.(*ast.CallExpr); ok && len(call.Args) == 0 {
+		e = call.Fun
+	}
+	sel, ok := e.(*ast.SelectorExpr)
+	if !ok {
+		return false
+	}
+	x, ok := sel.X.(*ast.Ident)
+	return ok && x.Name == "obj"
+}
+
+// rewrittenPlainRead reports whether body is plainFieldsPass's output: `if [guard &&]
+// !lists.Intercepted(…) { return … }` followed by gqlgen's `return graphql.ResolveField(…)`.
+func rewrittenPlainRead(body *ast.BlockStmt, graphqlName string) bool {
+	if len(body.List) != 2 {
+		return false
+	}
+	ifs, ok := body.List[0].(*ast.IfStmt)
+	if !ok {
+		return false
+	}
+	cond := ifs.Cond
+	if b, ok := cond.(*ast.BinaryExpr); ok && b.Op == token.LAND {
+		cond = b.Y
+	}
+	if u, ok := cond.(*ast.UnaryExpr); !ok || u.Op != token.NOT || !isCallOf(u.X, toName, "Intercepted") {
+		return false
+	}
+	ret, ok := body.List[1].(*ast.ReturnStmt)
+	return ok && len(ret.Results) == 1 && isCallOf(ret.Results[0], graphqlName, "ResolveField")
 }
 
 // plainRead recognises
@@ -129,76 +237,55 @@ func plainFieldsPass(path string, src []byte) ([]byte, int, error) {
 //			}, recoverFromPanic, nonNull)
 //	}
 //
-// and returns marshalX and the value expression ("obj.F").
-func plainRead(fn *ast.FuncDecl, graphqlName string, fset *token.FileSet) (marshal, value string, ok bool) {
-	if fn.Recv == nil || fn.Type.Params.NumFields() != 3 {
-		return "", "", false
+// and returns marshalX and the value expression ("obj.F"); marshalX is "" for a field kept on
+// ResolveField: one with directives, a method of a type outside storeMethods, or a marshaller
+// neither neverNull nor nullOnlyFor lists. fn is a plainCandidate; any other shape is an error,
+// so that a change in gqlgen's output cannot make the rewrite skip fields quietly.
+func plainRead(fn *ast.FuncDecl, graphqlName string, fset *token.FileSet) (marshal, value string, err error) {
+	drift := func(what string) error {
+		return fmt.Errorf("%s: %s reads a field of obj, but %s: has gqlgen changed its generated code?",
+			fset.Position(fn.Pos()), fn.Name.Name, what)
 	}
 	params := fn.Type.Params.List
-	if len(params) != 3 || len(params[2].Names) != 1 || params[2].Names[0].Name != "obj" ||
+	if fn.Recv == nil || len(params) != 3 || len(params[2].Names) != 1 || params[2].Names[0].Name != "obj" ||
 		len(params[1].Names) != 1 || params[1].Names[0].Name != "field" {
-		return "", "", false
+		return "", "", drift("its parameters are not (ctx, field, obj)")
 	}
 	ret, ok := fn.Body.List[0].(*ast.ReturnStmt)
 	if !ok || len(ret.Results) != 1 {
-		return "", "", false
+		return "", "", drift("its body is not `return graphql.ResolveField(…)`")
 	}
 	call, ok := ret.Results[0].(*ast.CallExpr)
-	if !ok || len(call.Args) != 9 {
-		return "", "", false
+	if pkg, name := callee(call); !ok || pkg != graphqlName || name != "ResolveField" {
+		return "", "", drift("its body is not `return graphql.ResolveField(…)`")
 	}
-	if pkg, name := callee(call); pkg != graphqlName || name != "ResolveField" {
-		return "", "", false
+	if len(call.Args) != 9 {
+		return "", "", drift(fmt.Sprintf("ResolveField takes %d arguments, not 9", len(call.Args)))
 	}
-	if id, ok := call.Args[5].(*ast.Ident); !ok || id.Name != "nil" {
-		return "", "", false // directives
-	}
-	read, ok := singleReturn(call.Args[4], 2)
-	if !ok {
-		return "", "", false
-	}
-	if id, ok := read[1].(*ast.Ident); !ok || id.Name != "nil" {
-		return "", "", false
-	}
-	switch v := read[0].(type) {
-	case *ast.SelectorExpr:
-		if x, ok := v.X.(*ast.Ident); !ok || x.Name != "obj" {
-			return "", "", false
-		}
-	case *ast.CallExpr:
-		sel, ok := v.Fun.(*ast.SelectorExpr)
-		if !ok || len(v.Args) != 0 {
-			return "", "", false
-		}
-		if x, ok := sel.X.(*ast.Ident); !ok || x.Name != "obj" || !onStoreType(params[2].Type) {
-			return "", "", false
-		}
-	default:
-		return "", "", false
-	}
+	read, _ := singleReturn(call.Args[4], 2)
 	result, ok := singleReturn(call.Args[6], 1)
 	if !ok {
-		return "", "", false
+		return "", "", drift("its marshal function is not one return")
 	}
 	mcall, ok := result[0].(*ast.CallExpr)
-	if !ok || len(mcall.Args) != 3 {
-		return "", "", false
+	if !ok || !ecCall(mcall) || !identArgs(mcall, "ctx", "selections", "v") {
+		return "", "", drift("its marshal function is not `return ec.marshalX(ctx, selections, v)`")
 	}
-	msel, ok := mcall.Fun.(*ast.SelectorExpr)
-	if !ok {
-		return "", "", false
+	if id, ok := call.Args[5].(*ast.Ident); !ok || id.Name != "nil" {
+		return "", "", nil // directives: their middleware chain
 	}
-	if x, ok := msel.X.(*ast.Ident); !ok || x.Name != "ec" {
-		return "", "", false
+	if _, ok := read[0].(*ast.CallExpr); ok && !onStoreType(params[2].Type) {
+		return "", "", nil // a method that may do anything
 	}
-	if v, ok := mcall.Args[2].(*ast.Ident); !ok || v.Name != "v" {
-		return "", "", false
+	marshal = mcall.Fun.(*ast.SelectorExpr).Sel.Name
+	if _, ok := nullOnlyFor[marshal]; !ok && !slices.Contains(neverNull, marshal) {
+		return "", "", nil // a marshaller that may report null, which needs the field context
 	}
 	var buf bytes.Buffer
 	if err := printer.Fprint(&buf, fset, read[0]); err != nil {
-		return "", "", false
+		return "", "", err
 	}
-	return msel.Sel.Name, buf.String(), true
+	return marshal, buf.String(), nil
 }
 
 // singleReturn returns the results of a function literal whose body is one return of n values.

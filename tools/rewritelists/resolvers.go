@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -28,8 +29,8 @@ import (
 // Only results that are pointers, slices or builtin scalars are rewritten: for those the value
 // ResolveField checks against nil (an interface holding the typed result) is never nil, so the
 // marshaller alone decides about null, as it does under ResolveField. Like the plain-field
-// rewrite, these fields no longer pass through operation-level field middleware (AroundFields,
-// InterceptField extensions), which the server does not install.
+// rewrite, the fast path is taken only when no field middleware is installed
+// (lists.Intercepted); otherwise gqlgen's ResolveField call, kept first, runs.
 func resolverFieldsPass(path string, src []byte) ([]byte, int, error) {
 	fset := token.NewFileSet()
 	file, err := parser.ParseFile(fset, path, src, parser.ParseComments)
@@ -38,18 +39,35 @@ func resolverFieldsPass(path string, src []byte) ([]byte, int, error) {
 	}
 	graphqlName := importName(file, fromPkg)
 	var edits []edit
+	var errs []error
 	for _, decl := range file.Decls {
 		fn, ok := decl.(*ast.FuncDecl)
-		if !ok || fn.Body == nil || len(fn.Body.List) != 1 {
+		if !ok || fn.Body == nil || !resolverCandidate(fn.Body, graphqlName) {
 			continue
 		}
-		text, ok := resolverField(fn, graphqlName, fset)
-		if !ok {
+		if len(fn.Body.List) != 1 {
+			if !rewrittenResolverField(fn.Body) {
+				errs = append(errs, fmt.Errorf("%s: %s calls a resolver with (ctx, obj) through %s.ResolveField but is not `return %[3]s.ResolveField(…)`: has gqlgen changed its generated code?",
+					fset.Position(fn.Pos()), fn.Name.Name, graphqlName))
+			}
+			continue // rewritten already
+		}
+		text, err := resolverField(fn, graphqlName, fset)
+		if err != nil {
+			errs = append(errs, err)
 			continue
+		}
+		if text == "" {
+			continue // kept on ResolveField: directives, or a result that may be a nil interface
 		}
 		start := fset.Position(fn.Body.List[0].Pos()).Offset
 		end := fset.Position(fn.Body.List[0].End()).Offset
+		// gqlgen's return runs first when field middleware is installed (lists.Intercepted).
+		text = fmt.Sprintf("if lists.Intercepted(ec.OperationContext) {\n%s\n}\n%s", src[start:end], text)
 		edits = append(edits, edit{start, end, text})
+	}
+	if len(errs) > 0 {
+		return nil, 0, errors.Join(errs...)
 	}
 	if len(edits) == 0 {
 		return src, 0, nil
@@ -59,6 +77,59 @@ func resolverFieldsPass(path string, src []byte) ([]byte, int, error) {
 		return nil, 0, fmt.Errorf("%s after rewriting resolver fields: %w", path, err)
 	}
 	return formatted, len(edits), nil
+}
+
+// resolverCandidate reports whether body calls graphql.ResolveField with a resolver that calls
+// an argument-less resolver method — `func(ctx context.Context) (any, error) { return
+// ec.Resolvers.T().F(ctx, obj) }` as its fifth argument — whatever the rest of the call looks
+// like: every such site must be one resolverField recognises, or one it keeps on ResolveField
+// for a stated reason.
+func resolverCandidate(body *ast.BlockStmt, graphqlName string) bool {
+	found := false
+	ast.Inspect(body, func(n ast.Node) bool {
+		call, ok := n.(*ast.CallExpr)
+		if !ok || found {
+			return !found
+		}
+		if pkg, name := callee(call); pkg != graphqlName || name != "ResolveField" || len(call.Args) < 5 {
+			return true
+		}
+		if read, ok := singleReturn(call.Args[4], 1); ok {
+			resolve, ok := read[0].(*ast.CallExpr)
+			found = ok && identArgs(resolve, "ctx", "obj") && resolverMethod(resolve)
+		}
+		return !found
+	})
+	return found
+}
+
+// resolverMethod reports whether call is ec.Resolvers.T().F(…).
+func resolverMethod(call *ast.CallExpr) bool {
+	sel, ok := call.Fun.(*ast.SelectorExpr)
+	if !ok {
+		return false
+	}
+	getter, ok := sel.X.(*ast.CallExpr)
+	if !ok || len(getter.Args) != 0 {
+		return false
+	}
+	gsel, ok := getter.Fun.(*ast.SelectorExpr)
+	if !ok {
+		return false
+	}
+	root, ok := gsel.X.(*ast.SelectorExpr)
+	if !ok || root.Sel.Name != "Resolvers" {
+		return false
+	}
+	x, ok := root.X.(*ast.Ident)
+	return ok && x.Name == "ec"
+}
+
+// rewrittenResolverField reports whether body is resolverFieldsPass's output: it begins with
+// `if lists.Intercepted(…) { return graphql.ResolveField(…) }`.
+func rewrittenResolverField(body *ast.BlockStmt) bool {
+	ifs, ok := body.List[0].(*ast.IfStmt)
+	return ok && isCallOf(ifs.Cond, toName, "Intercepted")
 }
 
 // resolverField recognises
@@ -75,86 +146,69 @@ func resolverFieldsPass(path string, src []byte) ([]byte, int, error) {
 //			}, recoverFromPanic, nonNull)
 //	}
 //
-// with R a pointer, slice or builtin scalar, and returns the body that replaces the return.
-func resolverField(fn *ast.FuncDecl, graphqlName string, fset *token.FileSet) (string, bool) {
-	if fn.Recv == nil || fn.Type.Params.NumFields() != 3 {
-		return "", false
+// and returns the body that resolves it without ResolveField when R is a pointer, slice or
+// builtin scalar; "" for a field kept on ResolveField (directives, or another R). fn is a
+// resolverCandidate; any other shape is an error, so that a change in gqlgen's output cannot
+// make the rewrite skip fields quietly.
+func resolverField(fn *ast.FuncDecl, graphqlName string, fset *token.FileSet) (string, error) {
+	drift := func(what string) error {
+		return fmt.Errorf("%s: %s calls a resolver with (ctx, obj), but %s: has gqlgen changed its generated code?",
+			fset.Position(fn.Pos()), fn.Name.Name, what)
 	}
 	params := fn.Type.Params.List
-	if len(params) != 3 || len(params[2].Names) != 1 || params[2].Names[0].Name != "obj" ||
+	if fn.Recv == nil || len(params) != 3 || len(params[2].Names) != 1 || params[2].Names[0].Name != "obj" ||
 		len(params[1].Names) != 1 || params[1].Names[0].Name != "field" ||
 		len(params[0].Names) != 1 || params[0].Names[0].Name != "ctx" {
-		return "", false
+		return "", drift("its parameters are not (ctx, field, obj)")
 	}
 	if res := fn.Type.Results; res == nil || len(res.List) != 1 || len(res.List[0].Names) != 1 || res.List[0].Names[0].Name != "ret" {
-		return "", false
+		return "", drift("its result is not `ret graphql.Marshaler`")
 	}
 	ret, ok := fn.Body.List[0].(*ast.ReturnStmt)
 	if !ok || len(ret.Results) != 1 {
-		return "", false
+		return "", drift("its body is not `return graphql.ResolveField(…)`")
 	}
 	call, ok := ret.Results[0].(*ast.CallExpr)
-	if !ok || len(call.Args) != 9 {
-		return "", false
+	if pkg, name := callee(call); !ok || pkg != graphqlName || name != "ResolveField" {
+		return "", drift("its body is not `return graphql.ResolveField(…)`")
 	}
-	if pkg, name := callee(call); pkg != graphqlName || name != "ResolveField" {
-		return "", false
-	}
-	if id, ok := call.Args[5].(*ast.Ident); !ok || id.Name != "nil" {
-		return "", false // directives
+	if len(call.Args) != 9 {
+		return "", drift(fmt.Sprintf("ResolveField takes %d arguments, not 9", len(call.Args)))
 	}
 	// The field context: ec.fieldContext_T_f(ctx, field).
 	fcRet, ok := singleReturn(call.Args[3], 1)
 	if !ok {
-		return "", false
+		return "", drift("its field context function is not one return")
 	}
 	fcCall, ok := fcRet[0].(*ast.CallExpr)
 	if !ok || !ecCall(fcCall) || !identArgs(fcCall, "ctx", "field") {
-		return "", false
+		return "", drift("its field context is not `ec.fieldContext_T_f(ctx, field)`")
 	}
-	// The resolver: ec.Resolvers.T().F(ctx, obj).
-	read, ok := singleReturn(call.Args[4], 1)
-	if !ok {
-		return "", false
-	}
-	resolve, ok := read[0].(*ast.CallExpr)
-	if !ok || !identArgs(resolve, "ctx", "obj") {
-		return "", false
-	}
-	sel, ok := resolve.Fun.(*ast.SelectorExpr)
-	if !ok {
-		return "", false
-	}
-	getter, ok := sel.X.(*ast.CallExpr)
-	if !ok || len(getter.Args) != 0 {
-		return "", false
-	}
-	gsel, ok := getter.Fun.(*ast.SelectorExpr)
-	if !ok {
-		return "", false
-	}
-	if root, ok := gsel.X.(*ast.SelectorExpr); !ok || root.Sel.Name != "Resolvers" {
-		return "", false
-	} else if x, ok := root.X.(*ast.Ident); !ok || x.Name != "ec" {
-		return "", false
-	}
+	read, _ := singleReturn(call.Args[4], 1)
+	resolve := read[0].(*ast.CallExpr)
 	// The marshaller, and the result type it takes.
 	lit, ok := call.Args[6].(*ast.FuncLit)
-	if !ok || len(lit.Type.Params.List) != 3 || !neverNilInterface(lit.Type.Params.List[2].Type) {
-		return "", false
+	if !ok || len(lit.Type.Params.List) != 3 {
+		return "", drift("its marshal function does not take (ctx, selections, v)")
 	}
 	result, ok := singleReturn(call.Args[6], 1)
 	if !ok {
-		return "", false
+		return "", drift("its marshal function is not one return")
 	}
 	mcall, ok := result[0].(*ast.CallExpr)
 	if !ok || !ecCall(mcall) || !identArgs(mcall, "ctx", "selections", "v") {
-		return "", false
+		return "", drift("its marshal function is not `return ec.marshalX(ctx, selections, v)`")
 	}
 	recoverFromPanic, ok1 := call.Args[7].(*ast.Ident)
 	nonNull, ok2 := call.Args[8].(*ast.Ident)
 	if !ok1 || !ok2 || !isBool(recoverFromPanic.Name) || !isBool(nonNull.Name) {
-		return "", false
+		return "", drift("its recoverFromPanic and nonNull arguments are not true or false")
+	}
+	if id, ok := call.Args[5].(*ast.Ident); !ok || id.Name != "nil" {
+		return "", nil // directives: their middleware chain
+	}
+	if !neverNilInterface(lit.Type.Params.List[2].Type) {
+		return "", nil // ResolveField's nil-interface check could differ from the marshaller's
 	}
 	src := func(e ast.Node) string {
 		var buf bytes.Buffer
@@ -179,7 +233,7 @@ func resolverField(fn *ast.FuncDecl, graphqlName string, fset *token.FileSet) (s
 	fmt.Fprintf(&b, "return %s.Null\n}\n", g)
 	b.WriteString("fc.Result = res\n")
 	fmt.Fprintf(&b, "return ec.%s(ctx, field.Selections, res)", mcall.Fun.(*ast.SelectorExpr).Sel.Name)
-	return b.String(), true
+	return b.String(), nil
 }
 
 // ecCall reports whether call is ec.method(…).
