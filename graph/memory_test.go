@@ -7,11 +7,13 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/google/uuid"
 
 	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/graph/model"
 	"github.com/workingtracker/api/internal/auth"
+	"github.com/workingtracker/api/internal/cost"
 	"github.com/workingtracker/api/internal/ratelimit"
 	"github.com/workingtracker/api/store"
 )
@@ -73,8 +75,9 @@ func (r *memoryRoot) handler() (*handler.Server, *auth.Principal) {
 		tiers.ByRole[role] = huge
 	}
 	tiers.Default, tiers.MaxQueryCost = huge, 1<<30
-	h := graph.NewGraphQLHandler(graph.ServerOpts{Resolvers: r, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		RateLimits: graph.RateLimits{Tiers: tiers}})
+	h := graph.NewServer(graph.ServerOpts{Resolvers: r, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Budgets: cost.Budgets{Tiers: tiers}})
+	h.AddTransport(transport.POST{}) // httpapi's transports add nothing these tests look at
 	return h, &auth.Principal{TenantID: uuid.New(), EmployeeID: uuid.New(), Roles: []string{"ADMIN"},
 		ExpiresAt: time.Now().Add(time.Hour)}
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
-	"github.com/workingtracker/api/graph"
+	"github.com/workingtracker/api/httpapi"
 	"github.com/workingtracker/api/internal/apitest"
 	"github.com/workingtracker/api/internal/auth"
 	"github.com/workingtracker/api/internal/seed"
@@ -34,7 +34,7 @@ func BenchmarkNestedPage(b *testing.B) {
 		name      string
 		intercept bool
 	}{{"fastPath", false}, {"fieldMiddleware", true}} {
-		gql := graph.NewGraphQLHandler(srv.Opts)
+		gql := httpapi.NewGraphQLServer(srv.Opts)
 		if c.intercept {
 			gql.AroundFields(func(ctx context.Context, next graphql.Resolver) (any, error) { return next(ctx) })
 		}

@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
-	"github.com/workingtracker/api/graph"
+	"github.com/workingtracker/api/httpapi"
 	"github.com/workingtracker/api/internal/apperr"
 	"github.com/workingtracker/api/internal/lists"
 	"github.com/workingtracker/api/store"
@@ -41,7 +41,7 @@ const rewrittenQuery = `{ employees(first: 5) { totalCount edges { cursor node {
 func TestFieldMiddlewareSeesRewrittenFields(t *testing.T) {
 	t.Parallel()
 	srv, principal := seededServer(t, 5)
-	h := graph.NewGraphQLHandler(srv.Opts)
+	h := httpapi.NewGraphQLServer(srv.Opts)
 	var mu sync.Mutex
 	seen := map[string]bool{}
 	h.AroundFields(func(ctx context.Context, next graphql.Resolver) (any, error) {

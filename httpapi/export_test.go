@@ -4,7 +4,6 @@ import (
 	"net/http"
 
 	"github.com/workingtracker/api/graph"
-	"github.com/workingtracker/api/internal/auth"
 )
 
 // NewBareGraphQLHandler is the GraphQL server with its transports but without the chain, the
@@ -12,6 +11,6 @@ import (
 func NewBareGraphQLHandler(opts Opts) http.Handler {
 	opts = opts.WithDefaults()
 	gql := graph.NewServerWithoutLimits(opts.GraphQL)
-	addTransports(gql, opts, auth.NewAddressGuard(opts.RateLimits.IPLimiter, opts.RateLimits.Tiers.Unauthenticated, opts.RateLimits.Metrics))
+	addTransports(gql, opts, newGuard(opts.RateLimits))
 	return gql
 }

@@ -81,9 +81,23 @@ func NewHandler(opts Opts) http.Handler {
 	return newHandler(opts, graph.NewServer(opts.GraphQL))
 }
 
+// NewGraphQLServer is the gqlgen server NewHandler serves, with its transports but none of the
+// chain in front: it expects the principal in the request context. For tests and benchmarks
+// that install field middleware or time the GraphQL side alone.
+func NewGraphQLServer(opts Opts) *handler.Server {
+	opts = opts.WithDefaults()
+	gql := graph.NewServer(opts.GraphQL)
+	addTransports(gql, opts, newGuard(opts.RateLimits))
+	return gql
+}
+
+func newGuard(rl RateLimits) *auth.AddressGuard {
+	return auth.NewAddressGuard(rl.IPLimiter, rl.Tiers.Unauthenticated, rl.Metrics)
+}
+
 func newHandler(opts Opts, gql *handler.Server) http.Handler {
 	rl := opts.RateLimits
-	guard := auth.NewAddressGuard(rl.IPLimiter, rl.Tiers.Unauthenticated, rl.Metrics)
+	guard := newGuard(rl)
 	addTransports(gql, opts, guard)
 	pending := auth.NewPendingSockets(opts.Websockets, guard)
 
