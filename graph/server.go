@@ -25,6 +25,7 @@ import (
 
 	"github.com/workingtracker/api/internal/apperr"
 	"github.com/workingtracker/api/internal/auth"
+	"github.com/workingtracker/api/internal/lists"
 	"github.com/workingtracker/api/internal/playground"
 	"github.com/workingtracker/api/internal/ratelimit"
 	"github.com/workingtracker/api/internal/reqid"
@@ -72,6 +73,11 @@ func (opts ServerOpts) withDefaults() ServerOpts {
 	}
 	if rl.Metrics == nil {
 		rl.Metrics = ratelimit.NewMetrics(prometheus.NewRegistry()) // counted, not exported
+	}
+	if opts.Loaders.BeforeWait == nil {
+		// The generated code runs list elements and resolver fields one after another
+		// (internal/lists): a load about to wait starts the rest, so that they join its batch.
+		opts.Loaders.BeforeWait = lists.BeforeWait
 	}
 	d, def := &opts.DocumentLimits, DefaultDocumentLimits()
 	for _, f := range []struct {

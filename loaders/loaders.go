@@ -43,6 +43,11 @@ type Opts struct {
 	Quiet time.Duration
 	// MaxWait caps how long a batch stays open while keys keep arriving.
 	MaxWait time.Duration
+	// BeforeWait, when set, is called by a load about to wait for its batch, with the load's
+	// context: the caller's chance to start work that will add keys to the batch (the server
+	// passes internal/lists.BeforeWait, which starts the sibling fields and list elements it
+	// runs one after another).
+	BeforeWait func(ctx context.Context)
 }
 
 // Defaults: long enough for the goroutines of a list to reach their Load, short next to a
