@@ -19,6 +19,7 @@ import (
 	"github.com/workingtracker/api/internal/apperr"
 	"github.com/workingtracker/api/internal/auth"
 	"github.com/workingtracker/api/internal/cost"
+	"github.com/workingtracker/api/internal/lists"
 	"github.com/workingtracker/api/internal/policy"
 	"github.com/workingtracker/api/internal/ratelimit"
 	"github.com/workingtracker/api/internal/reqid"
@@ -60,6 +61,11 @@ func (opts ServerOpts) WithDefaults() ServerOpts {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Loaders.BeforeWait == nil {
+		// The generated code runs list elements and resolver fields one after another
+		// (internal/lists): a load about to wait starts the rest, so that they join its batch.
+		opts.Loaders.BeforeWait = lists.BeforeWait
 	}
 	opts.DocumentLimits = opts.DocumentLimits.WithDefaults()
 	return opts

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -114,11 +115,12 @@ func TestLoadManyFetchesOnlyWhatIsMissingAndFeedsLoad(t *testing.T) {
 }
 
 // Lists marshal their elements one after another; an element waiting for its value starts its
-// siblings (internal/lists), whose keys join the same batch.
+// siblings (internal/lists, handed in as the loader's BeforeWait), whose keys join the same batch.
 func TestSequentialListElementsShareOneBatch(t *testing.T) {
 	t.Parallel()
 	rec := &recorder{}
-	l := loaders.NewLoader(loaders.Opts{Quiet: 200 * time.Millisecond, MaxWait: 10 * time.Second}, rec.fetch)
+	l := loaders.NewLoader(loaders.Opts{Quiet: 200 * time.Millisecond, MaxWait: 10 * time.Second, BeforeWait: lists.BeforeWait},
+		rec.fetch)
 	const n = 100
 	got := lists.Marshal(context.Background(), n, 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		v, err := l.Load(ctx, i)()
@@ -159,4 +161,24 @@ func TestGetIsLoadWithoutTheThunk(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "two", v)
 	require.Equal(t, 1, fetches)
+}
+
+// The dispatcher sleeps out its quiet window rather than yielding in a loop: waiting for a batch
+// costs (next to) no processor time. Not parallel: it measures the process's CPU time.
+func TestDispatcherWaitsWithoutSpinning(t *testing.T) {
+	const quiet = 150 * time.Millisecond
+	rec := &recorder{}
+	l := loaders.NewLoader(loaders.Opts{Quiet: quiet, MaxWait: time.Second}, rec.fetch)
+	before, start := cpuTime(t), time.Now()
+	v, err := l.Load(context.Background(), 21)()
+	require.NoError(t, err)
+	require.Equal(t, 42, v)
+	require.GreaterOrEqual(t, time.Since(start), quiet, "the batch waited out its window")
+	require.Less(t, cpuTime(t)-before, quiet/3, "CPU time while waiting %v", quiet)
+}
+
+func cpuTime(t *testing.T) time.Duration {
+	var ru syscall.Rusage
+	require.NoError(t, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -30,7 +30,11 @@ type Reader interface {
 	TasksByProjectIDs(ctx context.Context, scope store.Scope, projectIDs []uuid.UUID, limit int) ([]*store.Task, error)
 	DependenciesByTaskIDs(ctx context.Context, scope store.Scope, taskIDs []uuid.UUID, limit int) ([]store.TaskDependency, error)
 	TrackedSecondsByProjectIDs(ctx context.Context, scope store.Scope, projectIDs []uuid.UUID) ([]store.ProjectSeconds, error)
-	LatestTimeEntriesByEmployeeIDs(ctx context.Context, scope store.Scope, employeeIDs []uuid.UUID, r store.TimeRange, limit int, lean bool) ([]*store.TimeEntry, error)
+	LatestTimeEntriesByEmployeeIDs(ctx context.Context, scope store.Scope, employeeIDs []uuid.UUID, r store.TimeRange, limit int) ([]*store.TimeEntry, error)
+	LatestTimeEntrySummariesByEmployeeIDs(ctx context.Context, scope store.Scope, employeeIDs []uuid.UUID, r store.TimeRange, limit int) ([]*store.TimeEntry, error)
+	EmployeesWithRefsByIDs(ctx context.Context, scope store.Scope, ids []uuid.UUID) ([]store.EmployeeRefs, error)
+	ListTimeEntries(ctx context.Context, scope store.Scope, params store.ListTimeEntriesParams, page store.PageParams) (store.Page[*store.TimeEntry], error)
+	ListTimeEntriesWithRefs(ctx context.Context, scope store.Scope, params store.ListTimeEntriesParams, page store.PageParams) (store.Page[store.TimeEntryRefs], error)
 }
 
 // Opts tunes batching.
@@ -39,6 +43,11 @@ type Opts struct {
 	Quiet time.Duration
 	// MaxWait caps how long a batch stays open while keys keep arriving.
 	MaxWait time.Duration
+	// BeforeWait, when set, is called by a load about to wait for its batch, with the load's
+	// context: the caller's chance to start work that will add keys to the batch (the server
+	// passes internal/lists.BeforeWait, which starts the sibling fields and list elements it
+	// runs one after another).
+	BeforeWait func(ctx context.Context)
 }
 
 // Defaults: long enough for the goroutines of a list to reach their Load, short next to a
@@ -94,15 +103,15 @@ func (z *lazy[T]) get(build func() T) T {
 
 // LatestEntriesKey asks for an employee's latest Limit entries that started in [From, To).
 // Bounds are Unix microseconds with explicit presence, so that equal ranges are equal keys and
-// every representable time (1970 and year 9999 included) means itself. Lean asks for entries
-// without the fields store.LatestTimeEntriesByEmployeeIDs leaves out of lean rows; it is part of
-// the key, so a lean entry never answers a field that reads them.
+// every representable time (1970 and year 9999 included) means itself. Summary asks for the
+// entries' summaries (store.LatestTimeEntrySummariesByEmployeeIDs); it is part of the key, so a
+// summary never answers a field that reads what it leaves out.
 type LatestEntriesKey struct {
 	EmployeeID     uuid.UUID
 	From, To       int64
 	HasFrom, HasTo bool
 	Limit          int
-	Lean           bool
+	Summary        bool
 }
 
 // ChildrenKey asks for the first Limit children of Parent (members of a project, its tasks …):
@@ -293,24 +302,28 @@ func latestEntriesBatch(r Reader, scope store.Scope) BatchFunc[LatestEntriesKey,
 		from, to       int64
 		hasFrom, hasTo bool
 		limit          int
-		lean           bool
+		summary        bool
 	}
 	return func(ctx context.Context, keys []LatestEntriesKey) ([][]*store.TimeEntry, error) {
 		byShape := make(map[shape][]uuid.UUID)
 		for _, k := range keys {
-			s := shape{k.From, k.To, k.HasFrom, k.HasTo, k.Limit, k.Lean}
+			s := shape{k.From, k.To, k.HasFrom, k.HasTo, k.Limit, k.Summary}
 			byShape[s] = append(byShape[s], k.EmployeeID)
 		}
 		found := make(map[LatestEntriesKey][]*store.TimeEntry, len(keys))
 		for s, ids := range byShape {
-			entries, err := r.LatestTimeEntriesByEmployeeIDs(ctx, scope, ids,
-				store.TimeRange{From: fromMicros(s.from, s.hasFrom), To: fromMicros(s.to, s.hasTo)}, s.limit, s.lean)
+			latest := r.LatestTimeEntriesByEmployeeIDs
+			if s.summary {
+				latest = r.LatestTimeEntrySummariesByEmployeeIDs
+			}
+			entries, err := latest(ctx, scope, ids,
+				store.TimeRange{From: fromMicros(s.from, s.hasFrom), To: fromMicros(s.to, s.hasTo)}, s.limit)
 			if err != nil {
 				return nil, err
 			}
 			for _, e := range entries {
 				k := LatestEntriesKey{EmployeeID: e.EmployeeID, From: s.from, To: s.to, HasFrom: s.hasFrom, HasTo: s.hasTo,
-					Limit: s.limit, Lean: s.lean}
+					Limit: s.limit, Summary: s.summary}
 				found[k] = append(found[k], e)
 			}
 		}
@@ -324,9 +337,9 @@ func latestEntriesBatch(r Reader, scope store.Scope) BatchFunc[LatestEntriesKey,
 	}
 }
 
-// LatestKey builds the key of an employee's latest entries; nil times are unbounded.
-func LatestKey(employeeID uuid.UUID, from, to *time.Time, limit int, lean bool) LatestEntriesKey {
-	k := LatestEntriesKey{EmployeeID: employeeID, Limit: limit, Lean: lean}
+// latestKey builds the key of an employee's latest entries; nil times are unbounded.
+func latestKey(employeeID uuid.UUID, from, to *time.Time, limit int, summary bool) LatestEntriesKey {
+	k := LatestEntriesKey{EmployeeID: employeeID, Limit: limit, Summary: summary}
 	if from != nil {
 		k.From, k.HasFrom = from.UnixMicro(), true
 	}

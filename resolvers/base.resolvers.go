@@ -9,6 +9,7 @@ import (
 	"context"
 
 	"github.com/workingtracker/api/graph"
+	"github.com/workingtracker/api/loaders"
 	"github.com/workingtracker/api/store"
 )
 
@@ -17,7 +18,7 @@ func (r *queryResolver) Me(ctx context.Context) (*store.Employee, error) {
 	if err != nil {
 		return nil, err
 	}
-	return r.loadEmployee(ctx, s.ActorID.String())
+	return loaders.EmployeeByID(ctx, s.ActorID)
 }
 
 func (r *Resolver) Mutation() graph.MutationResolver { return &mutationResolver{r} }

@@ -25,29 +25,14 @@ func scope(ctx context.Context) (store.Scope, error) {
 	return s, nil
 }
 
-// load reads the one row a root field asks for, at once (it has no siblings to wait for), then
-// prefetches the relationships selected on it. A malformed id cannot name a row: it reads as
-// "none".
-func load[V any](ctx context.Context, id string, pick func(*loaders.Loaders) *loaders.Loader[uuid.UUID, *V],
-	then func(context.Context, *loaders.Loaders, []*V, selection)) (*V, error) {
+// load reads the one row a root field asks for through byID (a loaders route). A malformed id
+// cannot name a row: it reads as "none".
+func load[V any](ctx context.Context, id string, byID func(context.Context, uuid.UUID) (*V, error)) (*V, error) {
 	key, err := uuid.Parse(id)
 	if err != nil {
 		return nil, nil
 	}
-	l, err := loaders.For(ctx)
-	if err != nil {
-		return nil, err
-	}
-	loader := pick(l)
-	if err := loader.LoadMany(ctx, []uuid.UUID{key}); err != nil {
-		return nil, err
-	}
-	row, err := loader.Get(ctx, key)
-	if err != nil || row == nil || then == nil {
-		return row, err
-	}
-	then(ctx, l, []*V{row}, objectFields(ctx, graphql.GetFieldContext(ctx).Field.Definition.Type.Name()))
-	return row, nil
+	return byID(ctx, key)
 }
 
 // loadRef reads the row a nullable reference points to.
@@ -102,35 +87,32 @@ func parseOmittableID(field string, o graphql.Omittable[*string]) (id *uuid.UUID
 	return id, false, err
 }
 
-// defaultLatestEntries is Employee.timeEntries' page size when first is null.
-const defaultLatestEntries = 20
-
-// The sizes of relation lists when their first is null: the schema's defaults, which price them.
-const (
-	defaultProjectsOfEmployee = 20
-	defaultMembers            = 50
-	defaultTasks              = 50
-	defaultDependencies       = 10
-)
-
-// childLimit reads the first of a relation list (Project.members …): null is def; like a page,
-// it is 0..store.MaxPageSize, so the list's price is an upper bound of what it returns.
-func childLimit(first *int, def int) (int, error) {
-	limit := def
+// firstOr is the first argument of the field being resolved: null (or absent) is the schema's
+// default, which also prices the field.
+func firstOr(ctx context.Context, first *int) int {
 	if first != nil {
-		limit = *first
+		return *first
 	}
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Field != nil {
+		if n, err := graphql.UnmarshalInt(loaders.ArgumentDefault(fc.Field.Definition, "first")); err == nil {
+			return n
+		}
+	}
+	return 0
+}
+
+// childLimit reads the first of a relation list (Project.members …, see firstOr); like a page,
+// it is 0..store.MaxPageSize, so the list's price is an upper bound of what it returns.
+func childLimit(ctx context.Context, first *int) (int, error) {
+	limit := firstOr(ctx, first)
 	if limit < 0 || limit > store.MaxPageSize {
 		return 0, apperr.Invalid("first", "first must be between 0 and %d", store.MaxPageSize)
 	}
 	return limit, nil
 }
 
-func pageParams(first *int, after *string) store.PageParams {
-	p := store.PageParams{First: 20}
-	if first != nil {
-		p.First = *first
-	}
+func pageParams(ctx context.Context, first *int, after *string) store.PageParams {
+	p := store.PageParams{First: firstOr(ctx, first)}
 	if after != nil {
 		p.After = *after
 	}
@@ -144,19 +126,33 @@ func pageParams(first *int, after *string) store.PageParams {
 func connectionParts[T, E any](ctx context.Context, connType string, rows []T, hasNext bool, cursor func(T) string,
 	edge func(cursor string, row T) E,
 ) ([]E, *model.PageInfo) {
-	sel := objectFields(ctx, connType)
+	sel, known := connectionFields(ctx, connType)
 	var edges []E
-	if sel == nil || sel.has("edges") {
+	if !known || sel["edges"] {
 		edges = make([]E, len(rows))
 		for i, row := range rows {
 			edges[i] = edge(cursor(row), row)
 		}
 	}
 	var info *model.PageInfo
-	if sel == nil || sel.has("pageInfo") {
+	if !known || sel["pageInfo"] {
 		info = pageInfo(rows, hasNext, cursor)
 	}
 	return edges, info
+}
+
+// connectionFields returns the names of the fields selected on the connection (connType) the
+// current field returns; known is false outside a field being resolved.
+func connectionFields(ctx context.Context, connType string) (sel map[string]bool, known bool) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || fc.Field.Field == nil || !graphql.HasOperationContext(ctx) {
+		return nil, false
+	}
+	sel = map[string]bool{}
+	for _, f := range graphql.CollectFields(graphql.GetOperationContext(ctx), fc.Field.Selections, []string{connType}) {
+		sel[f.Name] = true
+	}
+	return sel, true
 }
 
 func pageInfo[T any](rows []T, hasNext bool, cursor func(T) string) *model.PageInfo {

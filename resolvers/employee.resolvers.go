@@ -29,7 +29,7 @@ func (r *employeeResolver) Projects(ctx context.Context, obj *store.Employee, fi
 	if err != nil {
 		return nil, err
 	}
-	limit, err := childLimit(first, defaultProjectsOfEmployee)
+	limit, err := childLimit(ctx, first)
 	if err != nil {
 		return nil, err
 	}
@@ -41,17 +41,14 @@ func (r *employeeResolver) TimeEntries(ctx context.Context, obj *store.Employee,
 	if err != nil {
 		return nil, err
 	}
-	limit := defaultLatestEntries
-	if first != nil {
-		limit = *first
-	}
-	if limit < 0 || limit > store.MaxPageSize {
-		return nil, apperr.Invalid("first", "first must be between 0 and %d", store.MaxPageSize)
+	limit, err := childLimit(ctx, first)
+	if err != nil {
+		return nil, err
 	}
 	if from != nil && to != nil && !to.After(*from) {
 		return nil, apperr.Invalid("to", "to must be after from")
 	}
-	return l.LatestEntriesOfEmployee().Get(ctx, loaders.LatestKey(obj.ID, from, to, limit, latestEntriesLean(ctx)))
+	return l.LatestEntriesOf(ctx, obj.ID, from, to, limit)
 }
 
 func (r *employeeConnectionResolver) TotalCount(ctx context.Context, obj *model.EmployeeConnection) (int, error) {
@@ -93,7 +90,7 @@ func (r *mutationResolver) UpdateEmployee(ctx context.Context, id string, input 
 }
 
 func (r *queryResolver) Employee(ctx context.Context, id string) (*store.Employee, error) {
-	return r.loadEmployee(ctx, id)
+	return load(ctx, id, loaders.EmployeeByID)
 }
 
 func (r *queryResolver) Employees(ctx context.Context, filter *model.EmployeeFilter, first *int, after *string) (*model.EmployeeConnection, error) {
@@ -111,13 +108,11 @@ func (r *queryResolver) Employees(ctx context.Context, filter *model.EmployeeFil
 			return nil, err
 		}
 	}
-	page, err := r.store.ListEmployees(ctx, s, params, pageParams(first, after))
+	page, err := r.store.ListEmployees(ctx, s, params, pageParams(ctx, first, after))
 	if err != nil {
 		return nil, err
 	}
-	if l, err := loaders.For(ctx); err == nil {
-		prefetchEmployees(ctx, l, page.Rows, rowFields(ctx, "EmployeeConnection", "EmployeeEdge", "Employee"))
-	}
+	loaders.PrefetchEmployees(ctx, page.Rows)
 	conn := &model.EmployeeConnection{
 		Nodes:     page.Rows,
 		CountFunc: func(ctx context.Context) (int, error) { return r.store.CountEmployees(ctx, s, params) },

@@ -73,7 +73,7 @@ func (r *projectResolver) Members(ctx context.Context, obj *store.Project, first
 	if err != nil {
 		return nil, err
 	}
-	limit, err := childLimit(first, defaultMembers)
+	limit, err := childLimit(ctx, first)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +85,7 @@ func (r *projectResolver) Tasks(ctx context.Context, obj *store.Project, first *
 	if err != nil {
 		return nil, err
 	}
-	limit, err := childLimit(first, defaultTasks)
+	limit, err := childLimit(ctx, first)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +106,7 @@ func (r *projectConnectionResolver) TotalCount(ctx context.Context, obj *model.P
 }
 
 func (r *queryResolver) Project(ctx context.Context, id string) (*store.Project, error) {
-	return load(ctx, id, projectLoader, prefetchProjects)
+	return load(ctx, id, loaders.ProjectByID)
 }
 
 func (r *queryResolver) Projects(ctx context.Context, filter *model.ProjectFilter, first *int, after *string) (*model.ProjectConnection, error) {
@@ -118,13 +118,11 @@ func (r *queryResolver) Projects(ctx context.Context, filter *model.ProjectFilte
 	if filter != nil {
 		params = store.ListProjectsParams{Status: filter.Status, Billable: filter.Billable, Search: filter.Search}
 	}
-	page, err := r.store.ListProjects(ctx, s, params, pageParams(first, after))
+	page, err := r.store.ListProjects(ctx, s, params, pageParams(ctx, first, after))
 	if err != nil {
 		return nil, err
 	}
-	if l, err := loaders.For(ctx); err == nil {
-		prefetchProjects(ctx, l, page.Rows, rowFields(ctx, "ProjectConnection", "ProjectEdge", "Project"))
-	}
+	loaders.PrefetchProjects(ctx, page.Rows)
 	conn := &model.ProjectConnection{
 		Nodes:     page.Rows,
 		CountFunc: func(ctx context.Context) (int, error) { return r.store.CountProjects(ctx, s, params) },

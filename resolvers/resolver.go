@@ -17,7 +17,6 @@ type Store interface {
 	CountEmployees(ctx context.Context, scope store.Scope, params store.ListEmployeesParams) (int, error)
 	CreateEmployee(ctx context.Context, scope store.Scope, p store.EmployeeParams) (*store.Employee, error)
 	UpdateEmployee(ctx context.Context, scope store.Scope, id uuid.UUID, p store.EmployeeParams) (*store.Employee, error)
-	EmployeesWithRefsByIDs(ctx context.Context, scope store.Scope, ids []uuid.UUID) ([]store.EmployeeRefs, error)
 
 	ListProjects(ctx context.Context, scope store.Scope, params store.ListProjectsParams, page store.PageParams) (store.Page[*store.Project], error)
 	CountProjects(ctx context.Context, scope store.Scope, params store.ListProjectsParams) (int, error)
@@ -29,8 +28,6 @@ type Store interface {
 	CreateTask(ctx context.Context, scope store.Scope, p store.TaskParams) (*store.Task, error)
 	UpdateTask(ctx context.Context, scope store.Scope, id uuid.UUID, p store.TaskParams) (*store.Task, error)
 
-	ListTimeEntries(ctx context.Context, scope store.Scope, params store.ListTimeEntriesParams, page store.PageParams) (store.Page[*store.TimeEntry], error)
-	ListTimeEntriesWithRefs(ctx context.Context, scope store.Scope, params store.ListTimeEntriesParams, page store.PageParams) (store.Page[store.TimeEntryRefs], error)
 	CountTimeEntries(ctx context.Context, scope store.Scope, params store.ListTimeEntriesParams) (int, error)
 	CreateTimeEntry(ctx context.Context, scope store.Scope, p store.TimeEntryParams) (*store.TimeEntry, error)
 	UpdateTimeEntry(ctx context.Context, scope store.Scope, id uuid.UUID, p store.TimeEntryParams) (*store.TimeEntry, error)

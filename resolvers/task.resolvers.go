@@ -52,7 +52,7 @@ func (r *mutationResolver) UpdateTask(ctx context.Context, id string, input mode
 }
 
 func (r *queryResolver) Task(ctx context.Context, id string) (*store.Task, error) {
-	return load(ctx, id, taskLoader, nil)
+	return load(ctx, id, loaders.TaskByID)
 }
 
 func (r *taskResolver) Project(ctx context.Context, obj *store.Task) (*store.Project, error) {
@@ -68,7 +68,7 @@ func (r *taskResolver) Dependencies(ctx context.Context, obj *store.Task, first 
 	if err != nil {
 		return nil, err
 	}
-	limit, err := childLimit(first, defaultDependencies)
+	limit, err := childLimit(ctx, first)
 	if err != nil {
 		return nil, err
 	}

@@ -121,13 +121,9 @@ func (r *queryResolver) TimeEntries(ctx context.Context, filter *model.TimeEntry
 			params.Range.To = *filter.To
 		}
 	}
-	sel := rowFields(ctx, "TimeEntryConnection", "TimeEntryEdge", "TimeEntry")
-	page, err := r.listTimeEntries(ctx, s, params, pageParams(first, after), sel)
+	page, err := loaders.TimeEntryPage(ctx, params, pageParams(ctx, first, after))
 	if err != nil {
 		return nil, err
-	}
-	if l, err := loaders.For(ctx); err == nil {
-		prefetchTimeEntries(ctx, l, page.Rows, sel)
 	}
 	conn := &model.TimeEntryConnection{
 		Nodes:     page.Rows,

@@ -105,43 +105,51 @@ func (r TimeRange) bounds() (from, to any) {
 }
 
 // LatestTimeEntriesByEmployeeIDs returns, for each employee, their latest `limit` entries that
-// started within r, newest first, in one statement for all employees. Lean entries leave out
-// Description, Source, CreatedAt and UpdatedAt (zero values): a nested page that selects none
-// of them reads ~1,000 rows, and those columns were half of the statement's time in PostgreSQL
-// and a string per row in Go. Callers ask for lean rows only when nothing will read those fields.
-func (s *Store) LatestTimeEntriesByEmployeeIDs(ctx context.Context, scope Scope, employeeIDs []uuid.UUID, r TimeRange, limit int, lean bool) ([]*TimeEntry, error) {
+// started within r, newest first, in one statement for all employees.
+func (s *Store) LatestTimeEntriesByEmployeeIDs(ctx context.Context, scope Scope, employeeIDs []uuid.UUID, r TimeRange, limit int) ([]*TimeEntry, error) {
+	sql, args := latestEntries(scope, employeeIDs, r, limit, false)
+	return collect(scope.bind(ctx), s.pool, "latest time entries", sql, args, scanTimeEntry)
+}
+
+// LatestTimeEntrySummariesByEmployeeIDs is LatestTimeEntriesByEmployeeIDs without each entry's
+// Description, Source, CreatedAt and UpdatedAt (left zero): who worked on what, when and for how
+// long. A nested page that reads none of them reads ~1,000 rows, and those columns were half of
+// the statement's time in PostgreSQL and a string per row in Go.
+func (s *Store) LatestTimeEntrySummariesByEmployeeIDs(ctx context.Context, scope Scope, employeeIDs []uuid.UUID, r TimeRange, limit int) ([]*TimeEntry, error) {
+	sql, args := latestEntries(scope, employeeIDs, r, limit, true)
+	tenantID := scope.TenantID
+	return collect(scope.bind(ctx), s.pool, "latest time entry summaries", sql, args,
+		func(row pgx.Row) (*TimeEntry, error) { return scanTimeEntrySummary(row, tenantID) })
+}
+
+// latestEntries is the statement and arguments of the latest entries (or their summaries).
+func latestEntries(scope Scope, employeeIDs []uuid.UUID, r TimeRange, limit int, summary bool) (string, []any) {
 	args := []any{scope.TenantID, scope.visibleOnly(employeeIDs), limit}
 	bounded := !r.From.IsZero() || !r.To.IsZero()
 	if bounded {
 		from, to := r.bounds()
 		args = append(args, from, to)
 	}
-	sql := latestEntriesSQL[b2i(lean)][b2i(bounded)]
-	if lean {
-		tenantID := scope.TenantID
-		return collect(scope.bind(ctx), s.pool, "latest time entries", sql, args,
-			func(row pgx.Row) (*TimeEntry, error) { return scanLeanTimeEntry(row, tenantID) })
-	}
-	return collect(scope.bind(ctx), s.pool, "latest time entries", sql, args, scanTimeEntry)
+	return latestEntriesSQL[b2i(summary)][b2i(bounded)], args
 }
 
-// latestEntriesSQL is LatestTimeEntriesByEmployeeIDs' statement by [lean][bounded]. Without a
+// latestEntriesSQL is the latest entries' statement by [summary][bounded]. Without a
 // range it has no start_time condition at all: with $4/$5 bound to ±infinity, every one of the
 // 50 LATERAL probes of a page re-ran run-time partition pruning over 31 partitions (pgbench, one
 // client: 0.39 -> 0.35 ms, the floor's statement's time). One end given, the other is ±infinity,
 // so one statement (and one generic plan) serves every bounded combination.
 var latestEntriesSQL = func() (sql [2][2]string) {
-	for _, lean := range []bool{false, true} {
+	for _, summary := range []bool{false, true} {
 		cols, inner := timeEntryColumns, "*"
-		if lean {
-			cols, inner = leanTimeEntryColumns, strings.ReplaceAll(leanTimeEntryColumns, "t.", "te.")
+		if summary {
+			cols, inner = timeEntrySummaryColumns, strings.ReplaceAll(timeEntrySummaryColumns, "t.", "te.")
 		}
 		for _, bounded := range []bool{false, true} {
 			cond := ""
 			if bounded {
 				cond = ` AND te.start_time >= $4::timestamptz AND te.start_time < $5::timestamptz`
 			}
-			sql[b2i(lean)][b2i(bounded)] = `SELECT ` + cols + ` FROM unnest($2::uuid[]) AS k(employee_id)
+			sql[b2i(summary)][b2i(bounded)] = `SELECT ` + cols + ` FROM unnest($2::uuid[]) AS k(employee_id)
 		CROSS JOIN LATERAL (
 			SELECT ` + inner + ` FROM time_entries te
 			WHERE te.tenant_id = $1 AND te.employee_id = k.employee_id` + cond + `
@@ -159,21 +167,21 @@ func b2i(b bool) int {
 	return 0
 }
 
-// leanTimeEntryColumns are the columns of a lean entry; its tenant is the scope's (the
+// timeEntrySummaryColumns are the columns of an entry's summary; its tenant is the scope's (the
 // statement reads no other).
-const leanTimeEntryColumns = `t.id, t.employee_id, t.project_id, t.task_id, t.start_time, t.end_time, t.billable`
+const timeEntrySummaryColumns = `t.id, t.employee_id, t.project_id, t.task_id, t.start_time, t.end_time, t.billable`
 
-// leanTimeEntry holds a lean entry and the values its nullable columns scan into, so that a
+// timeEntrySummary holds an entry's summary and the values its nullable columns scan into, so that a
 // row is one allocation: scanning into **T, or into a pgtype value of its own, allocates per
 // column.
-type leanTimeEntry struct {
+type timeEntrySummary struct {
 	TimeEntry
 	task pgtype.UUID
 	end  pgtype.Timestamptz
 }
 
-func scanLeanTimeEntry(row pgx.Row, tenantID uuid.UUID) (*TimeEntry, error) {
-	r := &leanTimeEntry{TimeEntry: TimeEntry{TenantID: tenantID}}
+func scanTimeEntrySummary(row pgx.Row, tenantID uuid.UUID) (*TimeEntry, error) {
+	r := &timeEntrySummary{TimeEntry: TimeEntry{TenantID: tenantID}}
 	t := &r.TimeEntry
 	if err := row.Scan(&t.ID, &t.EmployeeID, &t.ProjectID, &r.task, &t.StartTime, &r.end, &t.Billable); err != nil {
 		return nil, err
