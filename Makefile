@@ -48,7 +48,8 @@ lint:
 	$(GO) vet -tags e2e ./internal/playground/
 	$(GO) vet -tags bench ./bench/
 
-# Headless Chromium loads the embedded playground from a running server and runs a query.
+# Headless Chromium loads the embedded playground from a running server and runs a query; then
+# graphql-http's audits check GraphQL over HTTP conformance against the same server.
 e2e: deps build
 	@scripts/e2e.sh
 

@@ -82,4 +82,4 @@ if [[ -z ${TEST_REDIS_URL:-} ]] && command -v redis-server >/dev/null; then
   for _ in $(seq 50); do [[ -s $redis_pidfile ]] && break; sleep 0.1; done
 fi
 TEST_DATABASE_URL="$BENCH_DATABASE_URL" $GO test -run '^$' -bench 'SecurityChain' -benchtime "${BENCH_CHAIN_TIME:-3s}" \
-  -count=1 ./graph/ | grep -v testdbconf
+  -count=1 ./httpapi/ | grep -v testdbconf

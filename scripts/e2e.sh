@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Browser check of the playground against the real server: starts `workingtracker serve` on a
-# private cluster and port, mints a token, and lets headless Chromium load the embedded
-# playground (no internet), run a query with the token and screenshot the result.
+# Browser check of the playground against the real server, and GraphQL over HTTP conformance:
+# starts `workingtracker serve` on a private cluster and port, mints a token, lets headless
+# Chromium load the embedded playground (no internet), run a query with the token and screenshot
+# the result, then runs graphql-http's server audits (conformance/) against the same server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,3 +32,11 @@ PLAYGROUND_URL="http://127.0.0.1:$port/" \
 PLAYGROUND_TOKEN="$(bin/workingtracker token --role EMPLOYEE)" \
 PLAYGROUND_SCREENSHOT="${PLAYGROUND_SCREENSHOT:-$PWD/.data/playground.png}" \
   scripts/playground-e2e.sh
+
+# GraphQL over HTTP conformance: graphql-http's server audits (MUST and SHOULD) against the same
+# server, with a token on every request.
+if [ ! -d conformance/node_modules/graphql-http ] || [ conformance/package-lock.json -nt conformance/node_modules/.package-lock.json ]; then
+  timeout 300 npm ci --prefix conformance --no-audit --no-fund --loglevel=error
+fi
+GRAPHQL_URL="http://127.0.0.1:$port/query" GRAPHQL_TOKEN="$(bin/workingtracker token --role EMPLOYEE)" \
+  timeout 120 node conformance/audit.mjs

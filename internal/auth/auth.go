@@ -1,7 +1,14 @@
-// Package auth turns a bearer token into the request's Principal. Every request but health
-// checks carries a JWT; its signature is verified against the issuer's JWKS (or, in development,
-// a local key), its issuer, audience and expiry are checked, and the tenant and roles it claims
-// scope everything the request may touch.
+// Package auth turns credentials into the request's Principal, for every transport: bearer
+// JWTs verified against the issuer's JWKS (or, in development, a local key) with issuer,
+// audience and expiry checked, whose tenant and roles scope everything the request may touch;
+// API keys of service principals (BI, AGENT); and the account check that refuses terminated
+// employees. Authenticate is the one entry point, used by the HTTP middleware and by a
+// websocket's connection_init (WebsocketInit), so both apply the same checks and the same
+// failure guard (AddressGuard: a client address's failed authentications are budgeted, and only
+// its failures are throttled). PendingSockets bounds websockets waiting to authenticate.
+//
+// It writes no HTTP: it returns a *RefusedError, and httpapi answers it. The client address it
+// keys failures by is the HTTP layer's to determine (WithClientAddress).
 package auth
 
 import (

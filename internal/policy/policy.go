@@ -1,7 +1,10 @@
 // Package policy decides who may do what. Role rules are declared in the schema — @hasRole on
 // the fields only some roles may use, @anyRole on those every principal of the tenant may — and
-// enforced here, in one place. Row-level rules are declared here too and handed to the store in
-// the request's scope, which filters by them:
+// enforced here, in one place (the directives graph wires are one call each into this package;
+// CheckRootField refuses a root field that declares no rule, and applies the known-role rule to
+// the entry points gqlgen adds, such as federation's _entities). Row-level rules are declared
+// here too and handed to the store in the request's Scope (NewScope, once per operation), which
+// filters by them:
 //
 // Read reach (EmployeeReach): whose rows — profiles, time entries, hours summed into
 // Project.totalHours — a principal sees: ADMIN, HR and BI every employee of the tenant; a
