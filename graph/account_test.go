@@ -1,15 +1,19 @@
 package graph_test
 
 import (
+	"context"
 	"net/http"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/workingtracker/api/internal/apitest"
 	"github.com/workingtracker/api/internal/auth"
+	"github.com/workingtracker/api/store"
 )
 
 // TestTerminatedEmployeesLoseAccess: terminating an employee refuses their tokens (once the
@@ -130,4 +134,43 @@ func TestAccountIsReadOncePerCachePeriod(t *testing.T) {
 	}
 	require.Equal(t, int64(2), srv.Statements.AccountChecks(), "one read per employee")
 	require.Equal(t, int64(15), srv.Statements.Count(), "one statement per `me`, none for the account")
+}
+
+// TestTerminatedEmployeesWebsocketIsClosed: an open websocket is rechecked as often as the
+// account answer is trusted, and closes once its employee is terminated, however long its token
+// still runs.
+func TestTerminatedEmployeesWebsocketIsClosed(t *testing.T) {
+	t.Parallel()
+	const ttl = 200 * time.Millisecond
+	srv := apitest.New(t, apitest.Opts{AccountTTL: ttl})
+	c := newCompany(t, srv, "acme", 2)
+	leaving, staying := c.Employees[0], c.Employees[1]
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	open := func(token string) *websocket.Conn {
+		conn := dialGraphQLWS(t, ctx, srv, map[string]any{"Authorization": "Bearer " + token})
+		var ack wsMessage
+		require.NoError(t, wsjson.Read(ctx, conn, &ack))
+		require.Equal(t, "connection_ack", ack.Type)
+		return conn
+	}
+	leavingConn := open(srv.Token(c.Tenant.ID, leaving.ID, "EMPLOYEE"))
+	stayingConn := open(srv.Token(c.Tenant.ID, staying.ID, "EMPLOYEE"))
+	_, err := srv.Store.UpdateEmployee(ctx, c.Scope, leaving.ID, store.EmployeeParams{Status: apitest.Ptr("TERMINATED")})
+	require.NoError(t, err)
+
+	start := time.Now()
+	for {
+		var msg wsMessage
+		if err := wsjson.Read(ctx, leavingConn, &msg); err != nil {
+			require.NotErrorIs(t, err, context.DeadlineExceeded, "closed by the server")
+			break
+		}
+	}
+	require.Less(t, time.Since(start), 5*time.Second)
+	require.NoError(t, wsjson.Write(ctx, stayingConn, wsMessage{ID: "1", Type: "subscribe",
+		Payload: map[string]any{"query": "{ me { id } }"}}), "the other employee's socket stays open")
+	var next wsMessage
+	require.NoError(t, wsjson.Read(ctx, stayingConn, &next))
+	require.Equal(t, "next", next.Type)
 }

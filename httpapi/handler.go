@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -102,8 +104,8 @@ func newHandler(opts Opts, gql *handler.Server) http.Handler {
 	pending := auth.NewPendingSockets(opts.Websockets, guard)
 
 	mux := http.NewServeMux()
-	mux.Handle("/query", apiHeaders(crossOrigin(opts.AllowedOrigins)(limitBody(maxRequestBytes,
-		authenticate(opts.Verifier, guard, pendingSockets(pending, gql))))))
+	mux.Handle("/query", apiHeaders(crossOrigin(opts.AllowedOrigins)(limitBody(maxRequestBytes, upgrades(
+		authenticate(opts.Verifier, guard, opts.Logger, pendingSockets(pending, gql)))))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		setAPIHeaders(w.Header())
 		writeBody(w, mediaJSON, http.StatusOK, []byte(`{"status":"ok"}`))
@@ -134,7 +136,7 @@ func newHandler(opts Opts, gql *handler.Server) http.Handler {
 // addTransports gives the gqlgen server its transports: websockets (graphql-transport-ws and
 // graphql-ws, authenticated at connection_init), OPTIONS, and GraphQL over HTTP.
 func addTransports(gql *handler.Server, opts Opts, guard auth.FailureGuard) {
-	initConnection := auth.WebsocketInit(opts.Verifier, guard)
+	initConnection := auth.WebsocketInit(opts.Verifier, guard, opts.Websockets.AccountRecheck)
 	gql.AddTransport(transport.Websocket{
 		KeepAlivePingInterval: 10 * time.Second,
 		InitTimeout:           opts.Websockets.InitTimeout,
@@ -142,6 +144,11 @@ func addTransports(gql *handler.Server, opts Opts, guard auth.FailureGuard) {
 		// nothing of it is echoed back.
 		InitFunc: func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 			ctx, err := initConnection(ctx, payload)
+			if err != nil && !errors.Is(err, auth.ErrUnauthenticated) {
+				id := reqid.From(ctx)
+				opts.Logger.ErrorContext(ctx, "websocket authentication could not be checked", "err", err, "request_id", id)
+				return ctx, nil, fmt.Errorf("the service cannot check credentials right now; retry shortly (request id %s)", id)
+			}
 			return ctx, nil, err
 		},
 		// Read and write failures are a client going away, not the server's fault.

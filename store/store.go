@@ -191,12 +191,15 @@ type RoleCheck struct {
 // security.
 func (s *Store) CheckRole(ctx context.Context) (RoleCheck, error) {
 	var c RoleCheck
-	err := s.pool.QueryRow(ctx, `SELECT current_user::text, r.rolsuper OR r.rolbypassrls,
+	// Membership, not just inheritance: a member of the owner's (or a superuser's) role may
+	// SET ROLE to it at any time, even without INHERIT, and then RLS no longer binds it.
+	err := s.pool.QueryRow(ctx, `SELECT current_user::text,
+		EXISTS (SELECT FROM pg_roles m WHERE (m.rolsuper OR m.rolbypassrls) AND pg_has_role(current_user, m.oid, 'MEMBER')),
 		coalesce(array_agg(t.relname::text ORDER BY t.relname) FILTER (WHERE NOT t.relispartition AND t.owned), '{}'),
 		coalesce(array_agg(t.relname::text ORDER BY t.relname) FILTER (WHERE NOT t.protected), '{}')
 		FROM pg_roles r
 		LEFT JOIN (
-			SELECT c.relname, c.relispartition, pg_has_role(current_user, c.relowner, 'USAGE') AS owned,
+			SELECT c.relname, c.relispartition, pg_has_role(current_user, c.relowner, 'MEMBER') AS owned,
 			       c.relrowsecurity AND c.relforcerowsecurity AS protected
 			FROM pg_class c
 			JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()

@@ -503,7 +503,10 @@ func (s *Store) lockEmployeeEntries(ctx context.Context, employeeID uuid.UUID) e
 // checkOverlap refuses t with CONFLICT when it overlaps another entry of its employee — the
 // running one counts as lasting until it stops — unless the tenant allows overlapping entries
 // (tenants.allow_overlapping_time_entries). Entries are half-open: one ending at 10:00 and one
-// starting at 10:00 do not overlap. The caller holds lockEmployeeEntries.
+// starting at 10:00 do not overlap. The caller holds lockEmployeeEntries, and the transaction is
+// READ COMMITTED (the default): each statement then sees what a writer that held the lock before
+// committed. Under REPEATABLE READ the check would read an older snapshot and could let a clash
+// through.
 //
 // Finished entries last at most MaxEntryDuration, so only those starting within that much before
 // t can reach it, which keeps the search to one or two partitions; the running entry, which may
@@ -523,7 +526,7 @@ func (s *Store) checkOverlap(ctx context.Context, scope Scope, t *TimeEntry) err
 			SELECT r.time_entry_id, r.start_time FROM running_timers r
 			WHERE r.tenant_id = ?0 AND r.employee_id = ?1 AND r.time_entry_id <> ?2 AND r.start_time < ?5::timestamptz
 		) c
-		WHERE NOT (SELECT allow_overlapping_time_entries FROM tenants WHERE id = ?0)
+		WHERE NOT coalesce((SELECT allow_overlapping_time_entries FROM tenants WHERE id = ?0), false)
 		ORDER BY c.start_time, c.id LIMIT 1`,
 		scope.TenantID, t.EmployeeID, t.ID, t.StartTime.Add(-MaxEntryDuration), t.StartTime, end).Scan(ctx, &clash)
 	if err != nil {

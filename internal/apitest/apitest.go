@@ -112,6 +112,10 @@ func New(t testing.TB, opts Opts) *Server {
 		RateLimits:     opts.RateLimits,
 		Websockets:     opts.Websockets,
 	}
+	if opts.AccountTTL > 0 && serverOpts.Websockets.AccountRecheck == 0 {
+		// Open sockets are rechecked as often as the account answer is trusted.
+		serverOpts.Websockets.AccountRecheck = opts.AccountTTL
+	}
 	handler := httpapi.NewHandler(serverOpts)
 	srv := httptest.NewUnstartedServer(handler)
 	srv.Config.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelWarn)

@@ -2,6 +2,7 @@ package archtest
 
 import (
 	"go/ast"
+	"go/format"
 	"go/parser"
 	"go/token"
 	"os"
@@ -164,7 +165,7 @@ func TestOnlyHTTPAPIWritesErrorResponses(t *testing.T) {
 			if !ok {
 				return true
 			}
-			if sel.Sel.Name == "WriteHeader" || (sel.Sel.Name == "Error" && isIdent(sel.X, "http")) {
+			if sel.Sel.Name == "WriteHeader" || (isIdent(sel.X, "http") && slices.Contains([]string{"Error", "NotFound", "Redirect"}, sel.Sel.Name)) {
 				t.Errorf("%s writes an HTTP status (%s): refusals belong to httpapi", path, sel.Sel.Name)
 			}
 			return true
@@ -187,29 +188,61 @@ func TestEveryErrorCodeIsDeclared(t *testing.T) {
 		declared[string(c)] = true
 	}
 	found := 0
+	check := func(path string, v ast.Expr) {
+		found++
+		switch v := v.(type) {
+		case *ast.BasicLit:
+			code, _ := strconv.Unquote(v.Value)
+			if !declared[code] {
+				t.Errorf("%s emits code %q, which internal/apperr does not declare", path, code)
+			}
+		case *ast.CallExpr: // string(apperr.X), string(x.Code): a conversion of an apperr.Code
+			if !isCodeConversion(v) {
+				t.Errorf("%s emits a code apperr cannot vouch for: %s", path, render(v))
+			}
+		default:
+			t.Errorf("%s emits a code apperr cannot vouch for: %T", path, v)
+		}
+	}
+	isCodeKey := func(e ast.Expr) bool {
+		lit, ok := e.(*ast.BasicLit)
+		return ok && lit.Value == `"code"`
+	}
 	for path, f := range sources(t, "tools", "bench") {
 		ast.Inspect(f, func(n ast.Node) bool {
-			kv, ok := n.(*ast.KeyValueExpr)
-			if !ok {
-				return true
-			}
-			key, ok := kv.Key.(*ast.BasicLit)
-			if !ok || key.Value != `"code"` {
-				return true
-			}
-			found++
-			switch v := kv.Value.(type) {
-			case *ast.BasicLit:
-				code, _ := strconv.Unquote(v.Value)
-				if !declared[code] {
-					t.Errorf("%s emits code %q, which internal/apperr does not declare", path, code)
+			switch n := n.(type) {
+			case *ast.KeyValueExpr: // map[string]any{"code": …}
+				if isCodeKey(n.Key) {
+					check(path, n.Value)
 				}
-			case *ast.CallExpr: // string(apperr.X) or string(x.code)
-			default:
-				t.Errorf("%s emits a code apperr cannot vouch for: %T", path, v)
+			case *ast.AssignStmt: // ext["code"] = …
+				for i, lhs := range n.Lhs {
+					if idx, ok := lhs.(*ast.IndexExpr); ok && isCodeKey(idx.Index) && i < len(n.Rhs) {
+						check(path, n.Rhs[i])
+					}
+				}
 			}
 			return true
 		})
 	}
 	require.Greater(t, found, 5, "the scan finds the places that set codes")
+}
+
+// isCodeConversion reports string(apperr.X) or string(<expr>.Code / <expr>.code): a value typed
+// apperr.Code, which only apperr's constants (or a code read back from one) produce.
+func isCodeConversion(call *ast.CallExpr) bool {
+	if !isIdent(call.Fun, "string") || len(call.Args) != 1 {
+		return false
+	}
+	sel, ok := call.Args[0].(*ast.SelectorExpr)
+	if !ok {
+		return false
+	}
+	return isIdent(sel.X, "apperr") || sel.Sel.Name == "Code" || sel.Sel.Name == "code"
+}
+
+func render(e ast.Expr) string {
+	var b strings.Builder
+	_ = format.Node(&b, token.NewFileSet(), e)
+	return b.String()
 }

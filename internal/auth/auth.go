@@ -337,8 +337,9 @@ func (e *RefusedError) Error() string { return "unauthenticated: " + e.Message }
 func (e *RefusedError) Unwrap() error { return ErrUnauthenticated }
 
 // Authenticate turns an Authorization header value into its principal, for every transport
-// (HTTP requests, websocket connection_init). Failures are counted by guard; it returns a
-// *RefusedError for every refusal.
+// (HTTP requests, websocket connection_init). It returns a *RefusedError for every refusal,
+// counted by guard; any other error is the server's (a database that does not answer, a client
+// that left) and is neither a refusal nor a failure of the client's.
 func Authenticate(ctx context.Context, v TokenVerifier, guard FailureGuard, header string) (*Principal, error) {
 	if guard == nil {
 		guard = noGuard{}
@@ -357,19 +358,45 @@ func Authenticate(ctx context.Context, v TokenVerifier, guard FailureGuard, head
 	if !ok {
 		return nil, fail("missing bearer token: send Authorization: Bearer <token>")
 	}
-	if blocked {
-		if pv, ok := v.(plausibleChecker); ok && !pv.Plausible(raw) {
-			return nil, &RefusedError{Message: "invalid or expired token", RetryAfter: wait}
-		}
+	if blocked && !mayCheckWhileBlocked(ctx, v, guard, raw) {
+		return nil, &RefusedError{Message: "invalid or expired token", RetryAfter: wait}
 	}
 	p, err := v.Verify(ctx, raw)
-	if errors.Is(err, ErrAccountInactive) {
+	switch {
+	case err == nil:
+		return p, nil
+	case errors.Is(err, ErrAccountInactive):
 		return nil, fail("account is not active")
-	}
-	if err != nil {
+	case errors.Is(err, ErrUnauthenticated):
 		return nil, fail("invalid or expired token")
 	}
-	return p, nil
+	return nil, fmt.Errorf("authenticate: %w", err)
+}
+
+// mayCheckWhileBlocked decides whether a blocked address's credential is checked at all: only
+// one that could be valid (Plausible), and, when checking it means a database lookup (an API
+// key), only as often as the guard lets a blocked address look up (PermitLookup): a flood of
+// well-formed random keys costs one lookup a second, not one a request.
+func mayCheckWhileBlocked(ctx context.Context, v TokenVerifier, guard FailureGuard, raw string) bool {
+	if pv, ok := v.(plausibleChecker); ok && !pv.Plausible(raw) {
+		return false
+	}
+	if lv, ok := v.(lookupCredential); ok && lv.NeedsLookup(raw) {
+		if pl, ok := guard.(lookupPermitter); ok {
+			return pl.PermitLookup(ctx)
+		}
+	}
+	return true
+}
+
+// lookupCredential tells credentials whose check is a database lookup.
+type lookupCredential interface {
+	NeedsLookup(raw string) bool
+}
+
+// lookupPermitter rations the lookups of a blocked address.
+type lookupPermitter interface {
+	PermitLookup(ctx context.Context) bool
 }
 
 // plausibleChecker tells, without a signature check or a lookup, whether a credential could be
@@ -409,6 +436,21 @@ func (c Credentials) Plausible(raw string) bool {
 		return pv.Plausible(raw)
 	}
 	return true
+}
+
+// NeedsLookup reports whether checking raw means a database lookup (an API key).
+func (c Credentials) NeedsLookup(raw string) bool {
+	return c.APIKey != nil && c.APIKeyPrefix != "" && strings.HasPrefix(raw, c.APIKeyPrefix)
+}
+
+// Recheck tells whether p may still act: for a person, that their account is still open
+// (through the account cache); a service principal's key is checked at every request, and its
+// websocket lives at most minutes.
+func (c Credentials) Recheck(ctx context.Context, p *Principal) error {
+	if p.Service || c.Accounts == nil {
+		return nil
+	}
+	return c.Accounts.Check(ctx, p)
 }
 
 // Verify implements TokenVerifier.

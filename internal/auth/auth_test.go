@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,9 +16,11 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/workingtracker/api/internal/auth"
+	"github.com/workingtracker/api/internal/ratelimit"
 )
 
 const (
@@ -305,4 +308,64 @@ func TestPlausibleChecksNoSignature(t *testing.T) {
 	} {
 		require.Equal(t, want, creds.Plausible(raw), raw)
 	}
+}
+
+// countingVerifier answers every credential with err, counting the checks.
+type countingVerifier struct {
+	err    error
+	checks atomic.Int32
+}
+
+func (v *countingVerifier) Verify(context.Context, string) (*auth.Principal, error) {
+	v.checks.Add(1)
+	return nil, v.err
+}
+func (v *countingVerifier) Plausible(string) bool   { return true }
+func (v *countingVerifier) NeedsLookup(string) bool { return true }
+
+// TestAuthenticateTellsServerFaultsFromRefusals: a check that could not be made (the database
+// does not answer) is not the client's failure: no refusal, nothing spent from its budget.
+func TestAuthenticateTellsServerFaultsFromRefusals(t *testing.T) {
+	t.Parallel()
+	limit := ratelimit.Limit{Burst: 1, Rate: 1, Period: time.Hour}
+	guard := auth.NewAddressGuard(ratelimit.NewLocal(100), limit, ratelimit.NewMetrics(prometheus.NewRegistry()))
+	ctx := auth.WithClientAddress(context.Background(), "203.0.113.1")
+	down := &countingVerifier{err: errors.New("connection refused")}
+	for range 3 {
+		_, err := auth.Authenticate(ctx, down, guard, "Bearer wtk_something")
+		require.Error(t, err)
+		var refused *auth.RefusedError
+		require.False(t, errors.As(err, &refused), "a server fault is no refusal")
+		require.NotErrorIs(t, err, auth.ErrUnauthenticated)
+	}
+	_, blocked := guard.Blocked(ctx)
+	require.False(t, blocked, "server faults spent nothing")
+}
+
+// TestBlockedAddressLookupsAreRationed: once an address is blocked, credentials whose check is
+// a database lookup are looked up at most once a second, however many it sends.
+func TestBlockedAddressLookupsAreRationed(t *testing.T) {
+	t.Parallel()
+	limit := ratelimit.Limit{Burst: 1, Rate: 1, Period: time.Hour}
+	guard := auth.NewAddressGuard(ratelimit.NewLocal(100), limit, ratelimit.NewMetrics(prometheus.NewRegistry()))
+	ctx := auth.WithClientAddress(context.Background(), "203.0.113.2")
+	bad := &countingVerifier{err: auth.ErrUnauthenticated}
+	for range 2 { // the budget of 1, and the failure that finds it empty
+		_, err := auth.Authenticate(ctx, bad, guard, "Bearer wtk_guess")
+		require.ErrorIs(t, err, auth.ErrUnauthenticated)
+	}
+	_, blocked := guard.Blocked(ctx)
+	require.True(t, blocked)
+	bad.checks.Store(0)
+	for range 50 {
+		_, err := auth.Authenticate(ctx, bad, guard, "Bearer wtk_guess")
+		var refused *auth.RefusedError
+		require.ErrorAs(t, err, &refused)
+		require.Positive(t, refused.RetryAfter)
+	}
+	require.LessOrEqual(t, bad.checks.Load(), int32(1), "one lookup a second while blocked")
+	other := auth.WithClientAddress(context.Background(), "203.0.113.3")
+	_, err := auth.Authenticate(other, bad, guard, "Bearer wtk_guess")
+	require.ErrorIs(t, err, auth.ErrUnauthenticated)
+	require.LessOrEqual(t, bad.checks.Load(), int32(2), "another address is checked")
 }

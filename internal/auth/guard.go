@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/expirable"
@@ -33,12 +34,34 @@ type AddressGuard struct {
 	limit   ratelimit.Limit
 	blocked *expirable.LRU[string, time.Time]
 	metrics *ratelimit.Metrics
+	// lookups remembers, per blocked address, when it last had a credential looked up.
+	lookups *expirable.LRU[string, time.Time]
+	mu      sync.Mutex
 }
+
+// blockedLookupEvery is how often a blocked address may have a credential looked up in the
+// database (an API key): its valid key still gets through within a second or so, while a flood
+// of random well-formed keys costs one lookup a second.
+const blockedLookupEvery = time.Second
 
 // NewAddressGuard charges failures to limiter, under limit (the UNAUTHENTICATED tier).
 func NewAddressGuard(limiter ratelimit.Limiter, limit ratelimit.Limit, metrics *ratelimit.Metrics) *AddressGuard {
 	return &AddressGuard{limiter: limiter, limit: limit, metrics: metrics,
-		blocked: expirable.NewLRU[string, time.Time](100_000, nil, time.Hour)}
+		blocked: expirable.NewLRU[string, time.Time](100_000, nil, time.Hour),
+		lookups: expirable.NewLRU[string, time.Time](100_000, nil, time.Minute)}
+}
+
+// PermitLookup lets a blocked address have one credential looked up per blockedLookupEvery.
+func (g *AddressGuard) PermitLookup(ctx context.Context) bool {
+	addr := ClientAddress(ctx)
+	now := time.Now()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if last, ok := g.lookups.Get(addr); ok && now.Sub(last) < blockedLookupEvery {
+		return false
+	}
+	g.lookups.Add(addr, now)
+	return true
 }
 
 // Blocked implements FailureGuard.

@@ -12,12 +12,16 @@ import (
 // WebsocketInit authenticates a websocket's connection_init payload through the same checks and
 // failure guard as a request's Authorization header ({"Authorization": "Bearer …"}, or Apollo's
 // {"authToken": "…"}). A connection already authenticated by its upgrade request's header keeps
-// that principal. The returned context ends when the principal's credentials expire: a
+// that principal. The returned context ends when the principal's credentials expire, or when a
+// recheck every recheckEvery finds the principal may no longer act (a terminated employee): a
 // connection carries queries and mutations too, and must not outlive what opened it.
-func WebsocketInit(v TokenVerifier, guard FailureGuard) func(ctx context.Context, payload map[string]any) (context.Context, error) {
+//
+// A refusal's error wraps ErrUnauthenticated and its text is safe to show; any other error is
+// the server's, to be logged and not shown.
+func WebsocketInit(v TokenVerifier, guard FailureGuard, recheckEvery time.Duration) func(ctx context.Context, payload map[string]any) (context.Context, error) {
 	return func(ctx context.Context, payload map[string]any) (context.Context, error) {
 		if p, ok := PrincipalFrom(ctx); ok {
-			return untilExpiry(ctx, p), nil
+			return watch(ctx, v, p, recheckEvery), nil
 		}
 		initialised(ctx)
 		header, _ := payload["Authorization"].(string)
@@ -27,28 +31,62 @@ func WebsocketInit(v TokenVerifier, guard FailureGuard) func(ctx context.Context
 			}
 		}
 		p, err := Authenticate(ctx, v, guard, header)
-		if err != nil {
-			refused := &RefusedError{Message: "invalid or expired token"}
-			errors.As(err, &refused)
-			switch {
-			case refused.RetryAfter > 0:
-				return ctx, fmt.Errorf("rate limited: too many failed authentications from this address; retry in %d s",
-					RetryAfterSeconds(refused.RetryAfter))
-			case header == "":
-				return ctx, errors.New(`unauthenticated: send {"Authorization": "Bearer <token>"} in connection_init`)
-			}
-			return ctx, errors.New("unauthenticated: " + refused.Message)
+		var refused *RefusedError
+		switch {
+		case err == nil:
+			return watch(WithPrincipal(ctx, p), v, p, recheckEvery), nil
+		case !errors.As(err, &refused):
+			return ctx, err
+		case refused.RetryAfter > 0:
+			return ctx, initRefusal(fmt.Sprintf("rate limited: too many failed authentications from this address; retry in %d s",
+				RetryAfterSeconds(refused.RetryAfter)))
+		case header == "":
+			return ctx, initRefusal(`unauthenticated: send {"Authorization": "Bearer <token>"} in connection_init`)
 		}
-		return untilExpiry(WithPrincipal(ctx, p), p), nil
+		return ctx, initRefusal("unauthenticated: " + refused.Message)
 	}
 }
 
-func untilExpiry(ctx context.Context, p *Principal) context.Context {
-	if p.ExpiresAt.IsZero() {
+// initRefusal is a refused connection_init: its text is what the client is told.
+type initRefusal string
+
+func (e initRefusal) Error() string { return string(e) }
+func (e initRefusal) Unwrap() error { return ErrUnauthenticated }
+
+// rechecker tells whether a principal may still act (Credentials.Recheck).
+type rechecker interface {
+	Recheck(ctx context.Context, p *Principal) error
+}
+
+// watch bounds a connection's context by the principal's expiry and, when v can recheck, ends it
+// as soon as a recheck refuses the principal. A recheck that cannot tell (the database does not
+// answer) keeps the connection: it is retried at the next tick.
+func watch(ctx context.Context, v TokenVerifier, p *Principal, every time.Duration) context.Context {
+	if !p.ExpiresAt.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, p.ExpiresAt)
+		context.AfterFunc(ctx, cancel) // releases the timer as soon as the connection ends
+	}
+	r, ok := v.(rechecker)
+	if !ok || every <= 0 || p.Service {
 		return ctx
 	}
-	ctx, cancel := context.WithDeadline(ctx, p.ExpiresAt)
-	context.AfterFunc(ctx, cancel) // releases the timer as soon as the connection ends
+	ctx, cancel := context.WithCancelCause(ctx)
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := r.Recheck(ctx, p); errors.Is(err, ErrUnauthenticated) {
+					cancel(err)
+					return
+				}
+			}
+		}
+	}()
 	return ctx
 }
 
@@ -63,6 +101,9 @@ type WebsocketLimits struct {
 	// MaxPending bounds the sockets waiting for connection_init (default 1,000), and
 	// MaxPendingPerClient those of one client address (default 10).
 	MaxPending, MaxPendingPerClient int
+	// AccountRecheck is how often an open connection's principal is checked again (default
+	// DefaultAccountTTL): a terminated employee's socket closes within about that long.
+	AccountRecheck time.Duration
 }
 
 // DefaultWebsocketLimits: a browser sends connection_init as soon as the socket opens.
@@ -81,6 +122,9 @@ func (l WebsocketLimits) WithDefaults() WebsocketLimits {
 	}
 	if l.MaxPendingPerClient <= 0 {
 		l.MaxPendingPerClient = def.MaxPendingPerClient
+	}
+	if l.AccountRecheck <= 0 {
+		l.AccountRecheck = DefaultAccountTTL
 	}
 	return l
 }
