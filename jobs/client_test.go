@@ -38,7 +38,9 @@ func (flakyArgs) Kind() string { return "test_flaky" }
 
 func (flakyArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 3} }
 
-type flakyWorker struct{ river.WorkerDefaults[flakyArgs] }
+type flakyWorker struct {
+	river.WorkerDefaults[flakyArgs]
+}
 
 func (flakyWorker) Work(_ context.Context, job *river.Job[flakyArgs]) error {
 	if job.Attempt <= job.Args.FailTimes {
