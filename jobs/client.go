@@ -46,7 +46,9 @@ type Opts struct {
 	// may set their own with Timeout).
 	JobTimeout time.Duration
 	// RescueStuckJobsAfter is how long a job may stay running before the leader takes its
-	// worker for dead and retries it (river's default: 1 hour); at least JobTimeout.
+	// worker for dead and retries it (default DefaultRescueStuckJobsAfter, or JobTimeout plus a
+	// minute when longer; river's own default is an hour). A kind with a longer Timeout of its
+	// own is left alone until that passes.
 	RescueStuckJobsAfter time.Duration
 	// MaxAttempts is the default for jobs whose kind does not set one (river's: 25).
 	MaxAttempts int
@@ -60,6 +62,11 @@ type Opts struct {
 	// TestOnly skips river's start-up jitter of its maintenance services (tests).
 	TestOnly bool
 }
+
+// DefaultRescueStuckJobsAfter is Opts.RescueStuckJobsAfter's default: a killed worker's jobs
+// run again within minutes, not river's hour (jobs time out after a minute unless their kind
+// says otherwise, and the rescuer honours a kind's own timeout).
+const DefaultRescueStuckJobsAfter = 5 * time.Minute
 
 // DefaultShutdownTimeout is Opts.ShutdownTimeout's default.
 const DefaultShutdownTimeout = 30 * time.Second
@@ -85,6 +92,9 @@ func New(db DB, workers *river.Workers, opts Opts) (*Client, error) {
 	}
 	if opts.Workers < 0 {
 		return nil, errors.New("jobs: Workers must be 0 or more")
+	}
+	if opts.RescueStuckJobsAfter == 0 && opts.JobTimeout >= 0 {
+		opts.RescueStuckJobsAfter = max(DefaultRescueStuckJobsAfter, opts.JobTimeout+time.Minute)
 	}
 	cfg := &river.Config{
 		Logger:               opts.Logger.With("component", "river"),
