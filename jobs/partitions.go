@@ -1,11 +1,11 @@
-// Package jobs holds the background work of the service. For now it keeps month partitions
-// ahead of the clock; the Postgres-backed queue (river) arrives with the screenshot pipeline.
 package jobs
 
 import (
 	"context"
 	"log/slog"
 	"time"
+
+	"github.com/riverqueue/river"
 )
 
 // PartitionKeeper is what partition maintenance needs of the store.
@@ -16,7 +16,9 @@ type PartitionKeeper interface {
 }
 
 // PartitionMaintenance keeps monthly partitions of the partitioned tables created ahead of
-// time, so that writes never wait on (or race for) creating this month's partition.
+// time, so that writes never wait on (or race for) creating this month's partition. `serve`
+// runs it once before serving (a fresh database gets its partitions at once); afterwards it is
+// a periodic job (PartitionArgs) the leader inserts every Every.
 type PartitionMaintenance struct {
 	Store  PartitionKeeper
 	Logger *slog.Logger
@@ -41,23 +43,33 @@ func (m PartitionMaintenance) RunOnce(ctx context.Context) error {
 	return nil
 }
 
-// Run runs RunOnce every period until ctx ends. Failures are logged and retried next period:
-// writes still create a missing month on demand.
-func (m PartitionMaintenance) Run(ctx context.Context) {
+// PartitionArgs is the periodic partition upkeep job. It concerns no tenant: partitions are
+// shared by all.
+type PartitionArgs struct{}
+
+// Kind names the job in river_job.
+func (PartitionArgs) Kind() string { return "partition_maintenance" }
+
+// InsertOpts: a few attempts are enough, the next period tries again (and a write into a month
+// without a partition creates it on demand).
+func (PartitionArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 5} }
+
+type partitionWorker struct {
+	river.WorkerDefaults[PartitionArgs]
+	m PartitionMaintenance
+}
+
+func (w *partitionWorker) Work(ctx context.Context, _ *river.Job[PartitionArgs]) error {
+	return w.m.RunOnce(ctx)
+}
+
+// periodicJob inserts PartitionArgs every period, and once when a leader is elected.
+func (m PartitionMaintenance) periodicJob() *river.PeriodicJob {
 	every := m.Every
 	if every <= 0 {
 		every = 6 * time.Hour
 	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := m.RunOnce(ctx); err != nil {
-				m.Logger.ErrorContext(ctx, "partition maintenance failed", "err", err)
-			}
-		}
-	}
+	return river.NewPeriodicJob(river.PeriodicInterval(every),
+		func() (river.JobArgs, *river.InsertOpts) { return PartitionArgs{}, nil },
+		&river.PeriodicJobOpts{ID: PartitionArgs{}.Kind(), RunOnStart: true})
 }

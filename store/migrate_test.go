@@ -2,7 +2,11 @@ package store_test
 
 import (
 	"context"
+	"io/fs"
+	"slices"
+	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/stretchr/testify/require"
 
@@ -30,7 +34,9 @@ func TestMigrateUpDownStatus(t *testing.T) {
 	applied, err := m.Up(ctx)
 	require.NoError(t, err)
 	require.Len(t, applied, len(status))
+	require.Contains(t, applied, store.RiverMigrationPrefix+"002_initial_schema", "river's migrations run after ours")
 	require.True(t, tableExists(t, s, "time_entries"))
+	require.True(t, tableExists(t, s, "river_job"))
 	require.Greater(t, partitionCount(t, s, "time_entries"), 24, "months created ahead and behind")
 
 	again, err := m.Up(ctx)
@@ -44,9 +50,15 @@ func TestMigrateUpDownStatus(t *testing.T) {
 
 	rolled, err := m.Down(ctx)
 	require.NoError(t, err)
-	require.ElementsMatch(t, applied, rolled)
+	require.ElementsMatch(t, applied, rolled, "the only group of ours, and river's with it")
 	require.False(t, tableExists(t, s, "time_entries"))
 	require.False(t, tableExists(t, s, "employees"))
+	require.False(t, tableExists(t, s, "river_job"))
+	status, err = m.Status(ctx)
+	require.NoError(t, err)
+	for _, st := range status {
+		require.False(t, st.Applied, st.Name)
+	}
 
 	_, err = m.Up(ctx)
 	require.NoError(t, err, "up after down rebuilds the schema")
@@ -79,4 +91,57 @@ func partitionCount(t *testing.T, s *store.Store, parent string) int {
 	require.NoError(t, s.Pool().QueryRow(context.Background(),
 		`SELECT count(*) FROM pg_inherits WHERE inhparent = $1::regclass`, parent).Scan(&n))
 	return n
+}
+
+// TestMigrateDownKeepsTheQueueWhileOurSchemaRemains: rolling back a later group of ours leaves
+// river's tables (and the jobs in them) alone.
+func TestMigrateDownKeepsTheQueueWhileOurSchemaRemains(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := store.Open(ctx, testdb.EmptyURL(t), store.Opts{})
+	require.NoError(t, err)
+	t.Cleanup(s.Close)
+	m, err := store.NewMigrator(s.DB(), firstMigrations(t, 2)) // a first group of two
+	require.NoError(t, err)
+	_, err = m.Up(ctx)
+	require.NoError(t, err)
+	m, err = store.NewMigrator(s.DB(), migrations.FS)
+	require.NoError(t, err)
+	applied, err := m.Up(ctx)
+	require.NoError(t, err)
+	for _, name := range applied {
+		require.NotContains(t, name, store.RiverMigrationPrefix, "river's are applied already")
+	}
+
+	rolled, err := m.Down(ctx)
+	require.NoError(t, err)
+	require.ElementsMatch(t, applied, rolled)
+	require.True(t, tableExists(t, s, "employees"), "the first group stays")
+	require.True(t, tableExists(t, s, "river_job"), "and so does the queue")
+}
+
+// firstMigrations is an FS holding the first n migrations of ours (up and down files).
+func firstMigrations(t *testing.T, n int) fs.FS {
+	t.Helper()
+	entries, err := fs.ReadDir(migrations.FS, ".")
+	require.NoError(t, err)
+	out := fstest.MapFS{}
+	var versions []string
+	for _, e := range entries {
+		version, _, ok := strings.Cut(e.Name(), "_")
+		if !ok || !strings.HasSuffix(e.Name(), ".sql") {
+			continue
+		}
+		if !slices.Contains(versions, version) {
+			if len(versions) == n {
+				break
+			}
+			versions = append(versions, version)
+		}
+		b, err := fs.ReadFile(migrations.FS, e.Name())
+		require.NoError(t, err)
+		out[e.Name()] = &fstest.MapFile{Data: b}
+	}
+	require.Len(t, versions, n)
+	return out
 }

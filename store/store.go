@@ -187,8 +187,17 @@ type RoleCheck struct {
 	UnprotectedTenantTables []string
 }
 
+// QueueTablesLike matches the job queue's tables (river_job, river_leader, …: river's schema,
+// created by rivermigrate). They are not tenant tables and are left out of the row-level
+// security checks explicitly, whatever columns a river version gives them: the queue holds the
+// jobs of every tenant (a worker fetches any tenant's job), its rows carry the tenant inside
+// the job's arguments, and a worker scopes what it reads and writes to that tenant through the
+// store like a request does (jobs.TenantScope). Their grants are the application role's like
+// every table's (README, Deploying).
+const QueueTablesLike = `river\_%`
+
 // CheckRole reads the connection's role and the tenant tables it could read around row-level
-// security.
+// security (the job queue's tables left out: QueueTablesLike).
 func (s *Store) CheckRole(ctx context.Context) (RoleCheck, error) {
 	var c RoleCheck
 	// Membership, not just inheritance: a member of the owner's (or a superuser's) role may
@@ -203,11 +212,11 @@ func (s *Store) CheckRole(ctx context.Context) (RoleCheck, error) {
 			       c.relrowsecurity AND c.relforcerowsecurity AS protected
 			FROM pg_class c
 			JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()
-			WHERE c.relkind IN ('r', 'p') AND EXISTS (SELECT FROM pg_attribute a
+			WHERE c.relkind IN ('r', 'p') AND c.relname NOT LIKE $1 AND EXISTS (SELECT FROM pg_attribute a
 				WHERE a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped)
 		) t ON true
 		WHERE r.rolname = current_user
-		GROUP BY r.rolsuper, r.rolbypassrls`).Scan(&c.Role, &c.BypassesRowSecurity, &c.OwnedTenantTables, &c.UnprotectedTenantTables)
+		GROUP BY r.rolsuper, r.rolbypassrls`, QueueTablesLike).Scan(&c.Role, &c.BypassesRowSecurity, &c.OwnedTenantTables, &c.UnprotectedTenantTables)
 	if err != nil {
 		return c, fmt.Errorf("read role: %w", err)
 	}

@@ -43,7 +43,7 @@ func migrateCmd(ctx context.Context, e *env, stdout io.Writer, args []string) er
 		for _, n := range names {
 			fmt.Fprintln(stdout, "applied", n)
 		}
-	case "down":
+	case "down": // the last group of ours; river's tables too once none of ours is left
 		names, err := m.Down(ctx)
 		if err != nil {
 			return err
@@ -61,7 +61,10 @@ func migrateCmd(ctx context.Context, e *env, stdout io.Writer, args []string) er
 		}
 		for _, s := range st {
 			state := "pending"
-			if s.Applied {
+			switch {
+			case s.Applied && s.GroupID == 0: // river's migrations have no group
+				state = "applied"
+			case s.Applied:
 				state = fmt.Sprintf("applied (group %d)", s.GroupID)
 			}
 			fmt.Fprintf(stdout, "%-40s %s\n", s.Name, state)

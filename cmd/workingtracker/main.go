@@ -1,5 +1,6 @@
 // Command workingtracker is the Working Tracker API: one binary whose subcommands serve the
-// GraphQL API, migrate and seed the database, and mint development tokens.
+// GraphQL API, work background jobs, migrate and seed the database, and mint development
+// tokens.
 package main
 
 import (
@@ -35,7 +36,10 @@ var errUsage = errors.New("usage")
 const usage = `usage: workingtracker <command> [flags]
 
 commands:
-  serve                     serve the GraphQL API (HTTP_ADDR, default :8080)
+  serve                     serve the GraphQL API (HTTP_ADDR, default :8080) and work
+                            background jobs in process (WORKERS, default 10; 0: none)
+  worker                    work background jobs only (WORKERS at once), for deployments
+                            that scale workers apart from the API
   migrate up|down|status    apply, roll back (last group) or list migrations
   seed [--scale small|large] [--anchor YYYY-MM-DD]
                             load deterministic demo data (two tenants) into an empty database
@@ -65,6 +69,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch args[0] {
 	case "serve":
 		return serve(ctx, env, logger, stdout, args[1:])
+	case "worker":
+		return workerCmd(ctx, env, logger, stdout, args[1:])
 	case "migrate":
 		return migrateCmd(ctx, env, stdout, args[1:])
 	case "seed":

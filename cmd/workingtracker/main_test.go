@@ -94,8 +94,10 @@ func TestServeBootsSeedsAndAnswers(t *testing.T) {
 	t.Parallel()
 	redisURL := os.Getenv("TEST_REDIS_URL")
 	require.NotEmpty(t, redisURL, "TEST_REDIS_URL is not set: run the tests with `make test`")
-	s := serveFor(t, map[string]string{"DATABASE_URL": testdb.URL(t), "REDIS_URL": redisURL})
+	dbURL := testdb.URL(t)
+	s := serveFor(t, map[string]string{"DATABASE_URL": dbURL, "REDIS_URL": redisURL})
 	require.Len(t, s.tokens, 5, "a token per role")
+	waitForJob(t, dbURL, "partition_maintenance", "completed") // workers run in process by default
 	require.Equal(t, http.StatusOK, s.status(t, "/readyz"))
 
 	body := `{"query":"{ me { name role department { name } projects { name members { name } } timeEntries(first: 2) { project { name } } } }"}`
@@ -350,3 +352,51 @@ func TestTokenTTL(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// waitForJob waits until a job of kind is in state.
+func waitForJob(t *testing.T, dbURL, kind, state string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dbURL)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	require.Eventually(t, func() bool {
+		var n int
+		require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = $1 AND state = $2`, kind, state).Scan(&n))
+		return n > 0
+	}, 15*time.Second, 20*time.Millisecond, "no %s job %s", kind, state)
+}
+
+// TestWorkerCommand: `workingtracker worker` works jobs (the leader's periodic partition upkeep
+// among them) until it is told to stop, and refuses WORKERS=0.
+func TestWorkerCommand(t *testing.T) {
+	t.Parallel()
+	dbURL := testdb.URL(t)
+	getenv := envFor(t, map[string]string{"DATABASE_URL": dbURL, "WORKERS": "2", "METRICS_ADDR": "127.0.0.1:0",
+		"WORKER_SHUTDOWN_TIMEOUT": "2s"})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out, w := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"worker"}, getenv, w, io.Discard)
+		w.Close()
+	}()
+	lines := bufio.NewScanner(out)
+	for lines.Scan() && !strings.HasPrefix(lines.Text(), "working jobs") {
+	}
+	go func() { _, _ = io.Copy(io.Discard, out) }()
+	waitForJob(t, dbURL, "partition_maintenance", "completed")
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err, "graceful stop")
+	case <-time.After(15 * time.Second):
+		t.Fatal("worker did not stop")
+	}
+
+	var stderr bytes.Buffer
+	err := run(context.Background(), []string{"worker"}, envFor(t, map[string]string{"DATABASE_URL": dbURL, "WORKERS": "0"}),
+		io.Discard, &stderr)
+	require.ErrorContains(t, err, "WORKERS=0")
+}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -63,8 +64,9 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 			return err
 		}
 	}
-	partitions := jobs.PartitionMaintenance{Store: s, Logger: logger}
-	if err := partitions.RunOnce(ctx); err != nil {
+	// Partitions before serving, so a fresh database takes writes at once; afterwards the
+	// leader's periodic job keeps them ahead.
+	if err := (jobs.PartitionMaintenance{Store: s, Logger: logger}).RunOnce(ctx); err != nil {
 		return err
 	}
 	verifier, err := e.verifier(ctx)
@@ -75,6 +77,12 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	rateMetrics := ratelimit.NewMetrics(registry)
+	// Jobs are worked in process unless WORKERS=0 (then `workingtracker worker` works them);
+	// the client enqueues either way.
+	jobClient, err := newJobs(e, s, logger, jobs.NewMetrics(registry), e.cfg.Workers)
+	if err != nil {
+		return err
+	}
 	var limiter, ipLimiter ratelimit.Limiter = ratelimit.NewLocal(100_000), ratelimit.NewLocal(100_000)
 	if e.cfg.RedisURL != "" {
 		opts, err := redis.ParseURL(e.cfg.RedisURL)
@@ -127,18 +135,16 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	go partitions.Run(ctx)
-	if e.cfg.MetricsAddr != "" {
-		metricsLn, err := net.Listen("tcp", e.cfg.MetricsAddr)
-		if err != nil {
-			return fmt.Errorf("listen on METRICS_ADDR %s: %w", e.cfg.MetricsAddr, err)
-		}
-		metricsSrv := &http.Server{Handler: promhttp.HandlerFor(registry, promhttp.HandlerOpts{}),
-			ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
-		go func() { _ = metricsSrv.Serve(metricsLn) }()
-		defer metricsSrv.Close()
-		fmt.Fprintf(stdout, "metrics on http://%s/metrics\n", displayAddr(metricsLn.Addr()))
+	closeMetrics, err := serveMetrics(e, registry, stdout)
+	if err != nil {
+		return err
 	}
+	defer closeMetrics()
+	if err := jobClient.Start(ctx); err != nil {
+		return err
+	}
+	stopWorkers := sync.OnceValue(func() error { return jobClient.Shutdown(context.Background()) })
+	defer stopWorkers() //nolint:errcheck // the error path's own error is the one to report
 
 	base := "http://" + displayAddr(ln.Addr())
 	if e.cfg.Development() {
@@ -154,12 +160,36 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 		return err
 	case <-ctx.Done():
 	}
+	// Requests and jobs drain together: running jobs get WORKER_SHUTDOWN_TIMEOUT to finish,
+	// then are cancelled and returned to the queue.
+	workersStopped := make(chan error, 1)
+	go func() { workersStopped <- stopWorkers() }()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("shutdown: %w", err)
+	httpErr := srv.Shutdown(shutdownCtx)
+	if errors.Is(httpErr, http.ErrServerClosed) {
+		httpErr = nil
 	}
-	return nil
+	if httpErr != nil {
+		httpErr = fmt.Errorf("shutdown: %w", httpErr)
+	}
+	return errors.Join(httpErr, <-workersStopped)
+}
+
+// serveMetrics serves registry on METRICS_ADDR, unless it is off.
+func serveMetrics(e *env, registry *prometheus.Registry, stdout io.Writer) (func(), error) {
+	if e.cfg.MetricsAddr == "" {
+		return func() {}, nil
+	}
+	metricsLn, err := net.Listen("tcp", e.cfg.MetricsAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on METRICS_ADDR %s: %w", e.cfg.MetricsAddr, err)
+	}
+	metricsSrv := &http.Server{Handler: promhttp.HandlerFor(registry, promhttp.HandlerOpts{}),
+		ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
+	go func() { _ = metricsSrv.Serve(metricsLn) }()
+	fmt.Fprintf(stdout, "metrics on http://%s/metrics\n", displayAddr(metricsLn.Addr()))
+	return func() { _ = metricsSrv.Close() }, nil
 }
 
 // checkServingRole refuses a database role that row-level security does not fully bind.

@@ -91,6 +91,8 @@ func TestImportRules(t *testing.T) {
 		{"internal/cost", []string{module + "/httpapi"}, "prices and budgets, decided before HTTP writes them"},
 		{"internal/apperr", []string{module + "/..."}, "the vocabulary everyone imports imports nobody"},
 		{"graph", []string{module + "/httpapi", "net/http/httptest"}, "the gqlgen assembly has no transports"},
+		{"jobs", []string{"github.com/99designs/gqlgen/...", module + "/graph/...", module + "/httpapi", module + "/resolvers",
+			module + "/loaders"}, "workers work through the store, not through the GraphQL layer"},
 	} {
 		for _, dep := range deps(t, rule.pkg) {
 			for _, f := range rule.forbidden {

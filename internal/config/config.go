@@ -76,7 +76,16 @@ type Config struct {
 	// port the public load balancer does not route to. 9464 is the usual exporter port (9090 is
 	// Prometheus's own, often running next to a developer's server).
 	MetricsAddr string
+	// Workers is WORKERS (default 10): jobs worked at once by `serve` (0: none, a separate
+	// `workingtracker worker` works them) and by `worker`. WorkerShutdownTimeout is
+	// WORKER_SHUTDOWN_TIMEOUT (default 30s): on SIGTERM, how long running jobs may finish
+	// before they are cancelled and returned to the queue.
+	Workers               int
+	WorkerShutdownTimeout time.Duration
 }
+
+// DefaultWorkers is WORKERS's default.
+const DefaultWorkers = 10
 
 // DefaultGCPercent trades memory for CPU: a request allocates a few megabytes that die with it
 // and the live heap is small, so collecting at 5x the live heap instead of 2x halved the
@@ -141,6 +150,18 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			if *n.v, err = strconv.Atoi(v); err != nil || *n.v < 1 {
 				errs = append(errs, fmt.Errorf("%s must be a positive integer", n.name))
 			}
+		}
+	}
+	c.Workers = DefaultWorkers
+	if v := getenv("WORKERS"); v != "" {
+		if c.Workers, err = strconv.Atoi(v); err != nil || c.Workers < 0 {
+			errs = append(errs, errors.New("WORKERS must be 0 or more"))
+		}
+	}
+	c.WorkerShutdownTimeout = 30 * time.Second
+	if v := getenv("WORKER_SHUTDOWN_TIMEOUT"); v != "" {
+		if c.WorkerShutdownTimeout, err = time.ParseDuration(v); err != nil || c.WorkerShutdownTimeout <= 0 {
+			errs = append(errs, errors.New("WORKER_SHUTDOWN_TIMEOUT must be a positive duration such as 30s"))
 		}
 	}
 	c.MetricsAddr = or(getenv("METRICS_ADDR"), "127.0.0.1:9464")

@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -27,6 +28,8 @@ func TestDevelopmentDefaults(t *testing.T) {
 	require.Equal(t, 54329, c.DevPGPort)
 	require.True(t, c.Introspection)
 	require.Equal(t, config.DefaultGCPercent, c.GCPercent)
+	require.Equal(t, config.DefaultWorkers, c.Workers, "serve works jobs unless told not to")
+	require.Equal(t, 30*time.Second, c.WorkerShutdownTimeout)
 
 	c, err = config.FromEnv(env(map[string]string{"APP_ENV": "development", "GOGC": "150"}))
 	require.NoError(t, err)
@@ -50,10 +53,12 @@ func TestInvalidValuesAreAllReported(t *testing.T) {
 	_, err := config.FromEnv(env(map[string]string{"APP_ENV": "staging", "DB_MAX_CONNS": "-1", "LOADER_WAIT": "soon",
 		"LOG_LEVEL": "loud", "INTROSPECTION": "maybe", "OIDC_ISSUER": "https://idp", "OIDC_CLOCK_SKEW": "soon",
 		"RATE_LIMITS": "BI=lots", "MAX_QUERY_COST": "0", "TRUSTED_PROXY_HOPS": "-1",
-		"WS_INIT_TIMEOUT": "-1s", "WS_MAX_PENDING": "0", "WS_MAX_PENDING_PER_CLIENT": "x", "MAX_QUERY_DEPTH": "-3"}))
+		"WS_INIT_TIMEOUT": "-1s", "WS_MAX_PENDING": "0", "WS_MAX_PENDING_PER_CLIENT": "x", "MAX_QUERY_DEPTH": "-3",
+		"WORKERS": "-1", "WORKER_SHUTDOWN_TIMEOUT": "0s"}))
 	for _, want := range []string{"APP_ENV", "DB_MAX_CONNS", "LOADER_WAIT", "LOG_LEVEL", "INTROSPECTION",
 		"OIDC_ISSUER needs OIDC_AUDIENCE", "OIDC_CLOCK_SKEW", "RATE_LIMITS", "MAX_QUERY_COST", "TRUSTED_PROXY_HOPS",
-		"WS_INIT_TIMEOUT", "WS_MAX_PENDING must", "WS_MAX_PENDING_PER_CLIENT", "MAX_QUERY_DEPTH"} {
+		"WS_INIT_TIMEOUT", "WS_MAX_PENDING must", "WS_MAX_PENDING_PER_CLIENT", "MAX_QUERY_DEPTH", "WORKERS must",
+		"WORKER_SHUTDOWN_TIMEOUT"} {
 		require.ErrorContains(t, err, want)
 	}
 }
@@ -72,4 +77,12 @@ func TestRateLimitSettings(t *testing.T) {
 
 	_, err = config.FromEnv(env(map[string]string{"APP_ENV": "development", "RATE_LIMITS": "INTERN=5/1"}))
 	require.ErrorContains(t, err, "unknown role INTERN")
+}
+
+func TestWorkerSettings(t *testing.T) {
+	t.Parallel()
+	c, err := config.FromEnv(env(map[string]string{"APP_ENV": "development", "WORKERS": "0", "WORKER_SHUTDOWN_TIMEOUT": "5s"}))
+	require.NoError(t, err)
+	require.Zero(t, c.Workers, "WORKERS=0 turns serve's workers off")
+	require.Equal(t, 5*time.Second, c.WorkerShutdownTimeout)
 }

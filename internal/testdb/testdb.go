@@ -21,6 +21,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver pgtestdb opens
 	"github.com/peterldowns/pgtestdb"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/rivermigrate"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
 
@@ -88,7 +90,18 @@ func (migrator) Hash() (string, error) {
 		h.Write(b)
 		return err
 	})
-	return hex.EncodeToString(h.Sum(nil)), err
+	if err != nil {
+		return "", err
+	}
+	// River's migrations come with its module version: a river upgrade gets a new template.
+	rm, err := rivermigrate.New(riverdatabasesql.New(nil), nil)
+	if err != nil {
+		return "", err
+	}
+	for _, v := range rm.AllVersions() {
+		fmt.Fprintf(h, "river %d %s", v.Version, v.SQLUp)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func (migrator) Migrate(ctx context.Context, db *sql.DB, _ pgtestdb.Config) error {
@@ -179,7 +192,8 @@ func AppRoleURL(t testing.TB, dbURL string) string {
 		fmt.Sprintf("GRANT CONNECT ON DATABASE %s TO %s", pgx.Identifier{target.Path[1:]}.Sanitize(), ident),
 		"GRANT USAGE ON SCHEMA public TO "+ident,
 		"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "+ident,
-		"GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO "+ident)
+		"GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO "+ident,
+		"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO "+ident) // river_job's ids
 	// Registered after the caller's database, so it runs before the database is dropped (and
 	// after anything the caller opens with the URL is closed).
 	t.Cleanup(func() { exec("DROP OWNED BY "+ident, "DROP ROLE "+ident) })

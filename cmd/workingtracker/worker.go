@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/workingtracker/api/jobs"
+	"github.com/workingtracker/api/store"
+)
+
+// newJobs builds the job queue's client over s with every worker and periodic job of the
+// service: the one place `serve` and `worker` get them from.
+func newJobs(e *env, s *store.Store, logger *slog.Logger, metrics *jobs.Metrics, workers int) (*jobs.Client, error) {
+	deps := jobs.Deps{Partitions: jobs.PartitionMaintenance{Store: s, Logger: logger}}
+	return jobs.New(s, jobs.NewWorkers(deps), jobs.Opts{
+		Logger:          logger,
+		Workers:         workers,
+		PeriodicJobs:    jobs.PeriodicJobs(deps),
+		ShutdownTimeout: e.cfg.WorkerShutdownTimeout,
+		Metrics:         metrics,
+	})
+}
+
+// workerCmd works jobs and nothing else, for deployments that scale workers apart from the API
+// (which then runs with WORKERS=0). It stops on SIGTERM or SIGINT: no new job is fetched,
+// running ones get WORKER_SHUTDOWN_TIMEOUT to finish, then are cancelled and returned to the
+// queue.
+func workerCmd(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _ []string) error {
+	if e.cfg.Workers == 0 {
+		return errors.New("WORKERS=0: a worker process that works no jobs has nothing to do")
+	}
+	s, err := e.openStore(ctx, store.Opts{StatementTimeout: 30 * time.Second})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if e.cfg.Development() {
+		if _, err := migrateUp(ctx, s); err != nil {
+			return err
+		}
+	} else if err := checkServingRole(ctx, s); err != nil {
+		return err
+	}
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	client, err := newJobs(e, s, logger, jobs.NewMetrics(registry), e.cfg.Workers)
+	if err != nil {
+		return err
+	}
+	closeMetrics, err := serveMetrics(e, registry, stdout)
+	if err != nil {
+		return err
+	}
+	defer closeMetrics()
+	if err := client.Start(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "working jobs (%d at once)\n", e.cfg.Workers)
+	logger.Info("working jobs", "workers", e.cfg.Workers, "env", e.cfg.Env)
+	<-ctx.Done()
+	logger.Info("stopping workers", "timeout", e.cfg.WorkerShutdownTimeout)
+	return client.Shutdown(context.Background())
+}
