@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs what `make run` and `make test` need and the machine lacks: Debian's PostgreSQL server
-# (for the private local cluster) and redis-server (for tests). Needs root to install; without
+# (for the private local cluster), redis-server (for tests) and prometheus (for promtool, which
+# tests the alert rules). Needs root to install; without
 # root it only reports what is missing.
 set -euo pipefail
 
 missing=()
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null || missing+=(postgresql postgresql-contrib)
 command -v redis-server >/dev/null || missing+=(redis-server)
+# promtool checks and unit-tests the alert rules in deploy/prometheus (make test).
+command -v promtool >/dev/null || missing+=(prometheus)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
@@ -23,4 +26,5 @@ apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 if command -v service >/dev/null; then
   service postgresql stop >/dev/null 2>&1 || true
   service redis-server stop >/dev/null 2>&1 || true
+  service prometheus stop >/dev/null 2>&1 || true
 fi

@@ -47,4 +47,14 @@ if [ -z "${TEST_REDIS_URL:-}" ] && command -v redis-server >/dev/null; then
   export TEST_REDIS_URL="redis://127.0.0.1:$port/0"
 fi
 
+# The alert rules: valid, and each alert fires on the series that should page and stays silent
+# on healthy ones (deploy/prometheus/rules_test.yml).
+if command -v promtool >/dev/null; then
+  promtool check rules deploy/prometheus/rules.yml
+  (cd deploy/prometheus && promtool test rules rules_test.yml)
+else
+  echo "promtool is missing (Debian's prometheus package; scripts/ensure-deps.sh installs it as root)" >&2
+  exit 1
+fi
+
 $GO test -race -count=1 -timeout 15m "$@" ./...
