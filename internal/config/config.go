@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/workingtracker/api/internal/ratelimit"
+	"github.com/workingtracker/api/internal/telemetry"
 )
 
 // Environments.
@@ -76,6 +77,9 @@ type Config struct {
 	// port the public load balancer does not route to. 9464 is the usual exporter port (9090 is
 	// Prometheus's own, often running next to a developer's server).
 	MetricsAddr string
+	// Tracing is the standard OTEL_* tracing configuration (OTEL_EXPORTER_OTLP_ENDPOINT,
+	// OTEL_TRACES_SAMPLER, …) and OTEL_GRAPHQL_FIELD_SPANS; no endpoint: no tracing.
+	Tracing telemetry.Config
 }
 
 // DefaultGCPercent trades memory for CPU: a request allocates a few megabytes that die with it
@@ -180,6 +184,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Errorf("DB_MAX_CONNS must be a positive integer"))
 		}
 		c.DBMaxConns = int32(n)
+	}
+	if c.Tracing, err = telemetry.ConfigFromEnv(getenv); err != nil {
+		errs = append(errs, err)
 	}
 	c.Introspection = c.Env == Development
 	if v := getenv("INTROSPECTION"); v != "" {
