@@ -16,12 +16,16 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/multitracer"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/httpapi"
 	"github.com/workingtracker/api/internal/auth"
 	"github.com/workingtracker/api/internal/ratelimit"
+	"github.com/workingtracker/api/internal/telemetry"
 	"github.com/workingtracker/api/internal/testdb"
 	"github.com/workingtracker/api/loaders"
 	"github.com/workingtracker/api/resolvers"
@@ -67,6 +71,10 @@ type Opts struct {
 	// AccountTTL is how long the server trusts that a token's employee still has an open account
 	// (default auth.DefaultAccountTTL; negative: it checks on every request).
 	AccountTTL time.Duration
+	// TracerProvider traces the server as serve does (HTTP, GraphQL operations, loader batches,
+	// statements); FieldSpans adds GraphQL field spans.
+	TracerProvider trace.TracerProvider
+	FieldSpans     bool
 }
 
 // New starts a server; everything stops when the test ends.
@@ -76,7 +84,11 @@ func New(t testing.TB, opts Opts) *Server {
 	if opts.DatabaseURL == "" {
 		opts.DatabaseURL = testdb.URL(t)
 	}
-	s, err := store.Open(context.Background(), opts.DatabaseURL, store.Opts{Tracer: counter})
+	var tracer pgx.QueryTracer = counter
+	if opts.TracerProvider != nil {
+		tracer = multitracer.New(counter, telemetry.PGXTracer(opts.TracerProvider))
+	}
+	s, err := store.Open(context.Background(), opts.DatabaseURL, store.Opts{Tracer: tracer})
 	require.NoError(t, err)
 	t.Cleanup(s.Close)
 	signer := opts.Signer
@@ -99,11 +111,13 @@ func New(t testing.TB, opts Opts) *Server {
 		APIKeyWellFormed: store.APIKeyWellFormed, Accounts: auth.NewAccounts(s, auth.AccountsOpts{TTL: opts.AccountTTL})}
 	serverOpts := httpapi.Opts{
 		GraphQL: graph.ServerOpts{
-			Resolvers: resolvers.New(s),
-			Reader:    s,
-			Org:       s,
-			Loaders:   opts.Loaders,
+			Resolvers:  resolvers.New(s),
+			Reader:     s,
+			Org:        s,
+			Loaders:    opts.Loaders,
+			FieldSpans: opts.FieldSpans,
 		},
+		TracerProvider: opts.TracerProvider,
 		Verifier:       credentials,
 		Logger:         logger,
 		Introspection:  !opts.NoIntrospection,
