@@ -62,8 +62,8 @@ type Opts struct {
 	Websockets auth.WebsocketLimits
 	// NoIntrospection serves as production does by default: no __schema or __type.
 	NoIntrospection bool
-	// Log, when set, receives the server's log lines and net/http's error log as well as the
-	// test's log.
+	// Log, when set, receives the server's log lines (from info) and net/http's error log as
+	// well as the test's log; without it the test's log gets warnings and errors.
 	Log io.Writer
 	// DatabaseURL is the database to serve (default: a fresh migrated one); two servers given
 	// the same share it, as instances behind a load balancer do.
@@ -103,10 +103,13 @@ func New(t testing.TB, opts Opts) *Server {
 		Issuer: auth.DevIssuer, Audience: auth.DevAudience, KeySet: signer.KeySet()})
 	require.NoError(t, err)
 	var logs io.Writer = testWriter{t}
+	// Warnings and errors only, unless the test reads the logs: an access line per request at
+	// info would fill every test's log, and cost benchmarks a t.Log per request.
+	level := slog.LevelWarn
 	if opts.Log != nil {
-		logs = io.MultiWriter(logs, opts.Log)
+		logs, level = io.MultiWriter(logs, opts.Log), slog.LevelInfo
 	}
-	logger := slog.New(slog.NewJSONHandler(logs, nil))
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level}))
 	credentials := auth.Credentials{JWT: verifier, APIKey: auth.APIKeys(s), APIKeyPrefix: store.APIKeyPrefix,
 		APIKeyWellFormed: store.APIKeyWellFormed, Accounts: auth.NewAccounts(s, auth.AccountsOpts{TTL: opts.AccountTTL})}
 	serverOpts := httpapi.Opts{
