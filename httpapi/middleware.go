@@ -14,6 +14,7 @@ import (
 
 	"github.com/workingtracker/api/internal/apperr"
 	"github.com/workingtracker/api/internal/reqid"
+	"github.com/workingtracker/api/internal/telemetry"
 )
 
 // securityHeaders are sent with every response. The playground sends its own
@@ -168,6 +169,7 @@ func accessLog(logger *slog.Logger, next http.Handler) http.Handler {
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
 		ctx := r.Context()
+		telemetry.RecordHTTPStatus(ctx, rec.status)
 		level := slog.LevelInfo
 		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
 			level = slog.LevelDebug // probes every few seconds

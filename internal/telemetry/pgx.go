@@ -25,9 +25,23 @@ func PGXTracer(tp trace.TracerProvider) pgx.QueryTracer {
 // the statement text masked on the way in.
 type pgxTracer struct{ *otelpgx.Tracer }
 
+// TraceQueryStart and TraceQueryEnd do nothing outside a sampled request: otelpgx would still
+// time the statement for its metrics (which go nowhere here).
 func (t *pgxTracer) TraceQueryStart(ctx context.Context, conn *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
+	if !trace.SpanFromContext(ctx).IsRecording() {
+		return ctx
+	}
 	data.SQL = MaskLiterals(data.SQL)
 	return t.Tracer.TraceQueryStart(ctx, conn, data)
+}
+
+// TraceQueryEnd ends the statement's span: the only recording span its context can hold, as
+// TraceQueryStart starts one whenever the request's span records.
+func (t *pgxTracer) TraceQueryEnd(ctx context.Context, conn *pgx.Conn, data pgx.TraceQueryEndData) {
+	if !trace.SpanFromContext(ctx).IsRecording() {
+		return
+	}
+	t.Tracer.TraceQueryEnd(ctx, conn, data)
 }
 
 func (t *pgxTracer) TraceBatchQuery(ctx context.Context, conn *pgx.Conn, data pgx.TraceBatchQueryData) {
