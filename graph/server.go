@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/workingtracker/api/internal/apperr"
 	"github.com/workingtracker/api/internal/auth"
@@ -23,6 +24,7 @@ import (
 	"github.com/workingtracker/api/internal/policy"
 	"github.com/workingtracker/api/internal/ratelimit"
 	"github.com/workingtracker/api/internal/reqid"
+	"github.com/workingtracker/api/internal/telemetry"
 	"github.com/workingtracker/api/loaders"
 )
 
@@ -45,6 +47,12 @@ type ServerOpts struct {
 	Budgets cost.Budgets
 	// DocumentLimits bound documents before validation; zero fields take the defaults.
 	DocumentLimits cost.DocumentLimits
+	// TracerProvider, when set, traces every operation (internal/telemetry's otelgqlgen
+	// extensions) and loader batch (Loaders.Tracer, when that is unset). Nil: no tracing.
+	TracerProvider trace.TracerProvider
+	// FieldSpans adds a span per resolver field (OTEL_GRAPHQL_FIELD_SPANS); it installs a field
+	// interceptor, so every field then takes gqlgen's ResolveField path (internal/lists).
+	FieldSpans bool
 }
 
 // WithDefaults fills what the options leave out.
@@ -67,6 +75,9 @@ func (opts ServerOpts) WithDefaults() ServerOpts {
 		// (internal/lists): a load about to wait starts the rest, so that they join its batch.
 		opts.Loaders.BeforeWait = lists.BeforeWait
 	}
+	if opts.Loaders.Tracer == nil && opts.TracerProvider != nil {
+		opts.Loaders.Tracer = opts.TracerProvider.Tracer("github.com/workingtracker/api/loaders")
+	}
 	opts.DocumentLimits = opts.DocumentLimits.WithDefaults()
 	return opts
 }
@@ -88,6 +99,10 @@ func NewServerWithoutLimits(opts ServerOpts) *handler.Server {
 func newServer(opts ServerOpts, limited bool) *handler.Server {
 	schema := NewExecutableSchema(Config{Resolvers: opts.Resolvers, Directives: Directives()})
 	srv := handler.New(schema)
+	// First, so that the operation span covers the whole chain (refusals included).
+	for _, ext := range telemetry.GraphQLExtensions(opts.TracerProvider, opts.FieldSpans) {
+		srv.Use(ext)
+	}
 	queries := lru.New[*ast.QueryDocument](1000)
 	srv.SetQueryCache(queries)
 	// Documents are bounded before validation, whose work grows with them; the parser stops at

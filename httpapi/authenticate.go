@@ -43,6 +43,14 @@ func authenticate(v auth.TokenVerifier, guard auth.FailureGuard, logger *slog.Lo
 			writeRefusal(w, refusal{code: apperr.Unauthenticated, message: refused.Message})
 			return
 		}
+		if rec := observed(w); rec != nil {
+			rec.tenantID = p.TenantID.String()
+			if p.Service {
+				rec.principalID = "key:" + p.APIKeyID.String()
+			} else {
+				rec.principalID = p.EmployeeID.String()
+			}
+		}
 		next.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
 	})
 }

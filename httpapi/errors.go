@@ -7,6 +7,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/workingtracker/api/internal/apperr"
+	"github.com/workingtracker/api/internal/telemetry"
 )
 
 // refusal is a request refused before any data: one error, its code's status, and the headers
@@ -53,6 +54,9 @@ func writeRefusal(w http.ResponseWriter, f refusal) {
 
 // writeErrors writes a response of errors alone, with no data entry, in media type mt.
 func writeErrors(w http.ResponseWriter, mt string, status int, errs gqlerror.List) {
+	if rec := observed(w); rec != nil {
+		rec.codes = telemetry.ErrorCodes(errs)
+	}
 	body, err := appendErrorResponse(nil, errs)
 	if err != nil {
 		body = []byte(`{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}`)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/internal/auth"
@@ -17,6 +18,7 @@ import (
 	"github.com/workingtracker/api/internal/playground"
 	"github.com/workingtracker/api/internal/ratelimit"
 	"github.com/workingtracker/api/internal/reqid"
+	"github.com/workingtracker/api/internal/telemetry"
 )
 
 // Opts assembles the HTTP surface of the API.
@@ -39,6 +41,10 @@ type Opts struct {
 	RateLimits RateLimits
 	// Websockets bound sockets waiting for connection_init; zero fields take the defaults.
 	Websockets auth.WebsocketLimits
+	// TracerProvider, when set, traces requests (continuing an incoming traceparent) and is
+	// GraphQL's too unless that has its own; nil: no spans (an incoming traceparent's trace id
+	// is still logged).
+	TracerProvider trace.TracerProvider
 }
 
 // RateLimits configures what requests may spend.
@@ -65,6 +71,9 @@ func (opts Opts) WithDefaults() Opts {
 	}
 	g := &opts.GraphQL
 	g.Logger, g.Development, g.Introspection = opts.Logger, opts.Development, opts.Introspection
+	if g.TracerProvider == nil {
+		g.TracerProvider = opts.TracerProvider
+	}
 	g.Budgets = cost.Budgets{Limiter: opts.RateLimits.Limiter, Tiers: opts.RateLimits.Tiers, Metrics: opts.RateLimits.Metrics}
 	*g = g.WithDefaults()
 	// The budgets' defaults, filled once, are the rate limits' too.
@@ -129,8 +138,8 @@ func newHandler(opts Opts, gql *handler.Server) http.Handler {
 			AssetsPrefix:         "/",
 		}))
 	}
-	return reqid.Middleware(accessLog(opts.Logger, recoverPanics(opts.Logger,
-		withClientAddress(rl.TrustedProxyHops, opts.Logger, securityHeaders(mux)))))
+	return telemetry.HTTPHandler(reqid.Middleware(accessLog(opts.Logger, recoverPanics(opts.Logger,
+		withClientAddress(rl.TrustedProxyHops, opts.Logger, securityHeaders(mux))))), opts.TracerProvider)
 }
 
 // addTransports gives the gqlgen server its transports: websockets (graphql-transport-ws and

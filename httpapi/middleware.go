@@ -10,9 +10,11 @@ import (
 	"time"
 
 	"github.com/rs/cors"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/workingtracker/api/internal/apperr"
 	"github.com/workingtracker/api/internal/reqid"
+	"github.com/workingtracker/api/internal/telemetry"
 )
 
 // securityHeaders are sent with every response. The playground sends its own
@@ -86,11 +88,34 @@ func limitBody(n int64, next http.Handler) http.Handler {
 	})
 }
 
-// statusRecorder remembers the status for the access log.
+// statusRecorder remembers the status for the access log, and what the layers under it learn
+// about the request that the line reports: the operation, its cost, the error codes and who
+// asked. They fill it through the ResponseWriter they are handed (see observed) — a mutable
+// record, fit for observation only: nothing reads it to decide a response.
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
 	wrote  bool
+
+	operationName, operationType string
+	cost                         int
+	hasCost                      bool
+	codes                        []string
+	tenantID, principalID        string
+}
+
+// observed is the access log's record of the request w answers, or nil outside accessLog.
+func observed(w http.ResponseWriter) *statusRecorder {
+	for {
+		switch t := w.(type) {
+		case *statusRecorder:
+			return t
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = t.Unwrap()
+		default:
+			return nil
+		}
+	}
 }
 
 // WriteHeader passes the first status on and drops later ones: a refused websocket upgrade is
@@ -135,13 +160,47 @@ func recoverPanics(logger *slog.Logger, next http.Handler) http.Handler {
 	})
 }
 
+// accessLog writes one line per request at info (health probes at debug): method, path,
+// status, duration, request and trace ids, and for GraphQL the operation's name and type (never
+// its document or variables), requested cost, error codes, tenant and principal ids.
 func accessLog(logger *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
-		logger.LogAttrs(r.Context(), slog.LevelDebug, "http request",
-			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", rec.status),
-			slog.Duration("duration", time.Since(start)), slog.String("request_id", reqid.From(r.Context())))
+		ctx := r.Context()
+		telemetry.RecordHTTPStatus(ctx, rec.status)
+		level := slog.LevelInfo
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+			level = slog.LevelDebug // probes every few seconds
+		}
+		if !logger.Enabled(ctx, level) {
+			return
+		}
+		attrs := make([]slog.Attr, 0, 14)
+		attrs = append(attrs, slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", rec.status),
+			slog.Duration("duration", time.Since(start)), slog.String("request_id", reqid.From(ctx)))
+		if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
+			attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()))
+		}
+		if rec.operationType != "" {
+			attrs = append(attrs, slog.String("operation_type", rec.operationType))
+			if rec.operationName != "" {
+				attrs = append(attrs, slog.String("operation", rec.operationName))
+			}
+		}
+		if rec.hasCost {
+			attrs = append(attrs, slog.Int("cost", rec.cost))
+		}
+		if len(rec.codes) > 0 {
+			attrs = append(attrs, slog.Any("codes", rec.codes))
+		}
+		if rec.tenantID != "" {
+			attrs = append(attrs, slog.String("tenant_id", rec.tenantID))
+		}
+		if rec.principalID != "" {
+			attrs = append(attrs, slog.String("principal_id", rec.principalID))
+		}
+		logger.LogAttrs(ctx, level, "http request", attrs...)
 	})
 }

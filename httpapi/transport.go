@@ -16,6 +16,8 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/workingtracker/api/internal/apperr"
+	"github.com/workingtracker/api/internal/cost"
+	"github.com/workingtracker/api/internal/telemetry"
 )
 
 // The response media types of GraphQL over HTTP.
@@ -65,6 +67,10 @@ func (t graphqlHTTP) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
 	ctx := r.Context()
 	rc, errs := exec.CreateOperationContext(ctx, params)
+	if rec := observed(w); rec != nil && rc != nil && rc.Operation != nil {
+		// The parsed operation's name (a GraphQL name), never the client's raw operationName.
+		rec.operationName, rec.operationType = rc.Operation.Name, string(rc.Operation.Operation)
+	}
 	if errs != nil {
 		resp := exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs)
 		resp.Data = nil // refused before execution: no data entry
@@ -84,6 +90,10 @@ func (t graphqlHTTP) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 func (graphqlHTTP) write(w http.ResponseWriter, mt string, resp *graphql.Response) {
 	if resp == nil {
 		resp = &graphql.Response{}
+	}
+	if rec := observed(w); rec != nil {
+		rec.codes = telemetry.ErrorCodes(resp.Errors)
+		rec.cost, rec.hasCost = cost.Requested(resp)
 	}
 	status := statusOf(mt, resp.Data != nil, resp.Errors)
 	if status == http.StatusTooManyRequests {

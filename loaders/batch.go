@@ -5,8 +5,13 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Loader batches and caches the loads of one request.
@@ -20,6 +25,8 @@ type Loader[K comparable, V any] struct {
 	fetch          BatchFunc[K, V]
 	quiet, maxWait time.Duration
 	beforeWait     func(context.Context)
+	tracer         trace.Tracer
+	spanName       string
 
 	mu      sync.Mutex
 	cache   map[K]*result[V]
@@ -50,7 +57,7 @@ const fetchTimeout = 30 * time.Second
 func NewLoader[K comparable, V any](opts Opts, fetch BatchFunc[K, V]) *Loader[K, V] {
 	opts = opts.withDefaults()
 	return &Loader[K, V]{fetch: fetch, quiet: opts.Quiet, maxWait: opts.MaxWait, beforeWait: opts.BeforeWait,
-		cache: make(map[K]*result[V])}
+		tracer: opts.Tracer, spanName: strings.TrimSpace("loader " + opts.Name), cache: make(map[K]*result[V])}
 }
 
 // Load queues key and returns a thunk that waits for its value. A key loaded before, in this
@@ -194,7 +201,17 @@ func (l *Loader[K, V]) dispatch(ctx context.Context) {
 
 // complete fetches keys and hands each result to its waiters.
 func (l *Loader[K, V]) complete(ctx context.Context, keys []K, results []*result[V]) error {
+	var span trace.Span
+	if l.tracer != nil && trace.SpanFromContext(ctx).IsRecording() {
+		ctx, span = l.tracer.Start(ctx, l.spanName, trace.WithAttributes(attribute.Int("loader.batch.size", len(keys))))
+	}
 	values, err := l.safeFetch(ctx, keys)
+	if span != nil {
+		if err != nil { // the error itself is logged where it is presented; its text stays out of spans
+			span.SetStatus(codes.Error, "batch failed")
+		}
+		span.End()
+	}
 	for i, r := range results {
 		if err != nil {
 			r.err = err

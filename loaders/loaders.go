@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/workingtracker/api/store"
 )
@@ -48,6 +49,12 @@ type Opts struct {
 	// passes internal/lists.BeforeWait, which starts the sibling fields and list elements it
 	// runs one after another).
 	BeforeWait func(ctx context.Context)
+	// Tracer, when set, gives each batch fetch a span ("loader <Name>", with the batch's size as
+	// loader.batch.size) under the request's span: one per batch, never one per key. Unset, or
+	// under a request that is not sampled, batches start no span.
+	Tracer trace.Tracer
+	// Name names the loader in its batch spans; Loaders sets it per relationship.
+	Name string
 }
 
 // Defaults: long enough for the goroutines of a list to reach their Load, short next to a
@@ -140,10 +147,17 @@ func New(r Reader, scope store.Scope, opts Opts) *Loaders {
 	return &Loaders{r: r, scope: scope, opts: opts}
 }
 
+// named is the options of the loader of one relationship.
+func (l *Loaders) named(name string) Opts {
+	o := l.opts
+	o.Name = name
+	return o
+}
+
 // Employee loads employees by id.
 func (l *Loaders) Employee() *Loader[uuid.UUID, *store.Employee] {
 	return l.employee.get(func() *Loader[uuid.UUID, *store.Employee] {
-		return byID(l.opts, func(ctx context.Context, ids []uuid.UUID) ([]*store.Employee, error) {
+		return byID(l.named("employee"), func(ctx context.Context, ids []uuid.UUID) ([]*store.Employee, error) {
 			return l.r.EmployeesByIDs(ctx, l.scope, ids)
 		}, func(e *store.Employee) uuid.UUID { return e.ID })
 	})
@@ -152,7 +166,7 @@ func (l *Loaders) Employee() *Loader[uuid.UUID, *store.Employee] {
 // Department loads departments by id.
 func (l *Loaders) Department() *Loader[uuid.UUID, *store.Department] {
 	return l.department.get(func() *Loader[uuid.UUID, *store.Department] {
-		return byID(l.opts, func(ctx context.Context, ids []uuid.UUID) ([]*store.Department, error) {
+		return byID(l.named("department"), func(ctx context.Context, ids []uuid.UUID) ([]*store.Department, error) {
 			return l.r.DepartmentsByIDs(ctx, l.scope, ids)
 		}, func(d *store.Department) uuid.UUID { return d.ID })
 	})
@@ -161,7 +175,7 @@ func (l *Loaders) Department() *Loader[uuid.UUID, *store.Department] {
 // Project loads projects by id.
 func (l *Loaders) Project() *Loader[uuid.UUID, *store.Project] {
 	return l.project.get(func() *Loader[uuid.UUID, *store.Project] {
-		return byID(l.opts, func(ctx context.Context, ids []uuid.UUID) ([]*store.Project, error) {
+		return byID(l.named("project"), func(ctx context.Context, ids []uuid.UUID) ([]*store.Project, error) {
 			return l.r.ProjectsByIDs(ctx, l.scope, ids)
 		}, func(p *store.Project) uuid.UUID { return p.ID })
 	})
@@ -170,7 +184,7 @@ func (l *Loaders) Project() *Loader[uuid.UUID, *store.Project] {
 // Task loads tasks by id.
 func (l *Loaders) Task() *Loader[uuid.UUID, *store.Task] {
 	return l.task.get(func() *Loader[uuid.UUID, *store.Task] {
-		return byID(l.opts, func(ctx context.Context, ids []uuid.UUID) ([]*store.Task, error) {
+		return byID(l.named("task"), func(ctx context.Context, ids []uuid.UUID) ([]*store.Task, error) {
 			return l.r.TasksByIDs(ctx, l.scope, ids)
 		}, func(t *store.Task) uuid.UUID { return t.ID })
 	})
@@ -179,7 +193,7 @@ func (l *Loaders) Task() *Loader[uuid.UUID, *store.Task] {
 // TimeEntry loads time entries by id.
 func (l *Loaders) TimeEntry() *Loader[uuid.UUID, *store.TimeEntry] {
 	return l.timeEntry.get(func() *Loader[uuid.UUID, *store.TimeEntry] {
-		return byID(l.opts, func(ctx context.Context, ids []uuid.UUID) ([]*store.TimeEntry, error) {
+		return byID(l.named("timeEntry"), func(ctx context.Context, ids []uuid.UUID) ([]*store.TimeEntry, error) {
 			return l.r.TimeEntriesByIDs(ctx, l.scope, ids)
 		}, func(t *store.TimeEntry) uuid.UUID { return t.ID })
 	})
@@ -188,7 +202,7 @@ func (l *Loaders) TimeEntry() *Loader[uuid.UUID, *store.TimeEntry] {
 // ProjectsOfEmployee loads the first projects of each employee.
 func (l *Loaders) ProjectsOfEmployee() *Loader[ChildrenKey, []*store.Project] {
 	return l.projectsOfEmployee.get(func() *Loader[ChildrenKey, []*store.Project] {
-		return limitedGroups(l.opts, func(ctx context.Context, ids []uuid.UUID, limit int) ([]store.EmployeeProject, error) {
+		return limitedGroups(l.named("projectsOfEmployee"), func(ctx context.Context, ids []uuid.UUID, limit int) ([]store.EmployeeProject, error) {
 			return l.r.ProjectsByEmployeeIDs(ctx, l.scope, ids, limit)
 		}, func(ep store.EmployeeProject) (uuid.UUID, *store.Project) { return ep.EmployeeID, ep.Project })
 	})
@@ -197,7 +211,7 @@ func (l *Loaders) ProjectsOfEmployee() *Loader[ChildrenKey, []*store.Project] {
 // MembersOfProject loads the first members of each project.
 func (l *Loaders) MembersOfProject() *Loader[ChildrenKey, []*store.Employee] {
 	return l.membersOfProject.get(func() *Loader[ChildrenKey, []*store.Employee] {
-		return limitedGroups(l.opts, func(ctx context.Context, ids []uuid.UUID, limit int) ([]store.ProjectMember, error) {
+		return limitedGroups(l.named("membersOfProject"), func(ctx context.Context, ids []uuid.UUID, limit int) ([]store.ProjectMember, error) {
 			return l.r.MembersByProjectIDs(ctx, l.scope, ids, limit)
 		}, func(m store.ProjectMember) (uuid.UUID, *store.Employee) { return m.ProjectID, m.Employee })
 	})
@@ -206,7 +220,7 @@ func (l *Loaders) MembersOfProject() *Loader[ChildrenKey, []*store.Employee] {
 // TasksOfProject loads the first tasks of each project.
 func (l *Loaders) TasksOfProject() *Loader[ChildrenKey, []*store.Task] {
 	return l.tasksOfProject.get(func() *Loader[ChildrenKey, []*store.Task] {
-		return limitedGroups(l.opts, func(ctx context.Context, ids []uuid.UUID, limit int) ([]*store.Task, error) {
+		return limitedGroups(l.named("tasksOfProject"), func(ctx context.Context, ids []uuid.UUID, limit int) ([]*store.Task, error) {
 			return l.r.TasksByProjectIDs(ctx, l.scope, ids, limit)
 		}, func(t *store.Task) (uuid.UUID, *store.Task) { return t.ProjectID, t })
 	})
@@ -215,7 +229,7 @@ func (l *Loaders) TasksOfProject() *Loader[ChildrenKey, []*store.Task] {
 // DependenciesOfTask loads the first tasks each task depends on.
 func (l *Loaders) DependenciesOfTask() *Loader[ChildrenKey, []*store.Task] {
 	return l.dependenciesOfTask.get(func() *Loader[ChildrenKey, []*store.Task] {
-		return limitedGroups(l.opts, func(ctx context.Context, ids []uuid.UUID, limit int) ([]store.TaskDependency, error) {
+		return limitedGroups(l.named("dependenciesOfTask"), func(ctx context.Context, ids []uuid.UUID, limit int) ([]store.TaskDependency, error) {
 			return l.r.DependenciesByTaskIDs(ctx, l.scope, ids, limit)
 		}, func(d store.TaskDependency) (uuid.UUID, *store.Task) { return d.TaskID, d.Task })
 	})
@@ -224,7 +238,7 @@ func (l *Loaders) DependenciesOfTask() *Loader[ChildrenKey, []*store.Task] {
 // TrackedSeconds loads the tracked seconds of each project.
 func (l *Loaders) TrackedSeconds() *Loader[uuid.UUID, int64] {
 	return l.trackedSeconds.get(func() *Loader[uuid.UUID, int64] {
-		return byKey(l.opts, func(ctx context.Context, ids []uuid.UUID) ([]store.ProjectSeconds, error) {
+		return byKey(l.named("trackedSeconds"), func(ctx context.Context, ids []uuid.UUID) ([]store.ProjectSeconds, error) {
 			return l.r.TrackedSecondsByProjectIDs(ctx, l.scope, ids)
 		}, func(ps store.ProjectSeconds) uuid.UUID { return ps.ProjectID }, func(ps store.ProjectSeconds) int64 { return ps.Seconds })
 	})
@@ -233,7 +247,7 @@ func (l *Loaders) TrackedSeconds() *Loader[uuid.UUID, int64] {
 // LatestEntriesOfEmployee loads the latest time entries of each employee.
 func (l *Loaders) LatestEntriesOfEmployee() *Loader[LatestEntriesKey, []*store.TimeEntry] {
 	return l.latestEntriesOfEmployee.get(func() *Loader[LatestEntriesKey, []*store.TimeEntry] {
-		return NewLoader(l.opts, latestEntriesBatch(l.r, l.scope))
+		return NewLoader(l.named("latestEntriesOfEmployee"), latestEntriesBatch(l.r, l.scope))
 	})
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/workingtracker/api/internal/cost"
 	"github.com/workingtracker/api/internal/ratelimit"
 	"github.com/workingtracker/api/internal/seed"
+	"github.com/workingtracker/api/internal/telemetry"
 	"github.com/workingtracker/api/jobs"
 	"github.com/workingtracker/api/loaders"
 	"github.com/workingtracker/api/resolvers"
@@ -38,7 +39,24 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 			"of the server that append to X-Forwarded-For (0 when clients connect directly)")
 	}
 	e.cfg.ApplyRuntime()
-	s, err := e.openStore(ctx, store.Opts{StatementTimeout: 30 * time.Second})
+	telemetry.RouteLibraryLogs(logger)
+	tracing, err := telemetry.New(ctx, e.cfg.Tracing)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := tracing.Shutdown(flushCtx); err != nil {
+			logger.Warn("flush traces", "err", err)
+		}
+	}()
+	tp := tracing.Provider // nil when tracing is off: nothing is instrumented
+	storeOpts := store.Opts{StatementTimeout: 30 * time.Second}
+	if tp != nil {
+		storeOpts.Tracer = telemetry.PGXTracer(tp)
+	}
+	s, err := e.openStore(ctx, storeOpts)
 	if err != nil {
 		return err
 	}
@@ -96,6 +114,11 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 		opts.ContextTimeoutEnabled = true // the limiter's per-charge deadline applies
 		rdb := redis.NewClient(opts)
 		defer rdb.Close()
+		if tp != nil {
+			if err := telemetry.InstrumentRedis(rdb, tp); err != nil {
+				return fmt.Errorf("trace redis: %w", err)
+			}
+		}
 		ready = append(ready, func(ctx context.Context) error { return rdb.Ping(ctx).Err() })
 		shared := ratelimit.NewRedis(rdb)
 		limiter = &ratelimit.Failover{Shared: shared, Local: limiter, Logger: logger, Metrics: rateMetrics}
@@ -111,7 +134,9 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 			Org:            s,
 			Loaders:        loaders.Opts{Quiet: e.cfg.LoaderWait},
 			DocumentLimits: cost.DocumentLimits{MaxDepth: e.cfg.MaxQueryDepth},
+			FieldSpans:     tracing.FieldSpans,
 		},
+		TracerProvider: tp,
 		Verifier:       credentials,
 		Logger:         logger,
 		Development:    e.cfg.Development(),

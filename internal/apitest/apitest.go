@@ -16,12 +16,16 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/multitracer"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/httpapi"
 	"github.com/workingtracker/api/internal/auth"
 	"github.com/workingtracker/api/internal/ratelimit"
+	"github.com/workingtracker/api/internal/telemetry"
 	"github.com/workingtracker/api/internal/testdb"
 	"github.com/workingtracker/api/loaders"
 	"github.com/workingtracker/api/resolvers"
@@ -58,8 +62,8 @@ type Opts struct {
 	Websockets auth.WebsocketLimits
 	// NoIntrospection serves as production does by default: no __schema or __type.
 	NoIntrospection bool
-	// Log, when set, receives the server's log lines and net/http's error log as well as the
-	// test's log.
+	// Log, when set, receives the server's log lines (from info) and net/http's error log as
+	// well as the test's log; without it the test's log gets warnings and errors.
 	Log io.Writer
 	// DatabaseURL is the database to serve (default: a fresh migrated one); two servers given
 	// the same share it, as instances behind a load balancer do.
@@ -67,6 +71,10 @@ type Opts struct {
 	// AccountTTL is how long the server trusts that a token's employee still has an open account
 	// (default auth.DefaultAccountTTL; negative: it checks on every request).
 	AccountTTL time.Duration
+	// TracerProvider traces the server as serve does (HTTP, GraphQL operations, loader batches,
+	// statements); FieldSpans adds GraphQL field spans.
+	TracerProvider trace.TracerProvider
+	FieldSpans     bool
 }
 
 // New starts a server; everything stops when the test ends.
@@ -76,7 +84,11 @@ func New(t testing.TB, opts Opts) *Server {
 	if opts.DatabaseURL == "" {
 		opts.DatabaseURL = testdb.URL(t)
 	}
-	s, err := store.Open(context.Background(), opts.DatabaseURL, store.Opts{Tracer: counter})
+	var tracer pgx.QueryTracer = counter
+	if opts.TracerProvider != nil {
+		tracer = multitracer.New(counter, telemetry.PGXTracer(opts.TracerProvider))
+	}
+	s, err := store.Open(context.Background(), opts.DatabaseURL, store.Opts{Tracer: tracer})
 	require.NoError(t, err)
 	t.Cleanup(s.Close)
 	signer := opts.Signer
@@ -91,19 +103,24 @@ func New(t testing.TB, opts Opts) *Server {
 		Issuer: auth.DevIssuer, Audience: auth.DevAudience, KeySet: signer.KeySet()})
 	require.NoError(t, err)
 	var logs io.Writer = testWriter{t}
+	// Warnings and errors only, unless the test reads the logs: an access line per request at
+	// info would fill every test's log, and cost benchmarks a t.Log per request.
+	level := slog.LevelWarn
 	if opts.Log != nil {
-		logs = io.MultiWriter(logs, opts.Log)
+		logs, level = io.MultiWriter(logs, opts.Log), slog.LevelInfo
 	}
-	logger := slog.New(slog.NewJSONHandler(logs, nil))
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level}))
 	credentials := auth.Credentials{JWT: verifier, APIKey: auth.APIKeys(s), APIKeyPrefix: store.APIKeyPrefix,
 		APIKeyWellFormed: store.APIKeyWellFormed, Accounts: auth.NewAccounts(s, auth.AccountsOpts{TTL: opts.AccountTTL})}
 	serverOpts := httpapi.Opts{
 		GraphQL: graph.ServerOpts{
-			Resolvers: resolvers.New(s),
-			Reader:    s,
-			Org:       s,
-			Loaders:   opts.Loaders,
+			Resolvers:  resolvers.New(s),
+			Reader:     s,
+			Org:        s,
+			Loaders:    opts.Loaders,
+			FieldSpans: opts.FieldSpans,
 		},
+		TracerProvider: opts.TracerProvider,
 		Verifier:       credentials,
 		Logger:         logger,
 		Introspection:  !opts.NoIntrospection,

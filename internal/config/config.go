@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/workingtracker/api/internal/ratelimit"
+	"github.com/workingtracker/api/internal/telemetry"
 )
 
 // Environments.
@@ -82,6 +83,9 @@ type Config struct {
 	// before they are cancelled and returned to the queue.
 	Workers               int
 	WorkerShutdownTimeout time.Duration
+	// Tracing is the standard OTEL_* tracing configuration (OTEL_EXPORTER_OTLP_ENDPOINT,
+	// OTEL_TRACES_SAMPLER, …) and OTEL_GRAPHQL_FIELD_SPANS; no endpoint: no tracing.
+	Tracing telemetry.Config
 }
 
 // DefaultWorkers is WORKERS's default.
@@ -201,6 +205,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Errorf("DB_MAX_CONNS must be a positive integer"))
 		}
 		c.DBMaxConns = int32(n)
+	}
+	if c.Tracing, err = telemetry.ConfigFromEnv(getenv); err != nil {
+		errs = append(errs, err)
 	}
 	c.Introspection = c.Env == Development
 	if v := getenv("INTROSPECTION"); v != "" {

@@ -31,6 +31,22 @@ type costReport struct {
 	ThrottleStatus     model.RateLimit `json:"throttleStatus"`
 }
 
+// RequestedCost is what the operation was priced at (observation: logs and spans read it).
+func (r *costReport) RequestedCost() int { return r.RequestedQueryCost }
+
+// Requested is the price of the operation resp answers, as its extensions.cost reports it; false
+// for a response refused before pricing.
+func Requested(resp *graphql.Response) (int, bool) {
+	if resp == nil {
+		return 0, false
+	}
+	r, ok := resp.Extensions["cost"].(*costReport)
+	if !ok {
+		return 0, false
+	}
+	return r.RequestedQueryCost, true
+}
+
 // budgetGate prices each operation before it runs and spends the price from the principal's
 // budget: an operation over the maximum cost is refused (COMPLEXITY_LIMIT), one the budget
 // cannot pay is refused (RATE_LIMITED, HTTP 429 with Retry-After), and every other response

@@ -26,8 +26,9 @@ func With(ctx context.Context, id string) context.Context {
 	return context.WithValue(ctx, ctxKey{}, id)
 }
 
-// An incoming id is kept only when it is short and plain, so it cannot inject into logs.
-var acceptable = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+// An incoming id is kept only when it is short and plain (a gateway's uuid, ULID or
+// "host:counter"), so it cannot inject into logs or headers; anything else is replaced.
+var acceptable = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 
 // Middleware assigns the id (keeping a well-formed incoming one from a gateway) and echoes it.
 func Middleware(next http.Handler) http.Handler {
