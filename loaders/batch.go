@@ -20,6 +20,8 @@ type Loader[K comparable, V any] struct {
 	fetch          BatchFunc[K, V]
 	quiet, maxWait time.Duration
 	beforeWait     func(context.Context)
+	name           string
+	observeBatch   func(loader string, keys int)
 
 	mu      sync.Mutex
 	cache   map[K]*result[V]
@@ -50,7 +52,7 @@ const fetchTimeout = 30 * time.Second
 func NewLoader[K comparable, V any](opts Opts, fetch BatchFunc[K, V]) *Loader[K, V] {
 	opts = opts.withDefaults()
 	return &Loader[K, V]{fetch: fetch, quiet: opts.Quiet, maxWait: opts.MaxWait, beforeWait: opts.BeforeWait,
-		cache: make(map[K]*result[V])}
+		name: opts.name, observeBatch: opts.ObserveBatch, cache: make(map[K]*result[V])}
 }
 
 // Load queues key and returns a thunk that waits for its value. A key loaded before, in this
@@ -194,6 +196,9 @@ func (l *Loader[K, V]) dispatch(ctx context.Context) {
 
 // complete fetches keys and hands each result to its waiters.
 func (l *Loader[K, V]) complete(ctx context.Context, keys []K, results []*result[V]) error {
+	if l.observeBatch != nil {
+		l.observeBatch(l.name, len(keys))
+	}
 	values, err := l.safeFetch(ctx, keys)
 	for i, r := range results {
 		if err != nil {

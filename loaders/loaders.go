@@ -48,6 +48,22 @@ type Opts struct {
 	// passes internal/lists.BeforeWait, which starts the sibling fields and list elements it
 	// runs one after another).
 	BeforeWait func(ctx context.Context)
+	// ObserveBatch, when set, is told the size of every batch a loader fetches, with the
+	// loader's name (a fixed set: LoaderNames), for the batch-size metrics.
+	ObserveBatch func(loader string, keys int)
+
+	name string // the loader's, set by Loaders when it builds one
+}
+
+// LoaderNames are the names ObserveBatch is called with, one per relationship.
+func LoaderNames() []string {
+	return []string{"employee", "department", "project", "task", "time_entry", "projects_of_employee",
+		"members_of_project", "tasks_of_project", "dependencies_of_task", "tracked_seconds", "latest_entries_of_employee"}
+}
+
+func (o Opts) named(name string) Opts {
+	o.name = name
+	return o
 }
 
 // Defaults: long enough for the goroutines of a list to reach their Load, short next to a
@@ -143,7 +159,7 @@ func New(r Reader, scope store.Scope, opts Opts) *Loaders {
 // Employee loads employees by id.
 func (l *Loaders) Employee() *Loader[uuid.UUID, *store.Employee] {
 	return l.employee.get(func() *Loader[uuid.UUID, *store.Employee] {
-		return byID(l.opts, func(ctx context.Context, ids []uuid.UUID) ([]*store.Employee, error) {
+		return byID(l.opts.named("employee"), func(ctx context.Context, ids []uuid.UUID) ([]*store.Employee, error) {
 			return l.r.EmployeesByIDs(ctx, l.scope, ids)
 		}, func(e *store.Employee) uuid.UUID { return e.ID })
 	})
@@ -152,7 +168,7 @@ func (l *Loaders) Employee() *Loader[uuid.UUID, *store.Employee] {
 // Department loads departments by id.
 func (l *Loaders) Department() *Loader[uuid.UUID, *store.Department] {
 	return l.department.get(func() *Loader[uuid.UUID, *store.Department] {
-		return byID(l.opts, func(ctx context.Context, ids []uuid.UUID) ([]*store.Department, error) {
+		return byID(l.opts.named("department"), func(ctx context.Context, ids []uuid.UUID) ([]*store.Department, error) {
 			return l.r.DepartmentsByIDs(ctx, l.scope, ids)
 		}, func(d *store.Department) uuid.UUID { return d.ID })
 	})
@@ -161,7 +177,7 @@ func (l *Loaders) Department() *Loader[uuid.UUID, *store.Department] {
 // Project loads projects by id.
 func (l *Loaders) Project() *Loader[uuid.UUID, *store.Project] {
 	return l.project.get(func() *Loader[uuid.UUID, *store.Project] {
-		return byID(l.opts, func(ctx context.Context, ids []uuid.UUID) ([]*store.Project, error) {
+		return byID(l.opts.named("project"), func(ctx context.Context, ids []uuid.UUID) ([]*store.Project, error) {
 			return l.r.ProjectsByIDs(ctx, l.scope, ids)
 		}, func(p *store.Project) uuid.UUID { return p.ID })
 	})
@@ -170,7 +186,7 @@ func (l *Loaders) Project() *Loader[uuid.UUID, *store.Project] {
 // Task loads tasks by id.
 func (l *Loaders) Task() *Loader[uuid.UUID, *store.Task] {
 	return l.task.get(func() *Loader[uuid.UUID, *store.Task] {
-		return byID(l.opts, func(ctx context.Context, ids []uuid.UUID) ([]*store.Task, error) {
+		return byID(l.opts.named("task"), func(ctx context.Context, ids []uuid.UUID) ([]*store.Task, error) {
 			return l.r.TasksByIDs(ctx, l.scope, ids)
 		}, func(t *store.Task) uuid.UUID { return t.ID })
 	})
@@ -179,7 +195,7 @@ func (l *Loaders) Task() *Loader[uuid.UUID, *store.Task] {
 // TimeEntry loads time entries by id.
 func (l *Loaders) TimeEntry() *Loader[uuid.UUID, *store.TimeEntry] {
 	return l.timeEntry.get(func() *Loader[uuid.UUID, *store.TimeEntry] {
-		return byID(l.opts, func(ctx context.Context, ids []uuid.UUID) ([]*store.TimeEntry, error) {
+		return byID(l.opts.named("time_entry"), func(ctx context.Context, ids []uuid.UUID) ([]*store.TimeEntry, error) {
 			return l.r.TimeEntriesByIDs(ctx, l.scope, ids)
 		}, func(t *store.TimeEntry) uuid.UUID { return t.ID })
 	})
@@ -188,7 +204,7 @@ func (l *Loaders) TimeEntry() *Loader[uuid.UUID, *store.TimeEntry] {
 // ProjectsOfEmployee loads the first projects of each employee.
 func (l *Loaders) ProjectsOfEmployee() *Loader[ChildrenKey, []*store.Project] {
 	return l.projectsOfEmployee.get(func() *Loader[ChildrenKey, []*store.Project] {
-		return limitedGroups(l.opts, func(ctx context.Context, ids []uuid.UUID, limit int) ([]store.EmployeeProject, error) {
+		return limitedGroups(l.opts.named("projects_of_employee"), func(ctx context.Context, ids []uuid.UUID, limit int) ([]store.EmployeeProject, error) {
 			return l.r.ProjectsByEmployeeIDs(ctx, l.scope, ids, limit)
 		}, func(ep store.EmployeeProject) (uuid.UUID, *store.Project) { return ep.EmployeeID, ep.Project })
 	})
@@ -197,7 +213,7 @@ func (l *Loaders) ProjectsOfEmployee() *Loader[ChildrenKey, []*store.Project] {
 // MembersOfProject loads the first members of each project.
 func (l *Loaders) MembersOfProject() *Loader[ChildrenKey, []*store.Employee] {
 	return l.membersOfProject.get(func() *Loader[ChildrenKey, []*store.Employee] {
-		return limitedGroups(l.opts, func(ctx context.Context, ids []uuid.UUID, limit int) ([]store.ProjectMember, error) {
+		return limitedGroups(l.opts.named("members_of_project"), func(ctx context.Context, ids []uuid.UUID, limit int) ([]store.ProjectMember, error) {
 			return l.r.MembersByProjectIDs(ctx, l.scope, ids, limit)
 		}, func(m store.ProjectMember) (uuid.UUID, *store.Employee) { return m.ProjectID, m.Employee })
 	})
@@ -206,7 +222,7 @@ func (l *Loaders) MembersOfProject() *Loader[ChildrenKey, []*store.Employee] {
 // TasksOfProject loads the first tasks of each project.
 func (l *Loaders) TasksOfProject() *Loader[ChildrenKey, []*store.Task] {
 	return l.tasksOfProject.get(func() *Loader[ChildrenKey, []*store.Task] {
-		return limitedGroups(l.opts, func(ctx context.Context, ids []uuid.UUID, limit int) ([]*store.Task, error) {
+		return limitedGroups(l.opts.named("tasks_of_project"), func(ctx context.Context, ids []uuid.UUID, limit int) ([]*store.Task, error) {
 			return l.r.TasksByProjectIDs(ctx, l.scope, ids, limit)
 		}, func(t *store.Task) (uuid.UUID, *store.Task) { return t.ProjectID, t })
 	})
@@ -215,7 +231,7 @@ func (l *Loaders) TasksOfProject() *Loader[ChildrenKey, []*store.Task] {
 // DependenciesOfTask loads the first tasks each task depends on.
 func (l *Loaders) DependenciesOfTask() *Loader[ChildrenKey, []*store.Task] {
 	return l.dependenciesOfTask.get(func() *Loader[ChildrenKey, []*store.Task] {
-		return limitedGroups(l.opts, func(ctx context.Context, ids []uuid.UUID, limit int) ([]store.TaskDependency, error) {
+		return limitedGroups(l.opts.named("dependencies_of_task"), func(ctx context.Context, ids []uuid.UUID, limit int) ([]store.TaskDependency, error) {
 			return l.r.DependenciesByTaskIDs(ctx, l.scope, ids, limit)
 		}, func(d store.TaskDependency) (uuid.UUID, *store.Task) { return d.TaskID, d.Task })
 	})
@@ -224,7 +240,7 @@ func (l *Loaders) DependenciesOfTask() *Loader[ChildrenKey, []*store.Task] {
 // TrackedSeconds loads the tracked seconds of each project.
 func (l *Loaders) TrackedSeconds() *Loader[uuid.UUID, int64] {
 	return l.trackedSeconds.get(func() *Loader[uuid.UUID, int64] {
-		return byKey(l.opts, func(ctx context.Context, ids []uuid.UUID) ([]store.ProjectSeconds, error) {
+		return byKey(l.opts.named("tracked_seconds"), func(ctx context.Context, ids []uuid.UUID) ([]store.ProjectSeconds, error) {
 			return l.r.TrackedSecondsByProjectIDs(ctx, l.scope, ids)
 		}, func(ps store.ProjectSeconds) uuid.UUID { return ps.ProjectID }, func(ps store.ProjectSeconds) int64 { return ps.Seconds })
 	})
@@ -233,7 +249,7 @@ func (l *Loaders) TrackedSeconds() *Loader[uuid.UUID, int64] {
 // LatestEntriesOfEmployee loads the latest time entries of each employee.
 func (l *Loaders) LatestEntriesOfEmployee() *Loader[LatestEntriesKey, []*store.TimeEntry] {
 	return l.latestEntriesOfEmployee.get(func() *Loader[LatestEntriesKey, []*store.TimeEntry] {
-		return NewLoader(l.opts, latestEntriesBatch(l.r, l.scope))
+		return NewLoader(l.opts.named("latest_entries_of_employee"), latestEntriesBatch(l.r, l.scope))
 	})
 }
 

@@ -79,6 +79,23 @@ func (m *Migrator) Status(ctx context.Context) ([]MigrationStatus, error) {
 	return out, nil
 }
 
+// Pending lists the known migrations not applied to the database, without creating the
+// migration tables (the serving role may not): the readiness check that the schema is at the
+// binary's version. A database that has never been migrated is an error.
+func (m *Migrator) Pending(ctx context.Context) ([]string, error) {
+	ms, err := m.m.MigrationsWithStatus(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migration status: %w", err)
+	}
+	var pending []string
+	for _, mg := range ms {
+		if !mg.IsApplied() {
+			pending = append(pending, mg.Name)
+		}
+	}
+	return pending, nil
+}
+
 func names(g *migrate.MigrationGroup) []string {
 	if g == nil || g.IsZero() {
 		return nil

@@ -16,12 +16,48 @@ type FailureGuard interface {
 	Blocked(ctx context.Context) (time.Duration, bool)
 	// Failed records a failure; it reports whether the client is now blocked, and for how long.
 	Failed(ctx context.Context) (time.Duration, bool)
+	// Refused is told every refused authentication with its reason (the metrics), including a
+	// blocked client's refusals that Failed does not charge.
+	Refused(ctx context.Context, reason FailureReason)
+}
+
+// FailureReason says why an authentication was refused: a small fixed set (FailureReasons),
+// so it can label a metric.
+type FailureReason string
+
+// Reasons of refused authentications.
+const (
+	// ReasonMissing: no bearer token (or a websocket that never sent connection_init).
+	ReasonMissing FailureReason = "missing"
+	// ReasonInvalid: a token or API key that does not verify: malformed, badly signed, wrong
+	// issuer or audience, unknown or revoked key.
+	ReasonInvalid FailureReason = "invalid"
+	// ReasonExpired: a validly signed token past its expiry (and the clock-skew allowance).
+	ReasonExpired FailureReason = "expired"
+	// ReasonInactiveAccount: a valid token of an employee whose account is not open.
+	ReasonInactiveAccount FailureReason = "inactive_account"
+	// ReasonBlocked: refused unchecked, because the client address's failures are spent and the
+	// credential could not be valid.
+	ReasonBlocked FailureReason = "blocked"
+	// ReasonError: the credential could not be checked (the database did not answer).
+	ReasonError FailureReason = "error"
+)
+
+// FailureReasons lists every reason.
+func FailureReasons() []FailureReason {
+	return []FailureReason{ReasonMissing, ReasonInvalid, ReasonExpired, ReasonInactiveAccount, ReasonBlocked, ReasonError}
+}
+
+// FailureCounter counts refused authentications by reason (internal/metrics implements it).
+type FailureCounter interface {
+	AuthFailed(reason string)
 }
 
 type noGuard struct{}
 
 func (noGuard) Blocked(context.Context) (time.Duration, bool) { return 0, false }
 func (noGuard) Failed(context.Context) (time.Duration, bool)  { return 0, false }
+func (noGuard) Refused(context.Context, FailureReason)        {}
 
 // AddressGuard is the per-client-address budget for failed authentications (each costs 1),
 // kept in a limiter apart from people's budgets, so a flood of addresses cannot evict them from
@@ -31,14 +67,23 @@ func (noGuard) Failed(context.Context) (time.Duration, bool)  { return 0, false 
 type AddressGuard struct {
 	limiter ratelimit.Limiter
 	limit   ratelimit.Limit
-	blocked *expirable.LRU[string, time.Time]
-	metrics *ratelimit.Metrics
+	blocked  *expirable.LRU[string, time.Time]
+	metrics  *ratelimit.Metrics
+	failures FailureCounter
 }
 
-// NewAddressGuard charges failures to limiter, under limit (the UNAUTHENTICATED tier).
-func NewAddressGuard(limiter ratelimit.Limiter, limit ratelimit.Limit, metrics *ratelimit.Metrics) *AddressGuard {
-	return &AddressGuard{limiter: limiter, limit: limit, metrics: metrics,
+// NewAddressGuard charges failures to limiter, under limit (the UNAUTHENTICATED tier), and
+// counts them by reason in failures (nil: not counted).
+func NewAddressGuard(limiter ratelimit.Limiter, limit ratelimit.Limit, metrics *ratelimit.Metrics, failures FailureCounter) *AddressGuard {
+	return &AddressGuard{limiter: limiter, limit: limit, metrics: metrics, failures: failures,
 		blocked: expirable.NewLRU[string, time.Time](100_000, nil, time.Hour)}
+}
+
+// Refused implements FailureGuard.
+func (g *AddressGuard) Refused(_ context.Context, reason FailureReason) {
+	if g.failures != nil {
+		g.failures.AuthFailed(string(reason))
+	}
 }
 
 // Blocked implements FailureGuard.
