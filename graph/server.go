@@ -45,6 +45,9 @@ type ServerOpts struct {
 	Budgets cost.Budgets
 	// DocumentLimits bound documents before validation; zero fields take the defaults.
 	DocumentLimits cost.DocumentLimits
+	// Extensions are installed before every other (outermost): they see each operation and
+	// response, refused ones included (metrics).
+	Extensions []graphql.HandlerExtension
 }
 
 // WithDefaults fills what the options leave out.
@@ -88,6 +91,9 @@ func NewServerWithoutLimits(opts ServerOpts) *handler.Server {
 func newServer(opts ServerOpts, limited bool) *handler.Server {
 	schema := NewExecutableSchema(Config{Resolvers: opts.Resolvers, Directives: Directives()})
 	srv := handler.New(schema)
+	for _, ext := range opts.Extensions {
+		srv.Use(ext)
+	}
 	queries := lru.New[*ast.QueryDocument](1000)
 	srv.SetQueryCache(queries)
 	// Documents are bounded before validation, whose work grows with them; the parser stops at
