@@ -10,8 +10,10 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -21,10 +23,13 @@ import (
 	"github.com/workingtracker/api/httpapi"
 	"github.com/workingtracker/api/internal/auth"
 	"github.com/workingtracker/api/internal/cost"
+	"github.com/workingtracker/api/internal/health"
+	"github.com/workingtracker/api/internal/metrics"
 	"github.com/workingtracker/api/internal/ratelimit"
 	"github.com/workingtracker/api/internal/seed"
 	"github.com/workingtracker/api/jobs"
 	"github.com/workingtracker/api/loaders"
+	"github.com/workingtracker/api/migrations"
 	"github.com/workingtracker/api/resolvers"
 	"github.com/workingtracker/api/store"
 )
@@ -37,11 +42,15 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 			"of the server that append to X-Forwarded-For (0 when clients connect directly)")
 	}
 	e.cfg.ApplyRuntime()
-	s, err := e.openStore(ctx, store.Opts{StatementTimeout: 30 * time.Second})
+	// One registry, passed to every subsystem that exports metrics (README, Metrics).
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s, err := e.openStore(ctx, store.Opts{StatementTimeout: 30 * time.Second, Tracer: metrics.NewStatements(registry)})
 	if err != nil {
 		return err
 	}
 	defer s.Close()
+	registry.MustRegister(metrics.NewPoolCollector(s.Pool().Stat))
 	if e.cfg.Development() {
 		// Development starts from nothing: schema, then demo data if the database is empty.
 		if _, err := migrateUp(ctx, s); err != nil {
@@ -63,7 +72,7 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 			return err
 		}
 	}
-	partitions := jobs.PartitionMaintenance{Store: s, Logger: logger}
+	partitions := jobs.PartitionMaintenance{Store: s, Logger: logger, Observer: metrics.NewPartitions(registry)}
 	if err := partitions.RunOnce(ctx); err != nil {
 		return err
 	}
@@ -71,10 +80,15 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 	if err != nil {
 		return err
 	}
-	ready := []func(context.Context) error{s.Ping}
-	registry := prometheus.NewRegistry()
-	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	migrator, err := store.NewMigrator(s.DB(), migrations.FS)
+	if err != nil {
+		return err
+	}
+	// Ready while the database answers and its schema is at this binary's version (asked at
+	// most every 10 s), Redis answers when configured, and until shutdown begins.
+	ready := []func(context.Context) error{s.Ping, health.Cached(health.Migrations(migrator.Pending), 10*time.Second, nil)}
 	rateMetrics := ratelimit.NewMetrics(registry)
+	redisMetrics := metrics.NewRedis(registry)
 	var limiter, ipLimiter ratelimit.Limiter = ratelimit.NewLocal(100_000), ratelimit.NewLocal(100_000)
 	if e.cfg.RedisURL != "" {
 		opts, err := redis.ParseURL(e.cfg.RedisURL)
@@ -87,6 +101,7 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 		opts.MaxRetries = -1
 		opts.ContextTimeoutEnabled = true // the limiter's per-charge deadline applies
 		rdb := redis.NewClient(opts)
+		rdb.AddHook(redisMetrics)
 		defer rdb.Close()
 		ready = append(ready, func(ctx context.Context) error { return rdb.Ping(ctx).Err() })
 		shared := ratelimit.NewRedis(rdb)
@@ -96,38 +111,55 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 	// A terminated employee's tokens stop working within auth.DefaultAccountTTL.
 	credentials := auth.Credentials{JWT: verifier, APIKey: auth.APIKeys(s), APIKeyPrefix: store.APIKeyPrefix,
 		APIKeyWellFormed: store.APIKeyWellFormed, Accounts: auth.NewAccounts(s, auth.AccountsOpts{})}
+	readiness := health.NewReadiness(ready...)
+	sockets := httpapi.NewSockets()
+	metrics.NewWebsockets(registry, sockets.Active)
 	handler := httpapi.NewHandler(httpapi.Opts{
 		GraphQL: graph.ServerOpts{
 			Resolvers:      resolvers.New(s),
 			Reader:         s,
 			Org:            s,
-			Loaders:        loaders.Opts{Quiet: e.cfg.LoaderWait},
+			Loaders:        loaders.Opts{Quiet: e.cfg.LoaderWait, ObserveBatch: metrics.NewLoaders(registry).ObserveBatch},
 			DocumentLimits: cost.DocumentLimits{MaxDepth: e.cfg.MaxQueryDepth},
+			Extensions:     []graphql.HandlerExtension{metrics.NewGraphQL(registry)},
 		},
 		Verifier:       credentials,
 		Logger:         logger,
 		Development:    e.cfg.Development(),
 		Introspection:  e.cfg.Introspection,
 		AllowedOrigins: e.cfg.AllowedOrigins,
-		Ready:          allReady(ready),
+		Ready:          readiness.Check,
 		RateLimits: httpapi.RateLimits{Limiter: limiter, IPLimiter: ipLimiter, Tiers: e.cfg.RateTiers, Metrics: rateMetrics,
 			TrustedProxyHops: e.cfg.TrustedProxyHops},
 		Websockets: auth.WebsocketLimits{InitTimeout: e.cfg.WebsocketInitTimeout, MaxPending: e.cfg.WebsocketMaxPending,
 			MaxPendingPerClient: e.cfg.WebsocketMaxPendingPerClient},
+		Sockets:      sockets,
+		AuthFailures: metrics.NewAuth(registry),
 	})
 	ln, err := net.Listen("tcp", e.cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", e.cfg.HTTPAddr, err)
 	}
 	srv := &http.Server{
-		Handler:           handler,
+		Handler:           metrics.NewHTTP(registry).Handler(handler),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	go partitions.Run(ctx)
+	// Background work stops with the server, and the store closes only after it has.
+	background, stopBackground := context.WithCancel(ctx)
+	var backgroundDone sync.WaitGroup
+	backgroundDone.Add(1)
+	go func() {
+		defer backgroundDone.Done()
+		partitions.Run(background)
+	}()
+	defer func() {
+		stopBackground()
+		backgroundDone.Wait()
+	}()
 	if e.cfg.MetricsAddr != "" {
 		metricsLn, err := net.Listen("tcp", e.cfg.MetricsAddr)
 		if err != nil {
@@ -154,11 +186,39 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 		return err
 	case <-ctx.Done():
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	return shutdown(logger, srv, readiness, sockets, e.cfg.ShutdownDrain, func() {
+		stopBackground()
+		backgroundDone.Wait()
+	})
+}
+
+// shutdownTimeout bounds a shutdown after the drain: requests in flight and websockets get this
+// long to finish. With the default drain, 20 s in all, inside Kubernetes' default 30 s grace.
+const shutdownTimeout = 15 * time.Second
+
+// shutdown stops serving in the order load balancers and clients need: readiness fails first,
+// requests keep being served for the drain period (the balancer notices and stops sending),
+// then the listener closes and requests in flight finish while every websocket is closed with
+// 1001 (going away: its client reconnects to another instance), then background work stops.
+func shutdown(logger *slog.Logger, srv *http.Server, readiness *health.Readiness, sockets *httpapi.Sockets,
+	drain time.Duration, stopBackground func(),
+) error {
+	readiness.Drain()
+	logger.Info("shutting down: readiness fails, draining", "drain", drain.String())
+	time.Sleep(drain)
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	socketsClosed := make(chan error, 1)
+	go func() { socketsClosed <- sockets.Close(ctx) }()
+	err := srv.Shutdown(ctx)
+	if sockErr := <-socketsClosed; sockErr != nil {
+		logger.Warn("websockets still open at the shutdown deadline", "open", sockets.Active())
+	}
+	stopBackground()
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	logger.Info("stopped")
 	return nil
 }
 
@@ -181,18 +241,6 @@ func checkServingRole(ctx context.Context, s *store.Store) error {
 			"as the migrations give them", strings.Join(role.UnprotectedTenantTables, ", "))
 	}
 	return nil
-}
-
-// allReady reports the first dependency that does not answer.
-func allReady(checks []func(context.Context) error) func(context.Context) error {
-	return func(ctx context.Context) error {
-		for _, check := range checks {
-			if err := check(ctx); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
 }
 
 func printDevTokens(ctx context.Context, e *env, s *store.Store, stdout io.Writer, base string) {

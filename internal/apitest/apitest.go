@@ -15,12 +15,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/multitracer"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/httpapi"
 	"github.com/workingtracker/api/internal/auth"
+	"github.com/workingtracker/api/internal/metrics"
 	"github.com/workingtracker/api/internal/ratelimit"
 	"github.com/workingtracker/api/internal/testdb"
 	"github.com/workingtracker/api/loaders"
@@ -40,6 +44,10 @@ type Server struct {
 	t       testing.TB
 	// DatabaseURL is the database Store serves.
 	DatabaseURL string
+	// Registry holds every metric the server exports, wired as serve wires them.
+	Registry *prometheus.Registry
+	// Sockets tracks the server's websockets (Close them to see a shutdown's going away).
+	Sockets *httpapi.Sockets
 }
 
 // Opts tunes New.
@@ -76,9 +84,21 @@ func New(t testing.TB, opts Opts) *Server {
 	if opts.DatabaseURL == "" {
 		opts.DatabaseURL = testdb.URL(t)
 	}
-	s, err := store.Open(context.Background(), opts.DatabaseURL, store.Opts{Tracer: counter})
+	registry := prometheus.NewRegistry()
+	s, err := store.Open(context.Background(), opts.DatabaseURL,
+		store.Opts{Tracer: multitracer.New(counter, metrics.NewStatements(registry))})
 	require.NoError(t, err)
 	t.Cleanup(s.Close)
+	registry.MustRegister(metrics.NewPoolCollector(s.Pool().Stat))
+	if opts.RateLimits.Metrics == nil {
+		opts.RateLimits.Metrics = ratelimit.NewMetrics(registry)
+	}
+	sockets := httpapi.NewSockets()
+	metrics.NewWebsockets(registry, sockets.Active)
+	loaderOpts := opts.Loaders
+	if loaderOpts.ObserveBatch == nil {
+		loaderOpts.ObserveBatch = metrics.NewLoaders(registry).ObserveBatch
+	}
 	signer := opts.Signer
 	if signer == nil {
 		signer, err = auth.GenerateSigner()
@@ -99,10 +119,11 @@ func New(t testing.TB, opts Opts) *Server {
 		APIKeyWellFormed: store.APIKeyWellFormed, Accounts: auth.NewAccounts(s, auth.AccountsOpts{TTL: opts.AccountTTL})}
 	serverOpts := httpapi.Opts{
 		GraphQL: graph.ServerOpts{
-			Resolvers: resolvers.New(s),
-			Reader:    s,
-			Org:       s,
-			Loaders:   opts.Loaders,
+			Resolvers:  resolvers.New(s),
+			Reader:     s,
+			Org:        s,
+			Loaders:    loaderOpts,
+			Extensions: []graphql.HandlerExtension{metrics.NewGraphQL(registry)},
 		},
 		Verifier:       credentials,
 		Logger:         logger,
@@ -111,13 +132,16 @@ func New(t testing.TB, opts Opts) *Server {
 		Ready:          s.Ping,
 		RateLimits:     opts.RateLimits,
 		Websockets:     opts.Websockets,
+		Sockets:        sockets,
+		AuthFailures:   metrics.NewAuth(registry),
 	}
-	handler := httpapi.NewHandler(serverOpts)
+	handler := metrics.NewHTTP(registry).Handler(httpapi.NewHandler(serverOpts))
 	srv := httptest.NewUnstartedServer(handler)
 	srv.Config.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &Server{Store: s, DatabaseURL: opts.DatabaseURL, Statements: counter, Signer: signer, URL: srv.URL, Opts: serverOpts, Handler: handler, t: t}
+	return &Server{Store: s, DatabaseURL: opts.DatabaseURL, Statements: counter, Signer: signer, URL: srv.URL, Opts: serverOpts,
+		Handler: handler, Registry: registry, Sockets: sockets, t: t}
 }
 
 func unlimited() ratelimit.Tiers {

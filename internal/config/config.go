@@ -76,6 +76,10 @@ type Config struct {
 	// port the public load balancer does not route to. 9464 is the usual exporter port (9090 is
 	// Prometheus's own, often running next to a developer's server).
 	MetricsAddr string
+	// ShutdownDrain is SHUTDOWN_DRAIN (default 5s in production, 0 in development): on SIGTERM
+	// readiness fails first, and the server keeps serving this long, so that load balancers
+	// stop sending requests before the listener closes.
+	ShutdownDrain time.Duration
 }
 
 // DefaultGCPercent trades memory for CPU: a request allocates a few megabytes that die with it
@@ -146,6 +150,14 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	c.MetricsAddr = or(getenv("METRICS_ADDR"), "127.0.0.1:9464")
 	if c.MetricsAddr == "off" {
 		c.MetricsAddr = ""
+	}
+	if c.Env == Production {
+		c.ShutdownDrain = 5 * time.Second
+	}
+	if v := getenv("SHUTDOWN_DRAIN"); v != "" {
+		if c.ShutdownDrain, err = time.ParseDuration(v); err != nil || c.ShutdownDrain < 0 {
+			errs = append(errs, errors.New("SHUTDOWN_DRAIN must be a duration such as 5s (0: no drain)"))
+		}
 	}
 	if c.Env != Development && c.Env != Production {
 		errs = append(errs, fmt.Errorf("APP_ENV must be %q or %q, not %q", Development, Production, c.Env))

@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -27,6 +28,7 @@ func TestDevelopmentDefaults(t *testing.T) {
 	require.Equal(t, 54329, c.DevPGPort)
 	require.True(t, c.Introspection)
 	require.Equal(t, config.DefaultGCPercent, c.GCPercent)
+	require.Zero(t, c.ShutdownDrain, "development stops at once")
 
 	c, err = config.FromEnv(env(map[string]string{"APP_ENV": "development", "GOGC": "150"}))
 	require.NoError(t, err)
@@ -43,6 +45,12 @@ func TestProductionRequiresWhatHasNoSafeDefault(t *testing.T) {
 		"OIDC_ISSUER": "https://idp", "OIDC_AUDIENCE": "api"}))
 	require.NoError(t, err)
 	require.False(t, c.Introspection, "introspection is off in production unless asked for")
+	require.Equal(t, 5*time.Second, c.ShutdownDrain, "production drains before it stops listening")
+
+	c, err = config.FromEnv(env(map[string]string{"APP_ENV": "production", "DATABASE_URL": "postgres://db/wt",
+		"OIDC_ISSUER": "https://idp", "OIDC_AUDIENCE": "api", "SHUTDOWN_DRAIN": "20s"}))
+	require.NoError(t, err)
+	require.Equal(t, 20*time.Second, c.ShutdownDrain)
 }
 
 func TestInvalidValuesAreAllReported(t *testing.T) {
@@ -50,10 +58,10 @@ func TestInvalidValuesAreAllReported(t *testing.T) {
 	_, err := config.FromEnv(env(map[string]string{"APP_ENV": "staging", "DB_MAX_CONNS": "-1", "LOADER_WAIT": "soon",
 		"LOG_LEVEL": "loud", "INTROSPECTION": "maybe", "OIDC_ISSUER": "https://idp", "OIDC_CLOCK_SKEW": "soon",
 		"RATE_LIMITS": "BI=lots", "MAX_QUERY_COST": "0", "TRUSTED_PROXY_HOPS": "-1",
-		"WS_INIT_TIMEOUT": "-1s", "WS_MAX_PENDING": "0", "WS_MAX_PENDING_PER_CLIENT": "x", "MAX_QUERY_DEPTH": "-3"}))
+		"WS_INIT_TIMEOUT": "-1s", "WS_MAX_PENDING": "0", "WS_MAX_PENDING_PER_CLIENT": "x", "MAX_QUERY_DEPTH": "-3", "SHUTDOWN_DRAIN": "-1s"}))
 	for _, want := range []string{"APP_ENV", "DB_MAX_CONNS", "LOADER_WAIT", "LOG_LEVEL", "INTROSPECTION",
 		"OIDC_ISSUER needs OIDC_AUDIENCE", "OIDC_CLOCK_SKEW", "RATE_LIMITS", "MAX_QUERY_COST", "TRUSTED_PROXY_HOPS",
-		"WS_INIT_TIMEOUT", "WS_MAX_PENDING must", "WS_MAX_PENDING_PER_CLIENT", "MAX_QUERY_DEPTH"} {
+		"WS_INIT_TIMEOUT", "WS_MAX_PENDING must", "WS_MAX_PENDING_PER_CLIENT", "MAX_QUERY_DEPTH", "SHUTDOWN_DRAIN"} {
 		require.ErrorContains(t, err, want)
 	}
 }
