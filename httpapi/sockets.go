@@ -14,45 +14,38 @@ import (
 const CloseGoingAway = 1001
 
 // Sockets tracks the websockets a handler serves so that a server shutting down can close them:
-// http.Server.Shutdown neither closes hijacked connections nor waits for them. The zero value is
-// not usable; build one with NewSockets.
+// http.Server.Shutdown neither closes hijacked connections nor waits for them. Build one with
+// NewSockets.
 type Sockets struct {
-	goingAway chan struct{}
+	// goingAway ends when Close is called.
+	goingAway context.Context
+	close     context.CancelFunc
 
-	mu      sync.Mutex
-	active  int
-	closing bool
+	mu     sync.Mutex
+	active int
 }
 
 // NewSockets returns a tracker with no sockets.
 func NewSockets() *Sockets {
-	return &Sockets{goingAway: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Sockets{goingAway: ctx, close: cancel}
 }
 
-// Close tells every websocket to close with CloseGoingAway (and any opened later), and waits
-// until their handlers have returned or ctx ends (then it returns ctx's error).
+// Close closes every websocket with CloseGoingAway (and any opened later at once), cancels
+// their operations, and waits until their handlers have returned or ctx ends (then it returns
+// ctx's error).
 func (s *Sockets) Close(ctx context.Context) error {
-	s.mu.Lock()
-	if !s.closing {
-		s.closing = true
-		close(s.goingAway)
-	}
-	s.mu.Unlock()
+	s.close()
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
-	for {
-		s.mu.Lock()
-		active := s.active
-		s.mu.Unlock()
-		if active == 0 {
-			return nil
-		}
+	for s.Active() > 0 {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-tick.C:
 		}
 	}
+	return nil
 }
 
 // Active is the number of websockets open now.
@@ -62,16 +55,14 @@ func (s *Sockets) Active() int {
 	return s.active
 }
 
-// track counts a websocket upgrade's handler and ends its context once Close is called: the
-// gqlgen transport then closes the socket (through goingAwayConn, with CloseGoingAway).
+// track counts a websocket upgrade's handler and ends its context once Close is called (the
+// operations it runs are cancelled; goingAwayWebsockets closes the socket itself).
 func (s *Sockets) track(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !isWebsocketUpgrade(r) {
 			next.ServeHTTP(w, r)
 			return
 		}
-		// One that arrives while closing gets a context already ended: it is accepted and
-		// closed at once, with CloseGoingAway, as a client expects from a server going away.
 		s.mu.Lock()
 		s.active++
 		s.mu.Unlock()
@@ -82,34 +73,20 @@ func (s *Sockets) track(next http.Handler) http.Handler {
 		}()
 		ctx, cancel := context.WithCancel(r.Context())
 		defer cancel()
-		stop := context.AfterFunc(goingAwayContext{s.goingAway}, cancel)
+		stop := context.AfterFunc(s.goingAway, cancel)
 		defer stop()
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
-// goingAwayContext is done once the sockets are told to go away.
-type goingAwayContext struct{ done chan struct{} }
-
-func (goingAwayContext) Deadline() (time.Time, bool) { return time.Time{}, false }
-func (c goingAwayContext) Done() <-chan struct{}     { return c.done }
-func (goingAwayContext) Value(any) any               { return nil }
-func (c goingAwayContext) Err() error {
-	select {
-	case <-c.done:
-		return context.Canceled
-	default:
-		return nil
-	}
-}
-
-// goingAwayWebsockets accepts websockets with gqlgen's default implementation, and makes the
-// close frame of a socket closed by a shutdown say so: gqlgen closes a socket whose context
-// ended with 1000 (normal closure), which tells a client the conversation is over, where 1001
-// tells it to reconnect.
+// goingAwayWebsockets accepts websockets with gqlgen's default implementation and closes each
+// with CloseGoingAway once the sockets are told to go away — whatever it is doing, waiting for
+// connection_init included. gqlgen itself would close a socket whose context ended with 1000
+// (normal closure), which tells a client the conversation is over where 1001 tells it to
+// reconnect, and would leave a socket waiting for connection_init open until its timeout.
 type goingAwayWebsockets struct {
 	inner     transport.WebsocketImplementation
-	goingAway <-chan struct{}
+	goingAway context.Context
 }
 
 func (g goingAwayWebsockets) Accept(w http.ResponseWriter, r *http.Request, opts transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
@@ -117,7 +94,13 @@ func (g goingAwayWebsockets) Accept(w http.ResponseWriter, r *http.Request, opts
 	if err != nil {
 		return nil, err
 	}
-	return &goingAwayConn{WebsocketConn: conn, goingAway: g.goingAway}, nil
+	c := &goingAwayConn{WebsocketConn: conn, goingAway: g.goingAway.Done()}
+	c.stop = context.AfterFunc(g.goingAway, func() {
+		// The close handshake ends gqlgen's read loop, which then cleans up as for a client
+		// that left. A socket accepted after Close goes away at once.
+		_ = c.WriteClose(CloseGoingAway, "server shutting down")
+	})
+	return c, nil
 }
 
 // goingAwayConn is a websocket whose close code is CloseGoingAway once the server shuts down.
@@ -126,6 +109,7 @@ func (g goingAwayWebsockets) Accept(w http.ResponseWriter, r *http.Request, opts
 type goingAwayConn struct {
 	transport.WebsocketConn
 	goingAway <-chan struct{}
+	stop      func() bool
 }
 
 var (
@@ -140,6 +124,11 @@ func (c *goingAwayConn) WriteClose(code int, message string) error {
 	default:
 	}
 	return c.WebsocketConn.WriteClose(code, message)
+}
+
+func (c *goingAwayConn) Close() error {
+	c.stop()
+	return c.WebsocketConn.Close()
 }
 
 func (c *goingAwayConn) SetReadLimit(limit int64) {
