@@ -65,8 +65,8 @@ func (noGuard) Refused(context.Context, FailureReason)        {}
 // until the budget holds a point again; clients that authenticate pay nothing for the guard (no
 // budget lookup).
 type AddressGuard struct {
-	limiter ratelimit.Limiter
-	limit   ratelimit.Limit
+	limiter  ratelimit.Limiter
+	limit    ratelimit.Limit
 	blocked  *expirable.LRU[string, time.Time]
 	metrics  *ratelimit.Metrics
 	failures FailureCounter
