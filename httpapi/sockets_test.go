@@ -58,6 +58,7 @@ func TestSocketsCloseGoingAway(t *testing.T) {
 	defer cancel()
 	a, b := dialAcked(t, ctx, srv, fx.Token), dialAcked(t, ctx, srv, fx.Token)
 	require.Equal(t, 2, srv.Sockets.Active())
+	require.Equal(t, 2.0, gathered(t, srv, "workingtracker_websocket_connections", ""))
 	// A client reads all along (and so answers the close handshake).
 	closed := make(chan websocket.StatusCode, 2)
 	for _, conn := range []*websocket.Conn{a, b} {
@@ -76,6 +77,8 @@ func TestSocketsCloseGoingAway(t *testing.T) {
 	require.NoError(t, srv.Sockets.Close(ctx), "every socket's handler returned")
 	require.Less(t, time.Since(start), time.Second)
 	require.Zero(t, srv.Sockets.Active())
+	require.Zero(t, gathered(t, srv, "workingtracker_websocket_connections", ""))
+	require.Equal(t, 2.0, gathered(t, srv, "workingtracker_http_requests_total", "101"), "upgrades are counted when they end")
 	require.Equal(t, websocket.StatusCode(httpapi.CloseGoingAway), <-closed)
 	require.Equal(t, websocket.StatusGoingAway, <-closed)
 
@@ -107,4 +110,28 @@ func TestWebsocketConnKeepsLimits(t *testing.T) {
 
 	_ = wsjson.Write(ctx, conn, padded(2<<20))
 	require.Equal(t, websocket.StatusMessageTooBig, readUntilClosed(t, ctx, conn))
+}
+
+// gathered is the value of name's series (whose code label is code, when given) on srv's
+// registry.
+func gathered(t *testing.T, srv *apitest.Server, name, code string) float64 {
+	t.Helper()
+	families, err := srv.Registry.Gather()
+	require.NoError(t, err)
+	var sum float64
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "code" && l.GetValue() != code {
+					goto next
+				}
+			}
+			sum += m.GetGauge().GetValue() + m.GetCounter().GetValue()
+		next:
+		}
+	}
+	return sum
 }

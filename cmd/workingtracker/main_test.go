@@ -140,7 +140,7 @@ func TestServeBootsSeedsAndAnswers(t *testing.T) {
 	for _, want := range []string{
 		`workingtracker_graphql_operations_total{operation="anonymous",outcome="ok",type="query"} 1`,
 		`workingtracker_graphql_operation_duration_seconds_count{operation="anonymous",type="query"} 1`,
-		`workingtracker_http_requests_total{code="2xx",handler="query"} 1`,
+		`workingtracker_http_requests_total{code="200",handler="query"} 1`,
 		`workingtracker_loader_batch_size_count{loader=`,
 		`workingtracker_db_statement_duration_seconds_count{command="select"}`,
 		`workingtracker_db_pool_max_connections`,

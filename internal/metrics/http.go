@@ -1,13 +1,15 @@
 package metrics
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// HTTP counts requests by handler and status class.
+// HTTP counts requests by handler and status code.
 type HTTP struct {
 	requests *prometheus.CounterVec
 }
@@ -16,41 +18,30 @@ type HTTP struct {
 func NewHTTP(reg prometheus.Registerer) *HTTP {
 	h := &HTTP{requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "workingtracker_http_requests_total",
-		Help: "HTTP requests by handler (query, healthz, readyz, other) and status class (1xx for websocket upgrades, 2xx, 3xx, 4xx, 5xx).",
+		Help: "HTTP requests by handler (query, healthz, readyz, other) and status code (101 for websocket upgrades).",
 	}, []string{"handler", "code"})}
 	reg.MustRegister(h.requests)
 	return h
 }
 
-// Handler counts the requests next answers.
+type handlerKey struct{}
+
+// Handler counts the requests next answers. promhttp's instrumentation records the status
+// (and keeps hijacking, for websockets, working); the handler label is the path's, from a fixed
+// set.
 func (h *HTTP) Handler(next http.Handler) http.Handler {
+	counted := promhttp.InstrumentHandlerCounter(h.requests, next,
+		promhttp.WithLabelFromCtx("handler", func(ctx context.Context) string {
+			label, _ := ctx.Value(handlerKey{}).(string)
+			return label
+		}))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := &statusClass{ResponseWriter: w}
-		next.ServeHTTP(rec, r)
-		status := rec.status
-		if status == 0 {
-			status = http.StatusOK // nothing written: net/http answers 200
-		}
-		h.requests.WithLabelValues(handlerLabel(r.URL.Path), statusClassLabel(status)).Inc()
+		counted.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), handlerKey{}, handlerLabel(r.URL.Path))))
 	})
 }
 
-func statusClassLabel(status int) string {
-	switch status / 100 {
-	case 1:
-		return "1xx"
-	case 2:
-		return "2xx"
-	case 3:
-		return "3xx"
-	case 4:
-		return "4xx"
-	}
-	return "5xx"
-}
-
 func handlerLabel(path string) string {
-	switch p := strings.TrimSuffix(path, "/"); p {
+	switch strings.TrimSuffix(path, "/") {
 	case "/query":
 		return "query"
 	case "/healthz":
@@ -60,26 +51,3 @@ func handlerLabel(path string) string {
 	}
 	return "other"
 }
-
-// statusClass remembers the first status written.
-type statusClass struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusClass) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusClass) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the connection (websocket hijack, flush).
-func (s *statusClass) Unwrap() http.ResponseWriter { return s.ResponseWriter }
