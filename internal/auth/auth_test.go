@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,9 +16,11 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/workingtracker/api/internal/auth"
+	"github.com/workingtracker/api/internal/ratelimit"
 )
 
 const (
@@ -305,4 +308,57 @@ func TestPlausibleChecksNoSignature(t *testing.T) {
 	} {
 		require.Equal(t, want, creds.Plausible(raw), raw)
 	}
+}
+
+type countedFailures map[string]int
+
+func (c countedFailures) AuthFailed(reason string) { c[reason]++ }
+
+type accountsFunc func(ctx context.Context, tenantID, employeeID uuid.UUID) (bool, error)
+
+func (f accountsFunc) AccountActive(ctx context.Context, tenantID, employeeID uuid.UUID) (bool, error) {
+	return f(ctx, tenantID, employeeID)
+}
+
+// TestAuthenticateCountsFailuresByReason: every refusal reaches the guard's counter with its
+// reason, refusals of a blocked address that are never checked included.
+func TestAuthenticateCountsFailuresByReason(t *testing.T) {
+	t.Parallel()
+	signer := newSigner(t)
+	b := setup(t, signer)
+	inactive := uuid.New()
+	var broken atomic.Bool
+	creds := auth.Credentials{JWT: b.verifier, Accounts: auth.NewAccounts(accountsFunc(
+		func(_ context.Context, _, employee uuid.UUID) (bool, error) {
+			if broken.Load() {
+				return false, errors.New("database unreachable")
+			}
+			return employee != inactive, nil
+		}), auth.AccountsOpts{TTL: -1})}
+	counted := countedFailures{}
+	guard := auth.NewAddressGuard(ratelimit.NewLocal(100), ratelimit.PerSecond(5, 1), ratelimit.NewMetrics(prometheus.NewRegistry()), counted)
+	ctx := auth.WithClientAddress(context.Background(), "203.0.113.9")
+	try := func(header string) {
+		t.Helper()
+		_, err := auth.Authenticate(ctx, creds, guard, header)
+		require.ErrorIs(t, err, auth.ErrUnauthenticated)
+	}
+
+	p := b.params()
+	p.TTL = -time.Hour
+	expired := mint(t, signer, p)
+	p = b.params()
+	p.EmployeeID = inactive
+	inactiveToken := mint(t, signer, p)
+
+	try("")
+	try("Basic dXNlcjpwYXNz")
+	try("Bearer " + mint(t, newSigner(t), b.params()))
+	try("Bearer " + expired)
+	try("Bearer " + inactiveToken)
+	try("Bearer junk") // the sixth failure: the address's budget (5) is spent
+	try("Bearer junk") // blocked, and not even JWT-shaped: refused unchecked
+	broken.Store(true)
+	try("Bearer " + mint(t, signer, b.params()))
+	require.Equal(t, countedFailures{"missing": 1, "invalid": 3, "expired": 1, "inactive_account": 1, "blocked": 1, "error": 1}, counted)
 }
