@@ -3,7 +3,7 @@
 //
 //   - GraphQL, a gqlgen extension: operations by name, type and outcome, their latency, errors
 //     by extensions.code, and query cost requested and spent;
-//   - HTTP, a middleware: requests by handler and status class;
+//   - HTTP, a middleware (promhttp's instrumentation): requests by handler and status code;
 //   - Loaders: batch sizes per loader (loaders.Opts.ObserveBatch);
 //   - Statements, a pgx QueryTracer, and PoolCollector over pgxpool.Stat: statement latency and
 //     errors, connection pool use;
