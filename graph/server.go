@@ -53,6 +53,9 @@ type ServerOpts struct {
 	// FieldSpans adds a span per resolver field (OTEL_GRAPHQL_FIELD_SPANS); it installs a field
 	// interceptor, so every field then takes gqlgen's ResolveField path (internal/lists).
 	FieldSpans bool
+	// Extensions are installed before every other (outermost): they see each operation and
+	// response, refused ones included (metrics).
+	Extensions []graphql.HandlerExtension
 }
 
 // WithDefaults fills what the options leave out.
@@ -99,8 +102,9 @@ func NewServerWithoutLimits(opts ServerOpts) *handler.Server {
 func newServer(opts ServerOpts, limited bool) *handler.Server {
 	schema := NewExecutableSchema(Config{Resolvers: opts.Resolvers, Directives: Directives()})
 	srv := handler.New(schema)
-	// First, so that the operation span covers the whole chain (refusals included).
-	for _, ext := range telemetry.GraphQLExtensions(opts.TracerProvider, opts.FieldSpans) {
+	// First, so that the operation span covers the whole chain (refusals included), then the
+	// given extensions (metrics), which see every operation and response too.
+	for _, ext := range append(telemetry.GraphQLExtensions(opts.TracerProvider, opts.FieldSpans), opts.Extensions...) {
 		srv.Use(ext)
 	}
 	queries := lru.New[*ast.QueryDocument](1000)

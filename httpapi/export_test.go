@@ -11,6 +11,6 @@ import (
 func NewBareGraphQLHandler(opts Opts) http.Handler {
 	opts = opts.WithDefaults()
 	gql := graph.NewServerWithoutLimits(opts.GraphQL)
-	addTransports(gql, opts, newGuard(opts.RateLimits))
+	addTransports(gql, opts, newGuard(opts))
 	return gql
 }

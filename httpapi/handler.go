@@ -45,6 +45,11 @@ type Opts struct {
 	// GraphQL's too unless that has its own; nil: no spans (an incoming traceparent's trace id
 	// is still logged).
 	TracerProvider trace.TracerProvider
+	// Sockets, when set, tracks the open websockets so that shutdown closes them (going away);
+	// without it they end only when their clients leave.
+	Sockets *Sockets
+	// AuthFailures counts refused authentications by reason (nil: not counted).
+	AuthFailures auth.FailureCounter
 }
 
 // RateLimits configures what requests may spend.
@@ -98,23 +103,28 @@ func NewHandler(opts Opts) http.Handler {
 func NewGraphQLServer(opts Opts) *handler.Server {
 	opts = opts.WithDefaults()
 	gql := graph.NewServer(opts.GraphQL)
-	addTransports(gql, opts, newGuard(opts.RateLimits))
+	addTransports(gql, opts, newGuard(opts))
 	return gql
 }
 
-func newGuard(rl RateLimits) *auth.AddressGuard {
-	return auth.NewAddressGuard(rl.IPLimiter, rl.Tiers.Unauthenticated, rl.Metrics)
+func newGuard(opts Opts) *auth.AddressGuard {
+	rl := opts.RateLimits
+	return auth.NewAddressGuard(rl.IPLimiter, rl.Tiers.Unauthenticated, rl.Metrics, opts.AuthFailures)
 }
 
 func newHandler(opts Opts, gql *handler.Server) http.Handler {
 	rl := opts.RateLimits
-	guard := newGuard(rl)
+	guard := newGuard(opts)
 	addTransports(gql, opts, guard)
 	pending := auth.NewPendingSockets(opts.Websockets, guard)
 
+	var api http.Handler = gql
+	if opts.Sockets != nil {
+		api = opts.Sockets.track(api)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/query", apiHeaders(crossOrigin(opts.AllowedOrigins)(limitBody(maxRequestBytes, upgrades(
-		authenticate(opts.Verifier, guard, opts.Logger, pendingSockets(pending, gql)))))))
+		authenticate(opts.Verifier, guard, opts.Logger, pendingSockets(pending, api)))))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		setAPIHeaders(w.Header())
 		writeBody(w, mediaJSON, http.StatusOK, []byte(`{"status":"ok"}`))
@@ -146,7 +156,12 @@ func newHandler(opts Opts, gql *handler.Server) http.Handler {
 // graphql-ws, authenticated at connection_init), OPTIONS, and GraphQL over HTTP.
 func addTransports(gql *handler.Server, opts Opts, guard auth.FailureGuard) {
 	initConnection := auth.WebsocketInit(opts.Verifier, guard, opts.Websockets.AccountRecheck)
+	var sockets transport.WebsocketImplementation // gqlgen's default
+	if opts.Sockets != nil {
+		sockets = goingAwayWebsockets{inner: transport.CoderWebsocketImplementation{}, goingAway: opts.Sockets.goingAway}
+	}
 	gql.AddTransport(transport.Websocket{
+		Implementation:        sockets,
 		KeepAlivePingInterval: 10 * time.Second,
 		InitTimeout:           opts.Websockets.InitTimeout,
 		// The acknowledgement carries no payload: connection_init's holds the token, and

@@ -65,7 +65,9 @@ func (t graphqlHTTP) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 	}
 	params.Headers = r.Header
 	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
-	ctx := r.Context()
+	// The operation's start (Stats.OperationStart), as gqlgen's own transports record it: the
+	// metrics time operations from here, parsing and validation included.
+	ctx := graphql.StartOperationTrace(r.Context())
 	rc, errs := exec.CreateOperationContext(ctx, params)
 	if rec := observed(w); rec != nil && rc != nil && rc.Operation != nil {
 		// The parsed operation's name (a GraphQL name), never the client's raw operationName.

@@ -13,6 +13,15 @@ type PartitionKeeper interface {
 	// EnsurePartitionsAhead creates the missing monthly partitions up to months ahead and
 	// returns how many it created.
 	EnsurePartitionsAhead(ctx context.Context, months int) (int, error)
+	// PartitionsAhead reports, per partitioned table, how many months past the current one
+	// have partitions (-1: not even the current month).
+	PartitionsAhead(ctx context.Context) (map[string]int, error)
+}
+
+// PartitionObserver is told what each run did and found (the metrics).
+type PartitionObserver interface {
+	PartitionsCreated(n int)
+	PartitionsAhead(table string, months int)
 }
 
 // PartitionMaintenance keeps monthly partitions of the partitioned tables created ahead of
@@ -25,6 +34,9 @@ type PartitionMaintenance struct {
 	// Months ahead to keep (default 3); Every is the period (default 6h).
 	Months int
 	Every  time.Duration
+	// Observer, when set, is told after each run how many partitions it created and how far
+	// ahead each table is covered.
+	Observer PartitionObserver
 }
 
 // RunOnce ensures the partitions now.
@@ -39,6 +51,17 @@ func (m PartitionMaintenance) RunOnce(ctx context.Context) error {
 	}
 	if created > 0 {
 		m.Logger.InfoContext(ctx, "created partitions", "count", created)
+	}
+	if m.Observer == nil {
+		return nil
+	}
+	m.Observer.PartitionsCreated(created)
+	ahead, err := m.Store.PartitionsAhead(ctx)
+	if err != nil {
+		return err
+	}
+	for table, months := range ahead {
+		m.Observer.PartitionsAhead(table, months)
 	}
 	return nil
 }

@@ -27,6 +27,8 @@ type Loader[K comparable, V any] struct {
 	beforeWait     func(context.Context)
 	tracer         trace.Tracer
 	spanName       string
+	name           string
+	observeBatch   func(loader string, keys int)
 
 	mu      sync.Mutex
 	cache   map[K]*result[V]
@@ -57,7 +59,8 @@ const fetchTimeout = 30 * time.Second
 func NewLoader[K comparable, V any](opts Opts, fetch BatchFunc[K, V]) *Loader[K, V] {
 	opts = opts.withDefaults()
 	return &Loader[K, V]{fetch: fetch, quiet: opts.Quiet, maxWait: opts.MaxWait, beforeWait: opts.BeforeWait,
-		tracer: opts.Tracer, spanName: strings.TrimSpace("loader " + opts.Name), cache: make(map[K]*result[V])}
+		tracer: opts.Tracer, spanName: strings.TrimSpace("loader " + opts.Name), name: opts.Name,
+		observeBatch: opts.ObserveBatch, cache: make(map[K]*result[V])}
 }
 
 // Load queues key and returns a thunk that waits for its value. A key loaded before, in this
@@ -201,6 +204,9 @@ func (l *Loader[K, V]) dispatch(ctx context.Context) {
 
 // complete fetches keys and hands each result to its waiters.
 func (l *Loader[K, V]) complete(ctx context.Context, keys []K, results []*result[V]) error {
+	if l.observeBatch != nil {
+		l.observeBatch(l.name, len(keys))
+	}
 	var span trace.Span
 	if l.tracer != nil && trace.SpanFromContext(ctx).IsRecording() {
 		ctx, span = l.tracer.Start(ctx, l.spanName, trace.WithAttributes(attribute.Int("loader.batch.size", len(keys))))

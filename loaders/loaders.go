@@ -55,6 +55,16 @@ type Opts struct {
 	Tracer trace.Tracer
 	// Name names the loader in its batch spans; Loaders sets it per relationship.
 	Name string
+	// ObserveBatch, when set, is told the size of every batch a loader fetches, with the
+	// loader's name (a fixed set: LoaderNames), for the batch-size metrics.
+	ObserveBatch func(loader string, keys int)
+}
+
+// LoaderNames are the names loaders carry (Opts.Name), one per relationship: the values of the
+// batch metrics' loader label and of batch spans' names.
+func LoaderNames() []string {
+	return []string{"employee", "department", "project", "task", "time_entry", "projects_of_employee",
+		"members_of_project", "tasks_of_project", "dependencies_of_task", "tracked_seconds", "latest_entries_of_employee"}
 }
 
 // Defaults: long enough for the goroutines of a list to reach their Load, short next to a
@@ -193,7 +203,7 @@ func (l *Loaders) Task() *Loader[uuid.UUID, *store.Task] {
 // TimeEntry loads time entries by id.
 func (l *Loaders) TimeEntry() *Loader[uuid.UUID, *store.TimeEntry] {
 	return l.timeEntry.get(func() *Loader[uuid.UUID, *store.TimeEntry] {
-		return byID(l.named("timeEntry"), func(ctx context.Context, ids []uuid.UUID) ([]*store.TimeEntry, error) {
+		return byID(l.named("time_entry"), func(ctx context.Context, ids []uuid.UUID) ([]*store.TimeEntry, error) {
 			return l.r.TimeEntriesByIDs(ctx, l.scope, ids)
 		}, func(t *store.TimeEntry) uuid.UUID { return t.ID })
 	})
@@ -202,7 +212,7 @@ func (l *Loaders) TimeEntry() *Loader[uuid.UUID, *store.TimeEntry] {
 // ProjectsOfEmployee loads the first projects of each employee.
 func (l *Loaders) ProjectsOfEmployee() *Loader[ChildrenKey, []*store.Project] {
 	return l.projectsOfEmployee.get(func() *Loader[ChildrenKey, []*store.Project] {
-		return limitedGroups(l.named("projectsOfEmployee"), func(ctx context.Context, ids []uuid.UUID, limit int) ([]store.EmployeeProject, error) {
+		return limitedGroups(l.named("projects_of_employee"), func(ctx context.Context, ids []uuid.UUID, limit int) ([]store.EmployeeProject, error) {
 			return l.r.ProjectsByEmployeeIDs(ctx, l.scope, ids, limit)
 		}, func(ep store.EmployeeProject) (uuid.UUID, *store.Project) { return ep.EmployeeID, ep.Project })
 	})
@@ -211,7 +221,7 @@ func (l *Loaders) ProjectsOfEmployee() *Loader[ChildrenKey, []*store.Project] {
 // MembersOfProject loads the first members of each project.
 func (l *Loaders) MembersOfProject() *Loader[ChildrenKey, []*store.Employee] {
 	return l.membersOfProject.get(func() *Loader[ChildrenKey, []*store.Employee] {
-		return limitedGroups(l.named("membersOfProject"), func(ctx context.Context, ids []uuid.UUID, limit int) ([]store.ProjectMember, error) {
+		return limitedGroups(l.named("members_of_project"), func(ctx context.Context, ids []uuid.UUID, limit int) ([]store.ProjectMember, error) {
 			return l.r.MembersByProjectIDs(ctx, l.scope, ids, limit)
 		}, func(m store.ProjectMember) (uuid.UUID, *store.Employee) { return m.ProjectID, m.Employee })
 	})
@@ -220,7 +230,7 @@ func (l *Loaders) MembersOfProject() *Loader[ChildrenKey, []*store.Employee] {
 // TasksOfProject loads the first tasks of each project.
 func (l *Loaders) TasksOfProject() *Loader[ChildrenKey, []*store.Task] {
 	return l.tasksOfProject.get(func() *Loader[ChildrenKey, []*store.Task] {
-		return limitedGroups(l.named("tasksOfProject"), func(ctx context.Context, ids []uuid.UUID, limit int) ([]*store.Task, error) {
+		return limitedGroups(l.named("tasks_of_project"), func(ctx context.Context, ids []uuid.UUID, limit int) ([]*store.Task, error) {
 			return l.r.TasksByProjectIDs(ctx, l.scope, ids, limit)
 		}, func(t *store.Task) (uuid.UUID, *store.Task) { return t.ProjectID, t })
 	})
@@ -229,7 +239,7 @@ func (l *Loaders) TasksOfProject() *Loader[ChildrenKey, []*store.Task] {
 // DependenciesOfTask loads the first tasks each task depends on.
 func (l *Loaders) DependenciesOfTask() *Loader[ChildrenKey, []*store.Task] {
 	return l.dependenciesOfTask.get(func() *Loader[ChildrenKey, []*store.Task] {
-		return limitedGroups(l.named("dependenciesOfTask"), func(ctx context.Context, ids []uuid.UUID, limit int) ([]store.TaskDependency, error) {
+		return limitedGroups(l.named("dependencies_of_task"), func(ctx context.Context, ids []uuid.UUID, limit int) ([]store.TaskDependency, error) {
 			return l.r.DependenciesByTaskIDs(ctx, l.scope, ids, limit)
 		}, func(d store.TaskDependency) (uuid.UUID, *store.Task) { return d.TaskID, d.Task })
 	})
@@ -238,7 +248,7 @@ func (l *Loaders) DependenciesOfTask() *Loader[ChildrenKey, []*store.Task] {
 // TrackedSeconds loads the tracked seconds of each project.
 func (l *Loaders) TrackedSeconds() *Loader[uuid.UUID, int64] {
 	return l.trackedSeconds.get(func() *Loader[uuid.UUID, int64] {
-		return byKey(l.named("trackedSeconds"), func(ctx context.Context, ids []uuid.UUID) ([]store.ProjectSeconds, error) {
+		return byKey(l.named("tracked_seconds"), func(ctx context.Context, ids []uuid.UUID) ([]store.ProjectSeconds, error) {
 			return l.r.TrackedSecondsByProjectIDs(ctx, l.scope, ids)
 		}, func(ps store.ProjectSeconds) uuid.UUID { return ps.ProjectID }, func(ps store.ProjectSeconds) int64 { return ps.Seconds })
 	})
@@ -247,7 +257,7 @@ func (l *Loaders) TrackedSeconds() *Loader[uuid.UUID, int64] {
 // LatestEntriesOfEmployee loads the latest time entries of each employee.
 func (l *Loaders) LatestEntriesOfEmployee() *Loader[LatestEntriesKey, []*store.TimeEntry] {
 	return l.latestEntriesOfEmployee.get(func() *Loader[LatestEntriesKey, []*store.TimeEntry] {
-		return NewLoader(l.named("latestEntriesOfEmployee"), latestEntriesBatch(l.r, l.scope))
+		return NewLoader(l.named("latest_entries_of_employee"), latestEntriesBatch(l.r, l.scope))
 	})
 }
 

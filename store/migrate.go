@@ -141,6 +141,36 @@ func riverName(version int, name string) string {
 	return fmt.Sprintf("%s%03d_%s", RiverMigrationPrefix, version, strings.ReplaceAll(name, " ", "_"))
 }
 
+// Pending lists the known migrations not applied to the database, ours and river's, without
+// creating the migration tables (the serving role may not): the readiness check that the schema
+// is at the binary's version. A database that has never been migrated is an error.
+func (m *Migrator) Pending(ctx context.Context) ([]string, error) {
+	ms, err := m.m.MigrationsWithStatus(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migration status: %w", err)
+	}
+	var pending []string
+	for _, mg := range ms {
+		if !mg.IsApplied() {
+			pending = append(pending, mg.Name)
+		}
+	}
+	existing, err := m.river.ExistingVersions(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("river migration status: %w", err)
+	}
+	applied := map[int]bool{}
+	for _, v := range existing {
+		applied[v.Version] = true
+	}
+	for _, v := range m.river.AllVersions() {
+		if !applied[v.Version] {
+			pending = append(pending, riverName(v.Version, v.Name))
+		}
+	}
+	return pending, nil
+}
+
 func names(g *migrate.MigrationGroup) []string {
 	if g == nil || g.IsZero() {
 		return nil

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -30,6 +31,9 @@ func TestMigrateUpDownStatus(t *testing.T) {
 	for _, st := range status {
 		require.False(t, st.Applied, st.Name)
 	}
+	pending, err := m.Pending(ctx)
+	require.NoError(t, err)
+	require.Len(t, pending, len(status), "readiness: nothing applied yet")
 
 	applied, err := m.Up(ctx)
 	require.NoError(t, err)
@@ -42,6 +46,9 @@ func TestMigrateUpDownStatus(t *testing.T) {
 	again, err := m.Up(ctx)
 	require.NoError(t, err)
 	require.Empty(t, again, "up is idempotent")
+	pending, err = m.Pending(ctx)
+	require.NoError(t, err)
+	require.Empty(t, pending, "readiness: at the binary's version")
 	status, err = m.Status(ctx)
 	require.NoError(t, err)
 	for _, st := range status {
@@ -59,6 +66,9 @@ func TestMigrateUpDownStatus(t *testing.T) {
 	for _, st := range status {
 		require.False(t, st.Applied, st.Name)
 	}
+	pending, err = m.Pending(ctx)
+	require.NoError(t, err)
+	require.ElementsMatch(t, rolled, pending, "readiness: behind the binary after a rollback")
 
 	_, err = m.Up(ctx)
 	require.NoError(t, err, "up after down rebuilds the schema")
@@ -76,6 +86,22 @@ func TestEnsurePartitionsAheadIsIdempotent(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, created)
 	require.Equal(t, before, partitionCount(t, s, "time_entries"))
+
+	ahead, err := s.PartitionsAhead(ctx)
+	require.NoError(t, err)
+	for _, table := range store.PartitionedTables() {
+		require.GreaterOrEqual(t, ahead[table], 12, table)
+	}
+}
+
+// TestPartitionsAheadMissing: a clock past every partition reads as not even this month's.
+func TestPartitionsAheadMissing(t *testing.T) {
+	t.Parallel()
+	future := time.Now().AddDate(10, 0, 0)
+	s := testdb.Open(t, store.Opts{Now: func() time.Time { return future }})
+	ahead, err := s.PartitionsAhead(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, map[string]int{"time_entries": -1, "activity_samples": -1, "screenshots": -1}, ahead)
 }
 
 func tableExists(t *testing.T, s *store.Store, name string) bool {

@@ -785,9 +785,52 @@ func (s *Store) EnsurePartitionsAhead(ctx context.Context, months int) (int, err
 	last := first.AddDate(0, months+1, 0)
 	var created int
 	err := s.pool.QueryRow(ctx, `SELECT coalesce(sum(ensure_monthly_partitions(p::regclass, $1::date, $2::date)), 0)::int
-		FROM unnest(ARRAY['time_entries', 'activity_samples', 'screenshots']) AS p`, first, last).Scan(&created)
+		FROM unnest($3::text[]) AS p`, first, last, PartitionedTables()).Scan(&created)
 	if err != nil {
 		return 0, fmt.Errorf("ensure partitions ahead: %w", err)
 	}
 	return created, nil
+}
+
+// PartitionedTables are the tables partitioned by month.
+func PartitionedTables() []string {
+	return []string{"time_entries", "activity_samples", "screenshots"}
+}
+
+// PartitionsAhead reports, per partitioned table, how many months past the current one have
+// partitions without a gap (0: only this month; -1: not even this month), for the
+// partitions-ahead gauge.
+func (s *Store) PartitionsAhead(ctx context.Context) (map[string]int, error) {
+	rows, err := s.pool.Query(ctx, `SELECT parent.relname, child.relname
+		FROM pg_inherits i
+		JOIN pg_class parent ON parent.oid = i.inhparent
+		JOIN pg_class child ON child.oid = i.inhrelid
+		WHERE parent.relname = ANY($1) AND parent.relnamespace = 'public'::regnamespace`, PartitionedTables())
+	if err != nil {
+		return nil, fmt.Errorf("list partitions: %w", err)
+	}
+	have := map[string]bool{}
+	for rows.Next() {
+		var parent, child string
+		if err := rows.Scan(&parent, &child); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("list partitions: %w", err)
+		}
+		have[child] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list partitions: %w", err)
+	}
+	now := s.now().UTC()
+	month := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+	ahead := make(map[string]int, len(PartitionedTables()))
+	for _, table := range PartitionedTables() {
+		n := -1
+		for have[table+"_"+month.AddDate(0, n+1, 0).Format("y2006m01")] && n < 120 {
+			n++
+		}
+		ahead[table] = n
+	}
+	return ahead, nil
 }

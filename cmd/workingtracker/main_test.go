@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
@@ -39,6 +41,9 @@ type served struct {
 	base    string
 	metrics string            // the metrics URL
 	tokens  map[string]string // development token by role
+	// stop cancels serve's context, as SIGTERM does; stopped waits up to d for serve to return.
+	stop    context.CancelFunc
+	stopped func(d time.Duration) (err error, returned bool)
 }
 
 func serveFor(t *testing.T, vars map[string]string) served {
@@ -48,21 +53,28 @@ func serveFor(t *testing.T, vars map[string]string) served {
 	getenv := envFor(t, vars)
 	ctx, cancel := context.WithCancel(context.Background())
 	out, w := io.Pipe()
-	done := make(chan error, 1)
+	finished := make(chan struct{})
+	var result error
 	go func() {
-		done <- run(ctx, []string{"serve"}, getenv, w, io.Discard)
+		result = run(ctx, []string{"serve"}, getenv, w, io.Discard)
 		w.Close()
+		close(finished)
 	}()
+	stopped := func(d time.Duration) (error, bool) {
+		select {
+		case <-finished:
+			return result, true
+		case <-time.After(d):
+			return nil, false
+		}
+	}
 	t.Cleanup(func() {
 		cancel()
-		select {
-		case err := <-done:
-			require.NoError(t, err, "graceful shutdown")
-		case <-time.After(20 * time.Second):
-			t.Error("serve did not stop")
-		}
+		err, returned := stopped(20 * time.Second)
+		require.True(t, returned, "serve did not stop")
+		require.NoError(t, err, "graceful shutdown")
 	})
-	s := served{tokens: map[string]string{}}
+	s := served{tokens: map[string]string{}, stop: cancel, stopped: stopped}
 	lines := bufio.NewScanner(out)
 	for s.base == "" && lines.Scan() {
 		fields := strings.Fields(lines.Text())
@@ -120,6 +132,28 @@ func TestServeBootsSeedsAndAnswers(t *testing.T) {
 	require.Empty(t, got.Errors)
 	require.Equal(t, "MANAGER", got.Data.Me.Role)
 	require.NotEmpty(t, got.Data.Me.Projects)
+
+	// The metrics listener exports what serve wired (internal/metrics has the detailed test).
+	resp, err = http.Get(s.metrics)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	scraped, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	for _, want := range []string{
+		`workingtracker_graphql_operations_total{operation="anonymous",outcome="ok",type="query"} 1`,
+		`workingtracker_graphql_operation_duration_seconds_count{operation="anonymous",type="query"} 1`,
+		`workingtracker_http_requests_total{code="200",handler="query"} 1`,
+		`workingtracker_loader_batch_size_count{loader=`,
+		`workingtracker_db_statement_duration_seconds_count{command="select"}`,
+		`workingtracker_db_pool_max_connections`,
+		`workingtracker_redis_command_duration_seconds_count{command=`,
+		`workingtracker_partitions_ahead_months{table="time_entries"} `,
+		`workingtracker_auth_failures_total{reason="invalid"} 0`,
+		`workingtracker_websocket_connections 0`,
+		`go_goroutines`, `process_resident_memory_bytes`,
+	} {
+		require.True(t, strings.Contains(string(scraped), want), "metrics export %s", want)
+	}
 }
 
 func TestReadinessFailsWhileRedisIsDown(t *testing.T) {
@@ -399,4 +433,82 @@ func TestWorkerCommand(t *testing.T) {
 	err := run(context.Background(), []string{"worker"}, envFor(t, map[string]string{"DATABASE_URL": dbURL, "WORKERS": "0"}),
 		io.Discard, &stderr)
 	require.ErrorContains(t, err, "WORKERS=0")
+}
+
+// TestShutdownDrainsThenClosesWebsockets: on SIGTERM (the context ends) readiness fails while
+// the listener still answers, for SHUTDOWN_DRAIN; then an open websocket is closed with 1001
+// (going away), the listener closes, and serve returns nil well within its deadline.
+func TestShutdownDrainsThenClosesWebsockets(t *testing.T) {
+	t.Parallel()
+	const drain = time.Second
+	s := serveFor(t, map[string]string{"DATABASE_URL": testdb.URL(t), "SHUTDOWN_DRAIN": drain.String()})
+	require.Equal(t, http.StatusOK, s.status(t, "/readyz"))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(s.base, "http")+"/query",
+		&websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	require.NoError(t, err)
+	defer conn.CloseNow()
+	require.NoError(t, wsjson.Write(ctx, conn, map[string]any{"type": "connection_init",
+		"payload": map[string]any{"Authorization": "Bearer " + s.tokens["EMPLOYEE"]}}))
+	var ack struct{ Type string }
+	require.NoError(t, wsjson.Read(ctx, conn, &ack))
+	require.Equal(t, "connection_ack", ack.Type)
+	type closed struct {
+		status websocket.StatusCode
+		at     time.Time
+	}
+	wsClosed := make(chan closed, 1)
+	go func() {
+		for {
+			var msg map[string]any
+			if err := wsjson.Read(ctx, conn, &msg); err != nil {
+				wsClosed <- closed{websocket.CloseStatus(err), time.Now()}
+				return
+			}
+		}
+	}()
+
+	stop := time.Now()
+	s.stop()
+	var notReady time.Time
+	for notReady.IsZero() {
+		resp, err := http.Get(s.base + "/readyz")
+		require.NoError(t, err, "the listener answers while readiness fails")
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			notReady = time.Now()
+		}
+		require.Less(t, time.Since(stop), drain/2, "readiness fails at once")
+	}
+	// Still serving during the drain.
+	require.Equal(t, http.StatusOK, s.status(t, "/healthz"))
+
+	c := <-wsClosed
+	require.Equal(t, websocket.StatusGoingAway, c.status)
+	require.GreaterOrEqual(t, c.at.Sub(stop), drain, "websockets stay open for the drain")
+	err, returned := s.stopped(5 * time.Second)
+	require.True(t, returned, "serve returns within its deadline")
+	require.NoError(t, err)
+	t.Logf("readiness failed after %v, websocket closed after %v, serve returned after %v",
+		notReady.Sub(stop), c.at.Sub(stop), time.Since(stop))
+	_, err = http.Get(s.base + "/readyz")
+	require.Error(t, err, "the listener is closed")
+}
+
+// TestReadinessFailsWhileMigrationsAreBehind: a database missing a migration this binary embeds
+// is not ready.
+func TestReadinessFailsWhileMigrationsAreBehind(t *testing.T) {
+	t.Parallel()
+	url := testdb.URL(t)
+	s := serveFor(t, map[string]string{"DATABASE_URL": url})
+	db, err := store.Open(context.Background(), url, store.Opts{MaxConns: 1})
+	require.NoError(t, err)
+	defer db.Close()
+	_, err = db.Pool().Exec(context.Background(),
+		`DELETE FROM bun_migrations WHERE id = (SELECT max(id) FROM bun_migrations)`)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusServiceUnavailable, s.status(t, "/readyz"))
+	require.Equal(t, http.StatusOK, s.status(t, "/healthz"), "alive, just not ready")
 }

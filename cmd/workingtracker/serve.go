@@ -13,6 +13,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/multitracer"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -22,11 +25,14 @@ import (
 	"github.com/workingtracker/api/httpapi"
 	"github.com/workingtracker/api/internal/auth"
 	"github.com/workingtracker/api/internal/cost"
+	"github.com/workingtracker/api/internal/health"
+	"github.com/workingtracker/api/internal/metrics"
 	"github.com/workingtracker/api/internal/ratelimit"
 	"github.com/workingtracker/api/internal/seed"
 	"github.com/workingtracker/api/internal/telemetry"
 	"github.com/workingtracker/api/jobs"
 	"github.com/workingtracker/api/loaders"
+	"github.com/workingtracker/api/migrations"
 	"github.com/workingtracker/api/resolvers"
 	"github.com/workingtracker/api/store"
 )
@@ -52,15 +58,19 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 		}
 	}()
 	tp := tracing.Provider // nil when tracing is off: nothing is instrumented
-	storeOpts := store.Opts{StatementTimeout: 30 * time.Second}
+	// One registry, passed to every subsystem that exports metrics (README, Metrics).
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	tracers := []pgx.QueryTracer{metrics.NewStatements(registry)}
 	if tp != nil {
-		storeOpts.Tracer = telemetry.PGXTracer(tp)
+		tracers = append(tracers, telemetry.PGXTracer(tp))
 	}
-	s, err := e.openStore(ctx, storeOpts)
+	s, err := e.openStore(ctx, store.Opts{StatementTimeout: 30 * time.Second, Tracer: &multitracer.Tracer{QueryTracers: tracers}})
 	if err != nil {
 		return err
 	}
 	defer s.Close()
+	registry.MustRegister(metrics.NewPoolCollector(s.Pool().Stat))
 	if e.cfg.Development() {
 		// Development starts from nothing: schema, then demo data if the database is empty.
 		if _, err := migrateUp(ctx, s); err != nil {
@@ -84,17 +94,23 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 	}
 	// Partitions before serving, so a fresh database takes writes at once; afterwards the
 	// leader's periodic job keeps them ahead.
-	if err := (jobs.PartitionMaintenance{Store: s, Logger: logger}).RunOnce(ctx); err != nil {
+	partitions := jobs.PartitionMaintenance{Store: s, Logger: logger, Observer: metrics.NewPartitions(registry)}
+	if err := partitions.RunOnce(ctx); err != nil {
 		return err
 	}
 	verifier, err := e.verifier(ctx)
 	if err != nil {
 		return err
 	}
-	ready := []func(context.Context) error{s.Ping}
-	registry := prometheus.NewRegistry()
-	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	migrator, err := store.NewMigrator(s.DB(), migrations.FS)
+	if err != nil {
+		return err
+	}
+	// Ready while the database answers and its schema is at this binary's version (asked at
+	// most every 10 s), Redis answers when configured, and until shutdown begins.
+	ready := []func(context.Context) error{s.Ping, health.Cached(health.Migrations(migrator.Pending), 10*time.Second, nil)}
 	rateMetrics := ratelimit.NewMetrics(registry)
+	redisMetrics := metrics.NewRedis(registry)
 	// Jobs are worked in process unless WORKERS=0 (then `workingtracker worker` works them);
 	// the client enqueues either way.
 	jobClient, err := newJobs(e, s, logger, jobs.NewMetrics(registry), e.cfg.Workers)
@@ -113,6 +129,7 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 		opts.MaxRetries = -1
 		opts.ContextTimeoutEnabled = true // the limiter's per-charge deadline applies
 		rdb := redis.NewClient(opts)
+		rdb.AddHook(redisMetrics)
 		defer rdb.Close()
 		if tp != nil {
 			if err := telemetry.InstrumentRedis(rdb, tp); err != nil {
@@ -127,13 +144,17 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 	// A terminated employee's tokens stop working within auth.DefaultAccountTTL.
 	credentials := auth.Credentials{JWT: verifier, APIKey: auth.APIKeys(s), APIKeyPrefix: store.APIKeyPrefix,
 		APIKeyWellFormed: store.APIKeyWellFormed, Accounts: auth.NewAccounts(s, auth.AccountsOpts{})}
+	readiness := health.NewReadiness(ready...)
+	sockets := httpapi.NewSockets()
+	metrics.NewWebsockets(registry, sockets.Active)
 	handler := httpapi.NewHandler(httpapi.Opts{
 		GraphQL: graph.ServerOpts{
 			Resolvers:      resolvers.New(s),
 			Reader:         s,
 			Org:            s,
-			Loaders:        loaders.Opts{Quiet: e.cfg.LoaderWait},
+			Loaders:        loaders.Opts{Quiet: e.cfg.LoaderWait, ObserveBatch: metrics.NewLoaders(registry).ObserveBatch},
 			DocumentLimits: cost.DocumentLimits{MaxDepth: e.cfg.MaxQueryDepth},
+			Extensions:     []graphql.HandlerExtension{metrics.NewGraphQL(registry)},
 			FieldSpans:     tracing.FieldSpans,
 		},
 		TracerProvider: tp,
@@ -142,18 +163,20 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 		Development:    e.cfg.Development(),
 		Introspection:  e.cfg.Introspection,
 		AllowedOrigins: e.cfg.AllowedOrigins,
-		Ready:          allReady(ready),
+		Ready:          readiness.Check,
 		RateLimits: httpapi.RateLimits{Limiter: limiter, IPLimiter: ipLimiter, Tiers: e.cfg.RateTiers, Metrics: rateMetrics,
 			TrustedProxyHops: e.cfg.TrustedProxyHops},
 		Websockets: auth.WebsocketLimits{InitTimeout: e.cfg.WebsocketInitTimeout, MaxPending: e.cfg.WebsocketMaxPending,
 			MaxPendingPerClient: e.cfg.WebsocketMaxPendingPerClient},
+		Sockets:      sockets,
+		AuthFailures: metrics.NewAuth(registry),
 	})
 	ln, err := net.Listen("tcp", e.cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", e.cfg.HTTPAddr, err)
 	}
 	srv := &http.Server{
-		Handler:           handler,
+		Handler:           metrics.NewHTTP(registry).Handler(handler),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -185,20 +208,44 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 		return err
 	case <-ctx.Done():
 	}
-	// Requests and jobs drain together: running jobs get WORKER_SHUTDOWN_TIMEOUT to finish,
-	// then are cancelled and returned to the queue.
+	return shutdown(logger, srv, readiness, sockets, e.cfg.ShutdownDrain, stopWorkers)
+}
+
+// shutdownTimeout bounds a shutdown after the drain: requests in flight and websockets get this
+// long to finish. With the default drain, 20 s in all, inside Kubernetes' default 30 s grace.
+const shutdownTimeout = 15 * time.Second
+
+// shutdown stops serving in the order load balancers and clients need: readiness fails first,
+// requests keep being served for the drain period (the balancer notices and stops sending),
+// then the listener closes and requests in flight finish while every websocket is closed with
+// 1001 (going away: its client reconnects to another instance) and running jobs get
+// WORKER_SHUTDOWN_TIMEOUT to finish before they are cancelled and returned to the queue.
+func shutdown(logger *slog.Logger, srv *http.Server, readiness *health.Readiness, sockets *httpapi.Sockets,
+	drain time.Duration, stopWorkers func() error,
+) error {
+	readiness.Drain()
+	logger.Info("shutting down: readiness fails, draining", "drain", drain.String())
+	time.Sleep(drain)
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	socketsClosed := make(chan error, 1)
+	go func() { socketsClosed <- sockets.Close(ctx) }()
 	workersStopped := make(chan error, 1)
 	go func() { workersStopped <- stopWorkers() }()
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	httpErr := srv.Shutdown(shutdownCtx)
-	if errors.Is(httpErr, http.ErrServerClosed) {
-		httpErr = nil
+	err := srv.Shutdown(ctx)
+	if sockErr := <-socketsClosed; sockErr != nil {
+		logger.Warn("websockets still open at the shutdown deadline", "open", sockets.Active())
 	}
-	if httpErr != nil {
-		httpErr = fmt.Errorf("shutdown: %w", httpErr)
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		err = fmt.Errorf("shutdown: %w", err)
+	} else {
+		err = nil
 	}
-	return errors.Join(httpErr, <-workersStopped)
+	err = errors.Join(err, <-workersStopped)
+	if err == nil {
+		logger.Info("stopped")
+	}
+	return err
 }
 
 // serveMetrics serves registry on METRICS_ADDR, unless it is off.
@@ -236,18 +283,6 @@ func checkServingRole(ctx context.Context, s *store.Store) error {
 			"as the migrations give them", strings.Join(role.UnprotectedTenantTables, ", "))
 	}
 	return nil
-}
-
-// allReady reports the first dependency that does not answer.
-func allReady(checks []func(context.Context) error) func(context.Context) error {
-	return func(ctx context.Context) error {
-		for _, check := range checks {
-			if err := check(ctx); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
 }
 
 func printDevTokens(ctx context.Context, e *env, s *store.Store, stdout io.Writer, base string) {

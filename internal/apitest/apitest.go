@@ -15,15 +15,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/multitracer"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/httpapi"
 	"github.com/workingtracker/api/internal/auth"
+	"github.com/workingtracker/api/internal/metrics"
 	"github.com/workingtracker/api/internal/ratelimit"
 	"github.com/workingtracker/api/internal/telemetry"
 	"github.com/workingtracker/api/internal/testdb"
@@ -44,6 +47,10 @@ type Server struct {
 	t       testing.TB
 	// DatabaseURL is the database Store serves.
 	DatabaseURL string
+	// Registry holds every metric the server exports, wired as serve wires them.
+	Registry *prometheus.Registry
+	// Sockets tracks the server's websockets (Close them to see a shutdown's going away).
+	Sockets *httpapi.Sockets
 }
 
 // Opts tunes New.
@@ -84,13 +91,24 @@ func New(t testing.TB, opts Opts) *Server {
 	if opts.DatabaseURL == "" {
 		opts.DatabaseURL = testdb.URL(t)
 	}
-	var tracer pgx.QueryTracer = counter
+	registry := prometheus.NewRegistry()
+	tracers := []pgx.QueryTracer{counter, metrics.NewStatements(registry)}
 	if opts.TracerProvider != nil {
-		tracer = multitracer.New(counter, telemetry.PGXTracer(opts.TracerProvider))
+		tracers = append(tracers, telemetry.PGXTracer(opts.TracerProvider))
 	}
-	s, err := store.Open(context.Background(), opts.DatabaseURL, store.Opts{Tracer: tracer})
+	s, err := store.Open(context.Background(), opts.DatabaseURL, store.Opts{Tracer: multitracer.New(tracers...)})
 	require.NoError(t, err)
 	t.Cleanup(s.Close)
+	registry.MustRegister(metrics.NewPoolCollector(s.Pool().Stat))
+	if opts.RateLimits.Metrics == nil {
+		opts.RateLimits.Metrics = ratelimit.NewMetrics(registry)
+	}
+	sockets := httpapi.NewSockets()
+	metrics.NewWebsockets(registry, sockets.Active)
+	loaderOpts := opts.Loaders
+	if loaderOpts.ObserveBatch == nil {
+		loaderOpts.ObserveBatch = metrics.NewLoaders(registry).ObserveBatch
+	}
 	signer := opts.Signer
 	if signer == nil {
 		signer, err = auth.GenerateSigner()
@@ -117,8 +135,9 @@ func New(t testing.TB, opts Opts) *Server {
 			Resolvers:  resolvers.New(s),
 			Reader:     s,
 			Org:        s,
-			Loaders:    opts.Loaders,
+			Loaders:    loaderOpts,
 			FieldSpans: opts.FieldSpans,
+			Extensions: []graphql.HandlerExtension{metrics.NewGraphQL(registry)},
 		},
 		TracerProvider: opts.TracerProvider,
 		Verifier:       credentials,
@@ -128,17 +147,20 @@ func New(t testing.TB, opts Opts) *Server {
 		Ready:          s.Ping,
 		RateLimits:     opts.RateLimits,
 		Websockets:     opts.Websockets,
+		Sockets:        sockets,
+		AuthFailures:   metrics.NewAuth(registry),
 	}
 	if opts.AccountTTL > 0 && serverOpts.Websockets.AccountRecheck == 0 {
 		// Open sockets are rechecked as often as the account answer is trusted.
 		serverOpts.Websockets.AccountRecheck = opts.AccountTTL
 	}
-	handler := httpapi.NewHandler(serverOpts)
+	handler := metrics.NewHTTP(registry).Handler(httpapi.NewHandler(serverOpts))
 	srv := httptest.NewUnstartedServer(handler)
 	srv.Config.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &Server{Store: s, DatabaseURL: opts.DatabaseURL, Statements: counter, Signer: signer, URL: srv.URL, Opts: serverOpts, Handler: handler, t: t}
+	return &Server{Store: s, DatabaseURL: opts.DatabaseURL, Statements: counter, Signer: signer, URL: srv.URL, Opts: serverOpts,
+		Handler: handler, Registry: registry, Sockets: sockets, t: t}
 }
 
 func unlimited() ratelimit.Tiers {

@@ -264,7 +264,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Principal, error) {
 func (v *Verifier) verify(ctx context.Context, raw string) (*Principal, error) {
 	tok, err := v.verifier.Verify(ctx, raw)
 	if err != nil {
-		return nil, fmt.Errorf("%w: invalid token: %v", ErrUnauthenticated, err)
+		return nil, fmt.Errorf("%w: invalid token: %w", ErrUnauthenticated, err)
 	}
 	var claims map[string]any
 	if err := tok.Claims(&claims); err != nil {
@@ -345,7 +345,8 @@ func Authenticate(ctx context.Context, v TokenVerifier, guard FailureGuard, head
 		guard = noGuard{}
 	}
 	wait, blocked := guard.Blocked(ctx)
-	fail := func(message string) error {
+	fail := func(reason FailureReason, message string) error {
+		guard.Refused(ctx, reason)
 		if w, limited := guard.Failed(ctx); limited {
 			return &RefusedError{Message: message, RetryAfter: w}
 		}
@@ -356,20 +357,30 @@ func Authenticate(ctx context.Context, v TokenVerifier, guard FailureGuard, head
 	}
 	raw, ok := BearerToken(header)
 	if !ok {
-		return nil, fail("missing bearer token: send Authorization: Bearer <token>")
+		reason := ReasonMissing
+		if strings.TrimSpace(header) != "" {
+			reason = ReasonInvalid
+		}
+		return nil, fail(reason, "missing bearer token: send Authorization: Bearer <token>")
 	}
 	if blocked && !mayCheckWhileBlocked(ctx, v, guard, raw) {
+		guard.Refused(ctx, ReasonBlocked)
 		return nil, &RefusedError{Message: "invalid or expired token", RetryAfter: wait}
 	}
 	p, err := v.Verify(ctx, raw)
+	var expired *oidc.TokenExpiredError
 	switch {
 	case err == nil:
 		return p, nil
 	case errors.Is(err, ErrAccountInactive):
-		return nil, fail("account is not active")
+		return nil, fail(ReasonInactiveAccount, "account is not active")
+	case errors.As(err, &expired):
+		return nil, fail(ReasonExpired, "invalid or expired token")
 	case errors.Is(err, ErrUnauthenticated):
-		return nil, fail("invalid or expired token")
+		return nil, fail(ReasonInvalid, "invalid or expired token")
 	}
+	// The server's fault, not the client's: counted by reason, never charged to its address.
+	guard.Refused(ctx, ReasonError)
 	return nil, fmt.Errorf("authenticate: %w", err)
 }
 

@@ -328,7 +328,7 @@ func (v *countingVerifier) NeedsLookup(string) bool { return true }
 func TestAuthenticateTellsServerFaultsFromRefusals(t *testing.T) {
 	t.Parallel()
 	limit := ratelimit.Limit{Burst: 1, Rate: 1, Period: time.Hour}
-	guard := auth.NewAddressGuard(ratelimit.NewLocal(100), limit, ratelimit.NewMetrics(prometheus.NewRegistry()))
+	guard := auth.NewAddressGuard(ratelimit.NewLocal(100), limit, ratelimit.NewMetrics(prometheus.NewRegistry()), nil)
 	ctx := auth.WithClientAddress(context.Background(), "203.0.113.1")
 	down := &countingVerifier{err: errors.New("connection refused")}
 	for range 3 {
@@ -347,7 +347,7 @@ func TestAuthenticateTellsServerFaultsFromRefusals(t *testing.T) {
 func TestBlockedAddressLookupsAreRationed(t *testing.T) {
 	t.Parallel()
 	limit := ratelimit.Limit{Burst: 1, Rate: 1, Period: time.Hour}
-	guard := auth.NewAddressGuard(ratelimit.NewLocal(100), limit, ratelimit.NewMetrics(prometheus.NewRegistry()))
+	guard := auth.NewAddressGuard(ratelimit.NewLocal(100), limit, ratelimit.NewMetrics(prometheus.NewRegistry()), nil)
 	ctx := auth.WithClientAddress(context.Background(), "203.0.113.2")
 	bad := &countingVerifier{err: auth.ErrUnauthenticated}
 	for range 2 { // the budget of 1, and the failure that finds it empty
@@ -368,4 +368,59 @@ func TestBlockedAddressLookupsAreRationed(t *testing.T) {
 	_, err := auth.Authenticate(other, bad, guard, "Bearer wtk_guess")
 	require.ErrorIs(t, err, auth.ErrUnauthenticated)
 	require.LessOrEqual(t, bad.checks.Load(), int32(2), "another address is checked")
+}
+
+type countedFailures map[string]int
+
+func (c countedFailures) AuthFailed(reason string) { c[reason]++ }
+
+type accountsFunc func(ctx context.Context, tenantID, employeeID uuid.UUID) (bool, error)
+
+func (f accountsFunc) AccountActive(ctx context.Context, tenantID, employeeID uuid.UUID) (bool, error) {
+	return f(ctx, tenantID, employeeID)
+}
+
+// TestAuthenticateCountsFailuresByReason: every refusal reaches the guard's counter with its
+// reason, refusals of a blocked address that are never checked included.
+func TestAuthenticateCountsFailuresByReason(t *testing.T) {
+	t.Parallel()
+	signer := newSigner(t)
+	b := setup(t, signer)
+	inactive := uuid.New()
+	var broken atomic.Bool
+	creds := auth.Credentials{JWT: b.verifier, Accounts: auth.NewAccounts(accountsFunc(
+		func(_ context.Context, _, employee uuid.UUID) (bool, error) {
+			if broken.Load() {
+				return false, errors.New("database unreachable")
+			}
+			return employee != inactive, nil
+		}), auth.AccountsOpts{TTL: -1})}
+	counted := countedFailures{}
+	guard := auth.NewAddressGuard(ratelimit.NewLocal(100), ratelimit.PerSecond(5, 1), ratelimit.NewMetrics(prometheus.NewRegistry()), counted)
+	ctx := auth.WithClientAddress(context.Background(), "203.0.113.9")
+	try := func(header string) {
+		t.Helper()
+		_, err := auth.Authenticate(ctx, creds, guard, header)
+		require.ErrorIs(t, err, auth.ErrUnauthenticated)
+	}
+
+	p := b.params()
+	p.TTL = -time.Hour
+	expired := mint(t, signer, p)
+	p = b.params()
+	p.EmployeeID = inactive
+	inactiveToken := mint(t, signer, p)
+
+	try("")
+	try("Basic dXNlcjpwYXNz")
+	try("Bearer " + mint(t, newSigner(t), b.params()))
+	try("Bearer " + expired)
+	try("Bearer " + inactiveToken)
+	try("Bearer junk") // the sixth failure: the address's budget (5) is spent
+	try("Bearer junk") // blocked, and not even JWT-shaped: refused unchecked
+	broken.Store(true)
+	_, err := auth.Authenticate(ctx, creds, guard, "Bearer "+mint(t, signer, b.params()))
+	require.Error(t, err)
+	require.NotErrorIs(t, err, auth.ErrUnauthenticated, "the server's fault is no refusal, but it is counted")
+	require.Equal(t, countedFailures{"missing": 1, "invalid": 3, "expired": 1, "inactive_account": 1, "blocked": 1, "error": 1}, counted)
 }

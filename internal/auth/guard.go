@@ -17,12 +17,48 @@ type FailureGuard interface {
 	Blocked(ctx context.Context) (time.Duration, bool)
 	// Failed records a failure; it reports whether the client is now blocked, and for how long.
 	Failed(ctx context.Context) (time.Duration, bool)
+	// Refused is told every refused authentication with its reason (the metrics), including a
+	// blocked client's refusals that Failed does not charge.
+	Refused(ctx context.Context, reason FailureReason)
+}
+
+// FailureReason says why an authentication was refused: a small fixed set (FailureReasons),
+// so it can label a metric.
+type FailureReason string
+
+// Reasons of refused authentications.
+const (
+	// ReasonMissing: no bearer token (or a websocket that never sent connection_init).
+	ReasonMissing FailureReason = "missing"
+	// ReasonInvalid: a token or API key that does not verify: malformed, badly signed, wrong
+	// issuer or audience, unknown or revoked key.
+	ReasonInvalid FailureReason = "invalid"
+	// ReasonExpired: a validly signed token past its expiry (and the clock-skew allowance).
+	ReasonExpired FailureReason = "expired"
+	// ReasonInactiveAccount: a valid token of an employee whose account is not open.
+	ReasonInactiveAccount FailureReason = "inactive_account"
+	// ReasonBlocked: refused unchecked, because the client address's failures are spent and the
+	// credential could not be valid.
+	ReasonBlocked FailureReason = "blocked"
+	// ReasonError: the credential could not be checked (the database did not answer).
+	ReasonError FailureReason = "error"
+)
+
+// FailureReasons lists every reason.
+func FailureReasons() []FailureReason {
+	return []FailureReason{ReasonMissing, ReasonInvalid, ReasonExpired, ReasonInactiveAccount, ReasonBlocked, ReasonError}
+}
+
+// FailureCounter counts refused authentications by reason (internal/metrics implements it).
+type FailureCounter interface {
+	AuthFailed(reason string)
 }
 
 type noGuard struct{}
 
 func (noGuard) Blocked(context.Context) (time.Duration, bool) { return 0, false }
 func (noGuard) Failed(context.Context) (time.Duration, bool)  { return 0, false }
+func (noGuard) Refused(context.Context, FailureReason)        {}
 
 // AddressGuard is the per-client-address budget for failed authentications (each costs 1),
 // kept in a limiter apart from people's budgets, so a flood of addresses cannot evict them from
@@ -34,6 +70,8 @@ type AddressGuard struct {
 	limit   ratelimit.Limit
 	blocked *expirable.LRU[string, time.Time]
 	metrics *ratelimit.Metrics
+	// failures counts refusals by reason (nil: not counted).
+	failures FailureCounter
 	// lookups remembers, per blocked address, when it last had a credential looked up.
 	lookups *expirable.LRU[string, time.Time]
 	mu      sync.Mutex
@@ -44,9 +82,10 @@ type AddressGuard struct {
 // of random well-formed keys costs one lookup a second.
 const blockedLookupEvery = time.Second
 
-// NewAddressGuard charges failures to limiter, under limit (the UNAUTHENTICATED tier).
-func NewAddressGuard(limiter ratelimit.Limiter, limit ratelimit.Limit, metrics *ratelimit.Metrics) *AddressGuard {
-	return &AddressGuard{limiter: limiter, limit: limit, metrics: metrics,
+// NewAddressGuard charges failures to limiter, under limit (the UNAUTHENTICATED tier), and
+// counts them by reason in failures (nil: not counted).
+func NewAddressGuard(limiter ratelimit.Limiter, limit ratelimit.Limit, metrics *ratelimit.Metrics, failures FailureCounter) *AddressGuard {
+	return &AddressGuard{limiter: limiter, limit: limit, metrics: metrics, failures: failures,
 		blocked: expirable.NewLRU[string, time.Time](100_000, nil, time.Hour),
 		lookups: expirable.NewLRU[string, time.Time](100_000, nil, time.Minute)}
 }
@@ -62,6 +101,13 @@ func (g *AddressGuard) PermitLookup(ctx context.Context) bool {
 	}
 	g.lookups.Add(addr, now)
 	return true
+}
+
+// Refused implements FailureGuard.
+func (g *AddressGuard) Refused(_ context.Context, reason FailureReason) {
+	if g.failures != nil {
+		g.failures.AuthFailed(string(reason))
+	}
 }
 
 // Blocked implements FailureGuard.

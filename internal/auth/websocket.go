@@ -175,6 +175,7 @@ func (p *PendingSockets) Admit(ctx context.Context) (_ context.Context, done fun
 	return context.WithValue(ctx, pendingSocketKey{}, s), func() {
 		s.once.Do(s.release)
 		if !s.inited.Load() {
+			p.guard.Refused(ctx, ReasonMissing)
 			p.guard.Failed(ctx)
 		}
 	}, true

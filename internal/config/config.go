@@ -86,6 +86,10 @@ type Config struct {
 	// Tracing is the standard OTEL_* tracing configuration (OTEL_EXPORTER_OTLP_ENDPOINT,
 	// OTEL_TRACES_SAMPLER, …) and OTEL_GRAPHQL_FIELD_SPANS; no endpoint: no tracing.
 	Tracing telemetry.Config
+	// ShutdownDrain is SHUTDOWN_DRAIN (default 5s in production, 0 in development): on SIGTERM
+	// readiness fails first, and the server keeps serving this long, so that load balancers
+	// stop sending requests before the listener closes.
+	ShutdownDrain time.Duration
 }
 
 // DefaultWorkers is WORKERS's default.
@@ -171,6 +175,14 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	c.MetricsAddr = or(getenv("METRICS_ADDR"), "127.0.0.1:9464")
 	if c.MetricsAddr == "off" {
 		c.MetricsAddr = ""
+	}
+	if c.Env == Production {
+		c.ShutdownDrain = 5 * time.Second
+	}
+	if v := getenv("SHUTDOWN_DRAIN"); v != "" {
+		if c.ShutdownDrain, err = time.ParseDuration(v); err != nil || c.ShutdownDrain < 0 {
+			errs = append(errs, errors.New("SHUTDOWN_DRAIN must be a duration such as 5s (0: no drain)"))
+		}
 	}
 	if c.Env != Development && c.Env != Production {
 		errs = append(errs, fmt.Errorf("APP_ENV must be %q or %q, not %q", Development, Production, c.Env))

@@ -30,6 +30,7 @@ func TestDevelopmentDefaults(t *testing.T) {
 	require.Equal(t, config.DefaultGCPercent, c.GCPercent)
 	require.Equal(t, config.DefaultWorkers, c.Workers, "serve works jobs unless told not to")
 	require.Equal(t, 30*time.Second, c.WorkerShutdownTimeout)
+	require.Zero(t, c.ShutdownDrain, "development stops at once")
 
 	c, err = config.FromEnv(env(map[string]string{"APP_ENV": "development", "GOGC": "150"}))
 	require.NoError(t, err)
@@ -46,6 +47,12 @@ func TestProductionRequiresWhatHasNoSafeDefault(t *testing.T) {
 		"OIDC_ISSUER": "https://idp", "OIDC_AUDIENCE": "api"}))
 	require.NoError(t, err)
 	require.False(t, c.Introspection, "introspection is off in production unless asked for")
+	require.Equal(t, 5*time.Second, c.ShutdownDrain, "production drains before it stops listening")
+
+	c, err = config.FromEnv(env(map[string]string{"APP_ENV": "production", "DATABASE_URL": "postgres://db/wt",
+		"OIDC_ISSUER": "https://idp", "OIDC_AUDIENCE": "api", "SHUTDOWN_DRAIN": "20s"}))
+	require.NoError(t, err)
+	require.Equal(t, 20*time.Second, c.ShutdownDrain)
 }
 
 func TestInvalidValuesAreAllReported(t *testing.T) {
@@ -54,11 +61,11 @@ func TestInvalidValuesAreAllReported(t *testing.T) {
 		"LOG_LEVEL": "loud", "INTROSPECTION": "maybe", "OIDC_ISSUER": "https://idp", "OIDC_CLOCK_SKEW": "soon",
 		"RATE_LIMITS": "BI=lots", "MAX_QUERY_COST": "0", "TRUSTED_PROXY_HOPS": "-1",
 		"WS_INIT_TIMEOUT": "-1s", "WS_MAX_PENDING": "0", "WS_MAX_PENDING_PER_CLIENT": "x", "MAX_QUERY_DEPTH": "-3",
-		"WORKERS": "-1", "WORKER_SHUTDOWN_TIMEOUT": "0s"}))
+		"WORKERS": "-1", "WORKER_SHUTDOWN_TIMEOUT": "0s", "SHUTDOWN_DRAIN": "-1s"}))
 	for _, want := range []string{"APP_ENV", "DB_MAX_CONNS", "LOADER_WAIT", "LOG_LEVEL", "INTROSPECTION",
 		"OIDC_ISSUER needs OIDC_AUDIENCE", "OIDC_CLOCK_SKEW", "RATE_LIMITS", "MAX_QUERY_COST", "TRUSTED_PROXY_HOPS",
 		"WS_INIT_TIMEOUT", "WS_MAX_PENDING must", "WS_MAX_PENDING_PER_CLIENT", "MAX_QUERY_DEPTH", "WORKERS must",
-		"WORKER_SHUTDOWN_TIMEOUT"} {
+		"WORKER_SHUTDOWN_TIMEOUT", "SHUTDOWN_DRAIN"} {
 		require.ErrorContains(t, err, want)
 	}
 }

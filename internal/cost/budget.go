@@ -129,6 +129,19 @@ func (g budgetGate) aroundOperations(ctx context.Context, next graphql.Operation
 	}
 }
 
+// Reported is the cost a response reports in extensions.cost (what the operation was priced
+// at), for the cost metrics; false when it reports none (refused before it was priced).
+func Reported(resp *graphql.Response) (int, bool) {
+	if resp == nil {
+		return 0, false
+	}
+	r, ok := resp.Extensions["cost"].(*costReport)
+	if !ok || r == nil {
+		return 0, false
+	}
+	return r.RequestedQueryCost, true
+}
+
 // budgetFor names the principal's budget and its size: an API key has one per key, a person
 // one per tenant and employee.
 func (g budgetGate) budgetFor(p *auth.Principal) (string, ratelimit.Limit) {

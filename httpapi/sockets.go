@@ -1,0 +1,145 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+)
+
+// CloseGoingAway is the websocket close code a server shutting down sends (RFC 6455 1001: the
+// endpoint is going away): clients reconnect, to another instance, at once.
+const CloseGoingAway = 1001
+
+// Sockets tracks the websockets a handler serves so that a server shutting down can close them:
+// http.Server.Shutdown neither closes hijacked connections nor waits for them. Build one with
+// NewSockets.
+type Sockets struct {
+	// goingAway ends when Close is called.
+	goingAway context.Context
+	close     context.CancelFunc
+
+	mu     sync.Mutex
+	active int
+}
+
+// NewSockets returns a tracker with no sockets.
+func NewSockets() *Sockets {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Sockets{goingAway: ctx, close: cancel}
+}
+
+// Close closes every websocket with CloseGoingAway (and any opened later at once), cancels
+// their operations, and waits until their handlers have returned or ctx ends (then it returns
+// ctx's error).
+func (s *Sockets) Close(ctx context.Context) error {
+	s.close()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for s.Active() > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
+// Active is the number of websockets open now.
+func (s *Sockets) Active() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.active
+}
+
+// track counts a websocket upgrade's handler and ends its context once Close is called (the
+// operations it runs are cancelled; goingAwayWebsockets closes the socket itself).
+func (s *Sockets) track(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !isWebsocketUpgrade(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		s.mu.Lock()
+		s.active++
+		s.mu.Unlock()
+		defer func() {
+			s.mu.Lock()
+			s.active--
+			s.mu.Unlock()
+		}()
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		stop := context.AfterFunc(s.goingAway, cancel)
+		defer stop()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// goingAwayWebsockets accepts websockets with gqlgen's default implementation and closes each
+// with CloseGoingAway once the sockets are told to go away — whatever it is doing, waiting for
+// connection_init included. gqlgen itself would close a socket whose context ended with 1000
+// (normal closure), which tells a client the conversation is over where 1001 tells it to
+// reconnect, and would leave a socket waiting for connection_init open until its timeout.
+type goingAwayWebsockets struct {
+	inner     transport.WebsocketImplementation
+	goingAway context.Context
+}
+
+func (g goingAwayWebsockets) Accept(w http.ResponseWriter, r *http.Request, opts transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
+	conn, err := g.inner.Accept(w, r, opts)
+	if err != nil {
+		return nil, err
+	}
+	c := &goingAwayConn{WebsocketConn: conn, goingAway: g.goingAway.Done()}
+	c.stop = context.AfterFunc(g.goingAway, func() {
+		// The close handshake ends gqlgen's read loop, which then cleans up as for a client
+		// that left. A socket accepted after Close goes away at once.
+		_ = c.WriteClose(CloseGoingAway, "server shutting down")
+	})
+	return c, nil
+}
+
+// goingAwayConn is a websocket whose close code is CloseGoingAway once the server shuts down.
+// It passes the optional read limit and deadline on, which gqlgen enforces only on a connection
+// that has them (TestWebsocketConnKeepsLimits).
+type goingAwayConn struct {
+	transport.WebsocketConn
+	goingAway <-chan struct{}
+	stop      func() bool
+}
+
+var (
+	_ transport.WebsocketReadLimiter   = (*goingAwayConn)(nil)
+	_ transport.WebsocketReadDeadliner = (*goingAwayConn)(nil)
+)
+
+func (c *goingAwayConn) WriteClose(code int, message string) error {
+	select {
+	case <-c.goingAway:
+		code, message = CloseGoingAway, "server shutting down"
+	default:
+	}
+	return c.WebsocketConn.WriteClose(code, message)
+}
+
+func (c *goingAwayConn) Close() error {
+	c.stop()
+	return c.WebsocketConn.Close()
+}
+
+func (c *goingAwayConn) SetReadLimit(limit int64) {
+	if l, ok := c.WebsocketConn.(transport.WebsocketReadLimiter); ok {
+		l.SetReadLimit(limit)
+	}
+}
+
+func (c *goingAwayConn) SetReadDeadline(t time.Time) error {
+	if d, ok := c.WebsocketConn.(transport.WebsocketReadDeadliner); ok {
+		return d.SetReadDeadline(t)
+	}
+	return nil
+}
