@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -133,6 +134,15 @@ func TestServeBootsSeedsAndAnswers(t *testing.T) {
 	require.Equal(t, "MANAGER", got.Data.Me.Role)
 	require.NotEmpty(t, got.Data.Me.Projects)
 
+	// A document over the depth limit, so the refusal counter has a series.
+	deep := `{"query":"{ me { ` + strings.Repeat("manager { ", 14) + "id" + strings.Repeat(" }", 14) + ` } }"}`
+	req, _ = http.NewRequest(http.MethodPost, s.base+"/query", strings.NewReader(deep))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+s.tokens["MANAGER"])
+	refused, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	refused.Body.Close()
+
 	// The metrics listener exports what serve wired (internal/metrics has the detailed test).
 	resp, err = http.Get(s.metrics)
 	require.NoError(t, err)
@@ -142,7 +152,7 @@ func TestServeBootsSeedsAndAnswers(t *testing.T) {
 	for _, want := range []string{
 		`workingtracker_graphql_operations_total{operation="anonymous",outcome="ok",type="query"} 1`,
 		`workingtracker_graphql_operation_duration_seconds_count{operation="anonymous",type="query"} 1`,
-		`workingtracker_http_requests_total{code="200",handler="query"} 1`,
+		`workingtracker_http_requests_total{code="200",handler="query"} 2`, // the page and the refused document
 		`workingtracker_loader_batch_size_count{loader=`,
 		`workingtracker_db_statement_duration_seconds_count{command="select"}`,
 		`workingtracker_db_pool_max_connections`,
@@ -154,7 +164,30 @@ func TestServeBootsSeedsAndAnswers(t *testing.T) {
 	} {
 		require.True(t, strings.Contains(string(scraped), want), "metrics export %s", want)
 	}
+
+	// Every metric the alert rules and the dashboard read is one the server exports: a renamed
+	// metric would otherwise leave an alert that never fires and a panel that stays empty.
+	exported := map[string]bool{}
+	for _, line := range strings.Split(string(scraped), "\n") {
+		if name, _, ok := strings.Cut(line, " "); ok && !strings.HasPrefix(line, "#") {
+			name, _, _ = strings.Cut(name, "{")
+			exported[name] = true
+		}
+	}
+	for _, file := range []string{"../../deploy/prometheus/rules.yml", "../../deploy/grafana/workingtracker.json"} {
+		text, err := os.ReadFile(file)
+		require.NoError(t, err)
+		names := metricName.FindAllString(string(text), -1)
+		require.NotEmpty(t, names, file)
+		for _, name := range names {
+			require.True(t, exported[name], "%s reads %s, which the server does not export", file, name)
+		}
+	}
 }
+
+// metricName finds the metrics an expression reads (histogram series by their exported names;
+// recording rules, named workingtracker:…, are not metrics of the server).
+var metricName = regexp.MustCompile(`\b(?:workingtracker|go|process)_[a-z0-9_]+\b`)
 
 func TestReadinessFailsWhileRedisIsDown(t *testing.T) {
 	t.Parallel()
