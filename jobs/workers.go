@@ -16,6 +16,12 @@ func NewWorkers(d Deps) *river.Workers {
 	return w
 }
 
+// Kinds are the kinds of the jobs NewWorkers registers (the queue metrics' kind label): a new
+// worker's kind is added here beside its AddWorker line.
+func Kinds() []string {
+	return []string{PartitionArgs{}.Kind()}
+}
+
 // PeriodicJobs are the service's periodic jobs, inserted by the elected leader.
 func PeriodicJobs(d Deps) []*river.PeriodicJob {
 	return []*river.PeriodicJob{d.Partitions.periodicJob()}

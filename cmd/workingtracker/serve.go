@@ -117,6 +117,7 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 	if err != nil {
 		return err
 	}
+	metrics.NewJobQueue(registry, s, logger, jobs.Kinds()...)
 	var limiter, ipLimiter ratelimit.Limiter = ratelimit.NewLocal(100_000), ratelimit.NewLocal(100_000)
 	if e.cfg.RedisURL != "" {
 		opts, err := redis.ParseURL(e.cfg.RedisURL)
