@@ -1,11 +1,9 @@
 package graph_test
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,24 +16,6 @@ import (
 	"github.com/workingtracker/api/internal/auth"
 	"github.com/workingtracker/api/internal/ratelimit"
 )
-
-// syncBuffer collects a server's log lines from its goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // dialFrom opens a graphql-transport-ws socket as clientIP (the server trusts one proxy hop)
 // and sends nothing.
@@ -144,7 +124,7 @@ func TestCORSNoneMeansNone(t *testing.T) {
 // code, answered as a validation error is, and logs no internal error.
 func TestIntrospectionDisabledIsAClientError(t *testing.T) {
 	t.Parallel()
-	logs := &syncBuffer{}
+	logs := &apitest.LogBuffer{}
 	srv := apitest.New(t, apitest.Opts{NoIntrospection: true, Log: logs})
 	c := srv.NewTenant("acme")
 	for _, query := range []string{
@@ -169,7 +149,7 @@ func TestIntrospectionDisabledIsAClientError(t *testing.T) {
 // proxy the configuration does not know of is reported.
 func TestLogsAreStructured(t *testing.T) {
 	t.Parallel()
-	logs := &syncBuffer{}
+	logs := &apitest.LogBuffer{}
 	srv := apitest.New(t, apitest.Opts{Log: logs})
 	c := srv.NewTenant("acme")
 	req, err := http.NewRequest(http.MethodGet, srv.URL+"/query", nil)
