@@ -14,7 +14,10 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
+	"github.com/riverqueue/rivercontrib/otelriver"
 	"github.com/uptrace/bun"
+	"go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // DB is what the queue needs of the store: its pgx pool (river's own statements, LISTEN/NOTIFY)
@@ -59,6 +62,10 @@ type Opts struct {
 	FetchCooldown, FetchPollInterval time.Duration
 	// Metrics, when set, count worked jobs by kind and outcome.
 	Metrics *Metrics
+	// TracerProvider, when set, traces inserts and attempts (rivercontrib's otelriver): the
+	// enqueuing span's W3C trace context travels in the job's metadata, and each attempt's
+	// span links back to it, so a job is found from the request that enqueued it. Nil: none.
+	TracerProvider trace.TracerProvider
 	// TestOnly skips river's start-up jitter of its maintenance services (tests).
 	TestOnly bool
 }
@@ -111,8 +118,16 @@ func New(db DB, workers *river.Workers, opts Opts) (*Client, error) {
 		ReindexerSchedule: river.NeverSchedule(),
 		TestOnly:          opts.TestOnly,
 	}
+	if opts.TracerProvider != nil {
+		cfg.Middleware = append(cfg.Middleware, otelriver.NewMiddleware(&otelriver.MiddlewareConfig{
+			TracerProvider:              opts.TracerProvider,
+			MeterProvider:               noop.NewMeterProvider(), // metrics are Prometheus's (Metrics)
+			EnableTracePropagation:      true,
+			EnableWorkSpanJobKindSuffix: true,
+		}))
+	}
 	if opts.Metrics != nil {
-		cfg.Middleware = []rivertype.Middleware{opts.Metrics}
+		cfg.Middleware = append(cfg.Middleware, opts.Metrics)
 	}
 	// The inserting client shares everything that decides how a job is inserted (MaxAttempts,
 	// the known kinds).

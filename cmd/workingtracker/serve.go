@@ -113,7 +113,7 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 	redisMetrics := metrics.NewRedis(registry)
 	// Jobs are worked in process unless WORKERS=0 (then `workingtracker worker` works them);
 	// the client enqueues either way.
-	jobClient, err := newJobs(e, s, logger, jobs.NewMetrics(registry), e.cfg.Workers)
+	jobClient, err := newJobs(e, s, logger, jobs.NewMetrics(registry), e.cfg.Workers, tp)
 	if err != nil {
 		return err
 	}

@@ -10,14 +10,16 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.opentelemetry.io/otel/trace"
 
+	"github.com/workingtracker/api/internal/telemetry"
 	"github.com/workingtracker/api/jobs"
 	"github.com/workingtracker/api/store"
 )
 
 // newJobs builds the job queue's client over s with every worker and periodic job of the
 // service: the one place `serve` and `worker` get them from.
-func newJobs(e *env, s *store.Store, logger *slog.Logger, metrics *jobs.Metrics, workers int) (*jobs.Client, error) {
+func newJobs(e *env, s *store.Store, logger *slog.Logger, metrics *jobs.Metrics, workers int, tp trace.TracerProvider) (*jobs.Client, error) {
 	deps := jobs.Deps{Partitions: jobs.PartitionMaintenance{Store: s, Logger: logger}}
 	return jobs.New(s, jobs.NewWorkers(deps), jobs.Opts{
 		Logger:          logger,
@@ -25,6 +27,7 @@ func newJobs(e *env, s *store.Store, logger *slog.Logger, metrics *jobs.Metrics,
 		PeriodicJobs:    jobs.PeriodicJobs(deps),
 		ShutdownTimeout: e.cfg.WorkerShutdownTimeout,
 		Metrics:         metrics,
+		TracerProvider:  tp,
 	})
 }
 
@@ -50,7 +53,18 @@ func workerCmd(ctx context.Context, e *env, logger *slog.Logger, stdout io.Write
 	}
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	client, err := newJobs(e, s, logger, jobs.NewMetrics(registry), e.cfg.Workers)
+	tracing, err := telemetry.New(ctx, e.cfg.Tracing)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := tracing.Shutdown(flushCtx); err != nil {
+			logger.Warn("flush traces", "err", err)
+		}
+	}()
+	client, err := newJobs(e, s, logger, jobs.NewMetrics(registry), e.cfg.Workers, tracing.Provider)
 	if err != nil {
 		return err
 	}
