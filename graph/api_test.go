@@ -298,27 +298,10 @@ func TestConcurrentStartTimerAllowsOne(t *testing.T) {
 	c := newCompany(t, srv, "acme", 1)
 	token := srv.Token(c.Tenant.ID, c.Employees[0].ID, "EMPLOYEE")
 	const attempts = 8
-	var wg sync.WaitGroup
-	codes := make(chan string, attempts)
-	for i := 0; i < attempts; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := srv.Do(token, `mutation($p: ID!) { startTimer(input: {projectId: $p}) { id running } }`,
-				map[string]any{"p": c.Projects[0].ID})
-			if len(r.Errors) > 0 {
-				codes <- r.Errors[0].Code()
-				return
-			}
-			codes <- "OK"
-		}()
-	}
-	wg.Wait()
-	close(codes)
-	tally := map[string]int{}
-	for code := range codes {
-		tally[code]++
-	}
+	tally := raceOutcomes(attempts, func(int) apitest.Response {
+		return srv.Do(token, `mutation($p: ID!) { startTimer(input: {projectId: $p}) { id running } }`,
+			map[string]any{"p": c.Projects[0].ID})
+	})
 	require.Equal(t, map[string]int{"OK": 1, "CONFLICT": attempts - 1}, tally)
 
 	var running struct {
@@ -653,4 +636,29 @@ func TestLatestEntriesWithinARange(t *testing.T) {
 	require.Equal(t, []int{4, 2}, starts(got.Employee.From))
 	require.Equal(t, []int{2, 0}, starts(got.Employee.To))
 	require.Equal(t, []int{2}, starts(got.Employee.Both))
+}
+
+// raceOutcomes runs attempt 0..n-1 at once and tallies their outcomes: "OK", or the first
+// error's code.
+func raceOutcomes(n int, attempt func(i int) apitest.Response) map[string]int {
+	var wg sync.WaitGroup
+	codes := make(chan string, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if r := attempt(i); len(r.Errors) > 0 {
+				codes <- r.Errors[0].Code()
+				return
+			}
+			codes <- "OK"
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	tally := map[string]int{}
+	for code := range codes {
+		tally[code]++
+	}
+	return tally
 }

@@ -3,7 +3,6 @@ package graph_test
 import (
 	"context"
 	"encoding/json"
-	"sync"
 	"testing"
 	"time"
 
@@ -153,27 +152,10 @@ func TestConcurrentOverlappingEntriesAllowOne(t *testing.T) {
 	e := entryCreator{srv: srv, token: srv.Token(c.Tenant.ID, c.Employees[0].ID, "EMPLOYEE"), project: c.Projects[0].ID.String()}
 	day := time.Now().UTC().Add(-10 * 24 * time.Hour).Truncate(24 * time.Hour)
 	const attempts = 8
-	var wg sync.WaitGroup
-	codes := make(chan string, attempts)
-	for i := 0; i < attempts; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			// Each overlaps every other (all contain 12:00..12:30), none is identical.
-			start := day.Add(11*time.Hour + time.Duration(i)*time.Minute)
-			r := e.create(start, start.Add(90*time.Minute))
-			if len(r.Errors) > 0 {
-				codes <- r.Errors[0].Code()
-				return
-			}
-			codes <- "OK"
-		}()
-	}
-	wg.Wait()
-	close(codes)
-	tally := map[string]int{}
-	for code := range codes {
-		tally[code]++
-	}
+	tally := raceOutcomes(attempts, func(i int) apitest.Response {
+		// Each overlaps every other (all contain 12:00..12:30), none is identical.
+		start := day.Add(11*time.Hour + time.Duration(i)*time.Minute)
+		return e.create(start, start.Add(90*time.Minute))
+	})
 	require.Equal(t, map[string]int{"OK": 1, "CONFLICT": attempts - 1}, tally)
 }

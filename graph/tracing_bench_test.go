@@ -9,16 +9,12 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
-	"github.com/stretchr/testify/require"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/workingtracker/api/internal/apitest"
-	"github.com/workingtracker/api/internal/seed"
 	"github.com/workingtracker/api/internal/telemetry"
-	"github.com/workingtracker/api/store"
 )
 
 // BenchmarkTracing serves the nested employees page and an employee by id, in process, with
@@ -27,17 +23,8 @@ import (
 // not the network's), at 1 and 16 clients.
 func BenchmarkTracing(b *testing.B) {
 	dbURL := apitest.New(b, apitest.Opts{}).DatabaseURL
-	ctx := context.Background()
 	seeder := apitest.New(b, apitest.Opts{DatabaseURL: dbURL})
-	_, ok, err := seed.Run(ctx, seeder.Store.Pool(),
-		seed.Scale{Name: "bench", Employees: 50, Projects: 8, Months: 1, EntriesPerDay: 2}, time.Now())
-	require.NoError(b, err)
-	require.True(b, ok)
-	tenant, err := seeder.Store.TenantBySlug(ctx, seed.DemoTenant)
-	require.NoError(b, err)
-	admin, err := seeder.Store.FirstEmployeeWithRole(ctx, store.Scope{TenantID: tenant.ID}, store.RoleAdmin)
-	require.NoError(b, err)
-	token := seeder.Token(tenant.ID, admin.ID, store.RoleAdmin)
+	token, adminID := seedBenchCompany(b, seeder)
 
 	var exported discard
 	modes := []struct {
@@ -55,7 +42,7 @@ func BenchmarkTracing(b *testing.B) {
 	}
 	queries := []struct{ name, body string }{
 		{"employeesPage", `{"query":"query Page { employees(first: 50) { nodes { id name department { name } projects { id name } timeEntries(first: 20) { id startTime durationSeconds project { id name } } } } }"}`},
-		{"employeeByID", `{"query":"query One($id: ID!) { employee(id: $id) { id name email department { name } manager { name } } }","variables":{"id":"` + admin.ID.String() + `"}}`},
+		{"employeeByID", `{"query":"query One($id: ID!) { employee(id: $id) { id name email department { name } manager { name } } }","variables":{"id":"` + adminID.String() + `"}}`},
 	}
 	for _, q := range queries {
 		for _, clients := range []int{1, 16} {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/workingtracker/api/internal/apitest"
@@ -26,16 +27,7 @@ import (
 // included.
 func BenchmarkWorkloadCPU(b *testing.B) {
 	srv := apitest.New(b, apitest.Opts{})
-	ctx := context.Background()
-	_, ok, err := seed.Run(ctx, srv.Store.Pool(),
-		seed.Scale{Name: "bench", Employees: 50, Projects: 8, Months: 1, EntriesPerDay: 2}, time.Now())
-	require.NoError(b, err)
-	require.True(b, ok)
-	tenant, err := srv.Store.TenantBySlug(ctx, seed.DemoTenant)
-	require.NoError(b, err)
-	admin, err := srv.Store.FirstEmployeeWithRole(ctx, store.Scope{TenantID: tenant.ID}, store.RoleAdmin)
-	require.NoError(b, err)
-	token := srv.Token(tenant.ID, admin.ID, store.RoleAdmin)
+	token, _ := seedBenchCompany(b, srv)
 
 	queries := []struct{ name, body string }{
 		{"employeesPage", `{"query":"{ employees(first: 50) { nodes { id name department { name } projects { id name } timeEntries(first: 20) { id startTime durationSeconds project { id name } } } } }"}`},
@@ -82,4 +74,20 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// seedBenchCompany seeds srv's database with the demo tenant at a benchmark's scale (50
+// employees, 8 projects, a month of entries) and returns an ADMIN's token and id.
+func seedBenchCompany(b *testing.B, srv *apitest.Server) (string, uuid.UUID) {
+	b.Helper()
+	ctx := context.Background()
+	_, ok, err := seed.Run(ctx, srv.Store.Pool(),
+		seed.Scale{Name: "bench", Employees: 50, Projects: 8, Months: 1, EntriesPerDay: 2}, time.Now())
+	require.NoError(b, err)
+	require.True(b, ok)
+	tenant, err := srv.Store.TenantBySlug(ctx, seed.DemoTenant)
+	require.NoError(b, err)
+	admin, err := srv.Store.FirstEmployeeWithRole(ctx, store.Scope{TenantID: tenant.ID}, store.RoleAdmin)
+	require.NoError(b, err)
+	return srv.Token(tenant.ID, admin.ID, store.RoleAdmin), admin.ID
 }
