@@ -41,6 +41,9 @@ type ResolverRoot interface {
 	Project() ProjectResolver
 	ProjectConnection() ProjectConnectionResolver
 	Query() QueryResolver
+	Screenshot() ScreenshotResolver
+	ScreenshotConnection() ScreenshotConnectionResolver
+	Subscription() SubscriptionResolver
 	Task() TaskResolver
 	TimeEntry() TimeEntryResolver
 	TimeEntryConnection() TimeEntryConnectionResolver
@@ -110,10 +113,11 @@ type ComplexityRoot struct {
 	}
 
 	Entity struct {
-		FindManyEmployeeByIDs  func(childComplexity int, reps []*model.EmployeeByIDsInput) int
-		FindManyProjectByIDs   func(childComplexity int, reps []*model.ProjectByIDsInput) int
-		FindManyTaskByIDs      func(childComplexity int, reps []*model.TaskByIDsInput) int
-		FindManyTimeEntryByIDs func(childComplexity int, reps []*model.TimeEntryByIDsInput) int
+		FindManyEmployeeByIDs   func(childComplexity int, reps []*model.EmployeeByIDsInput) int
+		FindManyProjectByIDs    func(childComplexity int, reps []*model.ProjectByIDsInput) int
+		FindManyScreenshotByIDs func(childComplexity int, reps []*model.ScreenshotByIDsInput) int
+		FindManyTaskByIDs       func(childComplexity int, reps []*model.TaskByIDsInput) int
+		FindManyTimeEntryByIDs  func(childComplexity int, reps []*model.TimeEntryByIDsInput) int
 	}
 
 	Mutation struct {
@@ -126,12 +130,14 @@ type ComplexityRoot struct {
 		DeleteTimeEntry     func(childComplexity int, id string) int
 		RemoveProjectMember func(childComplexity int, projectID string, employeeID string) int
 		RevokeAPIKey        func(childComplexity int, id string) int
+		SetScreenshotBlur   func(childComplexity int, enabled bool) int
 		StartTimer          func(childComplexity int, input model.StartTimerInput) int
 		StopTimer           func(childComplexity int, employeeID *string) int
 		UpdateEmployee      func(childComplexity int, id string, input model.UpdateEmployeeInput) int
 		UpdateProject       func(childComplexity int, id string, input model.UpdateProjectInput) int
 		UpdateTask          func(childComplexity int, id string, input model.UpdateTaskInput) int
 		UpdateTimeEntry     func(childComplexity int, id string, input model.UpdateTimeEntryInput) int
+		UploadScreenshot    func(childComplexity int, file graphql.Upload, capturedAt time.Time, timeEntryID *string) int
 	}
 
 	PageInfo struct {
@@ -175,6 +181,9 @@ type ComplexityRoot struct {
 		Project            func(childComplexity int, id string) int
 		Projects           func(childComplexity int, filter *model.ProjectFilter, first *int, after *string) int
 		RateLimit          func(childComplexity int) int
+		Screenshot         func(childComplexity int, id string) int
+		ScreenshotSettings func(childComplexity int) int
+		Screenshots        func(childComplexity int, filter *model.ScreenshotFilter, first *int, after *string) int
 		Task               func(childComplexity int, id string) int
 		TimeEntries        func(childComplexity int, filter *model.TimeEntryFilter, first *int, after *string) int
 		__resolve__service func(childComplexity int) int
@@ -186,6 +195,50 @@ type ComplexityRoot struct {
 		MaximumAvailable   func(childComplexity int) int
 		MaximumQueryCost   func(childComplexity int) int
 		RestoreRate        func(childComplexity int) int
+	}
+
+	Screenshot struct {
+		Blurred       func(childComplexity int) int
+		CapturedAt    func(childComplexity int) int
+		CreatedAt     func(childComplexity int) int
+		Employee      func(childComplexity int) int
+		FailureReason func(childComplexity int) int
+		Height        func(childComplexity int) int
+		ID            func(childComplexity int) int
+		ProcessedAt   func(childComplexity int) int
+		Sizes         func(childComplexity int) int
+		Status        func(childComplexity int) int
+		ThumbnailURL  func(childComplexity int) int
+		TimeEntry     func(childComplexity int) int
+		URL           func(childComplexity int) int
+		Width         func(childComplexity int) int
+	}
+
+	ScreenshotConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ScreenshotEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	ScreenshotSettings struct {
+		Blur func(childComplexity int) int
+	}
+
+	ScreenshotSizes struct {
+		Image     func(childComplexity int) int
+		Original  func(childComplexity int) int
+		Thumbnail func(childComplexity int) int
+	}
+
+	Subscription struct {
+		ScreenshotEvents        func(childComplexity int, employeeID *string) int
+		ScreenshotStatusChanged func(childComplexity int, screenshotID string) int
 	}
 
 	Task struct {
@@ -211,6 +264,7 @@ type ComplexityRoot struct {
 		ID              func(childComplexity int) int
 		Project         func(childComplexity int) int
 		Running         func(childComplexity int) int
+		Screenshots     func(childComplexity int, first *int) int
 		Source          func(childComplexity int) int
 		StartTime       func(childComplexity int) int
 		Task            func(childComplexity int) int
@@ -253,6 +307,7 @@ type EmployeeConnectionResolver interface {
 type EntityResolver interface {
 	FindManyEmployeeByIDs(ctx context.Context, reps []*model.EmployeeByIDsInput) ([]*store.Employee, error)
 	FindManyProjectByIDs(ctx context.Context, reps []*model.ProjectByIDsInput) ([]*store.Project, error)
+	FindManyScreenshotByIDs(ctx context.Context, reps []*model.ScreenshotByIDsInput) ([]*store.Screenshot, error)
 	FindManyTaskByIDs(ctx context.Context, reps []*model.TaskByIDsInput) ([]*store.Task, error)
 	FindManyTimeEntryByIDs(ctx context.Context, reps []*model.TimeEntryByIDsInput) ([]*store.TimeEntry, error)
 }
@@ -265,6 +320,8 @@ type MutationResolver interface {
 	UpdateProject(ctx context.Context, id string, input model.UpdateProjectInput) (*store.Project, error)
 	AddProjectMember(ctx context.Context, projectID string, employeeID string) (*store.Project, error)
 	RemoveProjectMember(ctx context.Context, projectID string, employeeID string) (*store.Project, error)
+	UploadScreenshot(ctx context.Context, file graphql.Upload, capturedAt time.Time, timeEntryID *string) (*store.Screenshot, error)
+	SetScreenshotBlur(ctx context.Context, enabled bool) (*store.ScreenshotSettings, error)
 	CreateTask(ctx context.Context, input model.CreateTaskInput) (*store.Task, error)
 	UpdateTask(ctx context.Context, id string, input model.UpdateTaskInput) (*store.Task, error)
 	StartTimer(ctx context.Context, input model.StartTimerInput) (*store.TimeEntry, error)
@@ -289,8 +346,25 @@ type QueryResolver interface {
 	Project(ctx context.Context, id string) (*store.Project, error)
 	Projects(ctx context.Context, filter *model.ProjectFilter, first *int, after *string) (*model.ProjectConnection, error)
 	RateLimit(ctx context.Context) (*model.RateLimit, error)
+	Screenshot(ctx context.Context, id string) (*store.Screenshot, error)
+	Screenshots(ctx context.Context, filter *model.ScreenshotFilter, first *int, after *string) (*model.ScreenshotConnection, error)
+	ScreenshotSettings(ctx context.Context) (*store.ScreenshotSettings, error)
 	Task(ctx context.Context, id string) (*store.Task, error)
 	TimeEntries(ctx context.Context, filter *model.TimeEntryFilter, first *int, after *string) (*model.TimeEntryConnection, error)
+}
+type ScreenshotResolver interface {
+	Employee(ctx context.Context, obj *store.Screenshot) (*store.Employee, error)
+	TimeEntry(ctx context.Context, obj *store.Screenshot) (*store.TimeEntry, error)
+
+	URL(ctx context.Context, obj *store.Screenshot) (*string, error)
+	ThumbnailURL(ctx context.Context, obj *store.Screenshot) (*string, error)
+}
+type ScreenshotConnectionResolver interface {
+	TotalCount(ctx context.Context, obj *model.ScreenshotConnection) (int, error)
+}
+type SubscriptionResolver interface {
+	ScreenshotStatusChanged(ctx context.Context, screenshotID string) (<-chan *store.Screenshot, error)
+	ScreenshotEvents(ctx context.Context, employeeID *string) (<-chan *store.Screenshot, error)
 }
 type TaskResolver interface {
 	Project(ctx context.Context, obj *store.Task) (*store.Project, error)
@@ -301,6 +375,8 @@ type TimeEntryResolver interface {
 	Employee(ctx context.Context, obj *store.TimeEntry) (*store.Employee, error)
 	Project(ctx context.Context, obj *store.TimeEntry) (*store.Project, error)
 	Task(ctx context.Context, obj *store.TimeEntry) (*store.Task, error)
+
+	Screenshots(ctx context.Context, obj *store.TimeEntry, first *int) ([]*store.Screenshot, error)
 }
 type TimeEntryConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.TimeEntryConnection) (int, error)
@@ -561,6 +637,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Entity.FindManyProjectByIDs(childComplexity, args["reps"].([]*model.ProjectByIDsInput)), true
+	case "Entity.findManyScreenshotByIDs":
+		if e.ComplexityRoot.Entity.FindManyScreenshotByIDs == nil {
+			break
+		}
+
+		args, err := ec.field_Entity_findManyScreenshotByIDs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Entity.FindManyScreenshotByIDs(childComplexity, args["reps"].([]*model.ScreenshotByIDsInput)), true
 	case "Entity.findManyTaskByIDs":
 		if e.ComplexityRoot.Entity.FindManyTaskByIDs == nil {
 			break
@@ -683,6 +770,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeAPIKey(childComplexity, args["id"].(string)), true
+	case "Mutation.setScreenshotBlur":
+		if e.ComplexityRoot.Mutation.SetScreenshotBlur == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setScreenshotBlur_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetScreenshotBlur(childComplexity, args["enabled"].(bool)), true
 	case "Mutation.startTimer":
 		if e.ComplexityRoot.Mutation.StartTimer == nil {
 			break
@@ -749,6 +847,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateTimeEntry(childComplexity, args["id"].(string), args["input"].(model.UpdateTimeEntryInput)), true
+	case "Mutation.uploadScreenshot":
+		if e.ComplexityRoot.Mutation.UploadScreenshot == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_uploadScreenshot_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UploadScreenshot(childComplexity, args["file"].(graphql.Upload), args["capturedAt"].(time.Time), args["timeEntryId"].(*string)), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -953,6 +1062,34 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.RateLimit(childComplexity), true
+	case "Query.screenshot":
+		if e.ComplexityRoot.Query.Screenshot == nil {
+			break
+		}
+
+		args, err := ec.field_Query_screenshot_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Screenshot(childComplexity, args["id"].(string)), true
+	case "Query.screenshotSettings":
+		if e.ComplexityRoot.Query.ScreenshotSettings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.ScreenshotSettings(childComplexity), true
+	case "Query.screenshots":
+		if e.ComplexityRoot.Query.Screenshots == nil {
+			break
+		}
+
+		args, err := ec.field_Query_screenshots_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Screenshots(childComplexity, args["filter"].(*model.ScreenshotFilter), args["first"].(*int), args["after"].(*string)), true
 	case "Query.task":
 		if e.ComplexityRoot.Query.Task == nil {
 			break
@@ -1017,6 +1154,178 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RateLimit.RestoreRate(childComplexity), true
+
+	case "Screenshot.blurred":
+		if e.ComplexityRoot.Screenshot.Blurred == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Screenshot.Blurred(childComplexity), true
+	case "Screenshot.capturedAt":
+		if e.ComplexityRoot.Screenshot.CapturedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Screenshot.CapturedAt(childComplexity), true
+	case "Screenshot.createdAt":
+		if e.ComplexityRoot.Screenshot.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Screenshot.CreatedAt(childComplexity), true
+	case "Screenshot.employee":
+		if e.ComplexityRoot.Screenshot.Employee == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Screenshot.Employee(childComplexity), true
+	case "Screenshot.failureReason":
+		if e.ComplexityRoot.Screenshot.FailureReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Screenshot.FailureReason(childComplexity), true
+	case "Screenshot.height":
+		if e.ComplexityRoot.Screenshot.Height == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Screenshot.Height(childComplexity), true
+	case "Screenshot.id":
+		if e.ComplexityRoot.Screenshot.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Screenshot.ID(childComplexity), true
+	case "Screenshot.processedAt":
+		if e.ComplexityRoot.Screenshot.ProcessedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Screenshot.ProcessedAt(childComplexity), true
+	case "Screenshot.sizes":
+		if e.ComplexityRoot.Screenshot.Sizes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Screenshot.Sizes(childComplexity), true
+	case "Screenshot.status":
+		if e.ComplexityRoot.Screenshot.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Screenshot.Status(childComplexity), true
+	case "Screenshot.thumbnailUrl":
+		if e.ComplexityRoot.Screenshot.ThumbnailURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Screenshot.ThumbnailURL(childComplexity), true
+	case "Screenshot.timeEntry":
+		if e.ComplexityRoot.Screenshot.TimeEntry == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Screenshot.TimeEntry(childComplexity), true
+	case "Screenshot.url":
+		if e.ComplexityRoot.Screenshot.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Screenshot.URL(childComplexity), true
+	case "Screenshot.width":
+		if e.ComplexityRoot.Screenshot.Width == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Screenshot.Width(childComplexity), true
+
+	case "ScreenshotConnection.edges":
+		if e.ComplexityRoot.ScreenshotConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScreenshotConnection.Edges(childComplexity), true
+	case "ScreenshotConnection.nodes":
+		if e.ComplexityRoot.ScreenshotConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScreenshotConnection.Nodes(childComplexity), true
+	case "ScreenshotConnection.pageInfo":
+		if e.ComplexityRoot.ScreenshotConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScreenshotConnection.PageInfo(childComplexity), true
+	case "ScreenshotConnection.totalCount":
+		if e.ComplexityRoot.ScreenshotConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScreenshotConnection.TotalCount(childComplexity), true
+
+	case "ScreenshotEdge.cursor":
+		if e.ComplexityRoot.ScreenshotEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScreenshotEdge.Cursor(childComplexity), true
+	case "ScreenshotEdge.node":
+		if e.ComplexityRoot.ScreenshotEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScreenshotEdge.Node(childComplexity), true
+
+	case "ScreenshotSettings.blur":
+		if e.ComplexityRoot.ScreenshotSettings.Blur == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScreenshotSettings.Blur(childComplexity), true
+
+	case "ScreenshotSizes.image":
+		if e.ComplexityRoot.ScreenshotSizes.Image == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScreenshotSizes.Image(childComplexity), true
+	case "ScreenshotSizes.original":
+		if e.ComplexityRoot.ScreenshotSizes.Original == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScreenshotSizes.Original(childComplexity), true
+	case "ScreenshotSizes.thumbnail":
+		if e.ComplexityRoot.ScreenshotSizes.Thumbnail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScreenshotSizes.Thumbnail(childComplexity), true
+
+	case "Subscription.screenshotEvents":
+		if e.ComplexityRoot.Subscription.ScreenshotEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_screenshotEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.ScreenshotEvents(childComplexity, args["employeeId"].(*string)), true
+	case "Subscription.screenshotStatusChanged":
+		if e.ComplexityRoot.Subscription.ScreenshotStatusChanged == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_screenshotStatusChanged_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.ScreenshotStatusChanged(childComplexity, args["screenshotId"].(string)), true
 
 	case "Task.assignee":
 		if e.ComplexityRoot.Task.Assignee == nil {
@@ -1138,6 +1447,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TimeEntry.Running(childComplexity), true
+	case "TimeEntry.screenshots":
+		if e.ComplexityRoot.TimeEntry.Screenshots == nil {
+			break
+		}
+
+		args, err := ec.field_TimeEntry_screenshots_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.TimeEntry.Screenshots(childComplexity, args["first"].(*int)), true
 	case "TimeEntry.source":
 		if e.ComplexityRoot.TimeEntry.Source == nil {
 			break
@@ -1227,6 +1547,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("EmployeeFilter", ec.unmarshalInputEmployeeFilter),
 			graphql.NewInputUnmarshaler("ProjectByIDsInput", ec.unmarshalInputProjectByIDsInput),
 			graphql.NewInputUnmarshaler("ProjectFilter", ec.unmarshalInputProjectFilter),
+			graphql.NewInputUnmarshaler("ScreenshotByIDsInput", ec.unmarshalInputScreenshotByIDsInput),
+			graphql.NewInputUnmarshaler("ScreenshotFilter", ec.unmarshalInputScreenshotFilter),
 			graphql.NewInputUnmarshaler("StartTimerInput", ec.unmarshalInputStartTimerInput),
 			graphql.NewInputUnmarshaler("TaskByIDsInput", ec.unmarshalInputTaskByIDsInput),
 			graphql.NewInputUnmarshaler("TimeEntryByIDsInput", ec.unmarshalInputTimeEntryByIDsInput),
@@ -1279,6 +1601,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			ctx = graphql.WithLazyInputUnmarshalerIndex(ctx, inputUnmarshalers)
 			data := ec._Mutation(ctx, opCtx.Operation.SelectionSet)
 			var buf bytes.Buffer
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
 			data.MarshalGQL(&buf)
 
 			return &graphql.Response{
@@ -1656,6 +1995,121 @@ extend type Query {
   rateLimit: RateLimit! @anyRole @cost(weight: 0)
 }
 `, BuiltIn: false},
+	{Name: "../schema/screenshot.graphqls", Input: `"""
+A file sent as a part of a GraphQL multipart request
+(https://github.com/jaydenseric/graphql-multipart-request-spec). Only uploadScreenshot takes one.
+"""
+scalar Upload
+
+"Where a screenshot is in its processing."
+enum ScreenshotStatus {
+  "Uploaded; waiting for a worker."
+  PENDING
+  "A worker is resizing it."
+  PROCESSING
+  "The image and its thumbnail are ready (url, thumbnailUrl)."
+  PROCESSED
+  "Processing gave up; failureReason says why."
+  FAILED
+}
+
+"A screen capture the desktop agent uploaded while its employee worked."
+type Screenshot @key(fields: "id") {
+  id: ID!
+  employee: Employee!
+  "The entry it was taken during, when the agent said so."
+  timeEntry: TimeEntry
+  capturedAt: Time!
+  status: ScreenshotStatus!
+  "Why processing failed; null unless FAILED."
+  failureReason: String
+  "Dimensions of the processed image (fitted into 1920x1080); null until PROCESSED."
+  width: Int
+  height: Int
+  sizes: ScreenshotSizes!
+  "Whether the image and thumbnail were blurred for privacy (the tenant's setting)."
+  blurred: Boolean!
+  "A signed URL of the processed image (JPEG), valid for a few minutes; null until PROCESSED."
+  url: String
+  "A signed URL of the 320 px wide thumbnail (JPEG); null until PROCESSED."
+  thumbnailUrl: String
+  createdAt: Time!
+  processedAt: Time
+}
+
+"Byte sizes of a screenshot's stored files."
+type ScreenshotSizes {
+  "The upload, as sent."
+  original: Int!
+  "The processed image; null until PROCESSED."
+  image: Int
+  "The thumbnail; null until PROCESSED."
+  thumbnail: Int
+}
+
+type ScreenshotEdge {
+  cursor: String!
+  node: Screenshot!
+}
+
+type ScreenshotConnection {
+  edges: [ScreenshotEdge!]!
+  nodes: [Screenshot!]!
+  pageInfo: PageInfo!
+  totalCount: Int! @cost(weight: 2)
+}
+
+"Screenshots captured in [from, to)."
+input ScreenshotFilter {
+  employeeId: ID
+  from: Time
+  to: Time
+  status: ScreenshotStatus
+}
+
+"The tenant's screenshot privacy setting."
+type ScreenshotSettings {
+  "Processed screenshots and thumbnails are blurred beyond reading."
+  blur: Boolean!
+}
+
+extend type TimeEntry {
+  "Screenshots taken during the entry, newest first. first is 0..100."
+  screenshots(first: Int = 20): [Screenshot!]! @listSize(slicingArguments: ["first"])
+}
+
+extend type Query {
+  screenshot(id: ID!): Screenshot @anyRole
+  "Screenshots, newest capture first, under the same row-level rules as time entries. first is 0..100."
+  screenshots(filter: ScreenshotFilter, first: Int = 20, after: String @constraint(maxLength: 4096)): ScreenshotConnection! @anyRole
+    @listSize(slicingArguments: ["first"], sizedFields: ["edges", "nodes"])
+  screenshotSettings: ScreenshotSettings! @hasRole(any: [ADMIN, HR])
+}
+
+extend type Mutation {
+  """
+  Uploads the caller's own screenshot (a multipart request: see README). The file must be a PNG,
+  JPEG or WebP image, at most MAX_UPLOAD_BYTES and MAX_UPLOAD_PIXELS; it is processed in the
+  background (watch it with screenshotStatusChanged).
+  """
+  uploadScreenshot(file: Upload!, capturedAt: Time!, timeEntryId: ID): Screenshot! @hasRole(any: [ADMIN, HR, MANAGER, EMPLOYEE, AGENT])
+  "Turns blurring of the tenant's screenshots on or off, for screenshots processed from now on."
+  setScreenshotBlur(enabled: Boolean!): ScreenshotSettings! @hasRole(any: [ADMIN])
+}
+
+type Subscription {
+  """
+  The screenshot's current state at once, then each change; completes after PROCESSED or FAILED.
+  A screenshot out of the caller's reach fails with NOT_FOUND.
+  """
+  screenshotStatusChanged(screenshotId: ID!): Screenshot! @anyRole
+  """
+  Every status change of the screenshots the caller may see (their own; a manager's reports';
+  the whole tenant for HR and ADMIN), or of one employee's when employeeId is given.
+  """
+  screenshotEvents(employeeId: ID): Screenshot! @anyRole
+}
+`, BuiltIn: false},
 	{Name: "../schema/task.graphqls", Input: `enum TaskStatus {
   TODO
   IN_PROGRESS
@@ -1857,13 +2311,17 @@ extend type Mutation {
 `, BuiltIn: true},
 	{Name: "../federation/entity.graphql", Input: `
 # a union of all types that use the @key directive
-union _Entity = Employee | Project | Task | TimeEntry
+union _Entity = Employee | Project | Screenshot | Task | TimeEntry
 
 input EmployeeByIDsInput {
 	ID: ID!
 }
 
 input ProjectByIDsInput {
+	ID: ID!
+}
+
+input ScreenshotByIDsInput {
 	ID: ID!
 }
 
@@ -1879,6 +2337,7 @@ input TimeEntryByIDsInput {
 type Entity {
 	findManyEmployeeByIDs(reps: [EmployeeByIDsInput]!): [Employee]
 	findManyProjectByIDs(reps: [ProjectByIDsInput]!): [Project]
+	findManyScreenshotByIDs(reps: [ScreenshotByIDsInput]!): [Screenshot]
 	findManyTaskByIDs(reps: [TaskByIDsInput]!): [Task]
 	findManyTimeEntryByIDs(reps: [TimeEntryByIDsInput]!): [TimeEntry]
 }
@@ -2087,6 +2546,84 @@ func (ec *executionContext) childFields_RateLimit(ctx context.Context, field gra
 	return nil, fmt.Errorf("no field named %q was found under type RateLimit", field.Name)
 }
 
+func (ec *executionContext) childFields_Screenshot(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Screenshot_id(ctx, field)
+	case "employee":
+		return ec.fieldContext_Screenshot_employee(ctx, field)
+	case "timeEntry":
+		return ec.fieldContext_Screenshot_timeEntry(ctx, field)
+	case "capturedAt":
+		return ec.fieldContext_Screenshot_capturedAt(ctx, field)
+	case "status":
+		return ec.fieldContext_Screenshot_status(ctx, field)
+	case "failureReason":
+		return ec.fieldContext_Screenshot_failureReason(ctx, field)
+	case "width":
+		return ec.fieldContext_Screenshot_width(ctx, field)
+	case "height":
+		return ec.fieldContext_Screenshot_height(ctx, field)
+	case "sizes":
+		return ec.fieldContext_Screenshot_sizes(ctx, field)
+	case "blurred":
+		return ec.fieldContext_Screenshot_blurred(ctx, field)
+	case "url":
+		return ec.fieldContext_Screenshot_url(ctx, field)
+	case "thumbnailUrl":
+		return ec.fieldContext_Screenshot_thumbnailUrl(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Screenshot_createdAt(ctx, field)
+	case "processedAt":
+		return ec.fieldContext_Screenshot_processedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Screenshot", field.Name)
+}
+
+func (ec *executionContext) childFields_ScreenshotConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ScreenshotConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_ScreenshotConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ScreenshotConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ScreenshotConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ScreenshotConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ScreenshotEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ScreenshotEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ScreenshotEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ScreenshotEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ScreenshotSettings(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "blur":
+		return ec.fieldContext_ScreenshotSettings_blur(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ScreenshotSettings", field.Name)
+}
+
+func (ec *executionContext) childFields_ScreenshotSizes(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "original":
+		return ec.fieldContext_ScreenshotSizes_original(ctx, field)
+	case "image":
+		return ec.fieldContext_ScreenshotSizes_image(ctx, field)
+	case "thumbnail":
+		return ec.fieldContext_ScreenshotSizes_thumbnail(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ScreenshotSizes", field.Name)
+}
+
 func (ec *executionContext) childFields_Task(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -2141,6 +2678,8 @@ func (ec *executionContext) childFields_TimeEntry(ctx context.Context, field gra
 		return ec.fieldContext_TimeEntry_createdAt(ctx, field)
 	case "updatedAt":
 		return ec.fieldContext_TimeEntry_updatedAt(ctx, field)
+	case "screenshots":
+		return ec.fieldContext_TimeEntry_screenshots(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TimeEntry", field.Name)
 }
@@ -2415,6 +2954,20 @@ func (ec *executionContext) field_Entity_findManyProjectByIDs_args(ctx context.C
 	return args, nil
 }
 
+func (ec *executionContext) field_Entity_findManyScreenshotByIDs_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "reps",
+		func(ctx context.Context, v any) ([]*model.ScreenshotByIDsInput, error) {
+			return ec.unmarshalNScreenshotByIDsInput2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐScreenshotByIDsInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reps"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Entity_findManyTaskByIDs_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2585,6 +3138,20 @@ func (ec *executionContext) field_Mutation_revokeApiKey_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_setScreenshotBlur_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "enabled",
+		func(ctx context.Context, v any) (bool, error) {
+			return ec.unmarshalNBoolean2bool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["enabled"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_startTimer_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2698,6 +3265,36 @@ func (ec *executionContext) field_Mutation_updateTimeEntry_args(ctx context.Cont
 		return nil, err
 	}
 	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_uploadScreenshot_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "file",
+		func(ctx context.Context, v any) (graphql.Upload, error) {
+			return ec.unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["file"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "capturedAt",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["capturedAt"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "timeEntryId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["timeEntryId"] = arg2
 	return args, nil
 }
 
@@ -2927,6 +3524,91 @@ func (ec *executionContext) field_Query_projects_argsAfter(
 	}
 }
 
+func (ec *executionContext) field_Query_screenshot_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_screenshots_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.ScreenshotFilter, error) {
+			return ec.unmarshalOScreenshotFilter2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐScreenshotFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+
+	arg2, err := ec.field_Query_screenshots_argsAfter(ctx, rawArgs)
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_screenshots_argsAfter(
+	ctx context.Context,
+	rawArgs map[string]any,
+) (*string, error) {
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("after"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["after"]
+		if !ok {
+			var zeroVal *string
+			return zeroVal, nil
+		}
+		return ec.unmarshalOString2ᚖstring(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		maxLength, err := ec.unmarshalOInt2ᚖint(ctx, 4096)
+		if err != nil {
+			var zeroVal *string
+			return zeroVal, err
+		}
+		if ec.Directives.Constraint == nil {
+			var zeroVal *string
+			return zeroVal, errors.New("directive constraint is not implemented")
+		}
+		return ec.Directives.Constraint(ctx, rawArgs, directive0, maxLength, nil)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal *string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.(*string); ok {
+		return data, nil
+	} else if tmp == nil {
+		var zeroVal *string
+		return zeroVal, nil
+	} else {
+		var zeroVal *string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be *string`, tmp))
+	}
+}
+
 func (ec *executionContext) field_Query_task_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3012,7 +3694,49 @@ func (ec *executionContext) field_Query_timeEntries_argsAfter(
 	}
 }
 
+func (ec *executionContext) field_Subscription_screenshotEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "employeeId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["employeeId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_screenshotStatusChanged_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "screenshotId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["screenshotId"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Task_dependencies_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_TimeEntry_screenshots_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
@@ -4213,6 +4937,50 @@ func (ec *executionContext) fieldContext_Entity_findManyProjectByIDs(ctx context
 	return fc, nil
 }
 
+func (ec *executionContext) _Entity_findManyScreenshotByIDs(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Entity_findManyScreenshotByIDs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Entity().FindManyScreenshotByIDs(ctx, fc.Args["reps"].([]*model.ScreenshotByIDsInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*store.Screenshot) graphql.Marshaler {
+			return ec.marshalOScreenshot2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐScreenshot(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Entity_findManyScreenshotByIDs(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Entity",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Screenshot(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Entity_findManyScreenshotByIDs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Entity_findManyTaskByIDs(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4798,6 +5566,130 @@ func (ec *executionContext) fieldContext_Mutation_removeProjectMember(ctx contex
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_removeProjectMember_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_uploadScreenshot(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_uploadScreenshot(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UploadScreenshot(ctx, fc.Args["file"].(graphql.Upload), fc.Args["capturedAt"].(time.Time), fc.Args["timeEntryId"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNAccess2ᚕstringᚄ(ctx, []any{"ADMIN", "HR", "MANAGER", "EMPLOYEE", "AGENT"})
+				if err != nil {
+					var zeroVal *store.Screenshot
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *store.Screenshot
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *store.Screenshot) graphql.Marshaler {
+			return ec.marshalNScreenshot2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐScreenshot(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_uploadScreenshot(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Screenshot(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_uploadScreenshot_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setScreenshotBlur(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setScreenshotBlur(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetScreenshotBlur(ctx, fc.Args["enabled"].(bool))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNAccess2ᚕstringᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *store.ScreenshotSettings
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *store.ScreenshotSettings
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *store.ScreenshotSettings) graphql.Marshaler {
+			return ec.marshalNScreenshotSettings2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐScreenshotSettings(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setScreenshotBlur(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ScreenshotSettings(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setScreenshotBlur_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -6243,6 +7135,170 @@ func (ec *executionContext) fieldContext_Query_rateLimit(_ context.Context, fiel
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_screenshot(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_screenshot(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Screenshot(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.AnyRole == nil {
+					var zeroVal *store.Screenshot
+					return zeroVal, errors.New("directive anyRole is not implemented")
+				}
+				return ec.Directives.AnyRole(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *store.Screenshot) graphql.Marshaler {
+			return ec.marshalOScreenshot2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐScreenshot(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_screenshot(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Screenshot(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_screenshot_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_screenshots(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_screenshots(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Screenshots(ctx, fc.Args["filter"].(*model.ScreenshotFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.AnyRole == nil {
+					var zeroVal *model.ScreenshotConnection
+					return zeroVal, errors.New("directive anyRole is not implemented")
+				}
+				return ec.Directives.AnyRole(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ScreenshotConnection) graphql.Marshaler {
+			return ec.marshalNScreenshotConnection2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐScreenshotConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_screenshots(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ScreenshotConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_screenshots_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_screenshotSettings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_screenshotSettings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().ScreenshotSettings(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNAccess2ᚕstringᚄ(ctx, []any{"ADMIN", "HR"})
+				if err != nil {
+					var zeroVal *store.ScreenshotSettings
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *store.ScreenshotSettings
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *store.ScreenshotSettings) graphql.Marshaler {
+			return ec.marshalNScreenshotSettings2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐScreenshotSettings(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_screenshotSettings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ScreenshotSettings(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_task(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6599,6 +7655,880 @@ func (ec *executionContext) _RateLimit_maximumQueryCost(ctx context.Context, fie
 }
 func (ec *executionContext) fieldContext_RateLimit_maximumQueryCost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RateLimit", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Screenshot_id(ctx context.Context, field graphql.CollectedField, obj *store.Screenshot) (ret graphql.Marshaler) {
+	if obj.ID != uuid.Nil && !lists.Intercepted(ec.OperationContext) {
+		return lists.ID(&obj.ID)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Screenshot_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Screenshot_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Screenshot", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Screenshot_employee(ctx context.Context, field graphql.CollectedField, obj *store.Screenshot) (ret graphql.Marshaler) {
+	if lists.Intercepted(ec.OperationContext) {
+		return graphql.ResolveField(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Screenshot_employee(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return ec.Resolvers.Screenshot().Employee(ctx, obj)
+			},
+			nil,
+			func(ctx context.Context, selections ast.SelectionSet, v *store.Employee) graphql.Marshaler {
+				return ec.marshalNEmployee2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐEmployee(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	fc, err := ec.fieldContext_Screenshot_employee(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	res, err := ec.Resolvers.Screenshot().Employee(ctx, obj)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
+	}
+	fc.Result = res
+	return ec.marshalNEmployee2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐEmployee(ctx, field.Selections, res)
+}
+func (ec *executionContext) fieldContext_Screenshot_employee(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Screenshot",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Employee(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Screenshot_timeEntry(ctx context.Context, field graphql.CollectedField, obj *store.Screenshot) (ret graphql.Marshaler) {
+	if lists.Intercepted(ec.OperationContext) {
+		return graphql.ResolveField(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Screenshot_timeEntry(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return ec.Resolvers.Screenshot().TimeEntry(ctx, obj)
+			},
+			nil,
+			func(ctx context.Context, selections ast.SelectionSet, v *store.TimeEntry) graphql.Marshaler {
+				return ec.marshalOTimeEntry2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐTimeEntry(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
+	fc, err := ec.fieldContext_Screenshot_timeEntry(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	res, err := ec.Resolvers.Screenshot().TimeEntry(ctx, obj)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		if fc.NonNull {
+			return graphql.RequiredNull
+		}
+		return graphql.Null
+	}
+	fc.Result = res
+	return ec.marshalOTimeEntry2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐTimeEntry(ctx, field.Selections, res)
+}
+func (ec *executionContext) fieldContext_Screenshot_timeEntry(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Screenshot",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TimeEntry(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Screenshot_capturedAt(ctx context.Context, field graphql.CollectedField, obj *store.Screenshot) (ret graphql.Marshaler) {
+	if !lists.Intercepted(ec.OperationContext) {
+		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CapturedAt)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Screenshot_capturedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CapturedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Screenshot_capturedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Screenshot", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Screenshot_status(ctx context.Context, field graphql.CollectedField, obj *store.Screenshot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Screenshot_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNScreenshotStatus2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Screenshot_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Screenshot", field, false, false, "ScreenshotStatus")
+}
+
+func (ec *executionContext) _Screenshot_failureReason(ctx context.Context, field graphql.CollectedField, obj *store.Screenshot) (ret graphql.Marshaler) {
+	if !lists.Intercepted(ec.OperationContext) {
+		return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.FailureReason)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Screenshot_failureReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FailureReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Screenshot_failureReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Screenshot", field, false, false, "String")
+}
+
+func (ec *executionContext) _Screenshot_width(ctx context.Context, field graphql.CollectedField, obj *store.Screenshot) (ret graphql.Marshaler) {
+	if !lists.Intercepted(ec.OperationContext) {
+		return ec.marshalOInt2ᚖint(ctx, field.Selections, obj.Width)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Screenshot_width(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Width, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Screenshot_width(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Screenshot", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Screenshot_height(ctx context.Context, field graphql.CollectedField, obj *store.Screenshot) (ret graphql.Marshaler) {
+	if !lists.Intercepted(ec.OperationContext) {
+		return ec.marshalOInt2ᚖint(ctx, field.Selections, obj.Height)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Screenshot_height(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Height, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Screenshot_height(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Screenshot", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Screenshot_sizes(ctx context.Context, field graphql.CollectedField, obj *store.Screenshot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Screenshot_sizes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sizes(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *store.ScreenshotSizes) graphql.Marshaler {
+			return ec.marshalNScreenshotSizes2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐScreenshotSizes(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Screenshot_sizes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Screenshot",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ScreenshotSizes(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Screenshot_blurred(ctx context.Context, field graphql.CollectedField, obj *store.Screenshot) (ret graphql.Marshaler) {
+	if !lists.Intercepted(ec.OperationContext) {
+		return ec.marshalNBoolean2bool(ctx, field.Selections, obj.Blurred)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Screenshot_blurred(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Blurred, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Screenshot_blurred(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Screenshot", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Screenshot_url(ctx context.Context, field graphql.CollectedField, obj *store.Screenshot) (ret graphql.Marshaler) {
+	if lists.Intercepted(ec.OperationContext) {
+		return graphql.ResolveField(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Screenshot_url(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return ec.Resolvers.Screenshot().URL(ctx, obj)
+			},
+			nil,
+			func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+				return ec.marshalOString2ᚖstring(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
+	fc, err := ec.fieldContext_Screenshot_url(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	res, err := ec.Resolvers.Screenshot().URL(ctx, obj)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		if fc.NonNull {
+			return graphql.RequiredNull
+		}
+		return graphql.Null
+	}
+	fc.Result = res
+	return ec.marshalOString2ᚖstring(ctx, field.Selections, res)
+}
+func (ec *executionContext) fieldContext_Screenshot_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Screenshot", field, true, true, "String")
+}
+
+func (ec *executionContext) _Screenshot_thumbnailUrl(ctx context.Context, field graphql.CollectedField, obj *store.Screenshot) (ret graphql.Marshaler) {
+	if lists.Intercepted(ec.OperationContext) {
+		return graphql.ResolveField(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Screenshot_thumbnailUrl(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return ec.Resolvers.Screenshot().ThumbnailURL(ctx, obj)
+			},
+			nil,
+			func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+				return ec.marshalOString2ᚖstring(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
+	fc, err := ec.fieldContext_Screenshot_thumbnailUrl(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	res, err := ec.Resolvers.Screenshot().ThumbnailURL(ctx, obj)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		if fc.NonNull {
+			return graphql.RequiredNull
+		}
+		return graphql.Null
+	}
+	fc.Result = res
+	return ec.marshalOString2ᚖstring(ctx, field.Selections, res)
+}
+func (ec *executionContext) fieldContext_Screenshot_thumbnailUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Screenshot", field, true, true, "String")
+}
+
+func (ec *executionContext) _Screenshot_createdAt(ctx context.Context, field graphql.CollectedField, obj *store.Screenshot) (ret graphql.Marshaler) {
+	if !lists.Intercepted(ec.OperationContext) {
+		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Screenshot_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Screenshot_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Screenshot", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Screenshot_processedAt(ctx context.Context, field graphql.CollectedField, obj *store.Screenshot) (ret graphql.Marshaler) {
+	if !lists.Intercepted(ec.OperationContext) {
+		return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, obj.ProcessedAt)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Screenshot_processedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProcessedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Screenshot_processedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Screenshot", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ScreenshotConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ScreenshotConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScreenshotConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ScreenshotEdge) graphql.Marshaler {
+			return ec.marshalNScreenshotEdge2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐScreenshotEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScreenshotConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ScreenshotConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ScreenshotEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ScreenshotConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.ScreenshotConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScreenshotConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*store.Screenshot) graphql.Marshaler {
+			return ec.marshalNScreenshot2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐScreenshotᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScreenshotConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ScreenshotConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Screenshot(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ScreenshotConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ScreenshotConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScreenshotConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScreenshotConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ScreenshotConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ScreenshotConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.ScreenshotConnection) (ret graphql.Marshaler) {
+	if lists.Intercepted(ec.OperationContext) {
+		return graphql.ResolveField(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_ScreenshotConnection_totalCount(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return ec.Resolvers.ScreenshotConnection().TotalCount(ctx, obj)
+			},
+			nil,
+			func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+				return ec.marshalNInt2int(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	fc, err := ec.fieldContext_ScreenshotConnection_totalCount(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	res, err := ec.Resolvers.ScreenshotConnection().TotalCount(ctx, obj)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
+	}
+	fc.Result = res
+	return ec.marshalNInt2int(ctx, field.Selections, res)
+}
+func (ec *executionContext) fieldContext_ScreenshotConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScreenshotConnection", field, true, true, "Int")
+}
+
+func (ec *executionContext) _ScreenshotEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ScreenshotEdge) (ret graphql.Marshaler) {
+	if !lists.Intercepted(ec.OperationContext) {
+		return ec.marshalNString2string(ctx, field.Selections, obj.Cursor)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScreenshotEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScreenshotEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScreenshotEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _ScreenshotEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ScreenshotEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScreenshotEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *store.Screenshot) graphql.Marshaler {
+			return ec.marshalNScreenshot2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐScreenshot(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScreenshotEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ScreenshotEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Screenshot(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ScreenshotSettings_blur(ctx context.Context, field graphql.CollectedField, obj *store.ScreenshotSettings) (ret graphql.Marshaler) {
+	if !lists.Intercepted(ec.OperationContext) {
+		return ec.marshalNBoolean2bool(ctx, field.Selections, obj.Blur)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScreenshotSettings_blur(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Blur, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScreenshotSettings_blur(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScreenshotSettings", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ScreenshotSizes_original(ctx context.Context, field graphql.CollectedField, obj *store.ScreenshotSizes) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScreenshotSizes_original(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Original, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScreenshotSizes_original(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScreenshotSizes", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ScreenshotSizes_image(ctx context.Context, field graphql.CollectedField, obj *store.ScreenshotSizes) (ret graphql.Marshaler) {
+	if !lists.Intercepted(ec.OperationContext) {
+		return ec.marshalOInt2ᚖint(ctx, field.Selections, obj.Image)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScreenshotSizes_image(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Image, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ScreenshotSizes_image(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScreenshotSizes", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ScreenshotSizes_thumbnail(ctx context.Context, field graphql.CollectedField, obj *store.ScreenshotSizes) (ret graphql.Marshaler) {
+	if !lists.Intercepted(ec.OperationContext) {
+		return ec.marshalOInt2ᚖint(ctx, field.Selections, obj.Thumbnail)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScreenshotSizes_thumbnail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Thumbnail, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ScreenshotSizes_thumbnail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScreenshotSizes", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Subscription_screenshotStatusChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_screenshotStatusChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().ScreenshotStatusChanged(ctx, fc.Args["screenshotId"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.AnyRole == nil {
+					var zeroVal *store.Screenshot
+					return zeroVal, errors.New("directive anyRole is not implemented")
+				}
+				return ec.Directives.AnyRole(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *store.Screenshot) graphql.Marshaler {
+			return ec.marshalNScreenshot2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐScreenshot(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_screenshotStatusChanged(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Screenshot(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_screenshotStatusChanged_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_screenshotEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_screenshotEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().ScreenshotEvents(ctx, fc.Args["employeeId"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.AnyRole == nil {
+					var zeroVal *store.Screenshot
+					return zeroVal, errors.New("directive anyRole is not implemented")
+				}
+				return ec.Directives.AnyRole(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *store.Screenshot) graphql.Marshaler {
+			return ec.marshalNScreenshot2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐScreenshot(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_screenshotEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Screenshot(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_screenshotEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Task_id(ctx context.Context, field graphql.CollectedField, obj *store.Task) (ret graphql.Marshaler) {
@@ -7348,6 +9278,50 @@ func (ec *executionContext) _TimeEntry_updatedAt(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_TimeEntry_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("TimeEntry", field, false, false, "Time")
+}
+
+func (ec *executionContext) _TimeEntry_screenshots(ctx context.Context, field graphql.CollectedField, obj *store.TimeEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TimeEntry_screenshots(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.TimeEntry().Screenshots(ctx, obj, fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*store.Screenshot) graphql.Marshaler {
+			return ec.marshalNScreenshot2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐScreenshotᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TimeEntry_screenshots(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TimeEntry",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Screenshot(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_TimeEntry_screenshots_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _TimeEntryConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.TimeEntryConnection) (ret graphql.Marshaler) {
@@ -9576,6 +11550,111 @@ func UnmarshalProjectFilter(ctx context.Context, raw any) (model.ProjectFilter, 
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputScreenshotByIDsInput(ctx context.Context, obj any) (model.ScreenshotByIDsInput, error) {
+	var it model.ScreenshotByIDsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"ID"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "ID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ID"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalScreenshotByIDsInput unmarshals raw into the ScreenshotByIDsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalScreenshotByIDsInput(ctx context.Context, raw any) (model.ScreenshotByIDsInput, error) {
+	var out model.ScreenshotByIDsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ScreenshotByIDsInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputScreenshotFilter(ctx context.Context, obj any) (model.ScreenshotFilter, error) {
+	var it model.ScreenshotFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"employeeId", "from", "to", "status"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "employeeId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("employeeId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EmployeeID = data
+		case "from":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("from"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.From = data
+		case "to":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("to"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.To = data
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalOScreenshotStatus2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalScreenshotFilter unmarshals raw into the ScreenshotFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalScreenshotFilter(ctx context.Context, raw any) (model.ScreenshotFilter, error) {
+	var out model.ScreenshotFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ScreenshotFilter", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputStartTimerInput(ctx context.Context, obj any) (model.StartTimerInput, error) {
 	var it model.StartTimerInput
 	if obj == nil {
@@ -10350,6 +12429,13 @@ func (ec *executionContext) __Entity(ctx context.Context, sel ast.SelectionSet, 
 			return graphql.Null
 		}
 		return ec._Task(ctx, sel, obj)
+	case store.Screenshot:
+		return ec._Screenshot(ctx, sel, &obj)
+	case *store.Screenshot:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Screenshot(ctx, sel, obj)
 	case store.Project:
 		return ec._Project(ctx, sel, &obj)
 	case *store.Project:
@@ -10778,6 +12864,12 @@ func (ec *executionContext) _Entity(ctx context.Context, sel ast.SelectionSet) g
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Entity_findManyProjectByIDs(ctx, field)
 				})
+		case "findManyScreenshotByIDs":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Entity_findManyScreenshotByIDs(ctx, field)
+				})
 		case "findManyTaskByIDs":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, false,
@@ -10878,6 +12970,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "removeProjectMember":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_removeProjectMember(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "uploadScreenshot":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_uploadScreenshot(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setScreenshotBlur":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setScreenshotBlur(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -11232,6 +13338,24 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_rateLimit(ctx, field)
 				})
+		case "screenshot":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_screenshot(ctx, field)
+				})
+		case "screenshots":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_screenshots(ctx, field)
+				})
+		case "screenshotSettings":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_screenshotSettings(ctx, field)
+				})
 		case "task":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, false,
@@ -11333,6 +13457,295 @@ func (ec *executionContext) _RateLimit(ctx context.Context, sel ast.SelectionSet
 	}
 
 	return lists.Object(fields, out.Values)
+}
+
+var screenshotImplementors = []string{"Screenshot", "_Entity"}
+
+func (ec *executionContext) _Screenshot(ctx context.Context, sel ast.SelectionSet, obj *store.Screenshot) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, screenshotImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	var pending lists.Fields
+	deferred := lists.DeferredGroup(ctx, fields)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Screenshot")
+		case "id":
+			out.Values[i] = ec._Screenshot_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "employee":
+			pending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Screenshot_employee(ctx, field, obj)
+				})
+		case "timeEntry":
+			pending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Screenshot_timeEntry(ctx, field, obj)
+				})
+		case "capturedAt":
+			out.Values[i] = ec._Screenshot_capturedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._Screenshot_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "failureReason":
+			out.Values[i] = ec._Screenshot_failureReason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "width":
+			out.Values[i] = ec._Screenshot_width(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "height":
+			out.Values[i] = ec._Screenshot_height(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "sizes":
+			out.Values[i] = ec._Screenshot_sizes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "blurred":
+			out.Values[i] = ec._Screenshot_blurred(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "url":
+			pending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Screenshot_url(ctx, field, obj)
+				})
+		case "thumbnailUrl":
+			pending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Screenshot_thumbnailUrl(ctx, field, obj)
+				})
+		case "createdAt":
+			out.Values[i] = ec._Screenshot_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "processedAt":
+			out.Values[i] = ec._Screenshot_processedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	pending.Dispatch(ctx, out)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return lists.Object(fields, out.Values)
+}
+
+var screenshotConnectionImplementors = []string{"ScreenshotConnection"}
+
+func (ec *executionContext) _ScreenshotConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ScreenshotConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, screenshotConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	var pending lists.Fields
+	deferred := lists.DeferredGroup(ctx, fields)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ScreenshotConnection")
+		case "edges":
+			out.Values[i] = ec._ScreenshotConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "nodes":
+			out.Values[i] = ec._ScreenshotConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ScreenshotConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "totalCount":
+			pending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ScreenshotConnection_totalCount(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	pending.Dispatch(ctx, out)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return lists.Object(fields, out.Values)
+}
+
+var screenshotEdgeImplementors = []string{"ScreenshotEdge"}
+
+func (ec *executionContext) _ScreenshotEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ScreenshotEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, screenshotEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := lists.DeferredGroup(ctx, fields)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ScreenshotEdge")
+		case "cursor":
+			out.Values[i] = ec._ScreenshotEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._ScreenshotEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return lists.Object(fields, out.Values)
+}
+
+var screenshotSettingsImplementors = []string{"ScreenshotSettings"}
+
+func (ec *executionContext) _ScreenshotSettings(ctx context.Context, sel ast.SelectionSet, obj *store.ScreenshotSettings) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, screenshotSettingsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := lists.DeferredGroup(ctx, fields)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ScreenshotSettings")
+		case "blur":
+			out.Values[i] = ec._ScreenshotSettings_blur(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return lists.Object(fields, out.Values)
+}
+
+var screenshotSizesImplementors = []string{"ScreenshotSizes"}
+
+func (ec *executionContext) _ScreenshotSizes(ctx context.Context, sel ast.SelectionSet, obj *store.ScreenshotSizes) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, screenshotSizesImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := lists.DeferredGroup(ctx, fields)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ScreenshotSizes")
+		case "original":
+			out.Values[i] = ec._ScreenshotSizes_original(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "image":
+			out.Values[i] = ec._ScreenshotSizes_image(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "thumbnail":
+			out.Values[i] = ec._ScreenshotSizes_thumbnail(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return lists.Object(fields, out.Values)
+}
+
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "screenshotStatusChanged":
+		return ec._Subscription_screenshotStatusChanged(ctx, fields[0])
+	case "screenshotEvents":
+		return ec._Subscription_screenshotEvents(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
 }
 
 var taskImplementors = []string{"Task", "_Entity"}
@@ -11497,6 +13910,12 @@ func (ec *executionContext) _TimeEntry(ctx context.Context, sel ast.SelectionSet
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "screenshots":
+			pending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._TimeEntry_screenshots(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -12380,6 +14799,106 @@ func (ec *executionContext) marshalNRole2string(ctx context.Context, sel ast.Sel
 	return res
 }
 
+func (ec *executionContext) marshalNScreenshot2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐScreenshotᚄ(ctx context.Context, sel ast.SelectionSet, v []*store.Screenshot) graphql.Marshaler {
+	ret := lists.Marshal(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNScreenshot2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐScreenshot(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNScreenshot2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐScreenshot(ctx context.Context, sel ast.SelectionSet, v *store.Screenshot) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Screenshot!")
+		return graphql.Null
+	}
+	return ec._Screenshot(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNScreenshotByIDsInput2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐScreenshotByIDsInput(ctx context.Context, v any) ([]*model.ScreenshotByIDsInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.ScreenshotByIDsInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalOScreenshotByIDsInput2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐScreenshotByIDsInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNScreenshotConnection2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐScreenshotConnection(ctx context.Context, sel ast.SelectionSet, v *model.ScreenshotConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ScreenshotConnection!")
+		return graphql.Null
+	}
+	return ec._ScreenshotConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNScreenshotEdge2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐScreenshotEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ScreenshotEdge) graphql.Marshaler {
+	ret := lists.Marshal(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNScreenshotEdge2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐScreenshotEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNScreenshotEdge2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐScreenshotEdge(ctx context.Context, sel ast.SelectionSet, v *model.ScreenshotEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ScreenshotEdge!")
+		return graphql.Null
+	}
+	return ec._ScreenshotEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNScreenshotSettings2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐScreenshotSettings(ctx context.Context, sel ast.SelectionSet, v *store.ScreenshotSettings) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ScreenshotSettings!")
+		return graphql.Null
+	}
+	return ec._ScreenshotSettings(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNScreenshotSizes2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐScreenshotSizes(ctx context.Context, sel ast.SelectionSet, v *store.ScreenshotSizes) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ScreenshotSizes!")
+		return graphql.Null
+	}
+	return ec._ScreenshotSizes(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNScreenshotStatus2string(ctx context.Context, v any) (string, error) {
+	res, err := graphql.UnmarshalString(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNScreenshotStatus2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ScreenshotStatus!")
+	}
+	return res
+}
+
 func (ec *executionContext) unmarshalNStartTimerInput2githubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐStartTimerInput(ctx context.Context, v any) (model.StartTimerInput, error) {
 	res, err := ec.unmarshalInputStartTimerInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -12567,6 +15086,20 @@ func (ec *executionContext) unmarshalNUpdateTaskInput2githubᚗcomᚋworkingtrac
 func (ec *executionContext) unmarshalNUpdateTimeEntryInput2githubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐUpdateTimeEntryInput(ctx context.Context, v any) (model.UpdateTimeEntryInput, error) {
 	res, err := ec.unmarshalInputUpdateTimeEntryInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, v any) (graphql.Upload, error) {
+	res, err := graphql.UnmarshalUpload(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, sel ast.SelectionSet, v graphql.Upload) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalUpload(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Upload!")
+	}
+	return res
 }
 
 func (ec *executionContext) unmarshalN_Any2map(ctx context.Context, v any) (map[string]any, error) {
@@ -13173,6 +15706,60 @@ func (ec *executionContext) unmarshalORole2ᚖstring(ctx context.Context, v any)
 }
 
 func (ec *executionContext) marshalORole2ᚖstring(ctx context.Context, sel ast.SelectionSet, v *string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(*v)
+	return res
+}
+
+func (ec *executionContext) marshalOScreenshot2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐScreenshot(ctx context.Context, sel ast.SelectionSet, v []*store.Screenshot) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := lists.Marshal(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOScreenshot2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐScreenshot(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOScreenshot2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐScreenshot(ctx context.Context, sel ast.SelectionSet, v *store.Screenshot) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Screenshot(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOScreenshotByIDsInput2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐScreenshotByIDsInput(ctx context.Context, v any) (*model.ScreenshotByIDsInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputScreenshotByIDsInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOScreenshotFilter2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐScreenshotFilter(ctx context.Context, v any) (*model.ScreenshotFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputScreenshotFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOScreenshotStatus2ᚖstring(ctx context.Context, v any) (*string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalString(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOScreenshotStatus2ᚖstring(ctx context.Context, sel ast.SelectionSet, v *string) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}

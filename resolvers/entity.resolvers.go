@@ -7,6 +7,7 @@ package resolvers
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/graph/model"
@@ -19,6 +20,10 @@ func (r *entityResolver) FindManyEmployeeByIDs(ctx context.Context, reps []*mode
 
 func (r *entityResolver) FindManyProjectByIDs(ctx context.Context, reps []*model.ProjectByIDsInput) ([]*store.Project, error) {
 	return loadEntities(ctx, reps, func(r *model.ProjectByIDsInput) string { return r.ID }, projectLoader)
+}
+
+func (r *entityResolver) FindManyScreenshotByIDs(ctx context.Context, reps []*model.ScreenshotByIDsInput) ([]*store.Screenshot, error) {
+	panic(fmt.Errorf("not implemented: FindManyScreenshotByIDs - findManyScreenshotByIDs"))
 }
 
 func (r *entityResolver) FindManyTaskByIDs(ctx context.Context, reps []*model.TaskByIDsInput) ([]*store.Task, error) {

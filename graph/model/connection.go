@@ -35,3 +35,11 @@ type TimeEntryConnection struct {
 	PageInfo  *PageInfo
 	CountFunc CountFunc
 }
+
+// ScreenshotConnection is a page of screenshots.
+type ScreenshotConnection struct {
+	Edges     []*ScreenshotEdge
+	Nodes     []*store.Screenshot
+	PageInfo  *PageInfo
+	CountFunc CountFunc
+}

@@ -123,6 +123,23 @@ type ProjectFilter struct {
 type Query struct {
 }
 
+type ScreenshotByIDsInput struct {
+	ID string `json:"ID"`
+}
+
+type ScreenshotEdge struct {
+	Cursor string            `json:"cursor"`
+	Node   *store.Screenshot `json:"node"`
+}
+
+// Screenshots captured in [from, to).
+type ScreenshotFilter struct {
+	EmployeeID *string    `json:"employeeId,omitempty"`
+	From       *time.Time `json:"from,omitempty"`
+	To         *time.Time `json:"to,omitempty"`
+	Status     *string    `json:"status,omitempty"`
+}
+
 type StartTimerInput struct {
 	// Defaults to the caller.
 	EmployeeID  *string `json:"employeeId,omitempty"`
@@ -130,6 +147,9 @@ type StartTimerInput struct {
 	TaskID      *string `json:"taskId,omitempty"`
 	Description *string `json:"description,omitempty"`
 	Billable    *bool   `json:"billable,omitempty"`
+}
+
+type Subscription struct {
 }
 
 type TaskByIDsInput struct {
