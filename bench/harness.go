@@ -175,7 +175,7 @@ func Setup(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Env, err er
 	}
 	e.server = httptest.NewServer(httpapi.NewHandler(httpapi.Opts{
 		GraphQL: graph.ServerOpts{
-			Resolvers: resolvers.New(e.store),
+			Resolvers: resolvers.New(e.store, resolvers.Deps{}),
 			Reader:    e.store,
 			Org:       e.store,
 			Loaders:   loaders.Opts{Quiet: cfg.Server.LoaderWait},

@@ -40,10 +40,15 @@ type Store interface {
 	RevokeAPIKey(ctx context.Context, scope store.Scope, id uuid.UUID) (*store.APIKey, error)
 }
 
+// Deps are what the resolvers need besides the store; a nil field turns its feature off (the
+// field's resolvers then fail with an internal error or return null, as each documents).
+type Deps struct{}
+
 // Resolver is the root of all resolvers.
 type Resolver struct {
 	store Store
+	deps  Deps
 }
 
 // New returns the resolver root.
-func New(s Store) *Resolver { return &Resolver{store: s} }
+func New(s Store, d Deps) *Resolver { return &Resolver{store: s, deps: d} }

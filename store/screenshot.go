@@ -1,9 +1,11 @@
 package store
 
 import (
+	"context"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/uptrace/bun"
 )
 
@@ -66,4 +68,26 @@ func (s *Screenshot) Finished() bool {
 // ScreenshotSettings are a tenant's screenshot privacy settings (GraphQL ScreenshotSettings).
 type ScreenshotSettings struct {
 	Blur bool
+}
+
+const screenshotColumns = `s.tenant_id, s.id, s.employee_id, s.time_entry_id, s.captured_at, s.status,
+	s.original_key, s.original_bytes, s.original_format, s.blob_key, s.thumbnail_key, s.image_bytes,
+	s.thumbnail_bytes, s.width, s.height, s.blurred, s.failure, s.created_at, s.updated_at, s.processed_at`
+
+func scanScreenshot(row pgx.Row) (*Screenshot, error) {
+	var s Screenshot
+	err := row.Scan(&s.TenantID, &s.ID, &s.EmployeeID, &s.TimeEntryID, &s.CapturedAt, &s.Status,
+		&s.OriginalKey, &s.OriginalBytes, &s.OriginalFormat, &s.BlobKey, &s.ThumbnailKey, &s.ImageBytes,
+		&s.ThumbnailBytes, &s.Width, &s.Height, &s.Blurred, &s.FailureReason, &s.CreatedAt, &s.UpdatedAt, &s.ProcessedAt)
+	return &s, err
+}
+
+// ScreenshotsByIDs returns the scope's screenshots among ids, in any order: those of employees
+// out of the scope's reach read as absent, as their time entries do. Without captured_at every
+// partition's primary key index is probed once per id.
+func (s *Store) ScreenshotsByIDs(ctx context.Context, scope Scope, ids []uuid.UUID) ([]*Screenshot, error) {
+	return collect(scope.bind(ctx), s.pool, "screenshots by ids",
+		`SELECT `+screenshotColumns+` FROM screenshots s WHERE s.tenant_id = $1 AND s.id = ANY($2)
+			AND ($3::uuid[] IS NULL OR s.employee_id = ANY($3))`,
+		[]any{scope.TenantID, ids, scope.Visible}, scanScreenshot)
 }

@@ -150,7 +150,7 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 	metrics.NewWebsockets(registry, sockets.Active)
 	handler := httpapi.NewHandler(httpapi.Opts{
 		GraphQL: graph.ServerOpts{
-			Resolvers:      resolvers.New(s),
+			Resolvers:      resolvers.New(s, resolvers.Deps{}),
 			Reader:         s,
 			Org:            s,
 			Loaders:        loaders.Opts{Quiet: e.cfg.LoaderWait, ObserveBatch: metrics.NewLoaders(registry).ObserveBatch},

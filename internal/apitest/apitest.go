@@ -133,7 +133,7 @@ func New(t testing.TB, opts Opts) *Server {
 		APIKeyWellFormed: store.APIKeyWellFormed, Accounts: auth.NewAccounts(s, auth.AccountsOpts{TTL: opts.AccountTTL})}
 	serverOpts := httpapi.Opts{
 		GraphQL: graph.ServerOpts{
-			Resolvers:  resolvers.New(s),
+			Resolvers:  resolvers.New(s, resolvers.Deps{}),
 			Reader:     s,
 			Org:        s,
 			Loaders:    loaderOpts,
