@@ -36,6 +36,9 @@ type Reader interface {
 	EmployeesWithRefsByIDs(ctx context.Context, scope store.Scope, ids []uuid.UUID) ([]store.EmployeeRefs, error)
 	ListTimeEntries(ctx context.Context, scope store.Scope, params store.ListTimeEntriesParams, page store.PageParams) (store.Page[*store.TimeEntry], error)
 	ListTimeEntriesWithRefs(ctx context.Context, scope store.Scope, params store.ListTimeEntriesParams, page store.PageParams) (store.Page[store.TimeEntryRefs], error)
+	ScreenshotsByIDs(ctx context.Context, scope store.Scope, ids []uuid.UUID) ([]*store.Screenshot, error)
+	ScreenshotsByTimeEntryIDs(ctx context.Context, scope store.Scope, entryIDs []uuid.UUID, limit int) ([]*store.Screenshot, error)
+	ListScreenshots(ctx context.Context, scope store.Scope, params store.ListScreenshotsParams, page store.PageParams) (store.Page[*store.Screenshot], error)
 }
 
 // Opts tunes batching.
@@ -64,7 +67,8 @@ type Opts struct {
 // batch metrics' loader label and of batch spans' names.
 func LoaderNames() []string {
 	return []string{"employee", "department", "project", "task", "time_entry", "projects_of_employee",
-		"members_of_project", "tasks_of_project", "dependencies_of_task", "tracked_seconds", "latest_entries_of_employee"}
+		"members_of_project", "tasks_of_project", "dependencies_of_task", "tracked_seconds", "latest_entries_of_employee",
+		"screenshot", "screenshots_of_time_entry"}
 }
 
 // Defaults: long enough for the goroutines of a list to reach their Load, short next to a
@@ -105,6 +109,8 @@ type Loaders struct {
 	dependenciesOfTask      lazy[*Loader[ChildrenKey, []*store.Task]]
 	trackedSeconds          lazy[*Loader[uuid.UUID, int64]]
 	latestEntriesOfEmployee lazy[*Loader[LatestEntriesKey, []*store.TimeEntry]]
+	screenshot              lazy[*Loader[uuid.UUID, *store.Screenshot]]
+	screenshotsOfTimeEntry  lazy[*Loader[ChildrenKey, []*store.Screenshot]]
 }
 
 // lazy builds a value once, on first use, safely from concurrent resolvers.

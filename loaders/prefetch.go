@@ -276,6 +276,9 @@ func (l *Loaders) prefetchTimeEntries(ctx context.Context, rows []*store.TimeEnt
 		when(sel.has("task"), func(ctx context.Context) error {
 			return l.Task().LoadMany(ctx, ids(rows, func(t *store.TimeEntry) *uuid.UUID { return t.TaskID }))
 		}),
+		when(sel.has("screenshots"), func(ctx context.Context) error {
+			return l.prefetchEntryScreenshots(ctx, rows, sel["screenshots"])
+		}),
 	)
 }
 
@@ -355,7 +358,7 @@ func ids[T any](rows []T, id func(T) *uuid.UUID) []uuid.UUID {
 // makes the entries full rows.
 var summaryFields = map[string]bool{
 	"__typename": true, "id": true, "startTime": true, "endTime": true, "durationSeconds": true, "running": true,
-	"billable": true, "employee": true, "project": true, "task": true,
+	"billable": true, "employee": true, "project": true, "task": true, "screenshots": true,
 }
 
 // summaryAnswers reports whether set, selected on TimeEntry values, reads only fields an entry's

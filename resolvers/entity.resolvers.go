@@ -7,7 +7,6 @@ package resolvers
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/graph/model"
@@ -23,7 +22,7 @@ func (r *entityResolver) FindManyProjectByIDs(ctx context.Context, reps []*model
 }
 
 func (r *entityResolver) FindManyScreenshotByIDs(ctx context.Context, reps []*model.ScreenshotByIDsInput) ([]*store.Screenshot, error) {
-	panic(fmt.Errorf("not implemented: FindManyScreenshotByIDs - findManyScreenshotByIDs"))
+	return loadEntities(ctx, reps, func(r *model.ScreenshotByIDsInput) string { return r.ID }, screenshotLoader)
 }
 
 func (r *entityResolver) FindManyTaskByIDs(ctx context.Context, reps []*model.TaskByIDsInput) ([]*store.Task, error) {

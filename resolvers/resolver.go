@@ -38,11 +38,25 @@ type Store interface {
 	CreateAPIKey(ctx context.Context, scope store.Scope, p store.APIKeyParams) (*store.APIKey, string, error)
 	APIKeys(ctx context.Context, scope store.Scope) ([]*store.APIKey, error)
 	RevokeAPIKey(ctx context.Context, scope store.Scope, id uuid.UUID) (*store.APIKey, error)
+
+	CountScreenshots(ctx context.Context, scope store.Scope, params store.ListScreenshotsParams) (int, error)
+	ScreenshotSettings(ctx context.Context, scope store.Scope) (*store.ScreenshotSettings, error)
+	SetScreenshotBlur(ctx context.Context, scope store.Scope, enabled bool) (*store.ScreenshotSettings, error)
 }
 
 // Deps are what the resolvers need besides the store; a nil field turns its feature off (the
 // field's resolvers then fail with an internal error or return null, as each documents).
-type Deps struct{}
+type Deps struct {
+	// BlobURLs signs the URLs of processed screenshots (Screenshot.url, thumbnailUrl); nil
+	// leaves them null.
+	BlobURLs BlobURLs
+}
+
+// BlobURLs signs short-lived URLs of stored blobs.
+type BlobURLs interface {
+	// SignURL returns a URL through which a client may GET the blob at key for a few minutes.
+	SignURL(ctx context.Context, key string) (string, error)
+}
 
 // Resolver is the root of all resolvers.
 type Resolver struct {

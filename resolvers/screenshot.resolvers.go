@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+
 	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/graph/model"
+	"github.com/workingtracker/api/loaders"
 	"github.com/workingtracker/api/store"
 )
 
@@ -21,39 +23,76 @@ func (r *mutationResolver) UploadScreenshot(ctx context.Context, file graphql.Up
 }
 
 func (r *mutationResolver) SetScreenshotBlur(ctx context.Context, enabled bool) (*store.ScreenshotSettings, error) {
-	panic(fmt.Errorf("not implemented: SetScreenshotBlur - setScreenshotBlur"))
+	s, err := scope(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.store.SetScreenshotBlur(ctx, s, enabled)
 }
 
 func (r *queryResolver) Screenshot(ctx context.Context, id string) (*store.Screenshot, error) {
-	panic(fmt.Errorf("not implemented: Screenshot - screenshot"))
+	return load(ctx, id, loaders.ScreenshotByID)
 }
 
 func (r *queryResolver) Screenshots(ctx context.Context, filter *model.ScreenshotFilter, first *int, after *string) (*model.ScreenshotConnection, error) {
-	panic(fmt.Errorf("not implemented: Screenshots - screenshots"))
+	s, err := scope(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var params store.ListScreenshotsParams
+	if filter != nil {
+		if params.EmployeeID, err = parseOptionalID("employeeId", filter.EmployeeID); err != nil {
+			return nil, err
+		}
+		if filter.From != nil {
+			params.Range.From = *filter.From
+		}
+		if filter.To != nil {
+			params.Range.To = *filter.To
+		}
+		params.Status = filter.Status
+	}
+	page, err := loaders.ScreenshotPage(ctx, params, pageParams(ctx, first, after))
+	if err != nil {
+		return nil, err
+	}
+	conn := &model.ScreenshotConnection{
+		Nodes:     page.Rows,
+		CountFunc: func(ctx context.Context) (int, error) { return r.store.CountScreenshots(ctx, s, params) },
+	}
+	conn.Edges, conn.PageInfo = connectionParts(ctx, "ScreenshotConnection", page.Rows, page.HasNextPage, store.ScreenshotCursor,
+		func(cursor string, shot *store.Screenshot) *model.ScreenshotEdge {
+			return &model.ScreenshotEdge{Cursor: cursor, Node: shot}
+		})
+	return conn, nil
 }
 
 func (r *queryResolver) ScreenshotSettings(ctx context.Context) (*store.ScreenshotSettings, error) {
-	panic(fmt.Errorf("not implemented: ScreenshotSettings - screenshotSettings"))
+	s, err := scope(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.store.ScreenshotSettings(ctx, s)
 }
 
 func (r *screenshotResolver) Employee(ctx context.Context, obj *store.Screenshot) (*store.Employee, error) {
-	panic(fmt.Errorf("not implemented: Employee - employee"))
+	return loadRef(ctx, &obj.EmployeeID, employeeLoader)
 }
 
 func (r *screenshotResolver) TimeEntry(ctx context.Context, obj *store.Screenshot) (*store.TimeEntry, error) {
-	panic(fmt.Errorf("not implemented: TimeEntry - timeEntry"))
+	return loadRef(ctx, obj.TimeEntryID, timeEntryLoader)
 }
 
 func (r *screenshotResolver) URL(ctx context.Context, obj *store.Screenshot) (*string, error) {
-	panic(fmt.Errorf("not implemented: URL - url"))
+	return r.blobURL(ctx, obj, obj.BlobKey)
 }
 
 func (r *screenshotResolver) ThumbnailURL(ctx context.Context, obj *store.Screenshot) (*string, error) {
-	panic(fmt.Errorf("not implemented: ThumbnailURL - thumbnailUrl"))
+	return r.blobURL(ctx, obj, obj.ThumbnailKey)
 }
 
 func (r *screenshotConnectionResolver) TotalCount(ctx context.Context, obj *model.ScreenshotConnection) (int, error) {
-	panic(fmt.Errorf("not implemented: TotalCount - totalCount"))
+	return obj.CountFunc(ctx)
 }
 
 func (r *subscriptionResolver) ScreenshotStatusChanged(ctx context.Context, screenshotID string) (<-chan *store.Screenshot, error) {
@@ -65,7 +104,15 @@ func (r *subscriptionResolver) ScreenshotEvents(ctx context.Context, employeeID 
 }
 
 func (r *timeEntryResolver) Screenshots(ctx context.Context, obj *store.TimeEntry, first *int) ([]*store.Screenshot, error) {
-	panic(fmt.Errorf("not implemented: Screenshots - screenshots"))
+	l, err := loaders.For(ctx)
+	if err != nil {
+		return nil, err
+	}
+	limit, err := childLimit(ctx, first)
+	if err != nil {
+		return nil, err
+	}
+	return l.ScreenshotsOfTimeEntry().Get(ctx, loaders.Children(obj.ID, limit))
 }
 
 func (r *Resolver) Screenshot() graph.ScreenshotResolver { return &screenshotResolver{r} }

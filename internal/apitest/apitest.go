@@ -83,6 +83,8 @@ type Opts struct {
 	// statements); FieldSpans adds GraphQL field spans.
 	TracerProvider trace.TracerProvider
 	FieldSpans     bool
+	// BlobURLs signs screenshot URLs (default: none, and the URLs read as null).
+	BlobURLs resolvers.BlobURLs
 }
 
 // New starts a server; everything stops when the test ends.
@@ -133,7 +135,7 @@ func New(t testing.TB, opts Opts) *Server {
 		APIKeyWellFormed: store.APIKeyWellFormed, Accounts: auth.NewAccounts(s, auth.AccountsOpts{TTL: opts.AccountTTL})}
 	serverOpts := httpapi.Opts{
 		GraphQL: graph.ServerOpts{
-			Resolvers:  resolvers.New(s, resolvers.Deps{}),
+			Resolvers:  resolvers.New(s, resolvers.Deps{BlobURLs: opts.BlobURLs}),
 			Reader:     s,
 			Org:        s,
 			Loaders:    loaderOpts,
