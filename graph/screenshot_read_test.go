@@ -330,15 +330,16 @@ func TestScreenshotFiltersAndPages(t *testing.T) {
 			}
 		}
 	}
-	list := func(filter map[string]any, first int, after *string) page {
+	listAs := func(token string, filter map[string]any, first int, after *string) page {
 		t.Helper()
 		var got page
-		o.srv.MustData(hr, `query($f: ScreenshotFilter, $first: Int, $after: String) {
+		o.srv.MustData(token, `query($f: ScreenshotFilter, $first: Int, $after: String) {
 			screenshots(filter: $f, first: $first, after: $after) {
 				totalCount nodes { id capturedAt status } edges { cursor } pageInfo { hasNextPage endCursor } } }`,
 			map[string]any{"f": filter, "first": first, "after": after}, &got)
 		return got
 	}
+	list := func(filter map[string]any, first int, after *string) page { return listAs(hr, filter, first, after) }
 	nodeIDs := func(p page) []string {
 		var out []string
 		for _, n := range p.Screenshots.Nodes {
@@ -346,30 +347,37 @@ func TestScreenshotFiltersAndPages(t *testing.T) {
 		}
 		return out
 	}
-	t.Run("NewestFirstAcrossPages", func(t *testing.T) {
-		var all []string
-		var last time.Time
-		var after *string
-		for pages := 0; ; pages++ {
-			require.Less(t, pages, 10)
-			p := list(nil, 3, after)
-			require.Equal(t, 9, p.Screenshots.TotalCount)
-			for i, n := range p.Screenshots.Nodes {
-				if !last.IsZero() {
-					require.False(t, n.CapturedAt.After(last), "newest capture first")
+	// HR reads the tenant's in one index order; a manager reads each person in reach (the
+	// manager and the worker) through their own, merged; the worker alone their own.
+	for role, want := range map[string][]string{
+		"HR":       shotIDs(o.workerShots, o.otherShots, []uuid.UUID{o.managerShot}),
+		"MANAGER":  shotIDs(o.workerShots, []uuid.UUID{o.managerShot}),
+		"EMPLOYEE": shotIDs(o.workerShots),
+	} {
+		t.Run("NewestFirstAcrossPages/"+role, func(t *testing.T) {
+			var all []string
+			var last time.Time
+			var after *string
+			for pages := 0; ; pages++ {
+				require.Less(t, pages, 10)
+				p := listAs(o.tokens[role], nil, 2, after)
+				require.Equal(t, len(want), p.Screenshots.TotalCount)
+				for i, n := range p.Screenshots.Nodes {
+					if !last.IsZero() {
+						require.True(t, n.CapturedAt.Before(last), "newest capture first")
+					}
+					last = n.CapturedAt
+					require.NotEmpty(t, p.Screenshots.Edges[i].Cursor)
+					all = append(all, n.ID)
 				}
-				last = n.CapturedAt
-				require.NotEmpty(t, p.Screenshots.Edges[i].Cursor)
-				all = append(all, n.ID)
+				if !p.Screenshots.PageInfo.HasNextPage {
+					break
+				}
+				after = p.Screenshots.PageInfo.EndCursor
 			}
-			if !p.Screenshots.PageInfo.HasNextPage {
-				break
-			}
-			after = p.Screenshots.PageInfo.EndCursor
-		}
-		require.Len(t, all, 9)
-		require.Equal(t, shotIDs(o.workerShots, o.otherShots, []uuid.UUID{o.managerShot}), sortedStrings(all), "every screenshot once")
-	})
+			require.Equal(t, want, sortedStrings(all), "every screenshot once")
+		})
+	}
 	t.Run("ByEmployee", func(t *testing.T) {
 		p := list(map[string]any{"employeeId": o.other.ID}, 20, nil)
 		require.Equal(t, shotIDs(o.otherShots), sortedStrings(nodeIDs(p)))

@@ -36,31 +36,55 @@ func ScreenshotCursor(s *Screenshot) string {
 	return encodeCursor(screenshotCursor{s.CapturedAt, s.ID})
 }
 
-func (f ListScreenshotsParams) where(scope Scope) (*where, error) {
+// screenshotQuery is a filter's conditions on screenshots s, shaped for the index that serves it
+// (see migration 20261207000100): the tenant's screenshots by (tenant_id, captured_at DESC, id
+// DESC), one employee's by (tenant_id, employee_id, captured_at DESC, id DESC). A scope that
+// reaches several employees (a manager) reads each one's newest through that index, LATERAL,
+// and merges them: `employee_id = ANY(…)` cannot be read in capture order from either index, and
+// was a sort of everything the employees ever captured.
+type screenshotQuery struct {
+	w *where
+	// each, when set, are the employees read one by one (w does not name them).
+	each []uuid.UUID
+	// none: the scope reaches no employee the filter asks for.
+	none bool
+}
+
+func (f ListScreenshotsParams) query(scope Scope) (screenshotQuery, error) {
 	if !f.Range.From.IsZero() && !f.Range.To.IsZero() && !f.Range.To.After(f.Range.From) {
-		return nil, apperr.Invalid("to", "to must be after from")
+		return screenshotQuery{}, apperr.Invalid("to", "to must be after from")
 	}
 	if f.Status != nil && !slices.Contains(ScreenshotStatuses(), *f.Status) {
-		return nil, apperr.Invalid("status", "status must be one of %v", ScreenshotStatuses())
+		return screenshotQuery{}, apperr.Invalid("status", "status must be one of %v", ScreenshotStatuses())
 	}
-	w := &where{}
-	w.add("s.tenant_id = ?", scope.TenantID)
-	if scope.restricted() {
-		w.add("s.employee_id = ANY(?)", scope.Visible)
-	}
+	q := screenshotQuery{w: &where{}}
+	q.w.add("s.tenant_id = ?", scope.TenantID)
+	employees := scope.Visible // nil: every employee
 	if f.EmployeeID != nil {
-		w.add("s.employee_id = ?", *f.EmployeeID)
+		if !scope.visible(*f.EmployeeID) {
+			return screenshotQuery{none: true}, nil // out of reach reads as none
+		}
+		employees = []uuid.UUID{*f.EmployeeID}
+	}
+	switch {
+	case employees == nil:
+	case len(employees) == 0:
+		q.none = true
+	case len(employees) == 1:
+		q.w.add("s.employee_id = ?", employees[0])
+	default:
+		q.each = employees
 	}
 	if f.Status != nil {
-		w.add("s.status = ?", *f.Status)
+		q.w.add("s.status = ?", *f.Status)
 	}
 	if !f.Range.From.IsZero() {
-		w.add("s.captured_at >= ?", f.Range.From)
+		q.w.add("s.captured_at >= ?", f.Range.From)
 	}
 	if !f.Range.To.IsZero() {
-		w.add("s.captured_at < ?", f.Range.To)
+		q.w.add("s.captured_at < ?", f.Range.To)
 	}
-	return w, nil
+	return q, nil
 }
 
 var screenshotList = keysetList[*Screenshot, screenshotCursor]{
@@ -74,20 +98,65 @@ var screenshotList = keysetList[*Screenshot, screenshotCursor]{
 // ListScreenshots returns a page of the scope's screenshots matching filter, newest capture
 // first. Errors: BAD_USER_INPUT (to before from, an unknown status, a bad cursor or page size).
 func (s *Store) ListScreenshots(ctx context.Context, scope Scope, filter ListScreenshotsParams, page PageParams) (Page[*Screenshot], error) {
-	w, err := filter.where(scope)
+	q, err := filter.query(scope)
 	if err != nil {
 		return Page[*Screenshot]{}, err
 	}
-	return screenshotList.page(scope.bind(ctx), s.pool, w, page)
+	switch {
+	case q.none:
+		// Nothing to read; the page's arguments are checked all the same.
+		return Page[*Screenshot]{}, screenshotPageAfter(&where{}, page)
+	case q.each != nil:
+		return s.screenshotsOfEach(scope.bind(ctx), q, page)
+	}
+	return screenshotList.page(scope.bind(ctx), s.pool, q.w, page)
+}
+
+// screenshotPageAfter checks page and adds its cursor's condition to w.
+func screenshotPageAfter(w *where, page PageParams) error {
+	if err := page.validate(); err != nil {
+		return err
+	}
+	if page.After == "" {
+		return nil
+	}
+	var c screenshotCursor
+	if err := decodeCursor(page.After, &c); err != nil {
+		return err
+	}
+	cond, args := screenshotList.after(c)
+	w.add(cond, args...)
+	return nil
+}
+
+// screenshotsOfEach reads each employee's newest first+1 screenshots past the cursor, through
+// the employee index, and keeps the newest first+1 of them all.
+func (s *Store) screenshotsOfEach(ctx context.Context, q screenshotQuery, page PageParams) (Page[*Screenshot], error) {
+	if err := screenshotPageAfter(q.w, page); err != nil {
+		return Page[*Screenshot]{}, err
+	}
+	each := q.w.arg(q.each)
+	q.w.add("s.employee_id = k.employee_id")
+	limit := q.w.arg(page.First + 1)
+	rows, err := collect(ctx, s.pool, "screenshots of each employee",
+		`SELECT `+screenshotColumns+` FROM unnest(`+each+`::uuid[]) AS k(employee_id)
+		CROSS JOIN LATERAL (
+			SELECT * FROM screenshots s WHERE `+q.w.String()+`
+			ORDER BY s.captured_at DESC, s.id DESC LIMIT `+limit+`) s
+		ORDER BY s.captured_at DESC, s.id DESC LIMIT `+limit, q.w.args, scanScreenshot)
+	return trimPage(rows, page.First), err
 }
 
 // CountScreenshots counts the scope's screenshots matching filter.
 func (s *Store) CountScreenshots(ctx context.Context, scope Scope, filter ListScreenshotsParams) (int, error) {
-	w, err := filter.where(scope)
-	if err != nil {
+	q, err := filter.query(scope)
+	if err != nil || q.none {
 		return 0, err
 	}
-	return screenshotList.count(scope.bind(ctx), s.pool, w)
+	if q.each != nil {
+		q.w.add("s.employee_id = ANY(?)", q.each)
+	}
+	return screenshotList.count(scope.bind(ctx), s.pool, q.w)
 }
 
 // ScreenshotsByTimeEntryIDs returns, for each time entry, its latest `limit` screenshots, newest
