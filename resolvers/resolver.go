@@ -13,6 +13,8 @@ import (
 
 // Store is what the resolvers need of the store.
 type Store interface {
+	ScreenshotReader
+
 	ListEmployees(ctx context.Context, scope store.Scope, params store.ListEmployeesParams, page store.PageParams) (store.Page[*store.Employee], error)
 	CountEmployees(ctx context.Context, scope store.Scope, params store.ListEmployeesParams) (int, error)
 	CreateEmployee(ctx context.Context, scope store.Scope, p store.EmployeeParams) (*store.Employee, error)
@@ -42,12 +44,17 @@ type Store interface {
 
 // Deps are what the resolvers need besides the store; a nil field turns its feature off (the
 // field's resolvers then fail with an internal error or return null, as each documents).
-type Deps struct{}
+type Deps struct {
+	// Events carries screenshot status changes to the subscriptions (events.Bus); nil: the
+	// subscriptions fail with an internal error.
+	Events ScreenshotEvents
+}
 
 // Resolver is the root of all resolvers.
 type Resolver struct {
 	store Store
 	deps  Deps
+	reads sharedReads // subscriptions' re-reads of a screenshot, shared while in flight
 }
 
 // New returns the resolver root.
