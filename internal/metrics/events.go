@@ -44,7 +44,7 @@ func NewEvents(reg prometheus.Registerer) *Events {
 		}),
 		connected: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "workingtracker_events_pubsub_connected",
-			Help: "1 while the Redis subscription of screenshot events is up, 0 while it is down (absent without REDIS_URL).",
+			Help: "1 while the Redis subscription of screenshot events is up, 0 while it is down or without REDIS_URL.",
 		}),
 	}
 	e.published.WithLabelValues("ok")
