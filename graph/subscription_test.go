@@ -318,6 +318,29 @@ func TestSubscriptionOverSSE(t *testing.T) {
 	})
 }
 
+// doSSE sends a subscription over Server-Sent Events and returns its first response.
+func doSSE(t *testing.T, srv *apitest.Server, token, query string, vars map[string]any) apitest.Response {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	require.NoError(t, err)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/query", bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	e, ok := <-sseEvents(resp)
+	require.True(t, ok, "no event")
+	require.Equal(t, "next", e.name)
+	r := apitest.Response{Status: resp.StatusCode}
+	require.NoError(t, json.Unmarshal([]byte(e.data), &r))
+	return r
+}
+
 type sseEvent struct{ name, data string }
 
 // sseEvents parses a Server-Sent Events stream (comments skipped); the channel closes at its end.
