@@ -32,6 +32,7 @@ import (
 	"github.com/workingtracker/api/httpapi"
 	"github.com/workingtracker/api/internal/auth"
 	"github.com/workingtracker/api/internal/config"
+	"github.com/workingtracker/api/internal/events"
 	"github.com/workingtracker/api/internal/ratelimit"
 	"github.com/workingtracker/api/internal/seed"
 	"github.com/workingtracker/api/loaders"
@@ -175,7 +176,7 @@ func Setup(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Env, err er
 	}
 	e.server = httptest.NewServer(httpapi.NewHandler(httpapi.Opts{
 		GraphQL: graph.ServerOpts{
-			Resolvers: resolvers.New(e.store, resolvers.Deps{}),
+			Resolvers: resolvers.New(e.store, resolvers.Deps{Events: events.NewBus(events.BusOpts{})}),
 			Reader:    e.store,
 			Org:       e.store,
 			Loaders:   loaders.Opts{Quiet: cfg.Server.LoaderWait},

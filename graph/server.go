@@ -153,6 +153,18 @@ func newServer(opts ServerOpts, limited bool) *handler.Server {
 		}
 		return next(ctx)
 	})
+	// A subscription sends each event's object through fresh loaders (built per event, not per
+	// connection): the operation's loaders would cache what the previous event read.
+	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		if graphql.HasOperationContext(ctx) {
+			if op := graphql.GetOperationContext(ctx); op.Operation != nil && op.Operation.Operation == ast.Subscription {
+				if scope, ok := policy.ScopeFrom(ctx); ok {
+					ctx = loaders.WithLoaders(ctx, loaders.New(opts.Reader, scope, opts.Loaders))
+				}
+			}
+		}
+		return next(ctx)
+	})
 	// Mutations run one after another and change what loaders would have cached: each gets
 	// fresh loaders, so a later mutation's result never shows data from before an earlier one.
 	srv.AroundRootFields(func(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {

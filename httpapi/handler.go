@@ -10,6 +10,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/coder/websocket"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/workingtracker/api/graph"
@@ -50,6 +51,9 @@ type Opts struct {
 	Sockets *Sockets
 	// AuthFailures counts refused authentications by reason (nil: not counted).
 	AuthFailures auth.FailureCounter
+	// Subscriptions cap each principal's websockets and subscriptions (per instance); zero
+	// fields take the defaults.
+	Subscriptions SubscriptionLimits
 }
 
 // RateLimits configures what requests may spend.
@@ -123,8 +127,8 @@ func newHandler(opts Opts, gql *handler.Server) http.Handler {
 		api = opts.Sockets.track(api)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/query", apiHeaders(crossOrigin(opts.AllowedOrigins)(limitBody(maxRequestBytes, upgrades(
-		authenticate(opts.Verifier, guard, opts.Logger, pendingSockets(pending, api)))))))
+	mux.Handle("/query", apiHeaders(crossOrigin(opts.AllowedOrigins)(limitBody(maxRequestBytes, upgrades(websocketOrigins(opts.AllowedOrigins,
+		authenticate(opts.Verifier, guard, opts.Logger, pendingSockets(pending, api))))))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		setAPIHeaders(w.Header())
 		writeBody(w, mediaJSON, http.StatusOK, []byte(`{"status":"ok"}`))
@@ -153,12 +157,17 @@ func newHandler(opts Opts, gql *handler.Server) http.Handler {
 }
 
 // addTransports gives the gqlgen server its transports: websockets (graphql-transport-ws and
-// graphql-ws, authenticated at connection_init), OPTIONS, and GraphQL over HTTP.
+// graphql-ws, authenticated at connection_init), Server-Sent Events, OPTIONS, and GraphQL over
+// HTTP; and the per-principal caps of websockets and subscriptions.
 func addTransports(gql *handler.Server, opts Opts, guard auth.FailureGuard) {
 	initConnection := auth.WebsocketInit(opts.Verifier, guard, opts.Websockets.AccountRecheck)
-	var sockets transport.WebsocketImplementation // gqlgen's default
+	caps := newPrincipalCaps(opts.Subscriptions)
+	gql.AroundOperations(caps.aroundOperations)
+	// The library checks Origin too (same host, or the CORS allowlist) after websocketOrigins.
+	var sockets transport.WebsocketImplementation = transport.CoderWebsocketImplementation{
+		AcceptOptions: websocket.AcceptOptions{OriginPatterns: opts.AllowedOrigins}}
 	if opts.Sockets != nil {
-		sockets = goingAwayWebsockets{inner: transport.CoderWebsocketImplementation{}, goingAway: opts.Sockets.goingAway}
+		sockets = goingAwayWebsockets{inner: sockets, goingAway: opts.Sockets.goingAway}
 	}
 	gql.AddTransport(transport.Websocket{
 		Implementation:        sockets,
@@ -173,6 +182,10 @@ func addTransports(gql *handler.Server, opts Opts, guard auth.FailureGuard) {
 				opts.Logger.ErrorContext(ctx, "websocket authentication could not be checked", "err", err, "request_id", id)
 				return ctx, nil, fmt.Errorf("the service cannot check credentials right now; retry shortly (request id %s)", id)
 			}
+			if err != nil {
+				return ctx, nil, err
+			}
+			ctx, err = caps.admitConnection(ctx)
 			return ctx, nil, err
 		},
 		// Read and write failures are a client going away, not the server's fault.
@@ -181,5 +194,7 @@ func addTransports(gql *handler.Server, opts Opts, guard auth.FailureGuard) {
 		},
 	})
 	gql.AddTransport(transport.Options{})
+	// Before graphqlHTTP, which takes every other request.
+	gql.AddTransport(sseTransport{inner: transport.SSE{KeepAlivePingInterval: 10 * time.Second}, watch: initConnection})
 	gql.AddTransport(graphqlHTTP{})
 }

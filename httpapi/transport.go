@@ -85,6 +85,11 @@ func (t graphqlHTTP) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 			message: fmt.Sprintf("a %s cannot be sent with GET: use POST", rc.Operation.Operation)}.gqlError()})
 		return
 	}
+	if rc.Operation != nil && rc.Operation.Operation == ast.Subscription {
+		writeErrors(w, mt, http.StatusBadRequest, gqlerror.List{refusal{code: apperr.BadRequest,
+			message: "subscriptions are served over websockets (graphql-transport-ws) and Server-Sent Events (Accept: text/event-stream)"}.gqlError()})
+		return
+	}
 	responses, ctx := exec.DispatchOperation(ctx, rc)
 	t.write(w, mt, responses(ctx))
 }

@@ -13,6 +13,8 @@ import (
 
 // Store is what the resolvers need of the store.
 type Store interface {
+	ScreenshotReader
+
 	ListEmployees(ctx context.Context, scope store.Scope, params store.ListEmployeesParams, page store.PageParams) (store.Page[*store.Employee], error)
 	CountEmployees(ctx context.Context, scope store.Scope, params store.ListEmployeesParams) (int, error)
 	CreateEmployee(ctx context.Context, scope store.Scope, p store.EmployeeParams) (*store.Employee, error)
@@ -50,6 +52,9 @@ type Deps struct {
 	// BlobURLs signs the URLs of processed screenshots (Screenshot.url, thumbnailUrl); nil
 	// leaves them null.
 	BlobURLs BlobURLs
+	// Events carries screenshot status changes to the subscriptions (events.Bus); nil: the
+	// subscriptions fail with an internal error.
+	Events ScreenshotEvents
 }
 
 // BlobURLs signs short-lived URLs of stored blobs.
@@ -62,6 +67,7 @@ type BlobURLs interface {
 type Resolver struct {
 	store Store
 	deps  Deps
+	reads sharedReads // subscriptions' re-reads of a screenshot, shared while in flight
 }
 
 // New returns the resolver root.

@@ -95,11 +95,11 @@ func (r *screenshotConnectionResolver) TotalCount(ctx context.Context, obj *mode
 }
 
 func (r *subscriptionResolver) ScreenshotStatusChanged(ctx context.Context, screenshotID string) (<-chan *store.Screenshot, error) {
-	panic(fmt.Errorf("not implemented: ScreenshotStatusChanged - screenshotStatusChanged"))
+	return r.screenshotStatusChanged(ctx, screenshotID)
 }
 
 func (r *subscriptionResolver) ScreenshotEvents(ctx context.Context, employeeID *string) (<-chan *store.Screenshot, error) {
-	panic(fmt.Errorf("not implemented: ScreenshotEvents - screenshotEvents"))
+	return r.screenshotEvents(ctx, employeeID)
 }
 
 func (r *timeEntryResolver) Screenshots(ctx context.Context, obj *store.TimeEntry, first *int) ([]*store.Screenshot, error) {

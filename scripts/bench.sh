@@ -84,3 +84,8 @@ if [[ -z ${TEST_REDIS_URL:-} ]] && command -v redis-server >/dev/null; then
 fi
 TEST_DATABASE_URL="$BENCH_DATABASE_URL" $GO test -run '^$' -bench 'SecurityChain' -benchtime "${BENCH_CHAIN_TIME:-3s}" \
   -count=1 ./httpapi/ | grep -v testdbconf
+
+# Subscriptions: 10,000 graphql-transport-ws subscriptions held on loopback (clients in a child
+# process), memory per connection and publish-to-delivery latency (bench/subscriptions_test.go).
+TEST_DATABASE_URL="$BENCH_DATABASE_URL" $GO test -tags bench -run '^TestSubscriptionLoad$' -count=1 -timeout 15m -v ./bench/ \
+  | grep -v testdbconf

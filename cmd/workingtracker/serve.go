@@ -25,6 +25,7 @@ import (
 	"github.com/workingtracker/api/httpapi"
 	"github.com/workingtracker/api/internal/auth"
 	"github.com/workingtracker/api/internal/cost"
+	"github.com/workingtracker/api/internal/events"
 	"github.com/workingtracker/api/internal/health"
 	"github.com/workingtracker/api/internal/metrics"
 	"github.com/workingtracker/api/internal/ratelimit"
@@ -119,6 +120,7 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 	}
 	metrics.NewJobQueue(registry, s, logger, jobs.Kinds()...)
 	var limiter, ipLimiter ratelimit.Limiter = ratelimit.NewLocal(100_000), ratelimit.NewLocal(100_000)
+	busOpts := events.BusOpts{Logger: logger, Observer: metrics.NewEvents(registry)}
 	if e.cfg.RedisURL != "" {
 		opts, err := redis.ParseURL(e.cfg.RedisURL)
 		if err != nil {
@@ -141,7 +143,10 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 		shared := ratelimit.NewRedis(rdb)
 		limiter = &ratelimit.Failover{Shared: shared, Local: limiter, Logger: logger, Metrics: rateMetrics}
 		ipLimiter = &ratelimit.Failover{Shared: shared, Local: ipLimiter, Logger: logger, Metrics: rateMetrics}
+		busOpts.Redis = rdb // screenshot events reach every instance's subscribers
 	}
+	bus := events.NewBus(busOpts)
+	defer bus.Close()
 	// A terminated employee's tokens stop working within auth.DefaultAccountTTL.
 	credentials := auth.Credentials{JWT: verifier, APIKey: auth.APIKeys(s), APIKeyPrefix: store.APIKeyPrefix,
 		APIKeyWellFormed: store.APIKeyWellFormed, Accounts: auth.NewAccounts(s, auth.AccountsOpts{})}
@@ -150,7 +155,7 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 	metrics.NewWebsockets(registry, sockets.Active)
 	handler := httpapi.NewHandler(httpapi.Opts{
 		GraphQL: graph.ServerOpts{
-			Resolvers:      resolvers.New(s, resolvers.Deps{}),
+			Resolvers:      resolvers.New(s, resolvers.Deps{Events: bus}),
 			Reader:         s,
 			Org:            s,
 			Loaders:        loaders.Opts{Quiet: e.cfg.LoaderWait, ObserveBatch: metrics.NewLoaders(registry).ObserveBatch},
@@ -171,6 +176,8 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 			MaxPendingPerClient: e.cfg.WebsocketMaxPendingPerClient},
 		Sockets:      sockets,
 		AuthFailures: metrics.NewAuth(registry),
+		Subscriptions: httpapi.SubscriptionLimits{MaxConnections: e.cfg.WebsocketMaxPerPrincipal,
+			MaxSubscriptions: e.cfg.MaxSubscriptionsPerPrincipal},
 	})
 	ln, err := net.Listen("tcp", e.cfg.HTTPAddr)
 	if err != nil {

@@ -27,6 +27,7 @@ import (
 	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/httpapi"
 	"github.com/workingtracker/api/internal/auth"
+	"github.com/workingtracker/api/internal/events"
 	"github.com/workingtracker/api/internal/metrics"
 	"github.com/workingtracker/api/internal/ratelimit"
 	"github.com/workingtracker/api/internal/telemetry"
@@ -52,6 +53,9 @@ type Server struct {
 	Registry *prometheus.Registry
 	// Sockets tracks the server's websockets (Close them to see a shutdown's going away).
 	Sockets *httpapi.Sockets
+	// Events is the screenshot event bus the subscriptions listen to (Opts.Events, or one in
+	// process); publish on it to reach them.
+	Events *events.Bus
 }
 
 // Opts tunes New.
@@ -85,6 +89,11 @@ type Opts struct {
 	FieldSpans     bool
 	// BlobURLs signs screenshot URLs (default: none, and the URLs read as null).
 	BlobURLs resolvers.BlobURLs
+	// Events is the screenshot event bus (default: in process, closed when the test ends); two
+	// servers given buses over one Redis reach each other's subscribers.
+	Events *events.Bus
+	// Subscriptions caps each principal's websockets and subscriptions (defaults otherwise).
+	Subscriptions httpapi.SubscriptionLimits
 }
 
 // New starts a server; everything stops when the test ends.
@@ -112,6 +121,10 @@ func New(t testing.TB, opts Opts) *Server {
 	if loaderOpts.ObserveBatch == nil {
 		loaderOpts.ObserveBatch = metrics.NewLoaders(registry).ObserveBatch
 	}
+	if opts.Events == nil {
+		opts.Events = events.NewBus(events.BusOpts{Observer: metrics.NewEvents(registry)})
+		t.Cleanup(func() { _ = opts.Events.Close() })
+	}
 	signer := opts.Signer
 	if signer == nil {
 		signer, err = auth.GenerateSigner()
@@ -135,7 +148,7 @@ func New(t testing.TB, opts Opts) *Server {
 		APIKeyWellFormed: store.APIKeyWellFormed, Accounts: auth.NewAccounts(s, auth.AccountsOpts{TTL: opts.AccountTTL})}
 	serverOpts := httpapi.Opts{
 		GraphQL: graph.ServerOpts{
-			Resolvers:  resolvers.New(s, resolvers.Deps{BlobURLs: opts.BlobURLs}),
+			Resolvers:  resolvers.New(s, resolvers.Deps{BlobURLs: opts.BlobURLs, Events: opts.Events}),
 			Reader:     s,
 			Org:        s,
 			Loaders:    loaderOpts,
@@ -152,6 +165,7 @@ func New(t testing.TB, opts Opts) *Server {
 		Websockets:     opts.Websockets,
 		Sockets:        sockets,
 		AuthFailures:   metrics.NewAuth(registry),
+		Subscriptions:  opts.Subscriptions,
 	}
 	if opts.AccountTTL > 0 && serverOpts.Websockets.AccountRecheck == 0 {
 		// Open sockets are rechecked as often as the account answer is trusted.
@@ -163,7 +177,7 @@ func New(t testing.TB, opts Opts) *Server {
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return &Server{Store: s, DatabaseURL: opts.DatabaseURL, Statements: counter, Signer: signer, URL: srv.URL, Opts: serverOpts,
-		Handler: handler, Registry: registry, Sockets: sockets, t: t}
+		Handler: handler, Registry: registry, Sockets: sockets, Events: opts.Events, t: t}
 }
 
 func unlimited() ratelimit.Tiers {

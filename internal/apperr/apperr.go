@@ -30,6 +30,9 @@ const (
 	// RateLimited: the caller's budget cannot pay for the operation now (extensions.retryAfter,
 	// seconds; HTTP 429 with Retry-After).
 	RateLimited Code = "RATE_LIMITED"
+	// TooManySubscriptions: the principal holds as many subscriptions (or websockets) on this
+	// instance as it may (extensions.maximum); end one first. The connection stays usable.
+	TooManySubscriptions Code = "TOO_MANY_SUBSCRIPTIONS"
 )
 
 // Request errors: the document or the HTTP request itself cannot be executed. GraphQL over
@@ -54,7 +57,7 @@ const (
 func Codes() []Code {
 	return []Code{BadUserInput, NotFound, Conflict, Unauthenticated, Forbidden, MFARequired, Internal,
 		RateLimited, BadRequest, RequestTooLarge, ParseFailed, ValidationFailed, ComplexityLimit,
-		IntrospectionDisabled}
+		IntrospectionDisabled, TooManySubscriptions}
 }
 
 // IsDocumentError reports whether c refuses a GraphQL document before execution (it does not

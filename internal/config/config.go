@@ -70,6 +70,10 @@ type Config struct {
 	// waiting for it, in all and per client address.
 	WebsocketInitTimeout                              time.Duration
 	WebsocketMaxPending, WebsocketMaxPendingPerClient int
+	// WebsocketMaxPerPrincipal (WS_MAX_CONNECTIONS_PER_PRINCIPAL, default 20) and
+	// MaxSubscriptionsPerPrincipal (MAX_SUBSCRIPTIONS_PER_PRINCIPAL, default 100) cap one
+	// principal's websockets and subscriptions on each instance; 0 here: the default.
+	WebsocketMaxPerPrincipal, MaxSubscriptionsPerPrincipal int
 	// MaxQueryDepth is MAX_QUERY_DEPTH (default 12): how deep an operation may nest.
 	MaxQueryDepth int
 	// MetricsAddr is METRICS_ADDR (default 127.0.0.1:9464; "off" disables): Prometheus metrics
@@ -153,7 +157,8 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		name string
 		v    *int
 	}{{"WS_MAX_PENDING", &c.WebsocketMaxPending}, {"WS_MAX_PENDING_PER_CLIENT", &c.WebsocketMaxPendingPerClient},
-		{"MAX_QUERY_DEPTH", &c.MaxQueryDepth}} {
+		{"MAX_QUERY_DEPTH", &c.MaxQueryDepth}, {"WS_MAX_CONNECTIONS_PER_PRINCIPAL", &c.WebsocketMaxPerPrincipal},
+		{"MAX_SUBSCRIPTIONS_PER_PRINCIPAL", &c.MaxSubscriptionsPerPrincipal}} {
 		if v := getenv(n.name); v != "" {
 			if *n.v, err = strconv.Atoi(v); err != nil || *n.v < 1 {
 				errs = append(errs, fmt.Errorf("%s must be a positive integer", n.name))
