@@ -16,6 +16,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 	"github.com/stretchr/testify/require"
+	"gocloud.dev/blob"
 
 	"github.com/workingtracker/api/internal/testdb"
 	"github.com/workingtracker/api/jobs"
@@ -112,4 +113,107 @@ func workUntilKilled(t *testing.T, url string) {
 	case <-time.After(time.Minute):
 	}
 	time.Sleep(time.Minute)
+}
+
+// killedShotEnv makes this test binary a screenshot worker process (see
+// TestKilledScreenshotWorkerLosesNothing): database URL and blob folder, comma-separated.
+const killedShotEnv = "JOBS_TEST_SCREENSHOT_WORKER"
+
+// TestKilledScreenshotWorkerLosesNothing: a worker process SIGKILLed in the middle of
+// processing a screenshot (its image written, its thumbnail not, nothing recorded) leaves the
+// screenshot PROCESSING; the job is rescued and the next worker finishes it: PROCESSED, with
+// one result under the same keys.
+func TestKilledScreenshotWorkerLosesNothing(t *testing.T) {
+	if env := os.Getenv(killedShotEnv); env != "" {
+		url, dir, _ := strings.Cut(env, ",")
+		processUntilKilled(t, url, dir)
+		return
+	}
+	t.Parallel()
+	ctx := context.Background()
+	url := testdb.URL(t)
+	s, err := store.Open(ctx, url, store.Opts{})
+	require.NoError(t, err)
+	t.Cleanup(s.Close)
+	b := setupShots(t, s, func(_ *jobs.ScreenshotPipeline, o *jobs.Opts) { o.Workers = 0 }) // insert only
+	row := b.insertShot(t, pngOf(t, screen(320, 180)), nil)
+	jobID := b.enqueue(t, row)
+
+	child := exec.Command(os.Args[0], "-test.run=^TestKilledScreenshotWorkerLosesNothing$", "-test.count=1")
+	child.Env = append(os.Environ(), killedShotEnv+"="+url+","+b.dir)
+	child.Stderr = io.Discard
+	out, err := child.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, child.Start())
+	stalled := make(chan string, 1)
+	go func() {
+		lines := bufio.NewScanner(out)
+		for lines.Scan() {
+			if key, ok := strings.CutPrefix(lines.Text(), "stalled "); ok {
+				stalled <- key
+			}
+		}
+	}()
+	prefix := jobs.ScreenshotKeyPrefix(b.scope.TenantID, row.ID)
+	select {
+	case key := <-stalled:
+		require.Equal(t, prefix+"thumbnail.jpg", key)
+	case <-time.After(30 * time.Second):
+		_ = child.Process.Kill()
+		t.Fatal("the worker process never reached the thumbnail")
+	}
+	require.NoError(t, child.Process.Kill()) // SIGKILL mid-job
+	_ = child.Wait()
+
+	require.Equal(t, store.ScreenshotProcessing, b.shot(t, row.ID).Status, "claimed, never recorded")
+	require.Equal(t, []string{prefix + "image.jpg", prefix + "original"}, keys(t, b.bucket, prefix), "half written")
+	job, err := b.client.River().JobGet(ctx, jobID)
+	require.NoError(t, err)
+	require.Equal(t, rivertype.JobStateRunning, job.State)
+
+	// The killed process was the leader: end its term now rather than wait for it to lapse.
+	_, err = s.Pool().Exec(ctx, `DELETE FROM river_leader`)
+	require.NoError(t, err)
+	const timeout = 2 * time.Second // the kind's timeout: the rescuer leaves a job this long
+	time.Sleep(time.Until(job.AttemptedAt.Add(timeout + 50*time.Millisecond)))
+	next := startClient(t, s, jobs.ScreenshotPipeline{Store: s, Blobs: b.bucket, Publisher: b.events, Timeout: timeout},
+		jobs.Opts{Workers: 1, JobTimeout: 200 * time.Millisecond, RescueStuckJobsAfter: 300 * time.Millisecond})
+	job = waitForState(t, next, jobID, rivertype.JobStateCompleted)
+	require.Equal(t, 2, job.Attempt)
+	require.Contains(t, job.Errors[0].Error, "Stuck job rescued")
+
+	shot := b.shot(t, row.ID)
+	require.Equal(t, store.ScreenshotProcessed, shot.Status)
+	require.Equal(t, prefix+"image.jpg", *shot.BlobKey)
+	require.Equal(t, []string{prefix + "image.jpg", prefix + "original", prefix + "thumbnail.jpg"}, keys(t, b.bucket, prefix))
+	require.Equal(t, []string{store.ScreenshotProcessed}, b.events.statuses(row.ID),
+		"the transition to PROCESSING was the dead process's; the rescued attempt made only the last")
+}
+
+// processUntilKilled is the screenshot worker process: it processes until it is about to write
+// a thumbnail, says so, and waits to be killed (or a minute, should the test die first).
+func processUntilKilled(t *testing.T, url, dir string) {
+	ctx := context.Background()
+	s, err := store.Open(ctx, url, store.Opts{})
+	require.NoError(t, err)
+	bucket := openBucket(t, dir)
+	pipeline := jobs.ScreenshotPipeline{Store: s, Blobs: stallThumbnails{bucket}}
+	c, err := jobs.New(s, jobs.NewWorkers(jobs.Deps{Screenshots: pipeline}), jobs.Opts{Workers: 1,
+		Logger: slog.New(slog.DiscardHandler), TestOnly: true, FetchCooldown: 5 * time.Millisecond,
+		FetchPollInterval: 50 * time.Millisecond})
+	require.NoError(t, err)
+	require.NoError(t, c.Start(ctx))
+	time.Sleep(time.Minute)
+}
+
+// stallThumbnails is a real bucket whose thumbnail writes never return: the process is killed
+// there.
+type stallThumbnails struct{ *blob.Bucket }
+
+func (b stallThumbnails) WriteAll(ctx context.Context, key string, p []byte, opts *blob.WriterOptions) error {
+	if strings.HasSuffix(key, "/thumbnail.jpg") {
+		fmt.Printf("stalled %s\n", key)
+		select {}
+	}
+	return b.Bucket.WriteAll(ctx, key, p, opts)
 }

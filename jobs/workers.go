@@ -1,10 +1,17 @@
 package jobs
 
-import "github.com/riverqueue/river"
+import (
+	"time"
+
+	"github.com/riverqueue/river"
+)
 
 // Deps are what the service's workers need.
 type Deps struct {
 	Partitions PartitionMaintenance
+	// Screenshots: processing, the cleanup of a deleted time entry's screenshots, and the
+	// orphan sweeper (periodic only when Blobs is set).
+	Screenshots ScreenshotPipeline
 }
 
 // NewWorkers registers every worker of the service: the one place a job kind is wired to its
@@ -13,16 +20,24 @@ type Deps struct {
 func NewWorkers(d Deps) *river.Workers {
 	w := river.NewWorkers()
 	river.AddWorker(w, &partitionWorker{m: d.Partitions})
+	river.AddWorker(w, &screenshotWorker{p: d.Screenshots})
+	river.AddWorker(w, &deleteScreenshotsWorker{p: d.Screenshots})
+	river.AddWorker(w, &sweepWorker{p: d.Screenshots, now: time.Now})
 	return w
 }
 
 // Kinds are the kinds of the jobs NewWorkers registers (the queue metrics' kind label): a new
 // worker's kind is added here beside its AddWorker line.
 func Kinds() []string {
-	return []string{PartitionArgs{}.Kind()}
+	return []string{PartitionArgs{}.Kind(), ProcessScreenshotArgs{}.Kind(), DeleteScreenshotsArgs{}.Kind(),
+		SweepScreenshotBlobsArgs{}.Kind()}
 }
 
 // PeriodicJobs are the service's periodic jobs, inserted by the elected leader.
 func PeriodicJobs(d Deps) []*river.PeriodicJob {
-	return []*river.PeriodicJob{d.Partitions.periodicJob()}
+	jobs := []*river.PeriodicJob{d.Partitions.periodicJob()}
+	if d.Screenshots.Blobs != nil {
+		jobs = append(jobs, d.Screenshots.periodicJob())
+	}
+	return jobs
 }

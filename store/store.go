@@ -96,6 +96,9 @@ type Store struct {
 	now  func() time.Time
 	// partitions remembers the months known to have partitions (see ensurePartition).
 	partitions *sync.Map
+	// screenshotCleanup enqueues the deletion of a deleted time entry's screenshots
+	// (SetScreenshotCleanup).
+	screenshotCleanup ScreenshotCleanup
 }
 
 // Opts tunes a Store.
@@ -240,7 +243,8 @@ func (s *Store) InTx(ctx context.Context, scope Scope, fn func(tx *Store) error)
 		if _, err := tx.NewRaw(`SELECT set_config('app.tenant_id', ?, true)`, scope.TenantID.String()).Exec(ctx); err != nil {
 			return fmt.Errorf("set tenant: %w", err)
 		}
-		return fn(&Store{pool: s.pool, db: tx, bun: s.bun, now: s.now, partitions: s.partitions})
+		return fn(&Store{pool: s.pool, db: tx, bun: s.bun, now: s.now, partitions: s.partitions,
+			screenshotCleanup: s.screenshotCleanup})
 	})
 }
 

@@ -618,7 +618,8 @@ func (s *Store) updateTimeEntry(ctx context.Context, scope Scope, id uuid.UUID, 
 	return t, nil
 }
 
-// DeleteTimeEntry removes an entry (and its running timer, if it is one).
+// DeleteTimeEntry removes an entry (and its running timer, if it is one); a job enqueued in the
+// same transaction deletes its screenshots and their blobs (SetScreenshotCleanup).
 func (s *Store) DeleteTimeEntry(ctx context.Context, scope Scope, id uuid.UUID) (*TimeEntry, error) {
 	return inTx(ctx, s, scope, func(tx *Store) (*TimeEntry, error) { return tx.deleteTimeEntry(ctx, scope, id) })
 }
@@ -635,6 +636,10 @@ func (s *Store) deleteTimeEntry(ctx context.Context, scope Scope, id uuid.UUID) 
 		if err := s.clearRunningTimer(ctx, scope, t.EmployeeID); err != nil {
 			return nil, err
 		}
+	}
+	// Its screenshots and their blobs go too, by a job committed with the deletion.
+	if err := s.enqueueScreenshotCleanup(ctx, scope, id); err != nil {
+		return nil, err
 	}
 	return t, nil
 }

@@ -105,6 +105,11 @@ func seedCmd(ctx context.Context, e *env, stdout io.Writer, args []string) error
 	if _, err := migrateUp(ctx, s); err != nil {
 		return err
 	}
+	blobs, err := e.openBlobs()
+	if err != nil {
+		return err
+	}
+	defer blobs.Close()
 	started := time.Now()
 	res, seeded, err := seed.Run(ctx, s.Pool(), scale, anchor)
 	if err != nil {
@@ -114,8 +119,13 @@ func seedCmd(ctx context.Context, e *env, stdout io.Writer, args []string) error
 		fmt.Fprintf(stdout, "tenant %q exists already: nothing seeded\n", seed.DemoTenant)
 		return nil
 	}
-	fmt.Fprintf(stdout, "seeded %s in %s: %d tenants, %d employees, %d projects, %d tasks, %d time entries\n",
-		scale.Name, time.Since(started).Round(time.Millisecond), res.Tenants, res.Employees, res.Projects, res.Tasks, res.TimeEntries)
+	shots, err := seed.Screenshots(ctx, s.Pool(), blobs)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "seeded %s in %s: %d tenants, %d employees, %d projects, %d tasks, %d time entries, %d screenshots\n",
+		scale.Name, time.Since(started).Round(time.Millisecond), res.Tenants, res.Employees, res.Projects, res.Tasks, res.TimeEntries,
+		shots)
 	return nil
 }
 

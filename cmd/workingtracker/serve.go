@@ -72,6 +72,11 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 	}
 	defer s.Close()
 	registry.MustRegister(metrics.NewPoolCollector(s.Pool().Stat))
+	blobs, err := e.openBlobs()
+	if err != nil {
+		return err
+	}
+	defer blobs.Close()
 	if e.cfg.Development() {
 		// Development starts from nothing: schema, then demo data if the database is empty.
 		if _, err := migrateUp(ctx, s); err != nil {
@@ -82,7 +87,11 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 			return err
 		}
 		if seeded {
-			logger.Info("seeded demo data", "employees", res.Employees, "time_entries", res.TimeEntries)
+			shots, err := seed.Screenshots(ctx, s.Pool(), blobs)
+			if err != nil {
+				return err
+			}
+			logger.Info("seeded demo data", "employees", res.Employees, "time_entries", res.TimeEntries, "screenshots", shots)
 		}
 	}
 	// Row-level security is the second line of tenant isolation; a role that bypasses it, or owns
@@ -114,10 +123,12 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 	redisMetrics := metrics.NewRedis(registry)
 	// Jobs are worked in process unless WORKERS=0 (then `workingtracker worker` works them);
 	// the client enqueues either way.
-	jobClient, err := newJobs(e, s, logger, jobs.NewMetrics(registry), e.cfg.Workers, tp)
+	jobClient, err := newJobs(e, s, blobs, logger, jobs.NewMetrics(registry), e.cfg.Workers, tp)
 	if err != nil {
 		return err
 	}
+	// Deleting a time entry enqueues the deletion of its screenshots and their blobs.
+	s.SetScreenshotCleanup(jobs.ScreenshotCleanup{Jobs: jobClient})
 	metrics.NewJobQueue(registry, s, logger, jobs.Kinds()...)
 	var limiter, ipLimiter ratelimit.Limiter = ratelimit.NewLocal(100_000), ratelimit.NewLocal(100_000)
 	busOpts := events.BusOpts{Logger: logger, Observer: metrics.NewEvents(registry)}

@@ -19,8 +19,14 @@ import (
 
 // newJobs builds the job queue's client over s with every worker and periodic job of the
 // service: the one place `serve` and `worker` get them from.
-func newJobs(e *env, s *store.Store, logger *slog.Logger, metrics *jobs.Metrics, workers int, tp trace.TracerProvider) (*jobs.Client, error) {
-	deps := jobs.Deps{Partitions: jobs.PartitionMaintenance{Store: s, Logger: logger}}
+func newJobs(e *env, s *store.Store, blobs jobs.Blobs, logger *slog.Logger, metrics *jobs.Metrics, workers int,
+	tp trace.TracerProvider,
+) (*jobs.Client, error) {
+	deps := jobs.Deps{
+		Partitions: jobs.PartitionMaintenance{Store: s, Logger: logger},
+		// Publisher: the subscriptions' event bus, at merge (nil publishes nothing).
+		Screenshots: jobs.ScreenshotPipeline{Store: s, Blobs: blobs, Logger: logger},
+	}
 	return jobs.New(s, jobs.NewWorkers(deps), jobs.Opts{
 		Logger:          logger,
 		Workers:         workers,
@@ -64,7 +70,12 @@ func workerCmd(ctx context.Context, e *env, logger *slog.Logger, stdout io.Write
 			logger.Warn("flush traces", "err", err)
 		}
 	}()
-	client, err := newJobs(e, s, logger, jobs.NewMetrics(registry), e.cfg.Workers, tracing.Provider)
+	blobs, err := e.openBlobs()
+	if err != nil {
+		return err
+	}
+	defer blobs.Close()
+	client, err := newJobs(e, s, blobs, logger, jobs.NewMetrics(registry), e.cfg.Workers, tracing.Provider)
 	if err != nil {
 		return err
 	}
