@@ -53,15 +53,43 @@ type codec struct {
 	format       Format
 	matches      func(head []byte) bool
 	decodeConfig func(io.Reader) (image.Config, error)
-	decode       func(io.Reader) (image.Image, error)
+	// decode decodes data, whose header said info, into an NRGBA of info's size, or smaller
+	// (never below fit) when the decoder scales for free.
+	decode func(data []byte, info Info, fit image.Point) (*image.NRGBA, error)
 }
 
 var codecs = []codec{
-	{PNG, func(h []byte) bool { return bytes.HasPrefix(h, []byte("\x89PNG\r\n\x1a\n")) }, png.DecodeConfig, png.Decode},
-	{JPEG, func(h []byte) bool { return bytes.HasPrefix(h, []byte("\xff\xd8\xff")) }, jpeg.DecodeConfig, jpeg.Decode},
+	{PNG, func(h []byte) bool { return bytes.HasPrefix(h, []byte("\x89PNG\r\n\x1a\n")) }, png.DecodeConfig, goDecoder(png.Decode)},
+	{JPEG, func(h []byte) bool { return bytes.HasPrefix(h, []byte("\xff\xd8\xff")) }, jpeg.DecodeConfig, decodeJPEGToNRGBA},
 	{WebP, func(h []byte) bool {
 		return len(h) >= 12 && string(h[0:4]) == "RIFF" && string(h[8:12]) == "WEBP"
-	}, webp.DecodeConfig, webp.Decode},
+	}, webp.DecodeConfig, goDecoder(webp.Decode)},
+}
+
+// goDecoder adapts a pure-Go decoder: its image is converted to NRGBA unless it is one.
+func goDecoder(decode func(io.Reader) (image.Image, error)) func([]byte, Info, image.Point) (*image.NRGBA, error) {
+	return func(data []byte, info Info, _ image.Point) (*image.NRGBA, error) {
+		img, err := decode(bytes.NewReader(data))
+		if err != nil {
+			return nil, err
+		}
+		if img.Bounds() != image.Rect(0, 0, info.Width, info.Height) {
+			return nil, errDimensions
+		}
+		if n, ok := img.(*image.NRGBA); ok {
+			return n, nil
+		}
+		return imaging.Clone(img), nil
+	}
+}
+
+// decodeJPEGToNRGBA decodes with libjpeg-turbo; image/jpeg reads what it does not convert (CMYK).
+func decodeJPEGToNRGBA(data []byte, info Info, _ image.Point) (*image.NRGBA, error) {
+	img, err := decodeJPEGScaled(data, info.Width, info.Height, 8)
+	if errors.Is(err, errUnsupported) {
+		return goDecoder(jpeg.Decode)(data, info, image.Point{})
+	}
+	return img, err
 }
 
 // sniffLen is how many leading bytes identify a format.
@@ -185,13 +213,14 @@ func Process(data []byte, opts ProcessOpts) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	src, err := c.decode(bytes.NewReader(data))
+	src, err := c.decode(data, info, image.Pt(MaxWidth, MaxHeight))
+	if errors.Is(err, errDimensions) {
+		return Result{}, invalid("the %s image's pixels do not match its header", c.format)
+	}
 	if err != nil {
 		return Result{}, invalid("the %s image cannot be decoded: %v", c.format, err)
 	}
-	if b := src.Bounds(); b.Dx() != info.Width || b.Dy() != info.Height {
-		return Result{}, invalid("the %s image's pixels do not match its header", c.format)
-	}
+	flatten(src)
 
 	// Fit never upscales: an image already within the box is returned as is (cloned).
 	full := imaging.Fit(src, MaxWidth, MaxHeight, imaging.Lanczos)
@@ -231,20 +260,20 @@ func blur(img *image.NRGBA) *image.NRGBA {
 	return imaging.Resize(small, w, h, imaging.Linear)
 }
 
+// encode encodes an opaque img (flattened) as JPEG.
 func encode(img *image.NRGBA) (Encoded, error) {
-	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, flatten(img), &jpeg.Options{Quality: JPEGQuality}); err != nil {
+	data, err := compressJPEG(img, JPEGQuality)
+	if err != nil {
 		return Encoded{}, fmt.Errorf("encode jpeg: %w", err)
 	}
 	b := img.Bounds()
-	return Encoded{JPEG: buf.Bytes(), Width: b.Dx(), Height: b.Dy()}, nil
+	return Encoded{JPEG: data, Width: b.Dx(), Height: b.Dy()}, nil
 }
 
-// flatten lays img over white as an opaque *image.RGBA: JPEG has no alpha (transparent pixels
-// would turn black), and the encoder has a fast path for *image.RGBA where an *image.NRGBA goes
-// through a boxed color per pixel (four times slower, two million allocations per 1080p image).
-// It takes over img's pixels.
-func flatten(img *image.NRGBA) *image.RGBA {
+// flatten lays img over white, in place: JPEG has no alpha (transparent pixels would turn
+// black). Doing it before resizing is the same as after (compositing over a constant commutes
+// with the filters' weighted sums) and lets everything after it ignore alpha.
+func flatten(img *image.NRGBA) {
 	p := img.Pix
 	for i := 0; i+3 < len(p); i += 4 {
 		if a := uint32(p[i+3]); a != 0xff {
@@ -255,5 +284,4 @@ func flatten(img *image.NRGBA) *image.RGBA {
 			p[i+3] = 0xff
 		}
 	}
-	return &image.RGBA{Pix: p, Stride: img.Stride, Rect: img.Rect}
 }
