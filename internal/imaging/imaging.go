@@ -22,6 +22,7 @@ import (
 	"image/jpeg"
 	"image/png"
 	"io"
+	"math"
 
 	"github.com/disintegration/imaging"
 	"golang.org/x/image/webp"
@@ -222,10 +223,11 @@ func Process(data []byte, opts ProcessOpts) (Result, error) {
 	}
 	flatten(src)
 
-	// Fit never upscales: an image already within the box is returned as is (cloned).
-	full := imaging.Fit(src, MaxWidth, MaxHeight, imaging.Lanczos)
-	tw := min(ThumbnailWidth, full.Bounds().Dx())
-	thumb := imaging.Resize(full, tw, 0, imaging.Lanczos)
+	// Neither is ever upscaled; the thumbnail is made from the fitted image, not the original.
+	fw, fh := fitSize(info.Width, info.Height, MaxWidth, MaxHeight)
+	full := shrink(src, fw, fh)
+	tw := min(ThumbnailWidth, fw)
+	thumb := shrink(full, tw, max(1, int(math.Round(float64(fh)*float64(tw)/float64(fw)))))
 	if opts.Blur {
 		full = blur(full)
 		thumb = blur(thumb)
@@ -238,6 +240,34 @@ func Process(data []byte, opts ProcessOpts) (Result, error) {
 		return Result{}, err
 	}
 	return res, nil
+}
+
+// fitSize is the size of a w x h image fitted within maxW x maxH, keeping its aspect ratio (as
+// imaging.Fit rounds it), or w x h if it fits already.
+func fitSize(w, h, maxW, maxH int) (int, int) {
+	if w <= maxW && h <= maxH {
+		return w, h
+	}
+	aspect := float64(w) / float64(h)
+	if aspect > float64(maxW)/float64(maxH) {
+		return maxW, max(1, int(math.Round(float64(maxW)/aspect)))
+	}
+	return max(1, int(math.Round(float64(maxH)*aspect))), maxH
+}
+
+// shrink resizes img down to w x h (img itself when it is that size already): first a box
+// filter by the largest whole factor that stays at or above w x h, which is an exact area
+// average (every source pixel weighs the same, nothing aliases) and five times cheaper than
+// Lanczos, then Lanczos for what is left, if anything (1920 to 320 is a factor of 6: box alone).
+func shrink(img *image.NRGBA, w, h int) *image.NRGBA {
+	b := img.Bounds()
+	if k := min(b.Dx()/w, b.Dy()/h); k >= 2 {
+		img = imaging.Resize(img, b.Dx()/k, b.Dy()/k, imaging.Box)
+	}
+	if b = img.Bounds(); b.Dx() != w || b.Dy() != h {
+		img = imaging.Resize(img, w, h, imaging.Lanczos)
+	}
+	return img
 }
 
 // blurDivisor sets the blur's strength: a Gaussian whose sigma is the image's width divided by
