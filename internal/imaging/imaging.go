@@ -77,8 +77,13 @@ func goDecoder(decode func(io.Reader) (image.Image, error)) func([]byte, Info, i
 		if img.Bounds() != image.Rect(0, 0, info.Width, info.Height) {
 			return nil, errDimensions
 		}
-		if n, ok := img.(*image.NRGBA); ok {
-			return n, nil
+		switch m := img.(type) {
+		case *image.NRGBA:
+			return m, nil
+		case *image.RGBA: // image/png's truecolour without alpha: opaque, so the same bytes as NRGBA
+			if m.Opaque() {
+				return &image.NRGBA{Pix: m.Pix, Stride: m.Stride, Rect: m.Rect}, nil
+			}
 		}
 		return imaging.Clone(img), nil
 	}
