@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what `make run` and `make test` need and the machine lacks: Debian's PostgreSQL server
-# (for the private local cluster), redis-server (for tests) and prometheus (for promtool, which
-# tests the alert rules). Needs root to install; without
-# root it only reports what is missing.
+# (for the private local cluster), redis-server (for tests), prometheus (for promtool, which
+# tests the alert rules), and gcc with libjpeg-turbo's headers (cgo, internal/imaging).
+# Needs root to install; without root it only reports what is missing.
 set -euo pipefail
 
 missing=()
@@ -10,6 +10,9 @@ compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/
 command -v redis-server >/dev/null || missing+=(redis-server)
 # promtool checks and unit-tests the alert rules in deploy/prometheus (make test).
 command -v promtool >/dev/null || missing+=(prometheus)
+# internal/imaging decodes and encodes JPEG with libjpeg-turbo, through cgo.
+command -v gcc >/dev/null || missing+=(gcc libc6-dev)
+compgen -G '/usr/include/jpeglib.h' >/dev/null || missing+=(libjpeg62-turbo-dev)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

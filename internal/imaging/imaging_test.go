@@ -11,7 +11,9 @@ import (
 	"image/png"
 	"math/rand/v2"
 	"runtime"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -300,16 +302,19 @@ func TestProcessIsDeterministic(t *testing.T) {
 	}
 }
 
-// desktop draws a w x h screenshot as the agent takes them: a flat window and sidebar, lines of
-// glyph-sized strokes of random lengths, and a noisy "photo" panel (a quarter of the width, half
-// the height) so that neither codec has it too easy.
+// desktop draws a w x h screenshot as the agent takes them: a title bar with a gradient, a window
+// whose background fades slightly from top to bottom, a flat sidebar, lines of glyph-sized strokes
+// of random lengths, and a noisy "photo" panel (a quarter of the width, half the height) so that
+// neither codec has it too easy.
 func desktop(w, h int, seed uint64) *image.NRGBA {
 	rng := rand.New(rand.NewPCG(seed, seed))
 	img := image.NewNRGBA(image.Rect(0, 0, w, h))
 	for y := range h {
 		for x := range w {
-			c := color.NRGBA{250, 250, 250, 255}
+			c := color.NRGBA{uint8(250 - 12*y/h), uint8(250 - 8*y/h), 250, 255}
 			switch {
+			case y < h/36: // title bar
+				c = color.NRGBA{uint8(30 + 60*x/w), uint8(60 + 80*x/w), uint8(120 + 100*x/w), 255}
 			case x < w/8:
 				c = color.NRGBA{40, 44, 52, 255}
 			case x > w*5/8 && x < w*7/8 && y > h/4 && y < h*3/4:
@@ -334,8 +339,12 @@ func desktop(w, h int, seed uint64) *image.NRGBA {
 	return img
 }
 
-// BenchmarkProcess measures 1080p images in, per second: "desktop" is a screenshot-like image,
-// "noise" adds noise to every pixel (a worst case, like a full-screen photo).
+// BenchmarkProcess measures images in per second: "desktop" is a 1080p screenshot-like image,
+// "noise" adds noise to every pixel (a worst case, like a full-screen photo), "desktop4k" is the
+// desktop drawn at 3840x2160 (a HiDPI screen). images/s is wall time; images/cpu-s divides by the
+// process's CPU time, steadier on a shared machine. Per core: run with -cpu 1 (GOMAXPROCS=1),
+//
+//	go test -run '^$' -bench BenchmarkProcess -cpu 1 -benchmem -count 5 ./internal/imaging/
 func BenchmarkProcess(b *testing.B) {
 	desk, noise := desktop(1920, 1080, 6), screenshot(1920, 1080, 6)
 	type bench struct {
@@ -358,17 +367,31 @@ func BenchmarkProcess(b *testing.B) {
 				bench{src.name + "-png" + suffix, encodePNGLevel(b, src.img, png.DefaultCompression), blur})
 		}
 	}
+	desk4k := desktop(3840, 2160, 7)
+	benches = append(benches,
+		bench{"desktop4k-jpeg", encodeJPEG(b, desk4k), false},
+		bench{"desktop4k-png", encodePNGLevel(b, desk4k, png.DefaultCompression), false})
 	for _, tc := range benches {
 		b.Run(tc.name, func(b *testing.B) {
 			opts := ProcessOpts{MaxBytes: testMaxBytes, MaxPixels: testMaxPixels, Blur: tc.blur}
 			b.SetBytes(int64(len(tc.data)))
 			b.ReportAllocs()
+			cpu := cpuTime(b)
 			for b.Loop() {
 				if _, err := Process(tc.data, opts); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "images/s")
+			b.ReportMetric(float64(b.N)/(cpuTime(b)-cpu).Seconds(), "images/cpu-s")
 		})
 	}
+}
+
+// cpuTime is the CPU time (user and system) the process has used so far.
+func cpuTime(tb testing.TB) time.Duration {
+	tb.Helper()
+	var ru syscall.Rusage
+	require.NoError(tb, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
