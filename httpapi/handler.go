@@ -14,6 +14,7 @@ import (
 
 	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/internal/auth"
+	"github.com/workingtracker/api/internal/blobs"
 	"github.com/workingtracker/api/internal/cost"
 	"github.com/workingtracker/api/internal/playground"
 	"github.com/workingtracker/api/internal/ratelimit"
@@ -50,6 +51,11 @@ type Opts struct {
 	Sockets *Sockets
 	// AuthFailures counts refused authentications by reason (nil: not counted).
 	AuthFailures auth.FailureCounter
+	// MaxUploadBytes bounds the files of a multipart request (MAX_UPLOAD_BYTES; default
+	// DefaultMaxUploadBytes); its body may be that plus 1 MiB for the other parts.
+	MaxUploadBytes int64
+	// Blobs, when set, serves signed blob URLs at /blobs/ (a file:// bucket's screenshots).
+	Blobs SignedBlobs
 }
 
 // RateLimits configures what requests may spend.
@@ -87,6 +93,9 @@ func (opts Opts) WithDefaults() Opts {
 		opts.RateLimits.IPLimiter = ratelimit.NewLocal(100_000)
 	}
 	opts.Websockets = opts.Websockets.WithDefaults()
+	if opts.MaxUploadBytes <= 0 {
+		opts.MaxUploadBytes = DefaultMaxUploadBytes
+	}
 	return opts
 }
 
@@ -123,7 +132,8 @@ func newHandler(opts Opts, gql *handler.Server) http.Handler {
 		api = opts.Sockets.track(api)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/query", apiHeaders(crossOrigin(opts.AllowedOrigins)(limitBody(maxRequestBytes, upgrades(
+	limits := bodyLimits{json: maxRequestBytes, multipart: opts.MaxUploadBytes + uploadAllowance}
+	mux.Handle("/query", apiHeaders(crossOrigin(opts.AllowedOrigins)(limitBody(limits, upgrades(
 		authenticate(opts.Verifier, guard, opts.Logger, pendingSockets(pending, api)))))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		setAPIHeaders(w.Header())
@@ -140,6 +150,9 @@ func newHandler(opts Opts, gql *handler.Server) http.Handler {
 		}
 		writeBody(w, mediaJSON, http.StatusOK, []byte(`{"status":"ok"}`))
 	})
+	if opts.Blobs != nil {
+		mux.Handle(blobs.SignedPath, serveBlobs(opts.Blobs, opts.Logger))
+	}
 	if opts.Development {
 		mux.Handle("/", playground.Handler(playground.Opts{
 			Title:                "Working Tracker API",
@@ -153,7 +166,8 @@ func newHandler(opts Opts, gql *handler.Server) http.Handler {
 }
 
 // addTransports gives the gqlgen server its transports: websockets (graphql-transport-ws and
-// graphql-ws, authenticated at connection_init), OPTIONS, and GraphQL over HTTP.
+// graphql-ws, authenticated at connection_init), OPTIONS, multipart uploads and GraphQL over
+// HTTP.
 func addTransports(gql *handler.Server, opts Opts, guard auth.FailureGuard) {
 	initConnection := auth.WebsocketInit(opts.Verifier, guard, opts.Websockets.AccountRecheck)
 	var sockets transport.WebsocketImplementation // gqlgen's default
@@ -181,5 +195,6 @@ func addTransports(gql *handler.Server, opts Opts, guard auth.FailureGuard) {
 		},
 	})
 	gql.AddTransport(transport.Options{})
+	gql.AddTransport(multipartHTTP{}) // before graphqlHTTP, which takes every other request
 	gql.AddTransport(graphqlHTTP{})
 }

@@ -5,6 +5,8 @@ package resolvers
 
 import (
 	"context"
+	"io"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -42,7 +44,20 @@ type Store interface {
 
 // Deps are what the resolvers need besides the store; a nil field turns its feature off (the
 // field's resolvers then fail with an internal error or return null, as each documents).
-type Deps struct{}
+type Deps struct {
+	// Uploads stores uploaded screenshots (uploadScreenshot; nil: it fails with an internal
+	// error).
+	Uploads ScreenshotUploads
+}
+
+// ScreenshotUploads stores uploaded screenshots (internal/screenshots implements it).
+type ScreenshotUploads interface {
+	// UploadScreenshot stores file as the scope's own employee's screenshot, PENDING, with its
+	// processing job. BAD_USER_INPUT: file (not an image, over the limits), capturedAt (in the
+	// future, too old), timeEntryId (the capture is outside the entry); NOT_FOUND: a time entry
+	// not the employee's; FORBIDDEN: a principal acting for no employee, or a terminated one.
+	UploadScreenshot(ctx context.Context, scope store.Scope, file io.ReadSeeker, capturedAt time.Time, timeEntryID *uuid.UUID) (*store.Screenshot, error)
+}
 
 // Resolver is the root of all resolvers.
 type Resolver struct {

@@ -28,6 +28,7 @@ import (
 	"github.com/workingtracker/api/internal/health"
 	"github.com/workingtracker/api/internal/metrics"
 	"github.com/workingtracker/api/internal/ratelimit"
+	"github.com/workingtracker/api/internal/screenshots"
 	"github.com/workingtracker/api/internal/seed"
 	"github.com/workingtracker/api/internal/telemetry"
 	"github.com/workingtracker/api/jobs"
@@ -102,6 +103,11 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 	if err != nil {
 		return err
 	}
+	bucket, err := e.openBlobs(ctx)
+	if err != nil {
+		return err
+	}
+	defer bucket.Close()
 	migrator, err := store.NewMigrator(s.DB(), migrations.FS)
 	if err != nil {
 		return err
@@ -150,7 +156,10 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 	metrics.NewWebsockets(registry, sockets.Active)
 	handler := httpapi.NewHandler(httpapi.Opts{
 		GraphQL: graph.ServerOpts{
-			Resolvers:      resolvers.New(s, resolvers.Deps{}),
+			Resolvers: resolvers.New(s, resolvers.Deps{
+				Uploads: screenshots.New(s, bucket, jobClient, screenshots.Opts{MaxBytes: e.cfg.Blobs.MaxUploadBytes,
+					MaxPixels: e.cfg.Blobs.MaxUploadPixels, Logger: logger}),
+			}),
 			Reader:         s,
 			Org:            s,
 			Loaders:        loaders.Opts{Quiet: e.cfg.LoaderWait, ObserveBatch: metrics.NewLoaders(registry).ObserveBatch},
@@ -169,8 +178,10 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 			TrustedProxyHops: e.cfg.TrustedProxyHops},
 		Websockets: auth.WebsocketLimits{InitTimeout: e.cfg.WebsocketInitTimeout, MaxPending: e.cfg.WebsocketMaxPending,
 			MaxPendingPerClient: e.cfg.WebsocketMaxPendingPerClient},
-		Sockets:      sockets,
-		AuthFailures: metrics.NewAuth(registry),
+		Sockets:        sockets,
+		AuthFailures:   metrics.NewAuth(registry),
+		MaxUploadBytes: e.cfg.Blobs.MaxUploadBytes,
+		Blobs:          bucket,
 	})
 	ln, err := net.Listen("tcp", e.cfg.HTTPAddr)
 	if err != nil {

@@ -6,6 +6,7 @@ package apitest
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -21,16 +22,21 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/multitracer"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/httpapi"
 	"github.com/workingtracker/api/internal/auth"
+	"github.com/workingtracker/api/internal/blobs"
+	"github.com/workingtracker/api/internal/config"
 	"github.com/workingtracker/api/internal/metrics"
 	"github.com/workingtracker/api/internal/ratelimit"
+	"github.com/workingtracker/api/internal/screenshots"
 	"github.com/workingtracker/api/internal/telemetry"
 	"github.com/workingtracker/api/internal/testdb"
+	"github.com/workingtracker/api/jobs"
 	"github.com/workingtracker/api/loaders"
 	"github.com/workingtracker/api/resolvers"
 	"github.com/workingtracker/api/store"
@@ -52,6 +58,10 @@ type Server struct {
 	Registry *prometheus.Registry
 	// Sockets tracks the server's websockets (Close them to see a shutdown's going away).
 	Sockets *httpapi.Sockets
+	// Bucket is the server's blob storage (file:// in a temporary folder); Jobs its job
+	// client, insert-only (the server works no jobs).
+	Bucket *blobs.Bucket
+	Jobs   *jobs.Client
 }
 
 // Opts tunes New.
@@ -83,6 +93,11 @@ type Opts struct {
 	// statements); FieldSpans adds GraphQL field spans.
 	TracerProvider trace.TracerProvider
 	FieldSpans     bool
+	// JobWorkers are the job kinds the server's job client may insert (default: the
+	// service's, jobs.NewWorkers).
+	JobWorkers *river.Workers
+	// MaxUploadBytes and MaxUploadPixels bound uploads (defaults as serve's).
+	MaxUploadBytes, MaxUploadPixels int64
 }
 
 // New starts a server; everything stops when the test ends.
@@ -131,9 +146,30 @@ func New(t testing.TB, opts Opts) *Server {
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level}))
 	credentials := auth.Credentials{JWT: verifier, APIKey: auth.APIKeys(s), APIKeyPrefix: store.APIKeyPrefix,
 		APIKeyWellFormed: store.APIKeyWellFormed, Accounts: auth.NewAccounts(s, auth.AccountsOpts{TTL: opts.AccountTTL})}
+	if opts.JobWorkers == nil {
+		opts.JobWorkers = jobs.NewWorkers(jobs.Deps{})
+	}
+	jobClient, err := jobs.New(s, opts.JobWorkers, jobs.Opts{Logger: logger, TestOnly: true})
+	require.NoError(t, err)
+	bucketURL, err := blobs.FileURL(t.TempDir())
+	require.NoError(t, err)
+	key := make([]byte, blobs.MinSigningKeyBytes)
+	_, err = rand.Read(key)
+	require.NoError(t, err)
+	bucket, err := blobs.Open(context.Background(), blobs.Opts{URL: bucketURL, SigningKey: key})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = bucket.Close() })
+	if opts.MaxUploadBytes == 0 {
+		opts.MaxUploadBytes = config.DefaultMaxUploadBytes
+	}
+	if opts.MaxUploadPixels == 0 {
+		opts.MaxUploadPixels = config.DefaultMaxUploadPixels
+	}
+	uploads := screenshots.New(s, bucket, jobClient, screenshots.Opts{MaxBytes: opts.MaxUploadBytes,
+		MaxPixels: opts.MaxUploadPixels, Logger: logger})
 	serverOpts := httpapi.Opts{
 		GraphQL: graph.ServerOpts{
-			Resolvers:  resolvers.New(s, resolvers.Deps{}),
+			Resolvers:  resolvers.New(s, resolvers.Deps{Uploads: uploads}),
 			Reader:     s,
 			Org:        s,
 			Loaders:    loaderOpts,
@@ -150,6 +186,8 @@ func New(t testing.TB, opts Opts) *Server {
 		Websockets:     opts.Websockets,
 		Sockets:        sockets,
 		AuthFailures:   metrics.NewAuth(registry),
+		MaxUploadBytes: opts.MaxUploadBytes,
+		Blobs:          bucket,
 	}
 	if opts.AccountTTL > 0 && serverOpts.Websockets.AccountRecheck == 0 {
 		// Open sockets are rechecked as often as the account answer is trusted.
@@ -161,7 +199,7 @@ func New(t testing.TB, opts Opts) *Server {
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return &Server{Store: s, DatabaseURL: opts.DatabaseURL, Statements: counter, Signer: signer, URL: srv.URL, Opts: serverOpts,
-		Handler: handler, Registry: registry, Sockets: sockets, t: t}
+		Handler: handler, Registry: registry, Sockets: sockets, Bucket: bucket, Jobs: jobClient, t: t}
 }
 
 func unlimited() ratelimit.Tiers {
