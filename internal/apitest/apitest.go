@@ -98,6 +98,8 @@ type Opts struct {
 	JobWorkers *river.Workers
 	// MaxUploadBytes and MaxUploadPixels bound uploads (defaults as serve's).
 	MaxUploadBytes, MaxUploadPixels int64
+	// BlobSigningKey signs the bucket's /blobs/ URLs (default: a random key).
+	BlobSigningKey []byte
 }
 
 // New starts a server; everything stops when the test ends.
@@ -153,10 +155,12 @@ func New(t testing.TB, opts Opts) *Server {
 	require.NoError(t, err)
 	bucketURL, err := blobs.FileURL(t.TempDir())
 	require.NoError(t, err)
-	key := make([]byte, blobs.MinSigningKeyBytes)
-	_, err = rand.Read(key)
-	require.NoError(t, err)
-	bucket, err := blobs.Open(context.Background(), blobs.Opts{URL: bucketURL, SigningKey: key})
+	if opts.BlobSigningKey == nil {
+		opts.BlobSigningKey = make([]byte, blobs.MinSigningKeyBytes)
+		_, err = rand.Read(opts.BlobSigningKey)
+		require.NoError(t, err)
+	}
+	bucket, err := blobs.Open(context.Background(), blobs.Opts{URL: bucketURL, SigningKey: opts.BlobSigningKey})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = bucket.Close() })
 	if opts.MaxUploadBytes == 0 {
