@@ -17,6 +17,7 @@ import (
 	"net/textproto"
 	"runtime"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,6 +29,7 @@ import (
 
 	"github.com/workingtracker/api/internal/apitest"
 	"github.com/workingtracker/api/internal/blobs"
+	"github.com/workingtracker/api/internal/events"
 	"github.com/workingtracker/api/jobs"
 	"github.com/workingtracker/api/store"
 )
@@ -203,10 +205,30 @@ func stateOf(t testing.TB, srv *apitest.Server, tenant uuid.UUID) uploadState {
 	return s
 }
 
+// recordedEvents collects what uploads publish.
+type recordedEvents struct {
+	mu     sync.Mutex
+	events []events.ScreenshotChanged
+}
+
+func (r *recordedEvents) PublishScreenshot(_ context.Context, e events.ScreenshotChanged) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, e)
+	return nil
+}
+
+func (r *recordedEvents) all() []events.ScreenshotChanged {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.events)
+}
+
 func TestUploadScreenshot(t *testing.T) {
 	t.Parallel()
 	const limit = 1 << 20 // MAX_UPLOAD_BYTES here: the body may be 2 MiB
-	srv := uploadServer(t, apitest.Opts{MaxUploadBytes: limit})
+	published := &recordedEvents{}
+	srv := uploadServer(t, apitest.Opts{MaxUploadBytes: limit, Publisher: published})
 	c := newCompany(t, srv, "acme", 2)
 	ctx := context.Background()
 	worker, other := c.Employees[0], c.Employees[1]
@@ -232,9 +254,10 @@ func TestUploadScreenshot(t *testing.T) {
 	// unchanged runs a refused upload and checks it wrote nothing: no row, no job, no blob.
 	unchanged := func(t *testing.T, attempt func()) {
 		t.Helper()
-		before := stateOf(t, srv, c.Tenant.ID)
+		before, events := stateOf(t, srv, c.Tenant.ID), len(published.all())
 		attempt()
 		require.Equal(t, before, stateOf(t, srv, c.Tenant.ID), "a refused upload leaves nothing behind")
+		require.Len(t, published.all(), events, "and tells no subscriber")
 	}
 
 	t.Run("StoresRowJobAndBlob", func(t *testing.T) {
@@ -278,6 +301,10 @@ func TestUploadScreenshot(t *testing.T) {
 		cost := costOf(t, r)
 		require.Equal(t, 11, cost.RequestedQueryCost, "the mutation's 10, and 1 for sizes")
 		require.Equal(t, cost.ThrottleStatus.MaximumAvailable-11, cost.ThrottleStatus.CurrentlyAvailable, "charged")
+
+		// Subscribers learn of it once it is committed.
+		require.Contains(t, published.all(), events.ScreenshotChanged{TenantID: c.Tenant.ID, ScreenshotID: id,
+			EmployeeID: worker.ID, Status: store.ScreenshotPending})
 	})
 
 	t.Run("AgentUploadsForItsEmployee", func(t *testing.T) {

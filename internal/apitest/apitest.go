@@ -31,6 +31,7 @@ import (
 	"github.com/workingtracker/api/internal/auth"
 	"github.com/workingtracker/api/internal/blobs"
 	"github.com/workingtracker/api/internal/config"
+	"github.com/workingtracker/api/internal/events"
 	"github.com/workingtracker/api/internal/metrics"
 	"github.com/workingtracker/api/internal/ratelimit"
 	"github.com/workingtracker/api/internal/screenshots"
@@ -100,6 +101,8 @@ type Opts struct {
 	MaxUploadBytes, MaxUploadPixels int64
 	// BlobSigningKey signs the bucket's /blobs/ URLs (default: a random key).
 	BlobSigningKey []byte
+	// Publisher receives the screenshot events uploads publish (nil: none are published).
+	Publisher events.Publisher
 }
 
 // New starts a server; everything stops when the test ends.
@@ -170,7 +173,7 @@ func New(t testing.TB, opts Opts) *Server {
 		opts.MaxUploadPixels = config.DefaultMaxUploadPixels
 	}
 	uploads := screenshots.New(s, bucket, jobClient, screenshots.Opts{MaxBytes: opts.MaxUploadBytes,
-		MaxPixels: opts.MaxUploadPixels, Logger: logger})
+		MaxPixels: opts.MaxUploadPixels, Logger: logger, Publisher: opts.Publisher})
 	serverOpts := httpapi.Opts{
 		GraphQL: graph.ServerOpts{
 			Resolvers:  resolvers.New(s, resolvers.Deps{Uploads: uploads}),
