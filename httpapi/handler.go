@@ -15,6 +15,7 @@ import (
 
 	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/internal/auth"
+	"github.com/workingtracker/api/internal/blobs"
 	"github.com/workingtracker/api/internal/cost"
 	"github.com/workingtracker/api/internal/playground"
 	"github.com/workingtracker/api/internal/ratelimit"
@@ -54,6 +55,11 @@ type Opts struct {
 	// Subscriptions cap each principal's websockets and subscriptions (per instance); zero
 	// fields take the defaults.
 	Subscriptions SubscriptionLimits
+	// MaxUploadBytes bounds the files of a multipart request (MAX_UPLOAD_BYTES; default
+	// DefaultMaxUploadBytes); its body may be that plus 1 MiB for the other parts.
+	MaxUploadBytes int64
+	// Blobs, when set, serves signed blob URLs at /blobs/ (a file:// bucket's screenshots).
+	Blobs SignedBlobs
 }
 
 // RateLimits configures what requests may spend.
@@ -91,6 +97,9 @@ func (opts Opts) WithDefaults() Opts {
 		opts.RateLimits.IPLimiter = ratelimit.NewLocal(100_000)
 	}
 	opts.Websockets = opts.Websockets.WithDefaults()
+	if opts.MaxUploadBytes <= 0 {
+		opts.MaxUploadBytes = DefaultMaxUploadBytes
+	}
 	return opts
 }
 
@@ -127,7 +136,8 @@ func newHandler(opts Opts, gql *handler.Server) http.Handler {
 		api = opts.Sockets.track(api)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/query", apiHeaders(crossOrigin(opts.AllowedOrigins)(limitBody(maxRequestBytes, upgrades(websocketOrigins(opts.AllowedOrigins,
+	limits := bodyLimits{json: maxRequestBytes, multipart: opts.MaxUploadBytes + uploadAllowance}
+	mux.Handle("/query", apiHeaders(crossOrigin(opts.AllowedOrigins)(limitBody(limits, upgrades(websocketOrigins(opts.AllowedOrigins,
 		authenticate(opts.Verifier, guard, opts.Logger, pendingSockets(pending, api))))))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		setAPIHeaders(w.Header())
@@ -144,6 +154,9 @@ func newHandler(opts Opts, gql *handler.Server) http.Handler {
 		}
 		writeBody(w, mediaJSON, http.StatusOK, []byte(`{"status":"ok"}`))
 	})
+	if opts.Blobs != nil {
+		mux.Handle(blobs.SignedPath, serveBlobs(opts.Blobs, opts.Logger))
+	}
 	if opts.Development {
 		mux.Handle("/", playground.Handler(playground.Opts{
 			Title:                "Working Tracker API",
@@ -157,8 +170,8 @@ func newHandler(opts Opts, gql *handler.Server) http.Handler {
 }
 
 // addTransports gives the gqlgen server its transports: websockets (graphql-transport-ws and
-// graphql-ws, authenticated at connection_init), Server-Sent Events, OPTIONS, and GraphQL over
-// HTTP; and the per-principal caps of websockets and subscriptions.
+// graphql-ws, authenticated at connection_init), Server-Sent Events, OPTIONS, multipart uploads
+// and GraphQL over HTTP; and the per-principal caps of websockets and subscriptions.
 func addTransports(gql *handler.Server, opts Opts, guard auth.FailureGuard) {
 	initConnection := auth.WebsocketInit(opts.Verifier, guard, opts.Websockets.AccountRecheck)
 	caps := newPrincipalCaps(opts.Subscriptions)
@@ -196,5 +209,6 @@ func addTransports(gql *handler.Server, opts Opts, guard auth.FailureGuard) {
 	gql.AddTransport(transport.Options{})
 	// Before graphqlHTTP, which takes every other request.
 	gql.AddTransport(sseTransport{inner: transport.SSE{KeepAlivePingInterval: 10 * time.Second}, watch: initConnection})
+	gql.AddTransport(multipartHTTP{})
 	gql.AddTransport(graphqlHTTP{})
 }

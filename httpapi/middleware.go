@@ -54,7 +54,7 @@ func crossOrigin(origins []string) func(http.Handler) http.Handler {
 	return cors.New(cors.Options{
 		AllowedOrigins: origins,
 		AllowedMethods: []string{http.MethodGet, http.MethodPost},
-		AllowedHeaders: []string{"Authorization", "Content-Type", reqid.Header},
+		AllowedHeaders: append([]string{"Authorization", "Content-Type", reqid.Header}, preflightHeaders...),
 		ExposedHeaders: []string{reqid.Header},
 		MaxAge:         600,
 	}).Handler
@@ -64,14 +64,32 @@ func crossOrigin(origins []string) func(http.Handler) http.Handler {
 // few kilobytes; anything near this is abuse.
 const maxRequestBytes = 1 << 20
 
-func limitBody(n int64, next http.Handler) http.Handler {
-	tooLarge := refusal{code: apperr.RequestTooLarge, message: fmt.Sprintf("request body too large: the limit is %d bytes", n)}
+// bodyLimits are the body limits of /query: JSON (and every other) requests get json; multipart
+// POSTs (uploads) get multipart, their files' limit plus an allowance for the other parts.
+type bodyLimits struct{ json, multipart int64 }
+
+func tooLargeRefusal(n int64) refusal {
+	return refusal{code: apperr.RequestTooLarge, message: fmt.Sprintf("request body too large: the limit is %d bytes", n)}
+}
+
+func limitBody(limits bodyLimits, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, upload := limits.json, r.Method == http.MethodPost && isMultipart(r)
+		if upload {
+			n = limits.multipart
+		}
 		if r.ContentLength > n {
-			writeRefusal(w, tooLarge)
+			writeRefusal(w, tooLargeRefusal(n))
 			return
 		}
 		if r.ContentLength < 0 && r.Body != nil && r.Body != http.NoBody {
+			if upload {
+				// Uploads are streamed to temporary files, not buffered: reading past the limit
+				// fails with *http.MaxBytesError, which the multipart transport answers 413.
+				r.Body = http.MaxBytesReader(w, r.Body, n)
+				next.ServeHTTP(w, r)
+				return
+			}
 			// Unannounced length (chunked): read up to the limit to tell a large body apart.
 			body, err := io.ReadAll(io.LimitReader(r.Body, n+1))
 			if err != nil {
@@ -79,7 +97,7 @@ func limitBody(n int64, next http.Handler) http.Handler {
 				return
 			}
 			if int64(len(body)) > n {
-				writeRefusal(w, tooLarge)
+				writeRefusal(w, tooLargeRefusal(n))
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -63,6 +64,14 @@ func (t graphqlHTTP) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 		writeErrors(w, mt, f.httpStatus(), gqlerror.List{f.gqlError()})
 		return
 	}
+	t.run(w, r, mt, params, start, exec)
+}
+
+// run executes the request's GraphQL parameters and writes the response (GraphQL over HTTP and
+// multipart uploads alike).
+func (t graphqlHTTP) run(w http.ResponseWriter, r *http.Request, mt string, params *graphql.RawParams, start time.Time,
+	exec graphql.GraphExecutor,
+) {
 	params.Headers = r.Header
 	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
 	// The operation's start (Stats.OperationStart), as gqlgen's own transports record it: the

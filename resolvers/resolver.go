@@ -5,6 +5,8 @@ package resolvers
 
 import (
 	"context"
+	"io"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -55,12 +57,24 @@ type Deps struct {
 	// Events carries screenshot status changes to the subscriptions (events.Bus); nil: the
 	// subscriptions fail with an internal error.
 	Events ScreenshotEvents
+	// Uploads stores uploaded screenshots (uploadScreenshot; nil: it fails with an internal
+	// error).
+	Uploads ScreenshotUploads
 }
 
 // BlobURLs signs short-lived URLs of stored blobs.
 type BlobURLs interface {
 	// SignURL returns a URL through which a client may GET the blob at key for a few minutes.
 	SignURL(ctx context.Context, key string) (string, error)
+}
+
+// ScreenshotUploads stores uploaded screenshots (internal/screenshots implements it).
+type ScreenshotUploads interface {
+	// UploadScreenshot stores file as the scope's own employee's screenshot, PENDING, with its
+	// processing job. BAD_USER_INPUT: file (not an image, over the limits), capturedAt (in the
+	// future, too old), timeEntryId (the capture is outside the entry); NOT_FOUND: a time entry
+	// not the employee's; FORBIDDEN: a principal acting for no employee, or a terminated one.
+	UploadScreenshot(ctx context.Context, scope store.Scope, file io.ReadSeeker, capturedAt time.Time, timeEntryID *uuid.UUID) (*store.Screenshot, error)
 }
 
 // Resolver is the root of all resolvers.

@@ -7,7 +7,7 @@ package resolvers
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -18,7 +18,18 @@ import (
 )
 
 func (r *mutationResolver) UploadScreenshot(ctx context.Context, file graphql.Upload, capturedAt time.Time, timeEntryID *string) (*store.Screenshot, error) {
-	panic(fmt.Errorf("not implemented: UploadScreenshot - uploadScreenshot"))
+	s, err := scope(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if r.deps.Uploads == nil {
+		return nil, errors.New("screenshot uploads are not configured")
+	}
+	entryID, err := parseOptionalID("timeEntryId", timeEntryID)
+	if err != nil {
+		return nil, err
+	}
+	return r.deps.Uploads.UploadScreenshot(ctx, s, file.File, capturedAt, entryID)
 }
 
 func (r *mutationResolver) SetScreenshotBlur(ctx context.Context, enabled bool) (*store.ScreenshotSettings, error) {

@@ -1,19 +1,37 @@
 package main
 
 import (
-	"fmt"
+	"context"
+	"errors"
 	"path/filepath"
 
-	"gocloud.dev/blob"
-	"gocloud.dev/blob/fileblob"
+	"github.com/workingtracker/api/internal/blobs"
+	"github.com/workingtracker/api/internal/blobs/cloud"
 )
 
-// openBlobs opens the screenshots' blob storage: for now a file:// bucket under DATA_DIR/blobs.
-// wired to internal/blobs at merge (BLOB_URL: file://, s3://, gs://).
-func (e *env) openBlobs() (*blob.Bucket, error) {
-	b, err := fileblob.OpenBucket(filepath.Join(e.cfg.DataDir, "blobs"), &fileblob.Options{CreateDir: true})
-	if err != nil {
-		return nil, fmt.Errorf("open blob storage: %w", err)
+// openBlobs opens the bucket of BLOB_URL (serve's uploads and /blobs/, the worker's
+// processing): by default a file:// bucket under DATA_DIR/blobs. A file:// bucket's URLs are
+// signed with BLOB_SIGNING_KEY; development generates one under DATA_DIR, production refuses to
+// start without it.
+func (e *env) openBlobs(ctx context.Context) (*blobs.Bucket, error) {
+	c := e.cfg.Blobs
+	url := c.URL
+	if url == "" {
+		var err error
+		if url, err = blobs.FileURL(filepath.Join(e.cfg.DataDir, "blobs")); err != nil {
+			return nil, err
+		}
 	}
-	return b, nil
+	key := c.SigningKey
+	if c.Local() && len(key) == 0 {
+		if !e.cfg.Development() {
+			return nil, errors.New("BLOB_SIGNING_KEY (or BLOB_SIGNING_KEY_FILE) is required in production with a file:// BLOB_URL: " +
+				"it signs the URLs the API serves screenshots at")
+		}
+		var err error
+		if key, err = blobs.LoadOrCreateKey(filepath.Join(e.cfg.DataDir, "blob-signing-key")); err != nil {
+			return nil, err
+		}
+	}
+	return blobs.Open(ctx, blobs.Opts{URL: url, SigningKey: key, URLTTL: c.URLTTL, Cloud: cloud.Open})
 }

@@ -105,7 +105,7 @@ func seedCmd(ctx context.Context, e *env, stdout io.Writer, args []string) error
 	if _, err := migrateUp(ctx, s); err != nil {
 		return err
 	}
-	blobs, err := e.openBlobs()
+	blobs, err := e.openBlobs(ctx)
 	if err != nil {
 		return err
 	}

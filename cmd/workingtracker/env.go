@@ -5,10 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/workingtracker/api/internal/auth"
 	"github.com/workingtracker/api/internal/config"
 	"github.com/workingtracker/api/internal/devpg"
+	"github.com/workingtracker/api/internal/telemetry"
 	"github.com/workingtracker/api/migrations"
 	"github.com/workingtracker/api/store"
 )
@@ -85,4 +90,31 @@ func (e *env) verifier(ctx context.Context) (*auth.Verifier, error) {
 		return nil, err
 	}
 	return auth.NewVerifier(ctx, auth.VerifierOpts{Issuer: auth.DevIssuer, Audience: auth.DevAudience, KeySet: signer.KeySet()})
+}
+
+// openRedis is the client of REDIS_URL, or nil when it is unset (in-process fallbacks). Short
+// timeouts and no retries: a stalled Redis must degrade features (rate limits fall back to local
+// budgets, events to this instance's subscribers), never hang requests or jobs.
+func (e *env) openRedis(hook redis.Hook, tp trace.TracerProvider) (*redis.Client, error) {
+	if e.cfg.RedisURL == "" {
+		return nil, nil
+	}
+	opts, err := redis.ParseURL(e.cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = 200*time.Millisecond, 100*time.Millisecond, 100*time.Millisecond
+	opts.MaxRetries = -1
+	opts.ContextTimeoutEnabled = true // the limiter's per-charge deadline applies
+	rdb := redis.NewClient(opts)
+	if hook != nil {
+		rdb.AddHook(hook)
+	}
+	if tp != nil {
+		if err := telemetry.InstrumentRedis(rdb, tp); err != nil {
+			rdb.Close()
+			return nil, fmt.Errorf("trace redis: %w", err)
+		}
+	}
+	return rdb, nil
 }

@@ -19,7 +19,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/httpapi"
@@ -29,6 +28,7 @@ import (
 	"github.com/workingtracker/api/internal/health"
 	"github.com/workingtracker/api/internal/metrics"
 	"github.com/workingtracker/api/internal/ratelimit"
+	"github.com/workingtracker/api/internal/screenshots"
 	"github.com/workingtracker/api/internal/seed"
 	"github.com/workingtracker/api/internal/telemetry"
 	"github.com/workingtracker/api/jobs"
@@ -72,26 +72,18 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 	}
 	defer s.Close()
 	registry.MustRegister(metrics.NewPoolCollector(s.Pool().Stat))
-	blobs, err := e.openBlobs()
-	if err != nil {
-		return err
-	}
-	defer blobs.Close()
+	seeded := false
 	if e.cfg.Development() {
 		// Development starts from nothing: schema, then demo data if the database is empty.
 		if _, err := migrateUp(ctx, s); err != nil {
 			return err
 		}
-		res, seeded, err := seed.Run(ctx, s.Pool(), seed.Scales["small"], time.Now())
+		res, ok, err := seed.Run(ctx, s.Pool(), seed.Scales["small"], time.Now())
 		if err != nil {
 			return err
 		}
-		if seeded {
-			shots, err := seed.Screenshots(ctx, s.Pool(), blobs)
-			if err != nil {
-				return err
-			}
-			logger.Info("seeded demo data", "employees", res.Employees, "time_entries", res.TimeEntries, "screenshots", shots)
+		if seeded = ok; seeded {
+			logger.Info("seeded demo data", "employees", res.Employees, "time_entries", res.TimeEntries)
 		}
 	}
 	// Row-level security is the second line of tenant isolation; a role that bypasses it, or owns
@@ -112,6 +104,18 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 	if err != nil {
 		return err
 	}
+	bucket, err := e.openBlobs(ctx)
+	if err != nil {
+		return err
+	}
+	defer bucket.Close()
+	if seeded {
+		shots, err := seed.Screenshots(ctx, s.Pool(), bucket)
+		if err != nil {
+			return err
+		}
+		logger.Info("seeded demo screenshots", "screenshots", shots)
+	}
 	migrator, err := store.NewMigrator(s.DB(), migrations.FS)
 	if err != nil {
 		return err
@@ -121,35 +125,14 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 	ready := []func(context.Context) error{s.Ping, health.Cached(health.Migrations(migrator.Pending), 10*time.Second, nil)}
 	rateMetrics := ratelimit.NewMetrics(registry)
 	redisMetrics := metrics.NewRedis(registry)
-	// Jobs are worked in process unless WORKERS=0 (then `workingtracker worker` works them);
-	// the client enqueues either way.
-	jobClient, err := newJobs(e, s, blobs, logger, jobs.NewMetrics(registry), e.cfg.Workers, tp)
+	var limiter, ipLimiter ratelimit.Limiter = ratelimit.NewLocal(100_000), ratelimit.NewLocal(100_000)
+	busOpts := events.BusOpts{Logger: logger, Observer: metrics.NewEvents(registry)}
+	rdb, err := e.openRedis(redisMetrics, tp)
 	if err != nil {
 		return err
 	}
-	// Deleting a time entry enqueues the deletion of its screenshots and their blobs.
-	s.SetScreenshotCleanup(jobs.ScreenshotCleanup{Jobs: jobClient})
-	metrics.NewJobQueue(registry, s, logger, jobs.Kinds()...)
-	var limiter, ipLimiter ratelimit.Limiter = ratelimit.NewLocal(100_000), ratelimit.NewLocal(100_000)
-	busOpts := events.BusOpts{Logger: logger, Observer: metrics.NewEvents(registry)}
-	if e.cfg.RedisURL != "" {
-		opts, err := redis.ParseURL(e.cfg.RedisURL)
-		if err != nil {
-			return fmt.Errorf("REDIS_URL: %w", err)
-		}
-		// Short timeouts and no retries: a stalled Redis must degrade features, never hang
-		// requests (the rate limiter falls back to its local budgets).
-		opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = 200*time.Millisecond, 100*time.Millisecond, 100*time.Millisecond
-		opts.MaxRetries = -1
-		opts.ContextTimeoutEnabled = true // the limiter's per-charge deadline applies
-		rdb := redis.NewClient(opts)
-		rdb.AddHook(redisMetrics)
+	if rdb != nil {
 		defer rdb.Close()
-		if tp != nil {
-			if err := telemetry.InstrumentRedis(rdb, tp); err != nil {
-				return fmt.Errorf("trace redis: %w", err)
-			}
-		}
 		ready = append(ready, func(ctx context.Context) error { return rdb.Ping(ctx).Err() })
 		shared := ratelimit.NewRedis(rdb)
 		limiter = &ratelimit.Failover{Shared: shared, Local: limiter, Logger: logger, Metrics: rateMetrics}
@@ -158,6 +141,15 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 	}
 	bus := events.NewBus(busOpts)
 	defer bus.Close()
+	// Jobs are worked in process unless WORKERS=0 (then `workingtracker worker` works them);
+	// the client enqueues either way.
+	jobClient, err := newJobs(e, s, bucket, bus, logger, jobs.NewMetrics(registry), e.cfg.Workers, tp)
+	if err != nil {
+		return err
+	}
+	// Deleting a time entry enqueues the deletion of its screenshots and their blobs.
+	s.SetScreenshotCleanup(jobs.ScreenshotCleanup{Jobs: jobClient})
+	metrics.NewJobQueue(registry, s, logger, jobs.Kinds()...)
 	// A terminated employee's tokens stop working within auth.DefaultAccountTTL.
 	credentials := auth.Credentials{JWT: verifier, APIKey: auth.APIKeys(s), APIKeyPrefix: store.APIKeyPrefix,
 		APIKeyWellFormed: store.APIKeyWellFormed, Accounts: auth.NewAccounts(s, auth.AccountsOpts{})}
@@ -166,7 +158,12 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 	metrics.NewWebsockets(registry, sockets.Active)
 	handler := httpapi.NewHandler(httpapi.Opts{
 		GraphQL: graph.ServerOpts{
-			Resolvers:      resolvers.New(s, resolvers.Deps{Events: bus}),
+			Resolvers: resolvers.New(s, resolvers.Deps{
+				BlobURLs: bucket,
+				Events:   bus,
+				Uploads: screenshots.New(s, bucket, jobClient, screenshots.Opts{MaxBytes: e.cfg.Blobs.MaxUploadBytes,
+					MaxPixels: e.cfg.Blobs.MaxUploadPixels, Logger: logger, Publisher: bus}),
+			}),
 			Reader:         s,
 			Org:            s,
 			Loaders:        loaders.Opts{Quiet: e.cfg.LoaderWait, ObserveBatch: metrics.NewLoaders(registry).ObserveBatch},
@@ -189,6 +186,8 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 		AuthFailures: metrics.NewAuth(registry),
 		Subscriptions: httpapi.SubscriptionLimits{MaxConnections: e.cfg.WebsocketMaxPerPrincipal,
 			MaxSubscriptions: e.cfg.MaxSubscriptionsPerPrincipal},
+		MaxUploadBytes: e.cfg.Blobs.MaxUploadBytes,
+		Blobs:          bucket,
 	})
 	ln, err := net.Listen("tcp", e.cfg.HTTPAddr)
 	if err != nil {

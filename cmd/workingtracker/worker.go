@@ -12,6 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/workingtracker/api/internal/events"
+	"github.com/workingtracker/api/internal/metrics"
 	"github.com/workingtracker/api/internal/telemetry"
 	"github.com/workingtracker/api/jobs"
 	"github.com/workingtracker/api/store"
@@ -19,13 +21,13 @@ import (
 
 // newJobs builds the job queue's client over s with every worker and periodic job of the
 // service: the one place `serve` and `worker` get them from.
-func newJobs(e *env, s *store.Store, blobs jobs.Blobs, logger *slog.Logger, metrics *jobs.Metrics, workers int,
-	tp trace.TracerProvider,
+func newJobs(e *env, s *store.Store, blobs jobs.Blobs, publisher events.Publisher, logger *slog.Logger,
+	metrics *jobs.Metrics, workers int, tp trace.TracerProvider,
 ) (*jobs.Client, error) {
 	deps := jobs.Deps{
 		Partitions: jobs.PartitionMaintenance{Store: s, Logger: logger},
-		// Publisher: the subscriptions' event bus, at merge (nil publishes nothing).
-		Screenshots: jobs.ScreenshotPipeline{Store: s, Blobs: blobs, Logger: logger},
+		Screenshots: jobs.ScreenshotPipeline{Store: s, Blobs: blobs, Publisher: publisher, Logger: logger,
+			MaxBytes: e.cfg.Blobs.MaxUploadBytes, MaxPixels: e.cfg.Blobs.MaxUploadPixels},
 	}
 	return jobs.New(s, jobs.NewWorkers(deps), jobs.Opts{
 		Logger:          logger,
@@ -70,12 +72,25 @@ func workerCmd(ctx context.Context, e *env, logger *slog.Logger, stdout io.Write
 			logger.Warn("flush traces", "err", err)
 		}
 	}()
-	blobs, err := e.openBlobs()
+	bucket, err := e.openBlobs(ctx)
 	if err != nil {
 		return err
 	}
-	defer blobs.Close()
-	client, err := newJobs(e, s, blobs, logger, jobs.NewMetrics(registry), e.cfg.Workers, tracing.Provider)
+	defer bucket.Close()
+	// Status changes reach the subscribers of every API instance through Redis (of this process
+	// only without it: a separate worker then needs REDIS_URL for subscriptions to hear of it).
+	rdb, err := e.openRedis(metrics.NewRedis(registry), tracing.Provider)
+	if err != nil {
+		return err
+	}
+	busOpts := events.BusOpts{Logger: logger, Observer: metrics.NewEvents(registry)}
+	if rdb != nil {
+		defer rdb.Close()
+		busOpts.Redis = rdb
+	}
+	bus := events.NewBus(busOpts)
+	defer bus.Close()
+	client, err := newJobs(e, s, bucket, bus, logger, jobs.NewMetrics(registry), e.cfg.Workers, tracing.Provider)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ package apitest
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -21,17 +22,22 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/multitracer"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/httpapi"
 	"github.com/workingtracker/api/internal/auth"
+	"github.com/workingtracker/api/internal/blobs"
+	"github.com/workingtracker/api/internal/config"
 	"github.com/workingtracker/api/internal/events"
 	"github.com/workingtracker/api/internal/metrics"
 	"github.com/workingtracker/api/internal/ratelimit"
+	"github.com/workingtracker/api/internal/screenshots"
 	"github.com/workingtracker/api/internal/telemetry"
 	"github.com/workingtracker/api/internal/testdb"
+	"github.com/workingtracker/api/jobs"
 	"github.com/workingtracker/api/loaders"
 	"github.com/workingtracker/api/resolvers"
 	"github.com/workingtracker/api/store"
@@ -56,6 +62,10 @@ type Server struct {
 	// Events is the screenshot event bus the subscriptions listen to (Opts.Events, or one in
 	// process); publish on it to reach them.
 	Events *events.Bus
+	// Bucket is the server's blob storage (file:// in a temporary folder); Jobs its job
+	// client, insert-only (the server works no jobs).
+	Bucket *blobs.Bucket
+	Jobs   *jobs.Client
 }
 
 // Opts tunes New.
@@ -87,13 +97,28 @@ type Opts struct {
 	// statements); FieldSpans adds GraphQL field spans.
 	TracerProvider trace.TracerProvider
 	FieldSpans     bool
-	// BlobURLs signs screenshot URLs (default: none, and the URLs read as null).
+	// BlobURLs signs screenshot URLs (default: none, and the URLs read as null; see SignBlobURLs).
 	BlobURLs resolvers.BlobURLs
 	// Events is the screenshot event bus (default: in process, closed when the test ends); two
 	// servers given buses over one Redis reach each other's subscribers.
 	Events *events.Bus
 	// Subscriptions caps each principal's websockets and subscriptions (defaults otherwise).
 	Subscriptions httpapi.SubscriptionLimits
+	// JobWorkers are the job kinds the server's job client may insert (default: the
+	// service's, jobs.NewWorkers).
+	JobWorkers *river.Workers
+	// MaxUploadBytes and MaxUploadPixels bound uploads (defaults as serve's).
+	MaxUploadBytes, MaxUploadPixels int64
+	// BlobSigningKey signs the bucket's /blobs/ URLs (default: a random key).
+	BlobSigningKey []byte
+	// Publisher receives the screenshot events uploads and jobs publish (default: Events).
+	Publisher events.Publisher
+	// ProcessJobs works the server's jobs in process with the service's workers over its store,
+	// bucket and bus, as serve does: an upload then ends PROCESSED and subscribers hear of it.
+	// Otherwise the job client only inserts.
+	ProcessJobs bool
+	// SignBlobURLs signs screenshot URLs with the server's bucket when BlobURLs is not given.
+	SignBlobURLs bool
 }
 
 // New starts a server; everything stops when the test ends.
@@ -146,9 +171,49 @@ func New(t testing.TB, opts Opts) *Server {
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level}))
 	credentials := auth.Credentials{JWT: verifier, APIKey: auth.APIKeys(s), APIKeyPrefix: store.APIKeyPrefix,
 		APIKeyWellFormed: store.APIKeyWellFormed, Accounts: auth.NewAccounts(s, auth.AccountsOpts{TTL: opts.AccountTTL})}
+	bucketURL, err := blobs.FileURL(t.TempDir())
+	require.NoError(t, err)
+	if opts.BlobSigningKey == nil {
+		opts.BlobSigningKey = make([]byte, blobs.MinSigningKeyBytes)
+		_, err = rand.Read(opts.BlobSigningKey)
+		require.NoError(t, err)
+	}
+	bucket, err := blobs.Open(context.Background(), blobs.Opts{URL: bucketURL, SigningKey: opts.BlobSigningKey})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = bucket.Close() })
+	if opts.BlobURLs == nil && opts.SignBlobURLs {
+		opts.BlobURLs = bucket
+	}
+	if opts.MaxUploadBytes == 0 {
+		opts.MaxUploadBytes = config.DefaultMaxUploadBytes
+	}
+	if opts.MaxUploadPixels == 0 {
+		opts.MaxUploadPixels = config.DefaultMaxUploadPixels
+	}
+	if opts.Publisher == nil {
+		opts.Publisher = opts.Events
+	}
+	jobOpts := jobs.Opts{Logger: logger, TestOnly: true}
+	if opts.JobWorkers == nil {
+		deps := jobs.Deps{Screenshots: jobs.ScreenshotPipeline{Store: s, Blobs: bucket, Publisher: opts.Publisher,
+			Logger: logger, MaxBytes: opts.MaxUploadBytes, MaxPixels: opts.MaxUploadPixels}}
+		opts.JobWorkers = jobs.NewWorkers(deps)
+		if opts.ProcessJobs {
+			jobOpts.Workers = 2
+			jobOpts.FetchCooldown, jobOpts.FetchPollInterval = 10*time.Millisecond, 100*time.Millisecond
+		}
+	}
+	jobClient, err := jobs.New(s, opts.JobWorkers, jobOpts)
+	require.NoError(t, err)
+	require.NoError(t, jobClient.Start(context.Background()))
+	t.Cleanup(func() { _ = jobClient.Shutdown(context.Background()) })
+	// Deleting a time entry enqueues the deletion of its screenshots, as in serve.
+	s.SetScreenshotCleanup(jobs.ScreenshotCleanup{Jobs: jobClient})
+	uploads := screenshots.New(s, bucket, jobClient, screenshots.Opts{MaxBytes: opts.MaxUploadBytes,
+		MaxPixels: opts.MaxUploadPixels, Logger: logger, Publisher: opts.Publisher})
 	serverOpts := httpapi.Opts{
 		GraphQL: graph.ServerOpts{
-			Resolvers:  resolvers.New(s, resolvers.Deps{BlobURLs: opts.BlobURLs, Events: opts.Events}),
+			Resolvers:  resolvers.New(s, resolvers.Deps{BlobURLs: opts.BlobURLs, Events: opts.Events, Uploads: uploads}),
 			Reader:     s,
 			Org:        s,
 			Loaders:    loaderOpts,
@@ -166,6 +231,8 @@ func New(t testing.TB, opts Opts) *Server {
 		Sockets:        sockets,
 		AuthFailures:   metrics.NewAuth(registry),
 		Subscriptions:  opts.Subscriptions,
+		MaxUploadBytes: opts.MaxUploadBytes,
+		Blobs:          bucket,
 	}
 	if opts.AccountTTL > 0 && serverOpts.Websockets.AccountRecheck == 0 {
 		// Open sockets are rechecked as often as the account answer is trusted.
@@ -177,7 +244,7 @@ func New(t testing.TB, opts Opts) *Server {
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return &Server{Store: s, DatabaseURL: opts.DatabaseURL, Statements: counter, Signer: signer, URL: srv.URL, Opts: serverOpts,
-		Handler: handler, Registry: registry, Sockets: sockets, Events: opts.Events, t: t}
+		Handler: handler, Registry: registry, Sockets: sockets, Events: opts.Events, Bucket: bucket, Jobs: jobClient, t: t}
 }
 
 func unlimited() ratelimit.Tiers {

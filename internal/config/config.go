@@ -94,6 +94,10 @@ type Config struct {
 	// readiness fails first, and the server keeps serving this long, so that load balancers
 	// stop sending requests before the listener closes.
 	ShutdownDrain time.Duration
+
+	// Blobs and uploads (see blobs.go): BLOB_URL, BLOB_SIGNING_KEY(_FILE), BLOB_URL_TTL,
+	// MAX_UPLOAD_BYTES, MAX_UPLOAD_PIXELS.
+	Blobs Blobs
 }
 
 // DefaultWorkers is WORKERS's default.
@@ -231,6 +235,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		if c.Introspection, err = strconv.ParseBool(v); err != nil {
 			errs = append(errs, fmt.Errorf("INTROSPECTION: %w", err))
 		}
+	}
+	if err := c.Blobs.fromEnv(getenv); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Env == Production {
 		if c.DatabaseURL == "" {
