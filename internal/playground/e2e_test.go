@@ -3,13 +3,18 @@
 package playground
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/png"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -136,6 +141,10 @@ func TestPlaygroundE2E(t *testing.T) {
 		t.Fatalf("screenshot: %v", err)
 	}
 	t.Logf("screenshot: %s", writeScreenshot(t, shot))
+
+	if backend == nil {
+		subscribeThenUpload(t, ctx, base, token)
+	}
 
 	// The token must not outlive the tab: a fresh load without the fragment
 	// must come up with it nowhere in the page or in storage.
@@ -379,4 +388,67 @@ func (f *fakeGraphQL) lastAuthorization() string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.auth
+}
+
+// subscribeThenUpload runs a subscription in the page (over graphql-transport-ws, the token in
+// connection_init), uploads a screenshot with curl as the README shows, and waits for the
+// page to show it PROCESSED: the playground's subscription transport against the real server,
+// its upload, worker and event bus.
+func subscribeThenUpload(t *testing.T, ctx context.Context, base *url.URL, token string) {
+	t.Helper()
+	const sub = `subscription Shots { screenshotEvents { id status } }`
+	setQuery := fmt.Sprintf(`document.querySelector(".graphiql-query-editor .CodeMirror").CodeMirror.setValue(%s)`,
+		strconv.Quote(sub))
+	if err := chromedp.Do(ctx,
+		chromedp.Evaluate[chromedp.Void](setQuery),
+		chromedp.Sleep(500*time.Millisecond), // GraphiQL reads the operation name on a debounce
+		chromedp.Click(chromedp.CSS(".graphiql-execute-button")),
+		chromedp.Sleep(time.Second), // the subscription starts before the upload's first event
+	); err != nil {
+		t.Fatalf("starting the subscription: %v", err)
+	}
+
+	img := image.NewRGBA(image.Rect(0, 0, 320, 200))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i * 7)
+	}
+	file := filepath.Join(t.TempDir(), "shot.png")
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+	operations := `{"query":"mutation($file: Upload!, $at: Time!) { uploadScreenshot(file: $file, capturedAt: $at) { id status } }",` +
+		`"variables":{"file":null,"at":"` + at + `"}}`
+	queryURL := base.ResolveReference(&url.URL{Path: "/query"}).String()
+	out, err := exec.CommandContext(ctx, "curl", "-sS", "--max-time", "30", queryURL,
+		"-H", "Authorization: Bearer "+token, "-H", "apollo-require-preflight: true",
+		"-F", "operations="+operations, "-F", `map={"0": ["variables.file"]}`, "-F", "0=@"+file).CombinedOutput()
+	if err != nil {
+		t.Fatalf("curl upload: %v: %s", err, out)
+	}
+	var uploaded struct {
+		Data struct {
+			UploadScreenshot struct{ ID string }
+		}
+	}
+	if err := json.Unmarshal(out, &uploaded); err != nil || uploaded.Data.UploadScreenshot.ID == "" {
+		t.Fatalf("curl upload answered %s", out)
+	}
+	t.Logf("uploaded screenshot %s", uploaded.Data.UploadScreenshot.ID)
+
+	response := editorValue(".graphiql-response")
+	shown, err := chromedp.Run(ctx, chromedp.Poll[string](
+		fmt.Sprintf(`(v => v.includes(%s) && v.includes('"PROCESSED"') && v)(%s)`,
+			strconv.Quote(uploaded.Data.UploadScreenshot.ID), response),
+		chromedp.WithPollingTimeout(30*time.Second),
+	))
+	if err != nil {
+		got, _ := chromedp.Run(ctx, chromedp.Evaluate[string](response))
+		t.Fatalf("waiting for the page to show the screenshot PROCESSED: %v; response pane holds:\n%s", err, got)
+	}
+	t.Logf("subscription in the page:\n%s", shown)
 }
