@@ -101,7 +101,7 @@ func uploadScreenshot(t *testing.T, ctx context.Context, base, token string) str
 	var file bytes.Buffer
 	require.NoError(t, png.Encode(&file, img))
 	ops, err := json.Marshal(map[string]any{
-		"query": `mutation($file: Upload!, $at: Time!) { uploadScreenshot(file: $file, capturedAt: $at) { id status } }`,
+		"query":     `mutation($file: Upload!, $at: Time!) { uploadScreenshot(file: $file, capturedAt: $at) { id status } }`,
 		"variables": map[string]any{"file": nil, "at": time.Now().Add(-time.Minute).Format(time.RFC3339)}})
 	require.NoError(t, err)
 	var body bytes.Buffer
