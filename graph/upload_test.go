@@ -67,6 +67,8 @@ type uploadRequest struct {
 	headers map[string]string
 	// chunked sends the body without a Content-Length.
 	chunked bool
+	// query replaces uploadMutation.
+	query string
 }
 
 func (u uploadRequest) body(t testing.TB) (string, []byte) {
@@ -75,7 +77,11 @@ func (u uploadRequest) body(t testing.TB) (string, []byte) {
 	if u.entry != "" {
 		vars["entry"] = u.entry
 	}
-	ops, err := json.Marshal(map[string]any{"query": uploadMutation, "variables": vars})
+	query := u.query
+	if query == "" {
+		query = uploadMutation
+	}
+	ops, err := json.Marshal(map[string]any{"query": query, "variables": vars})
 	require.NoError(t, err)
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
@@ -418,6 +424,15 @@ func TestUploadScreenshot(t *testing.T) {
 		require.Equal(t, http.StatusUnauthorized, r.Status)
 	})
 
+	t.Run("OneFileForTwoAliasedUploads", func(t *testing.T) {
+		before := stateOf(t, srv, c.Tenant.ID)
+		r := uploadRequest{token: employee, capturedAt: during, file: shot, filename: "shot.png", query: `mutation($file: Upload!, $at: Time!) {
+			a: uploadScreenshot(file: $file, capturedAt: $at) { sizes { original } }
+			b: uploadScreenshot(file: $file, capturedAt: $at) { sizes { original } } }`}.send(t, srv)
+		require.Empty(t, r.Errors, "the second reads the file from its start too")
+		require.JSONEq(t, fmt.Sprintf(`{"a": {"sizes": {"original": %[1]d}}, "b": {"sizes": {"original": %[1]d}}}`, len(shot)), string(r.Data))
+		require.Equal(t, uploadState{before.rows + 2, before.jobs + 2, before.blobs + 2}, stateOf(t, srv, c.Tenant.ID))
+	})
 	t.Run("EveryWriterRole", func(t *testing.T) {
 		for _, role := range []string{store.RoleAdmin, store.RoleHR, store.RoleManager} {
 			r := uploadRequest{token: srv.Token(c.Tenant.ID, c.Admin.ID, role), capturedAt: time.Now(), file: shot, filename: "s.png"}.send(t, srv)

@@ -74,6 +74,11 @@ func (u *Uploads) UploadScreenshot(ctx context.Context, scope store.Scope, file 
 	if err := u.store.ValidateScreenshotCapture(capturedAt); err != nil {
 		return nil, err
 	}
+	// From the start: one Upload variable may feed several aliased uploadScreenshot fields, and
+	// the first has read the file to its end.
+	if _, err := file.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("rewind upload: %w", err)
+	}
 	info, err := imaging.Inspect(file, u.opts.MaxBytes, u.opts.MaxPixels)
 	if err != nil {
 		return nil, err
