@@ -217,3 +217,71 @@ func (b stallThumbnails) WriteAll(ctx context.Context, key string, p []byte, opt
 	}
 	return b.Bucket.WriteAll(ctx, key, p, opts)
 }
+
+// TestKilledScreenshotWorkerInTheLastAttempt: a worker SIGKILLed during the job's last attempt
+// leaves the screenshot PROCESSING, and river's rescuer discards the job without running our
+// code, so nothing marks the row; the reconciliation does: FAILED with InterruptedReason, and
+// published, so its subscribers see a final status.
+func TestKilledScreenshotWorkerInTheLastAttempt(t *testing.T) {
+	if env := os.Getenv(killedShotEnv); env != "" {
+		url, dir, _ := strings.Cut(env, ",")
+		processUntilKilled(t, url, dir)
+		return
+	}
+	t.Parallel()
+	ctx := context.Background()
+	url := testdb.URL(t)
+	s, err := store.Open(ctx, url, store.Opts{})
+	require.NoError(t, err)
+	t.Cleanup(s.Close)
+	b := setupShots(t, s, func(_ *jobs.ScreenshotPipeline, o *jobs.Opts) { o.Workers = 0 }) // insert only
+	row := b.insertShot(t, pngOf(t, screen(320, 180)), nil)
+	res, err := b.client.River().Insert(ctx, jobs.ProcessScreenshotArgs{TenantArgs: jobs.TenantArgs{TenantID: b.scope.TenantID},
+		ScreenshotID: row.ID, CapturedAt: row.CapturedAt}, &river.InsertOpts{MaxAttempts: 1}) // the first is the last
+	require.NoError(t, err)
+
+	child := exec.Command(os.Args[0], "-test.run=^TestKilledScreenshotWorkerInTheLastAttempt$", "-test.count=1")
+	child.Env = append(os.Environ(), killedShotEnv+"="+url+","+b.dir)
+	child.Stderr = io.Discard
+	out, err := child.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, child.Start())
+	stalled := make(chan struct{}, 1)
+	go func() {
+		lines := bufio.NewScanner(out)
+		for lines.Scan() {
+			if strings.HasPrefix(lines.Text(), "stalled ") {
+				stalled <- struct{}{}
+			}
+		}
+	}()
+	select {
+	case <-stalled:
+	case <-time.After(30 * time.Second):
+		_ = child.Process.Kill()
+		t.Fatal("the worker process never reached the thumbnail")
+	}
+	require.NoError(t, child.Process.Kill()) // SIGKILL mid-job, in its last attempt
+	_ = child.Wait()
+	require.Equal(t, store.ScreenshotProcessing, b.shot(t, row.ID).Status)
+
+	_, err = s.Pool().Exec(ctx, `DELETE FROM river_leader`) // end the dead leader's term now
+	require.NoError(t, err)
+	job, err := b.client.River().JobGet(ctx, res.Job.ID)
+	require.NoError(t, err)
+	const timeout = 2 * time.Second
+	time.Sleep(time.Until(job.AttemptedAt.Add(timeout + 50*time.Millisecond)))
+	next := startClient(t, s, jobs.ScreenshotPipeline{Store: s, Blobs: b.bucket, Publisher: b.events, Timeout: timeout,
+		InterruptedAfter: time.Millisecond},
+		jobs.Opts{Workers: 1, JobTimeout: 200 * time.Millisecond, RescueStuckJobsAfter: 300 * time.Millisecond})
+	job = waitForState(t, next, res.Job.ID, rivertype.JobStateDiscarded)
+	require.Contains(t, job.Errors[0].Error, "Stuck job rescued")
+	require.Equal(t, store.ScreenshotProcessing, b.shot(t, row.ID).Status, "the rescuer ran none of our code")
+
+	reconcile(t, next)
+	shot := b.shot(t, row.ID)
+	require.Equal(t, store.ScreenshotFailed, shot.Status, "not stuck")
+	require.Equal(t, jobs.InterruptedReason, *shot.FailureReason)
+	require.Equal(t, []string{store.ScreenshotFailed}, b.events.statuses(row.ID),
+		"PROCESSING was the dead process's to publish; FAILED is the reconciliation's")
+}

@@ -47,6 +47,8 @@ type ScreenshotStore interface {
 	DeleteScreenshotsByIDs(ctx context.Context, scope store.Scope, ids []uuid.UUID) (int, error)
 	// ScreenshotsByIDs reads the tenant's screenshots among ids (the sweeper's "does it exist").
 	ScreenshotsByIDs(ctx context.Context, scope store.Scope, ids []uuid.UUID) ([]*store.Screenshot, error)
+	// ReconcileStore: the screenshots whose processing was interrupted (the reconciliation).
+	ReconcileStore
 }
 
 // Blob keys. A screenshot's blobs share one folder, tenants/<tenant>/screenshots/<id>/: the
@@ -108,7 +110,7 @@ const (
 )
 
 // ScreenshotPipeline is what the screenshot jobs (processing, the cleanup of a deleted time
-// entry's screenshots, the orphan sweeper) need. Zero limits take the defaults above.
+// entry's screenshots, the orphan sweeper, the reconciliation of interrupted ones) need. Zero limits take the defaults above.
 type ScreenshotPipeline struct {
 	Store ScreenshotStore
 	Blobs Blobs
@@ -123,6 +125,11 @@ type ScreenshotPipeline struct {
 	OrphanAge  time.Duration
 	SweepEvery time.Duration
 	SweepBatch int
+	// InterruptedAfter, ReconcileEvery and ReconcileBatch tune the reconciliation of
+	// screenshots whose processing job is gone (ReconcileScreenshotsArgs).
+	InterruptedAfter time.Duration
+	ReconcileEvery   time.Duration
+	ReconcileBatch   int
 }
 
 func (p ScreenshotPipeline) logger() *slog.Logger {

@@ -9,8 +9,9 @@ import (
 // Deps are what the service's workers need.
 type Deps struct {
 	Partitions PartitionMaintenance
-	// Screenshots: processing, the cleanup of a deleted time entry's screenshots, and the
-	// orphan sweeper (periodic only when Blobs is set).
+	// Screenshots: processing, the cleanup of a deleted time entry's screenshots, the orphan
+	// sweeper (periodic only when Blobs is set) and the reconciliation of interrupted
+	// screenshots (periodic only when Store is set).
 	Screenshots ScreenshotPipeline
 }
 
@@ -23,6 +24,7 @@ func NewWorkers(d Deps) *river.Workers {
 	river.AddWorker(w, &screenshotWorker{p: d.Screenshots})
 	river.AddWorker(w, &deleteScreenshotsWorker{p: d.Screenshots})
 	river.AddWorker(w, &sweepWorker{p: d.Screenshots, now: time.Now})
+	river.AddWorker(w, &reconcileWorker{p: d.Screenshots, now: time.Now})
 	return w
 }
 
@@ -30,7 +32,7 @@ func NewWorkers(d Deps) *river.Workers {
 // worker's kind is added here beside its AddWorker line.
 func Kinds() []string {
 	return []string{PartitionArgs{}.Kind(), ProcessScreenshotArgs{}.Kind(), DeleteScreenshotsArgs{}.Kind(),
-		SweepScreenshotBlobsArgs{}.Kind()}
+		SweepScreenshotBlobsArgs{}.Kind(), ReconcileScreenshotsArgs{}.Kind()}
 }
 
 // PeriodicJobs are the service's periodic jobs, inserted by the elected leader.
@@ -38,6 +40,9 @@ func PeriodicJobs(d Deps) []*river.PeriodicJob {
 	jobs := []*river.PeriodicJob{d.Partitions.periodicJob()}
 	if d.Screenshots.Blobs != nil {
 		jobs = append(jobs, d.Screenshots.periodicJob())
+	}
+	if d.Screenshots.Store != nil {
+		jobs = append(jobs, d.Screenshots.reconcileJob())
 	}
 	return jobs
 }

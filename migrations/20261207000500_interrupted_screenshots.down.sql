@@ -1,0 +1,2 @@
+DROP FUNCTION interrupted_screenshots(timestamptz, integer);
+DROP INDEX screenshots_unfinished_updated_idx;
