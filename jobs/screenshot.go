@@ -179,7 +179,7 @@ func (w *screenshotWorker) Work(ctx context.Context, job *river.Job[ProcessScree
 	if err != nil {
 		return err
 	}
-	err = w.process(ctx, scope, job.Args)
+	err = w.processRecovering(ctx, scope, job.Args)
 	switch {
 	case err == nil:
 		return nil
@@ -208,6 +208,17 @@ func (w *screenshotWorker) Work(ctx context.Context, job *river.Job[ProcessScree
 // (river's shutdown, or the job cancelled from elsewhere).
 func stopping(ctx context.Context) bool {
 	return ctx.Err() != nil && !errors.Is(context.Cause(ctx), context.DeadlineExceeded)
+}
+
+// processRecovering is process with a panic turned into an error: river would recover it too,
+// but then discard the job on its last attempt without this worker marking the row FAILED.
+func (w *screenshotWorker) processRecovering(ctx context.Context, scope store.Scope, a ProcessScreenshotArgs) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("processing screenshot %s panicked: %v", a.ScreenshotID, r)
+		}
+	}()
+	return w.process(ctx, scope, a)
 }
 
 func (w *screenshotWorker) process(ctx context.Context, scope store.Scope, a ProcessScreenshotArgs) error {

@@ -389,3 +389,22 @@ func TestSweepOrphanedScreenshotBlobs(t *testing.T) {
 		require.Len(t, jobs.PeriodicJobs(jobs.Deps{Screenshots: jobs.ScreenshotPipeline{Blobs: b.bucket}}), 2)
 	})
 }
+
+// panickingBlobs panics where the worker reads an original, as a decoder bug would.
+type panickingBlobs struct{ jobs.Blobs }
+
+func (panickingBlobs) ReadAll(context.Context, string) ([]byte, error) { panic("decoder bug") }
+
+// TestProcessScreenshotPanicEndsFailed: an attempt that panics counts as a failed attempt, and
+// the last one marks the screenshot FAILED rather than leaving it PROCESSING (river would
+// recover the panic itself, then discard the job without the worker's last-attempt path).
+func TestProcessScreenshotPanicEndsFailed(t *testing.T) {
+	t.Parallel()
+	b := setupShots(t, nil, func(p *jobs.ScreenshotPipeline, _ *jobs.Opts) { p.Blobs = panickingBlobs{p.Blobs} })
+	row := b.insertShot(t, nil, nil)
+	job := waitJob(t, b.client, b.enqueue(t, row), rivertype.JobStateDiscarded)
+	require.Contains(t, job.Errors[0].Error, "panicked: decoder bug")
+	shot := b.shot(t, row.ID)
+	require.Equal(t, store.ScreenshotFailed, shot.Status)
+	require.Equal(t, []string{store.ScreenshotProcessing, store.ScreenshotFailed}, b.events.statuses(row.ID))
+}
