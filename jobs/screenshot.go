@@ -13,6 +13,7 @@ import (
 	"gocloud.dev/blob"
 
 	"github.com/workingtracker/api/internal/apperr"
+	"github.com/workingtracker/api/internal/blobs"
 	"github.com/workingtracker/api/internal/events"
 	"github.com/workingtracker/api/internal/imaging"
 	"github.com/workingtracker/api/store"
@@ -51,28 +52,27 @@ type ScreenshotStore interface {
 	ReconcileStore
 }
 
-// Blob keys. A screenshot's blobs share one folder, tenants/<tenant>/screenshots/<id>/: the
-// upload's original (its key is recorded in the row's original_key), and the processing job's
-// results under fixed names, so that a job that runs twice overwrites its first result.
+// Blob keys (internal/blobs.ScreenshotKey): a screenshot's blobs share one folder,
+// tenants/<tenant>/screenshots/<id>/: the upload's original (its key is recorded in the row's
+// original_key), and the processing job's results under fixed names, so that a job that runs
+// twice overwrites its first result.
 
 // ScreenshotKeyPrefix is the folder of a screenshot's blobs.
-func ScreenshotKeyPrefix(tenantID, id uuid.UUID) string {
-	return "tenants/" + tenantID.String() + "/screenshots/" + id.String() + "/"
-}
+func ScreenshotKeyPrefix(tenantID, id uuid.UUID) string { return blobs.ScreenshotKey(tenantID, id, "") }
 
 // ScreenshotOriginalKey is where the upload stores the original.
 func ScreenshotOriginalKey(tenantID, id uuid.UUID) string {
-	return ScreenshotKeyPrefix(tenantID, id) + "original"
+	return blobs.ScreenshotKey(tenantID, id, blobs.Original)
 }
 
 // ScreenshotImageKey is where the processing job stores the fitted JPEG.
 func ScreenshotImageKey(tenantID, id uuid.UUID) string {
-	return ScreenshotKeyPrefix(tenantID, id) + "image.jpg"
+	return blobs.ScreenshotKey(tenantID, id, blobs.Image)
 }
 
 // ScreenshotThumbnailKey is where the processing job stores the thumbnail.
 func ScreenshotThumbnailKey(tenantID, id uuid.UUID) string {
-	return ScreenshotKeyPrefix(tenantID, id) + "thumbnail.jpg"
+	return blobs.ScreenshotKey(tenantID, id, blobs.Thumbnail)
 }
 
 // screenshotKeysPrefix is the prefix of every screenshot blob (the sweeper lists it).
