@@ -15,11 +15,15 @@ import (
 	"github.com/workingtracker/api/store"
 )
 
-// ScreenshotEvents is the event bus the subscriptions listen to (events.Bus): the events of a
-// tenant's screenshots that match, and resync events (events.ScreenshotChanged.Resync), until
-// ctx ends, when the channel closes. match runs on the bus's goroutine and does no I/O.
+// ScreenshotEvents is the event bus the subscriptions listen to (events.Bus): it calls handle
+// with the events of a tenant's screenshots that match, and resync events
+// (events.ScreenshotChanged.Resync), one at a time and in order, until ctx ends; then done,
+// once. match runs on the bus's goroutine and does no I/O. A subscription waiting for events
+// holds no goroutine of its own: 10,000 open subscriptions cost 10,000 small records, not
+// 10,000 stacks.
 type ScreenshotEvents interface {
-	SubscribeScreenshots(ctx context.Context, tenantID uuid.UUID, match func(events.ScreenshotChanged) bool) (<-chan events.ScreenshotChanged, error)
+	SubscribeScreenshotsFunc(ctx context.Context, tenantID uuid.UUID, match func(events.ScreenshotChanged) bool,
+		handle func(events.ScreenshotChanged), done func()) error
 }
 
 // ScreenshotReader reads screenshots by id within a scope (store.Store.ScreenshotsByIDs): rows
@@ -110,11 +114,45 @@ func (r *Resolver) screenshotStatusChanged(ctx context.Context, screenshotID str
 		return nil, &apperr.Error{Code: apperr.NotFound, Message: "screenshot not found", Field: "screenshotId"}
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	evs, err := bus.SubscribeScreenshots(ctx, sc.TenantID, func(e events.ScreenshotChanged) bool { return e.ScreenshotID == id })
+	out := make(chan *store.Screenshot, 1)
+	rch := reachOf(sc)
+	// The handler waits until the current state is sent: events that arrive meanwhile are
+	// compared with it.
+	ready := make(chan struct{})
+	var last *store.Screenshot
+	err = bus.SubscribeScreenshotsFunc(ctx, sc.TenantID, func(e events.ScreenshotChanged) bool { return e.ScreenshotID == id },
+		func(events.ScreenshotChanged) {
+			select {
+			case <-ready:
+			case <-ctx.Done():
+				return
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			row, err := r.sharedScreenshot(ctx, sc, rch, id)
+			if err != nil {
+				subscriptionFailed(ctx, err)
+				cancel()
+				return
+			}
+			if row == nil { // deleted, or no longer in reach
+				cancel()
+				return
+			}
+			if row.Status == last.Status && row.UpdatedAt.Equal(last.UpdatedAt) {
+				return // a duplicate or a resync that found nothing new
+			}
+			last = row
+			if !send(ctx, out, row) || row.Finished() {
+				cancel()
+			}
+		}, func() { close(out) })
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("subscribe to screenshot events: %w", err)
 	}
+	defer close(ready)
 	rows, err := r.store.ScreenshotsByIDs(ctx, sc, []uuid.UUID{id})
 	if err != nil {
 		cancel()
@@ -124,33 +162,11 @@ func (r *Resolver) screenshotStatusChanged(ctx context.Context, screenshotID str
 		cancel()
 		return nil, &apperr.Error{Code: apperr.NotFound, Message: "screenshot not found", Field: "screenshotId"}
 	}
-	out := make(chan *store.Screenshot, 1)
-	rch := reachOf(sc)
-	go func() {
-		defer close(out)
-		defer cancel()
-		last := rows[0]
-		if !send(ctx, out, last) || last.Finished() {
-			return
-		}
-		for range evs {
-			row, err := r.sharedScreenshot(ctx, sc, rch, id)
-			if err != nil {
-				subscriptionFailed(ctx, err)
-				return
-			}
-			if row == nil { // deleted, or no longer in reach
-				return
-			}
-			if row.Status == last.Status && row.UpdatedAt.Equal(last.UpdatedAt) {
-				continue // a duplicate or a resync that found nothing new
-			}
-			last = row
-			if !send(ctx, out, row) || row.Finished() {
-				return
-			}
-		}
-	}()
+	last = rows[0]
+	out <- last // the buffer is empty: nothing else sends before ready
+	if last.Finished() {
+		cancel()
+	}
 	return out, nil
 }
 
@@ -178,34 +194,28 @@ func (r *Resolver) screenshotEvents(ctx context.Context, employeeID *string) (<-
 		only = &id
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	evs, err := bus.SubscribeScreenshots(ctx, sc.TenantID, func(e events.ScreenshotChanged) bool {
+	out := make(chan *store.Screenshot, 1)
+	err = bus.SubscribeScreenshotsFunc(ctx, sc.TenantID, func(e events.ScreenshotChanged) bool {
 		return (only == nil || e.EmployeeID == *only) && rch.has(e.EmployeeID)
-	})
+	}, func(e events.ScreenshotChanged) {
+		if e.Resync() || ctx.Err() != nil {
+			return
+		}
+		row, err := r.sharedScreenshot(ctx, sc, rch, e.ScreenshotID)
+		if err != nil {
+			subscriptionFailed(ctx, err)
+			cancel()
+			return
+		}
+		if row == nil || (only != nil && row.EmployeeID != *only) {
+			return
+		}
+		send(ctx, out, row)
+	}, func() { close(out) })
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("subscribe to screenshot events: %w", err)
 	}
-	out := make(chan *store.Screenshot, 1)
-	go func() {
-		defer close(out)
-		defer cancel()
-		for e := range evs {
-			if e.Resync() {
-				continue
-			}
-			row, err := r.sharedScreenshot(ctx, sc, rch, e.ScreenshotID)
-			if err != nil {
-				subscriptionFailed(ctx, err)
-				return
-			}
-			if row == nil || (only != nil && row.EmployeeID != *only) {
-				continue
-			}
-			if !send(ctx, out, row) {
-				return
-			}
-		}
-	}()
 	return out, nil
 }
 

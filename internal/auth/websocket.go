@@ -60,7 +60,9 @@ type rechecker interface {
 
 // watch bounds a connection's context by the principal's expiry and, when v can recheck, ends it
 // as soon as a recheck refuses the principal. A recheck that cannot tell (the database does not
-// answer) keeps the connection: it is retried at the next tick.
+// answer) keeps the connection: it is retried at the next tick. The rechecks run on a timer
+// (time.AfterFunc), not on a goroutine of the connection's: an open connection costs a timer
+// between rechecks, not a goroutine's stack.
 func watch(ctx context.Context, v TokenVerifier, p *Principal, every time.Duration) context.Context {
 	if !p.ExpiresAt.IsZero() {
 		var cancel context.CancelFunc
@@ -72,22 +74,45 @@ func watch(ctx context.Context, v TokenVerifier, p *Principal, every time.Durati
 		return ctx
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
-	go func() {
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if err := r.Recheck(ctx, p); errors.Is(err, ErrUnauthenticated) {
-					cancel(err)
-					return
-				}
-			}
-		}
-	}()
+	rc := &recheck{ctx: ctx, cancel: cancel, r: r, p: p, every: every}
+	rc.mu.Lock()
+	rc.timer = time.AfterFunc(every, rc.tick)
+	rc.mu.Unlock()
+	context.AfterFunc(ctx, func() {
+		rc.mu.Lock()
+		defer rc.mu.Unlock()
+		rc.timer.Stop()
+	})
 	return ctx
+}
+
+// recheck is one connection's periodic recheck of its principal.
+type recheck struct {
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	r      rechecker
+	p      *Principal
+	every  time.Duration
+
+	mu    sync.Mutex
+	timer *time.Timer
+}
+
+// tick rechecks the principal on the timer's goroutine and sets the timer again, unless the
+// connection ended or the principal was refused.
+func (rc *recheck) tick() {
+	if rc.ctx.Err() != nil {
+		return
+	}
+	if err := rc.r.Recheck(rc.ctx, rc.p); errors.Is(err, ErrUnauthenticated) {
+		rc.cancel(err)
+		return
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.ctx.Err() == nil {
+		rc.timer.Reset(rc.every)
+	}
 }
 
 // WebsocketLimits bound websockets that have not authenticated yet. A socket upgraded without
