@@ -55,11 +55,27 @@ func (s *Sockets) Active() int {
 	return s.active
 }
 
+// hold counts a websocket that outlives its upgrade's handler (transportWS detaches the
+// connection after connection_init) until release, which must be called once it ends.
+func (s *Sockets) hold() (release func()) {
+	s.mu.Lock()
+	s.active++
+	s.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			s.active--
+			s.mu.Unlock()
+		})
+	}
+}
+
 // track counts a websocket upgrade's handler and ends its context once Close is called (the
 // operations it runs are cancelled; goingAwayWebsockets closes the socket itself).
 func (s *Sockets) track(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !isWebsocketUpgrade(r) {
+		if !isWebsocketUpgrade(r) || (transportWS{}).Supports(r) { // transportWS holds its own
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/internal/apperr"
 	"github.com/workingtracker/api/internal/events"
 	"github.com/workingtracker/api/store"
@@ -114,7 +115,7 @@ func (r *Resolver) screenshotStatusChanged(ctx context.Context, screenshotID str
 		return nil, &apperr.Error{Code: apperr.NotFound, Message: "screenshot not found", Field: "screenshotId"}
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	out := make(chan *store.Screenshot, 1)
+	out, notify, streaming := stream(ctx)
 	rch := reachOf(sc)
 	// The handler waits until the current state is sent: events that arrive meanwhile are
 	// compared with it.
@@ -144,10 +145,10 @@ func (r *Resolver) screenshotStatusChanged(ctx context.Context, screenshotID str
 				return // a duplicate or a resync that found nothing new
 			}
 			last = row
-			if !send(ctx, out, row) || row.Finished() {
+			if !send(ctx, out, row, notify) || row.Finished() {
 				cancel()
 			}
-		}, func() { close(out) })
+		}, func() { close(out); notify() })
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("subscribe to screenshot events: %w", err)
@@ -164,9 +165,11 @@ func (r *Resolver) screenshotStatusChanged(ctx context.Context, screenshotID str
 	}
 	last = rows[0]
 	out <- last // the buffer is empty: nothing else sends before ready
+	notify()
 	if last.Finished() {
 		cancel()
 	}
+	streaming()
 	return out, nil
 }
 
@@ -194,7 +197,7 @@ func (r *Resolver) screenshotEvents(ctx context.Context, employeeID *string) (<-
 		only = &id
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	out := make(chan *store.Screenshot, 1)
+	out, notify, streaming := stream(ctx)
 	err = bus.SubscribeScreenshotsFunc(ctx, sc.TenantID, func(e events.ScreenshotChanged) bool {
 		return (only == nil || e.EmployeeID == *only) && rch.has(e.EmployeeID)
 	}, func(e events.ScreenshotChanged) {
@@ -210,18 +213,31 @@ func (r *Resolver) screenshotEvents(ctx context.Context, employeeID *string) (<-
 		if row == nil || (only != nil && row.EmployeeID != *only) {
 			return
 		}
-		send(ctx, out, row)
-	}, func() { close(out) })
+		send(ctx, out, row, notify)
+	}, func() { close(out); notify() })
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("subscribe to screenshot events: %w", err)
 	}
+	streaming()
 	return out, nil
 }
 
-func send(ctx context.Context, out chan<- *store.Screenshot, s *store.Screenshot) bool {
+// stream is a subscription's channel; notify, to call after each value put in it and after
+// closing it; and streaming, to call when returning it. The websocket transport then reads the
+// channel only when it holds something, instead of parking a goroutine on it (graph.Stream).
+func stream(ctx context.Context) (out chan *store.Screenshot, notify, ready func()) {
+	out = make(chan *store.Screenshot, 1)
+	if s, ok := graph.StreamFrom(ctx); ok {
+		return out, s.Notify, s.Notifying
+	}
+	return out, func() {}, func() {}
+}
+
+func send(ctx context.Context, out chan<- *store.Screenshot, s *store.Screenshot, notify func()) bool {
 	select {
 	case out <- s:
+		notify()
 		return true
 	case <-ctx.Done():
 		return false
@@ -230,12 +246,15 @@ func send(ctx context.Context, out chan<- *store.Screenshot, s *store.Screenshot
 
 // subscriptionFailed reports a failure that ends a subscription after it started: the error
 // presenter logs it (an internal error in full, with the request id) and the websocket
-// transport sends the presented error in place of complete.
+// transports send the presented error in place of complete.
 func subscriptionFailed(ctx context.Context, err error) {
 	graphql.AddError(ctx, err)
 	errs := graphql.GetErrors(ctx)
-	// gqlgen's AddSubscriptionError dereferences a holder only its websocket transport puts in
-	// the context; on other transports (SSE) the stream just ends.
+	if graph.FailStream(ctx, errs) {
+		return
+	}
+	// gqlgen's AddSubscriptionError (its graphql-ws transport) dereferences a holder only its
+	// websocket transport puts in the context; on other transports (SSE) the stream just ends.
 	defer func() { _ = recover() }()
 	for _, e := range errs {
 		transport.AddSubscriptionError(ctx, e)
