@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -94,24 +95,25 @@ func (t transportWS) Supports(r *http.Request) bool {
 }
 
 func (t transportWS) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	ws, err := websocket.Accept(smallBuffers{ResponseWriter: w}, r, &websocket.AcceptOptions{
+	hj := &smallBuffers{ResponseWriter: w}
+	ws, err := websocket.Accept(hj, r, &websocket.AcceptOptions{
 		Subprotocols: []string{subprotocolTransportWS}, OriginPatterns: t.origins})
 	if err != nil { // Accept answered
 		t.logger.DebugContext(r.Context(), "websocket upgrade", "err", err, "request_id", reqid.From(r.Context()))
 		return
 	}
 	ws.SetReadLimit(wsReadLimit)
-	c := &wsConn{ws: ws, exec: exec, logger: t.logger, subs: map[string]*wsStream{}}
+	c := &wsConn{ws: ws, br: hj.br, exec: exec, logger: t.logger, subs: map[string]*wsStream{}}
+	if sc, ok := hj.conn.(syscall.Conn); ok {
+		c.raw, _ = sc.SyscallConn()
+	}
 	// The connection outlives this handler (and the request's context, which net/http cancels
 	// when the handler returns); it keeps the request's values (request id, client address,
 	// principal, trace).
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	release := func() {}
 	if t.sockets != nil {
-		release = t.sockets.hold()
-		// A socket accepted after shutdown began goes away at once.
-		stop := context.AfterFunc(t.sockets.goingAway, func() { c.close(CloseGoingAway, "server shutting down") })
-		context.AfterFunc(ctx, func() { stop() })
+		release = t.sockets.hold(c) // and a socket accepted after shutdown began goes away at once
 	}
 	end := func() {
 		c.shut()
@@ -130,12 +132,17 @@ func (t transportWS) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 }
 
 // smallBuffers hands the websocket library a hijacked connection with wsBufferSize buffers in
-// place of net/http's 4 KiB ones, which it would keep for the connection's life.
-type smallBuffers struct{ http.ResponseWriter }
+// place of net/http's 4 KiB ones, which it would keep for the connection's life; and remembers
+// the connection and its read buffer (waitReadable).
+type smallBuffers struct {
+	http.ResponseWriter
+	conn net.Conn
+	br   *bufio.Reader
+}
 
-func (s smallBuffers) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+func (s *smallBuffers) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-func (s smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+func (s *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, brw, err := http.NewResponseController(s.ResponseWriter).Hijack()
 	if err != nil {
 		return nil, nil, err
@@ -155,12 +162,15 @@ func (s smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 			return nil, nil, err
 		}
 	}
+	s.conn, s.br = conn, br
 	return conn, bufio.NewReadWriter(br, bufio.NewWriterSize(conn, wsBufferSize)), nil
 }
 
 // wsConn is one graphql-transport-ws connection.
 type wsConn struct {
 	ws     *websocket.Conn
+	br     *bufio.Reader   // ws reads through it
+	raw    syscall.RawConn // the socket's, to wait for readability; nil: not available
 	exec   graphql.GraphExecutor
 	logger *slog.Logger
 	ctx    context.Context // after connection_init: ends with the credentials, or the connection
@@ -190,6 +200,23 @@ func (c *wsConn) read() (wsMessage, error) {
 		return wsMessage{}, errBadMessage
 	}
 	return m, nil
+}
+
+// waitReadable returns once the socket has something to read (or failed), without reading:
+// an idle connection's goroutine then waits a few frames deep, not at the bottom of the
+// websocket library's read path, and its stack shrinks to the smallest the runtime keeps for it
+// (4 KiB, where waiting in the read path holds 8). Data already buffered is readable at once;
+// so is everything once the connection closes (the close handshake reads on its own goroutine,
+// and only then may the buffer be touched by another goroutine: c.closed is set, under c.mu,
+// before that starts).
+func (c *wsConn) waitReadable() {
+	c.mu.Lock()
+	skip := c.raw == nil || c.closed || c.br.Buffered() > 0
+	c.mu.Unlock()
+	if skip {
+		return
+	}
+	_ = c.raw.Read(readable) // until readable returns true: it waits for the socket meanwhile
 }
 
 // handshake waits for connection_init (closing the socket after the timeout with 1002, as
@@ -237,6 +264,7 @@ func (c *wsConn) handshake(ctx context.Context, t transportWS) (context.Context,
 func (c *wsConn) serve(end func()) {
 	defer end()
 	for {
+		c.waitReadable()
 		start := graphql.Now()
 		m, err := c.read()
 		if err != nil {
