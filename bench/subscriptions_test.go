@@ -53,6 +53,9 @@ func TestSubscriptionLoad(t *testing.T) {
 		}
 	}
 	raiseFileLimit(t)
+	if os.Getenv("BENCH_SUBS_PROFILE") != "" {
+		runtime.MemProfileRate = 1 // every allocation, for an exact attribution
+	}
 	const employees, rounds = 100, 200
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -109,7 +112,7 @@ func TestSubscriptionLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	heap0, rss0 := serverMemory()
+	heap0, stack0, rss0 := serverMemory()
 	g0 := runtime.NumGoroutine()
 	exe, err := os.Executable()
 	if err != nil {
@@ -151,7 +154,7 @@ func TestSubscriptionLoad(t *testing.T) {
 	}
 	connectTime := time.Since(started)
 	time.Sleep(time.Second) // settle
-	heap1, rss1 := serverMemory()
+	heap1, stack1, rss1 := serverMemory()
 	g1 := runtime.NumGoroutine()
 	if p := os.Getenv("BENCH_SUBS_PROFILE"); p != "" {
 		if f, err := os.Create(p); err == nil {
@@ -209,11 +212,12 @@ func TestSubscriptionLoad(t *testing.T) {
 	}
 	report := fmt.Sprintf(`Subscription load, %s, GOMAXPROCS %d, %d CPUs
 connections: %d graphql-transport-ws, one screenshotEvents subscription each (connected in %s)
-server memory per connection: heap+stacks %.1f KB, RSS %.1f KB (target < 20 KB); goroutines per connection %.1f
+server memory per connection: heap+stacks %.1f KB (heap %.1f, stacks %.1f), RSS %.1f KB (target < 20 KB); goroutines per connection %.1f
 events: %d published %s, each to %d subscribers; delivered %d of %d
 latency publish -> delivery with %d connected: p50 %s, p95 %s, p99 %s, max %s (target p95 < 50ms)
 `, runtime.Version(), runtime.GOMAXPROCS(0), runtime.NumCPU(), n, connectTime.Round(time.Millisecond),
-		float64(heap1-heap0)/float64(n)/1024, float64(rss1-rss0)/float64(n)/1024, float64(g1-g0)/float64(n),
+		float64(heap1+stack1-heap0-stack0)/float64(n)/1024, float64(heap1-heap0)/float64(n)/1024,
+		float64(stack1-stack0)/float64(n)/1024, float64(rss1-rss0)/float64(n)/1024, float64(g1-g0)/float64(n),
 		rounds, transport, per, len(latencies), rounds*per, n,
 		pct(0.5).Round(10*time.Microsecond), pct(0.95).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond),
 		pct(1).Round(10*time.Microsecond))
@@ -305,7 +309,7 @@ func dialSubscriber(ctx context.Context, url, token, employeeID string) (*websoc
 
 // serverMemory is the Go heap and goroutine stacks in use after a collection, and the
 // process's resident set.
-func serverMemory() (heapAndStacks, rss uint64) {
+func serverMemory() (heap, stacks, rss uint64) {
 	runtime.GC()
 	runtime.GC()
 	var m runtime.MemStats
@@ -315,7 +319,7 @@ func serverMemory() (heapAndStacks, rss uint64) {
 		pages, _ := strconv.ParseUint(f[1], 10, 64)
 		rss = pages * uint64(os.Getpagesize())
 	}
-	return m.HeapInuse + m.StackInuse, rss
+	return m.HeapInuse, m.StackInuse, rss
 }
 
 // raiseFileLimit lifts the soft limit on open files to the hard one: each connection is a

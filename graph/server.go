@@ -138,7 +138,11 @@ func newServer(opts ServerOpts, limited bool) *handler.Server {
 					Extensions: map[string]any{"code": string(apperr.Internal), "requestId": id}}}})
 			}
 			ctx = policy.WithScope(ctx, scope)
-			ctx = loaders.WithLoaders(ctx, loaders.New(opts.Reader, scope, opts.Loaders))
+			// A subscription's loaders are built per event (below): the operation's would be
+			// held, unused, for as long as it runs.
+			if op := graphql.GetOperationContext(ctx); op.Operation == nil || op.Operation.Operation != ast.Subscription {
+				ctx = loaders.WithLoaders(ctx, loaders.New(opts.Reader, scope, opts.Loaders))
+			}
 		}
 		return next(ctx)
 	})

@@ -182,6 +182,22 @@ func addTransports(gql *handler.Server, opts Opts, guard auth.FailureGuard) {
 	if opts.Sockets != nil {
 		sockets = goingAwayWebsockets{inner: sockets, goingAway: opts.Sockets.goingAway}
 	}
+	initWebsocket := func(ctx context.Context, payload map[string]any) (context.Context, error) {
+		ctx, err := initConnection(ctx, payload)
+		if err != nil && !errors.Is(err, auth.ErrUnauthenticated) {
+			id := reqid.From(ctx)
+			opts.Logger.ErrorContext(ctx, "websocket authentication could not be checked", "err", err, "request_id", id)
+			return ctx, fmt.Errorf("the service cannot check credentials right now; retry shortly (request id %s)", id)
+		}
+		if err != nil {
+			return ctx, err
+		}
+		return caps.admitConnection(ctx)
+	}
+	// graphql-transport-ws: a transport of our own, for the memory of an open connection.
+	gql.AddTransport(transportWS{origins: opts.AllowedOrigins, initTimeout: opts.Websockets.InitTimeout,
+		init: initWebsocket, sockets: opts.Sockets, logger: opts.Logger})
+	// graphql-ws (legacy), and upgrades that name no subprotocol.
 	gql.AddTransport(transport.Websocket{
 		Implementation:        sockets,
 		KeepAlivePingInterval: 10 * time.Second,
@@ -189,16 +205,7 @@ func addTransports(gql *handler.Server, opts Opts, guard auth.FailureGuard) {
 		// The acknowledgement carries no payload: connection_init's holds the token, and
 		// nothing of it is echoed back.
 		InitFunc: func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-			ctx, err := initConnection(ctx, payload)
-			if err != nil && !errors.Is(err, auth.ErrUnauthenticated) {
-				id := reqid.From(ctx)
-				opts.Logger.ErrorContext(ctx, "websocket authentication could not be checked", "err", err, "request_id", id)
-				return ctx, nil, fmt.Errorf("the service cannot check credentials right now; retry shortly (request id %s)", id)
-			}
-			if err != nil {
-				return ctx, nil, err
-			}
-			ctx, err = caps.admitConnection(ctx)
+			ctx, err := initWebsocket(ctx, payload)
 			return ctx, nil, err
 		},
 		// Read and write failures are a client going away, not the server's fault.

@@ -23,12 +23,13 @@ type Sockets struct {
 
 	mu     sync.Mutex
 	active int
+	held   map[*wsConn]struct{} // transportWS's connections (hold)
 }
 
 // NewSockets returns a tracker with no sockets.
 func NewSockets() *Sockets {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Sockets{goingAway: ctx, close: cancel}
+	return &Sockets{goingAway: ctx, close: cancel, held: map[*wsConn]struct{}{}}
 }
 
 // Close closes every websocket with CloseGoingAway (and any opened later at once), cancels
@@ -36,6 +37,15 @@ func NewSockets() *Sockets {
 // ctx's error).
 func (s *Sockets) Close(ctx context.Context) error {
 	s.close()
+	s.mu.Lock()
+	held := make([]*wsConn, 0, len(s.held))
+	for c := range s.held {
+		held = append(held, c)
+	}
+	s.mu.Unlock()
+	for _, c := range held {
+		c.close(CloseGoingAway, "server shutting down")
+	}
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	for s.Active() > 0 {
@@ -55,11 +65,37 @@ func (s *Sockets) Active() int {
 	return s.active
 }
 
+// hold counts c, a websocket that outlives its upgrade's handler (transportWS detaches the
+// connection after connection_init), until release, which must be called once it ends; Close
+// closes it with CloseGoingAway (at once when Close was called already). A registry, not a
+// context.AfterFunc per connection: 10,000 sockets, 10,000 map entries.
+func (s *Sockets) hold(c *wsConn) (release func()) {
+	s.mu.Lock()
+	closing := s.goingAway.Err() != nil
+	if !closing {
+		s.held[c] = struct{}{}
+	}
+	s.active++
+	s.mu.Unlock()
+	if closing {
+		c.close(CloseGoingAway, "server shutting down")
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			delete(s.held, c)
+			s.active--
+			s.mu.Unlock()
+		})
+	}
+}
+
 // track counts a websocket upgrade's handler and ends its context once Close is called (the
 // operations it runs are cancelled; goingAwayWebsockets closes the socket itself).
 func (s *Sockets) track(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !isWebsocketUpgrade(r) {
+		if !isWebsocketUpgrade(r) || (transportWS{}).Supports(r) { // transportWS holds its own
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -78,7 +78,7 @@ func TestSocketsCloseGoingAway(t *testing.T) {
 	require.Less(t, time.Since(start), time.Second)
 	require.Zero(t, srv.Sockets.Active())
 	require.Zero(t, gathered(t, srv, "workingtracker_websocket_connections", ""))
-	require.Equal(t, 2.0, gathered(t, srv, "workingtracker_http_requests_total", "101"), "upgrades are counted when they end")
+	require.Equal(t, 2.0, gathered(t, srv, "workingtracker_http_requests_total", "101"), "upgrades are counted (when connection_init was answered: the socket then leaves its handler)")
 	require.Equal(t, websocket.StatusCode(httpapi.CloseGoingAway), <-closed)
 	require.Equal(t, websocket.StatusGoingAway, <-closed)
 

@@ -101,7 +101,7 @@ func (c *principalCaps) admitConnection(ctx context.Context) (context.Context, e
 		msg := fmt.Sprintf("%s: at most %d websockets per user on this server; close one first",
 			apperr.TooManySubscriptions, c.limits.MaxConnections)
 		ctx = transport.WithWebsocketCloseCode(ctx, closeTooManyConnections)
-		return transport.AppendCloseReason(ctx, msg), fmt.Errorf("%s", msg)
+		return transport.AppendCloseReason(ctx, msg), &wsCloseError{code: closeTooManyConnections, reason: msg}
 	}
 	context.AfterFunc(ctx, release)
 	return ctx, nil

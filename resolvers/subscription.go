@@ -10,16 +10,21 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/internal/apperr"
 	"github.com/workingtracker/api/internal/events"
 	"github.com/workingtracker/api/store"
 )
 
-// ScreenshotEvents is the event bus the subscriptions listen to (events.Bus): the events of a
-// tenant's screenshots that match, and resync events (events.ScreenshotChanged.Resync), until
-// ctx ends, when the channel closes. match runs on the bus's goroutine and does no I/O.
+// ScreenshotEvents is the event bus the subscriptions listen to (events.Bus): it calls handle
+// with the events of a tenant's screenshots that match, and resync events
+// (events.ScreenshotChanged.Resync), one at a time and in order, until ctx ends; then done,
+// once. match runs on the bus's goroutine and does no I/O. A subscription waiting for events
+// holds no goroutine of its own: 10,000 open subscriptions cost 10,000 small records, not
+// 10,000 stacks.
 type ScreenshotEvents interface {
-	SubscribeScreenshots(ctx context.Context, tenantID uuid.UUID, match func(events.ScreenshotChanged) bool) (<-chan events.ScreenshotChanged, error)
+	SubscribeScreenshotsFunc(ctx context.Context, tenantID uuid.UUID, match func(events.ScreenshotChanged) bool,
+		handle func(events.ScreenshotChanged), done func()) error
 }
 
 // ScreenshotReader reads screenshots by id within a scope (store.Store.ScreenshotsByIDs): rows
@@ -110,11 +115,45 @@ func (r *Resolver) screenshotStatusChanged(ctx context.Context, screenshotID str
 		return nil, &apperr.Error{Code: apperr.NotFound, Message: "screenshot not found", Field: "screenshotId"}
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	evs, err := bus.SubscribeScreenshots(ctx, sc.TenantID, func(e events.ScreenshotChanged) bool { return e.ScreenshotID == id })
+	out, notify, streaming := stream(ctx)
+	rch := reachOf(sc)
+	// The handler waits until the current state is sent: events that arrive meanwhile are
+	// compared with it.
+	ready := make(chan struct{})
+	var last *store.Screenshot
+	err = bus.SubscribeScreenshotsFunc(ctx, sc.TenantID, func(e events.ScreenshotChanged) bool { return e.ScreenshotID == id },
+		func(events.ScreenshotChanged) {
+			select {
+			case <-ready:
+			case <-ctx.Done():
+				return
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			row, err := r.sharedScreenshot(ctx, sc, rch, id)
+			if err != nil {
+				subscriptionFailed(ctx, err)
+				cancel()
+				return
+			}
+			if row == nil { // deleted, or no longer in reach
+				cancel()
+				return
+			}
+			if row.Status == last.Status && row.UpdatedAt.Equal(last.UpdatedAt) {
+				return // a duplicate or a resync that found nothing new
+			}
+			last = row
+			if !send(ctx, out, row, notify) || row.Finished() {
+				cancel()
+			}
+		}, func() { close(out); notify() })
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("subscribe to screenshot events: %w", err)
 	}
+	defer close(ready)
 	rows, err := r.store.ScreenshotsByIDs(ctx, sc, []uuid.UUID{id})
 	if err != nil {
 		cancel()
@@ -124,33 +163,13 @@ func (r *Resolver) screenshotStatusChanged(ctx context.Context, screenshotID str
 		cancel()
 		return nil, &apperr.Error{Code: apperr.NotFound, Message: "screenshot not found", Field: "screenshotId"}
 	}
-	out := make(chan *store.Screenshot, 1)
-	rch := reachOf(sc)
-	go func() {
-		defer close(out)
-		defer cancel()
-		last := rows[0]
-		if !send(ctx, out, last) || last.Finished() {
-			return
-		}
-		for range evs {
-			row, err := r.sharedScreenshot(ctx, sc, rch, id)
-			if err != nil {
-				subscriptionFailed(ctx, err)
-				return
-			}
-			if row == nil { // deleted, or no longer in reach
-				return
-			}
-			if row.Status == last.Status && row.UpdatedAt.Equal(last.UpdatedAt) {
-				continue // a duplicate or a resync that found nothing new
-			}
-			last = row
-			if !send(ctx, out, row) || row.Finished() {
-				return
-			}
-		}
-	}()
+	last = rows[0]
+	out <- last // the buffer is empty: nothing else sends before ready
+	notify()
+	if last.Finished() {
+		cancel()
+	}
+	streaming()
 	return out, nil
 }
 
@@ -178,40 +197,47 @@ func (r *Resolver) screenshotEvents(ctx context.Context, employeeID *string) (<-
 		only = &id
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	evs, err := bus.SubscribeScreenshots(ctx, sc.TenantID, func(e events.ScreenshotChanged) bool {
+	out, notify, streaming := stream(ctx)
+	err = bus.SubscribeScreenshotsFunc(ctx, sc.TenantID, func(e events.ScreenshotChanged) bool {
 		return (only == nil || e.EmployeeID == *only) && rch.has(e.EmployeeID)
-	})
+	}, func(e events.ScreenshotChanged) {
+		if e.Resync() || ctx.Err() != nil {
+			return
+		}
+		row, err := r.sharedScreenshot(ctx, sc, rch, e.ScreenshotID)
+		if err != nil {
+			subscriptionFailed(ctx, err)
+			cancel()
+			return
+		}
+		if row == nil || (only != nil && row.EmployeeID != *only) {
+			return
+		}
+		send(ctx, out, row, notify)
+	}, func() { close(out); notify() })
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("subscribe to screenshot events: %w", err)
 	}
-	out := make(chan *store.Screenshot, 1)
-	go func() {
-		defer close(out)
-		defer cancel()
-		for e := range evs {
-			if e.Resync() {
-				continue
-			}
-			row, err := r.sharedScreenshot(ctx, sc, rch, e.ScreenshotID)
-			if err != nil {
-				subscriptionFailed(ctx, err)
-				return
-			}
-			if row == nil || (only != nil && row.EmployeeID != *only) {
-				continue
-			}
-			if !send(ctx, out, row) {
-				return
-			}
-		}
-	}()
+	streaming()
 	return out, nil
 }
 
-func send(ctx context.Context, out chan<- *store.Screenshot, s *store.Screenshot) bool {
+// stream is a subscription's channel; notify, to call after each value put in it and after
+// closing it; and streaming, to call when returning it. The websocket transport then reads the
+// channel only when it holds something, instead of parking a goroutine on it (graph.Stream).
+func stream(ctx context.Context) (out chan *store.Screenshot, notify, ready func()) {
+	out = make(chan *store.Screenshot, 1)
+	if s, ok := graph.StreamFrom(ctx); ok {
+		return out, s.Notify, s.Notifying
+	}
+	return out, func() {}, func() {}
+}
+
+func send(ctx context.Context, out chan<- *store.Screenshot, s *store.Screenshot, notify func()) bool {
 	select {
 	case out <- s:
+		notify()
 		return true
 	case <-ctx.Done():
 		return false
@@ -220,12 +246,15 @@ func send(ctx context.Context, out chan<- *store.Screenshot, s *store.Screenshot
 
 // subscriptionFailed reports a failure that ends a subscription after it started: the error
 // presenter logs it (an internal error in full, with the request id) and the websocket
-// transport sends the presented error in place of complete.
+// transports send the presented error in place of complete.
 func subscriptionFailed(ctx context.Context, err error) {
 	graphql.AddError(ctx, err)
 	errs := graphql.GetErrors(ctx)
-	// gqlgen's AddSubscriptionError dereferences a holder only its websocket transport puts in
-	// the context; on other transports (SSE) the stream just ends.
+	if graph.FailStream(ctx, errs) {
+		return
+	}
+	// gqlgen's AddSubscriptionError (its graphql-ws transport) dereferences a holder only its
+	// websocket transport puts in the context; on other transports (SSE) the stream just ends.
 	defer func() { _ = recover() }()
 	for _, e := range errs {
 		transport.AddSubscriptionError(ctx, e)

@@ -60,34 +60,68 @@ type rechecker interface {
 
 // watch bounds a connection's context by the principal's expiry and, when v can recheck, ends it
 // as soon as a recheck refuses the principal. A recheck that cannot tell (the database does not
-// answer) keeps the connection: it is retried at the next tick.
+// answer) keeps the connection: it is retried at the next tick. The rechecks, and the expiry
+// with them, run on one timer (time.AfterFunc), not on a goroutine of the connection's: an open
+// connection costs a timer, not a goroutine's stack. An expired connection's context ends with
+// the cause context.DeadlineExceeded.
 func watch(ctx context.Context, v TokenVerifier, p *Principal, every time.Duration) context.Context {
-	if !p.ExpiresAt.IsZero() {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, p.ExpiresAt)
-		context.AfterFunc(ctx, cancel) // releases the timer as soon as the connection ends
-	}
 	r, ok := v.(rechecker)
 	if !ok || every <= 0 || p.Service {
+		if !p.ExpiresAt.IsZero() {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, p.ExpiresAt)
+			context.AfterFunc(ctx, cancel) // releases the timer as soon as the connection ends
+		}
 		return ctx
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
-	go func() {
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if err := r.Recheck(ctx, p); errors.Is(err, ErrUnauthenticated) {
-					cancel(err)
-					return
-				}
-			}
-		}
-	}()
+	rc := &recheck{ctx: ctx, cancel: cancel, r: r, p: p, every: every}
+	rc.mu.Lock()
+	rc.timer = time.AfterFunc(rc.next(), rc.tick)
+	rc.mu.Unlock()
 	return ctx
+}
+
+// recheck is one connection's periodic recheck of its principal, and its expiry. Its timer
+// outlives the connection by at most one tick, which then finds the context ended.
+type recheck struct {
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	r      rechecker
+	p      *Principal
+	every  time.Duration
+
+	mu    sync.Mutex
+	timer *time.Timer
+}
+
+// next is how long until the next recheck, or the expiry when that comes first.
+func (rc *recheck) next() time.Duration {
+	if rc.p.ExpiresAt.IsZero() {
+		return rc.every
+	}
+	return min(rc.every, time.Until(rc.p.ExpiresAt))
+}
+
+// tick ends the context when the principal expired or a recheck refuses it (the recheck runs on
+// the timer's goroutine), and sets the timer again otherwise.
+func (rc *recheck) tick() {
+	if rc.ctx.Err() != nil {
+		return
+	}
+	if !rc.p.ExpiresAt.IsZero() && !time.Now().Before(rc.p.ExpiresAt) {
+		rc.cancel(context.DeadlineExceeded)
+		return
+	}
+	if err := rc.r.Recheck(rc.ctx, rc.p); errors.Is(err, ErrUnauthenticated) {
+		rc.cancel(err)
+		return
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.ctx.Err() == nil {
+		rc.timer.Reset(rc.next())
+	}
 }
 
 // WebsocketLimits bound websockets that have not authenticated yet. A socket upgraded without

@@ -95,9 +95,78 @@ type Bus struct {
 	done      chan struct{}
 }
 
+// subscriber is a channel (SubscribeScreenshots) or a handler (SubscribeScreenshotsFunc).
 type subscriber struct {
 	ch    chan ScreenshotChanged
 	match func(ScreenshotChanged) bool
+
+	// A handler's events wait in queue; a goroutine runs while any do (running).
+	handle  func(ScreenshotChanged)
+	done    func()
+	mu      sync.Mutex
+	queue   []ScreenshotChanged
+	running bool
+	ended   bool
+}
+
+// offer queues e for s without waiting, or reports that s's buffer of max events is full.
+func (s *subscriber) offer(e ScreenshotChanged, max int) bool {
+	if s.ch != nil {
+		select {
+		case s.ch <- e:
+			return true
+		default:
+			return false
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended || len(s.queue) >= max {
+		return false
+	}
+	s.queue = append(s.queue, e)
+	if !s.running {
+		s.running = true
+		go s.drain()
+	}
+	return true
+}
+
+// drain hands the queued events to the handler one at a time, in order, and returns when none
+// is left; after the subscription ended it calls done, once.
+func (s *subscriber) drain() {
+	for {
+		s.mu.Lock()
+		if s.ended || len(s.queue) == 0 {
+			s.running, s.queue = false, nil
+			ended := s.ended
+			s.mu.Unlock()
+			if ended {
+				s.done()
+			}
+			return
+		}
+		e := s.queue[0]
+		s.queue = s.queue[1:]
+		s.mu.Unlock()
+		s.handle(e)
+	}
+}
+
+// end closes s's channel, or calls its done once no handler runs any more.
+func (s *subscriber) end() {
+	if s.ch != nil {
+		close(s.ch)
+		return
+	}
+	s.mu.Lock()
+	s.ended = true
+	running := s.running
+	s.queue = nil
+	s.mu.Unlock()
+	if !running {
+		s.done()
+	}
 }
 
 // NewBus returns a running bus; Close stops it.
@@ -154,7 +223,7 @@ func (b *Bus) Close() error {
 	b.closed = true
 	for _, subs := range b.byTenant {
 		for s := range subs {
-			close(s.ch)
+			s.end()
 		}
 	}
 	n := b.active
@@ -207,14 +276,32 @@ func (b *Bus) PublishScreenshot(ctx context.Context, e ScreenshotChanged) error 
 // and resync events (e.Resync()), until ctx ends: then the channel is closed. match runs on
 // the bus's goroutine for every event of the tenant and must be quick (no I/O).
 func (b *Bus) SubscribeScreenshots(ctx context.Context, tenantID uuid.UUID, match func(ScreenshotChanged) bool) (<-chan ScreenshotChanged, error) {
-	if err := ctx.Err(); err != nil {
+	s := &subscriber{ch: make(chan ScreenshotChanged, b.buffer), match: match}
+	if err := b.subscribe(ctx, tenantID, s); err != nil {
 		return nil, err
 	}
-	s := &subscriber{ch: make(chan ScreenshotChanged, b.buffer), match: match}
+	return s.ch, nil
+}
+
+// SubscribeScreenshotsFunc is SubscribeScreenshots with a handler in place of a channel: handle
+// is called with each event, one call at a time and in order, on a goroutine that exists only
+// while events wait for it (a subscription that waits for events holds no goroutine). Up to
+// the bus's buffer of events wait; the next are dropped and counted, as for a channel. Once ctx
+// ends, no more calls start and done is called, once, after the last call returned. On error,
+// neither is ever called.
+func (b *Bus) SubscribeScreenshotsFunc(ctx context.Context, tenantID uuid.UUID, match func(ScreenshotChanged) bool,
+	handle func(ScreenshotChanged), done func()) error {
+	return b.subscribe(ctx, tenantID, &subscriber{match: match, handle: handle, done: done})
+}
+
+func (b *Bus) subscribe(ctx context.Context, tenantID uuid.UUID, s *subscriber) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		return nil, ErrClosed
+		return ErrClosed
 	}
 	subs := b.byTenant[tenantID]
 	if subs == nil {
@@ -237,11 +324,11 @@ func (b *Bus) SubscribeScreenshots(ctx context.Context, tenantID uuid.UUID, matc
 			delete(b.byTenant, tenantID)
 		}
 		b.active--
-		close(s.ch)
 		b.mu.Unlock()
+		s.end()
 		b.obs.SubscriptionsChanged(-1)
 	})
-	return s.ch, nil
+	return nil
 }
 
 // Resync reports whether e is a resync event: events may have been lost (Redis was down), so
@@ -256,10 +343,9 @@ func (b *Bus) deliver(e ScreenshotChanged) {
 		if s.match != nil && !s.match(e) {
 			continue
 		}
-		select {
-		case s.ch <- e:
+		if s.offer(e, b.buffer) {
 			delivered++
-		default:
+		} else {
 			dropped++
 		}
 	}
@@ -278,10 +364,9 @@ func (b *Bus) resync() {
 	b.mu.RLock()
 	for tenant, subs := range b.byTenant {
 		for s := range subs {
-			select {
-			case s.ch <- ScreenshotChanged{TenantID: tenant}:
+			if s.offer(ScreenshotChanged{TenantID: tenant}, b.buffer) {
 				delivered++
-			default:
+			} else {
 				dropped++ // events are waiting already: they lead to a re-read
 			}
 		}

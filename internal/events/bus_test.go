@@ -66,3 +66,61 @@ func TestBusInProcess(t *testing.T) {
 	require.False(t, open, "the channel closes when the subscription's context ends")
 	require.EqualValues(t, 0, obs.active.Load())
 }
+
+// TestBusHandler: a handler subscription gets its events in order, one call at a time, from a
+// goroutine that exists only while events wait; a handler that does not keep up costs the
+// events beyond the buffer (dropped, counted), never the publisher's time; done is called once,
+// after the last call, when the context ends — and when the bus closes.
+func TestBusHandler(t *testing.T) {
+	t.Parallel()
+	obs := &counts{}
+	bus := events.NewBus(events.BusOpts{Buffer: 2, Observer: obs})
+	ctx, cancel := context.WithCancel(context.Background())
+	tenant := uuid.New()
+	var calls, concurrent atomic.Int64
+	got := make(chan uuid.UUID, 10)
+	release := make(chan struct{})
+	done := make(chan struct{}, 2)
+	require.NoError(t, bus.SubscribeScreenshotsFunc(ctx, tenant, nil, func(e events.ScreenshotChanged) {
+		if concurrent.Add(1) > 1 {
+			t.Error("two calls at once")
+		}
+		defer concurrent.Add(-1)
+		calls.Add(1)
+		<-release
+		got <- e.ScreenshotID
+	}, func() {
+		require.Zero(t, concurrent.Load(), "done after the last call returned")
+		done <- struct{}{}
+	}))
+	ids := []uuid.UUID{uuid.New(), uuid.New(), uuid.New(), uuid.New()}
+	for _, id := range ids {
+		require.NoError(t, bus.PublishScreenshot(ctx, events.ScreenshotChanged{TenantID: tenant, ScreenshotID: id}))
+		if id == ids[0] {
+			require.Eventually(t, func() bool { return calls.Load() == 1 }, time.Second, time.Millisecond)
+		}
+	}
+	// The first is being handled, the next two wait, the fourth found the buffer full.
+	require.EqualValues(t, 1, obs.dropped.Load())
+	close(release)
+	require.Equal(t, ids[0], <-got)
+	require.Equal(t, ids[1], <-got, "in order")
+	require.Equal(t, ids[2], <-got)
+
+	cancel()
+	<-done
+	require.Zero(t, bus.Active())
+	require.NoError(t, bus.PublishScreenshot(context.Background(), events.ScreenshotChanged{TenantID: tenant, ScreenshotID: uuid.New()}))
+	require.Never(t, func() bool { return calls.Load() > 3 }, 50*time.Millisecond, 5*time.Millisecond, "no call after the end")
+
+	// Closing the bus ends a handler subscription too.
+	require.NoError(t, bus.SubscribeScreenshotsFunc(context.Background(), tenant, nil, func(events.ScreenshotChanged) {},
+		func() { done <- struct{}{} }))
+	require.NoError(t, bus.Close())
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+		t.Fatal("done was not called when the bus closed")
+	}
+	require.Len(t, done, 0, "done is called once")
+}
