@@ -58,7 +58,7 @@ func (s *Sockets) Close(ctx context.Context) error {
 	return nil
 }
 
-// Active is the number of websockets open now.
+// Active is the number of websockets and Server-Sent Events streams open now.
 func (s *Sockets) Active() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -91,11 +91,15 @@ func (s *Sockets) hold(c *wsConn) (release func()) {
 	}
 }
 
-// track counts a websocket upgrade's handler and ends its context once Close is called (the
-// operations it runs are cancelled; goingAwayWebsockets closes the socket itself).
+// track counts a websocket upgrade's handler, or a Server-Sent Events stream's, and ends its
+// context once Close is called (the operations it runs are cancelled; goingAwayWebsockets
+// closes a socket itself; a stream ends with its subscriptions). http.Server.Shutdown would
+// wait for a stream until its deadline: it never goes idle.
 func (s *Sockets) track(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !isWebsocketUpgrade(r) || (transportWS{}).Supports(r) { // transportWS holds its own
+		stream := isWebsocketUpgrade(r) && !(transportWS{}).Supports(r) || // transportWS holds its own
+			(transport.SSE{}).Supports(r)
+		if !stream {
 			next.ServeHTTP(w, r)
 			return
 		}

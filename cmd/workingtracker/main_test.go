@@ -545,3 +545,40 @@ func TestReadinessFailsWhileMigrationsAreBehind(t *testing.T) {
 	require.Equal(t, http.StatusServiceUnavailable, s.status(t, "/readyz"))
 	require.Equal(t, http.StatusOK, s.status(t, "/healthz"), "alive, just not ready")
 }
+
+// TestShutdownEndsEventStreams: an open Server-Sent Events subscription neither holds shutdown
+// until its deadline nor outlives it: it ends with the drain, as websockets go away.
+func TestShutdownEndsEventStreams(t *testing.T) {
+	t.Parallel()
+	const drain = 500 * time.Millisecond
+	s := serveFor(t, map[string]string{"DATABASE_URL": testdb.URL(t), "SHUTDOWN_DRAIN": drain.String()})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.base+"/query",
+		strings.NewReader(`{"query":"subscription { screenshotEvents { id status } }"}`))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Authorization", "Bearer "+s.tokens["EMPLOYEE"])
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	streamEnded := make(chan time.Time, 1)
+	go func() {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		streamEnded <- time.Now()
+	}()
+
+	stop := time.Now()
+	s.stop()
+	err, returned := s.stopped(10 * time.Second)
+	require.True(t, returned, "serve returns within its shutdown, not after its deadline")
+	require.NoError(t, err)
+	select {
+	case at := <-streamEnded:
+		require.GreaterOrEqual(t, at.Sub(stop), drain, "the stream is served through the drain")
+	case <-time.After(5 * time.Second):
+		t.Fatal("the stream outlived the server")
+	}
+}
