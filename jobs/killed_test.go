@@ -139,31 +139,8 @@ func TestKilledScreenshotWorkerLosesNothing(t *testing.T) {
 	row := b.insertShot(t, pngOf(t, screen(320, 180)), nil)
 	jobID := b.enqueue(t, row)
 
-	child := exec.Command(os.Args[0], "-test.run=^TestKilledScreenshotWorkerLosesNothing$", "-test.count=1")
-	child.Env = append(os.Environ(), killedShotEnv+"="+url+","+b.dir)
-	child.Stderr = io.Discard
-	out, err := child.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, child.Start())
-	stalled := make(chan string, 1)
-	go func() {
-		lines := bufio.NewScanner(out)
-		for lines.Scan() {
-			if key, ok := strings.CutPrefix(lines.Text(), "stalled "); ok {
-				stalled <- key
-			}
-		}
-	}()
 	prefix := jobs.ScreenshotKeyPrefix(b.scope.TenantID, row.ID)
-	select {
-	case key := <-stalled:
-		require.Equal(t, prefix+"thumbnail.jpg", key)
-	case <-time.After(30 * time.Second):
-		_ = child.Process.Kill()
-		t.Fatal("the worker process never reached the thumbnail")
-	}
-	require.NoError(t, child.Process.Kill()) // SIGKILL mid-job
-	_ = child.Wait()
+	require.Equal(t, prefix+"thumbnail.jpg", killAtThumbnail(t, "TestKilledScreenshotWorkerLosesNothing", url, b.dir))
 
 	require.Equal(t, store.ScreenshotProcessing, b.shot(t, row.ID).Status, "claimed, never recorded")
 	require.Equal(t, []string{prefix + "image.jpg", prefix + "original"}, keys(t, b.bucket, prefix), "half written")
@@ -240,29 +217,7 @@ func TestKilledScreenshotWorkerInTheLastAttempt(t *testing.T) {
 		ScreenshotID: row.ID, CapturedAt: row.CapturedAt}, &river.InsertOpts{MaxAttempts: 1}) // the first is the last
 	require.NoError(t, err)
 
-	child := exec.Command(os.Args[0], "-test.run=^TestKilledScreenshotWorkerInTheLastAttempt$", "-test.count=1")
-	child.Env = append(os.Environ(), killedShotEnv+"="+url+","+b.dir)
-	child.Stderr = io.Discard
-	out, err := child.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, child.Start())
-	stalled := make(chan struct{}, 1)
-	go func() {
-		lines := bufio.NewScanner(out)
-		for lines.Scan() {
-			if strings.HasPrefix(lines.Text(), "stalled ") {
-				stalled <- struct{}{}
-			}
-		}
-	}()
-	select {
-	case <-stalled:
-	case <-time.After(30 * time.Second):
-		_ = child.Process.Kill()
-		t.Fatal("the worker process never reached the thumbnail")
-	}
-	require.NoError(t, child.Process.Kill()) // SIGKILL mid-job, in its last attempt
-	_ = child.Wait()
+	killAtThumbnail(t, "TestKilledScreenshotWorkerInTheLastAttempt", url, b.dir) // in its last attempt
 	require.Equal(t, store.ScreenshotProcessing, b.shot(t, row.ID).Status)
 
 	_, err = s.Pool().Exec(ctx, `DELETE FROM river_leader`) // end the dead leader's term now
@@ -284,4 +239,37 @@ func TestKilledScreenshotWorkerInTheLastAttempt(t *testing.T) {
 	require.Equal(t, jobs.InterruptedReason, *shot.FailureReason)
 	require.Equal(t, []string{store.ScreenshotFailed}, b.events.statuses(row.ID),
 		"PROCESSING was the dead process's to publish; FAILED is the reconciliation's")
+}
+
+// killAtThumbnail runs test in a child process as a screenshot worker over the database at url
+// and the bucket in dir (processUntilKilled), waits until it stalls writing a thumbnail, and
+// SIGKILLs it there, mid-job; it returns the key the child stalled at.
+func killAtThumbnail(t *testing.T, test, url, dir string) string {
+	t.Helper()
+	child := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.count=1")
+	child.Env = append(os.Environ(), killedShotEnv+"="+url+","+dir)
+	child.Stderr = io.Discard
+	out, err := child.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, child.Start())
+	stalled := make(chan string, 1)
+	go func() {
+		lines := bufio.NewScanner(out)
+		for lines.Scan() {
+			if key, ok := strings.CutPrefix(lines.Text(), "stalled "); ok {
+				stalled <- key
+			}
+		}
+	}()
+	select {
+	case key := <-stalled:
+		require.NoError(t, child.Process.Kill())
+		_ = child.Wait()
+		return key
+	case <-time.After(30 * time.Second):
+		_ = child.Process.Kill()
+		_ = child.Wait()
+		t.Fatal("the worker process never reached the thumbnail")
+		return ""
+	}
 }
