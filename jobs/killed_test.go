@@ -44,31 +44,10 @@ func TestKilledWorkerLosesNothing(t *testing.T) {
 	res, err := inserter.client.Enqueue(ctx, blockArgs{})
 	require.NoError(t, err)
 
-	// Another process (this test binary again) works the job and blocks in it.
-	child := exec.Command(os.Args[0], "-test.run=^TestKilledWorkerLosesNothing$", "-test.count=1")
-	child.Env = append(os.Environ(), killedChildEnv+"="+url)
-	child.Stderr = io.Discard
-	out, err := child.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, child.Start())
-	started := make(chan string, 1)
-	go func() {
-		lines := bufio.NewScanner(out)
-		for lines.Scan() {
-			if id, ok := strings.CutPrefix(lines.Text(), "started "); ok {
-				started <- id
-			}
-		}
-	}()
-	select {
-	case id := <-started:
-		require.Equal(t, strconv.FormatInt(res.Job.ID, 10), id)
-	case <-time.After(30 * time.Second):
-		_ = child.Process.Kill()
-		t.Fatal("the worker process never started the job")
-	}
-	require.NoError(t, child.Process.Kill()) // SIGKILL: no shutdown, no chance to return the job
-	_ = child.Wait()
+	// Another process (this test binary again) works the job and blocks in it; it is SIGKILLed
+	// there: no shutdown, no chance to return the job.
+	id := killChildAt(t, "TestKilledWorkerLosesNothing", killedChildEnv+"="+url, "started ")
+	require.Equal(t, strconv.FormatInt(res.Job.ID, 10), id)
 
 	job, err := inserter.client.River().JobGet(ctx, res.Job.ID)
 	require.NoError(t, err)
@@ -246,30 +225,38 @@ func TestKilledScreenshotWorkerInTheLastAttempt(t *testing.T) {
 // SIGKILLs it there, mid-job; it returns the key the child stalled at.
 func killAtThumbnail(t *testing.T, test, url, dir string) string {
 	t.Helper()
+	return killChildAt(t, test, killedShotEnv+"="+url+","+dir, "stalled ")
+}
+
+// killChildAt runs test again in a child process of this test binary with env added, waits
+// until the child prints a line starting with marker (it is then blocked mid-job), SIGKILLs it
+// and returns the rest of that line.
+func killChildAt(t *testing.T, test, env, marker string) string {
+	t.Helper()
 	child := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.count=1")
-	child.Env = append(os.Environ(), killedShotEnv+"="+url+","+dir)
+	child.Env = append(os.Environ(), env)
 	child.Stderr = io.Discard
 	out, err := child.StdoutPipe()
 	require.NoError(t, err)
 	require.NoError(t, child.Start())
-	stalled := make(chan string, 1)
+	reached := make(chan string, 1)
 	go func() {
 		lines := bufio.NewScanner(out)
 		for lines.Scan() {
-			if key, ok := strings.CutPrefix(lines.Text(), "stalled "); ok {
-				stalled <- key
+			if rest, ok := strings.CutPrefix(lines.Text(), marker); ok {
+				reached <- rest
 			}
 		}
 	}()
 	select {
-	case key := <-stalled:
+	case rest := <-reached:
 		require.NoError(t, child.Process.Kill())
 		_ = child.Wait()
-		return key
+		return rest
 	case <-time.After(30 * time.Second):
 		_ = child.Process.Kill()
 		_ = child.Wait()
-		t.Fatal("the worker process never reached the thumbnail")
+		t.Fatalf("the worker process never printed %q", marker)
 		return ""
 	}
 }
