@@ -478,6 +478,21 @@ func TestSubscriptionCapsPerPrincipal(t *testing.T) {
 		require.Contains(t, err.Error(), "TOO_MANY_SUBSCRIPTIONS")
 		openWS(t, ctx, srv, f.managerTok) // another person's are counted apart
 	})
+	t.Run("ErrTooManyConnectionsCountsEventStreams", func(t *testing.T) {
+		openWS(t, ctx, srv, f.reportTok) // the second of two: an event stream would be a third
+		body, err := json.Marshal(map[string]any{"query": feedSub})
+		require.NoError(t, err)
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/query", bytes.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "text/event-stream")
+		req.Header.Set("Authorization", "Bearer "+f.reportTok)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		r := apitest.Decode(t, resp)
+		require.Equal(t, http.StatusTooManyRequests, r.Status)
+		require.Equal(t, "TOO_MANY_SUBSCRIPTIONS", r.Errors[0].Code())
+	})
 }
 
 func TestWebsocketOrigin(t *testing.T) {

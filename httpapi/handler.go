@@ -215,7 +215,7 @@ func addTransports(gql *handler.Server, opts Opts, guard auth.FailureGuard) {
 	})
 	gql.AddTransport(transport.Options{})
 	// Before graphqlHTTP, which takes every other request.
-	gql.AddTransport(sseTransport{inner: transport.SSE{KeepAlivePingInterval: 10 * time.Second}, watch: initConnection})
+	gql.AddTransport(sseTransport{inner: transport.SSE{KeepAlivePingInterval: 10 * time.Second}, watch: initConnection, caps: caps})
 	gql.AddTransport(multipartHTTP{})
 	gql.AddTransport(graphqlHTTP{})
 }

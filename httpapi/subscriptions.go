@@ -25,8 +25,9 @@ import (
 // holds open. They are counted per instance, in memory: behind a load balancer a principal may
 // hold this many on each instance.
 type SubscriptionLimits struct {
-	// MaxConnections is the most websockets a principal may hold open (default 20,
-	// WS_MAX_CONNECTIONS_PER_PRINCIPAL); the next is closed at connection_init (4429).
+	// MaxConnections is the most websockets and Server-Sent Events streams a principal may
+	// hold open (default 20, WS_MAX_CONNECTIONS_PER_PRINCIPAL); the next websocket is closed at
+	// connection_init (4429), the next stream refused with 429 TOO_MANY_SUBSCRIPTIONS.
 	MaxConnections int
 	// MaxSubscriptions is the most subscriptions a principal may run at once, over websockets
 	// and SSE together (default 100, MAX_SUBSCRIPTIONS_PER_PRINCIPAL); the next is refused with
@@ -107,6 +108,16 @@ func (c *principalCaps) admitConnection(ctx context.Context) (context.Context, e
 	return ctx, nil
 }
 
+// admitStream counts an authenticated Server-Sent Events stream as one of its principal's
+// connections until release: each is a connection held open as a websocket is.
+func (c *principalCaps) admitStream(ctx context.Context) (release func(), ok bool) {
+	p, ok := auth.PrincipalFrom(ctx)
+	if !ok {
+		return func() {}, true
+	}
+	return c.take(c.conns, principalKey(p), c.limits.MaxConnections)
+}
+
 // aroundOperations counts each subscription of a principal while it runs, on every transport,
 // and refuses one over the cap as an error of that operation.
 func (c *principalCaps) aroundOperations(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
@@ -175,6 +186,7 @@ func originAllowed(r *http.Request, allowed []string) bool {
 type sseTransport struct {
 	inner transport.SSE
 	watch func(ctx context.Context, payload map[string]any) (context.Context, error)
+	caps  *principalCaps
 }
 
 var _ graphql.Transport = sseTransport{}
@@ -201,6 +213,15 @@ func (t sseTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 			message: "unauthenticated"}.gqlError()})
 		return
 	}
+	release, ok := t.caps.admitStream(ctx)
+	if !ok {
+		writeErrors(w, mt, http.StatusTooManyRequests, gqlerror.List{refusal{code: apperr.TooManySubscriptions,
+			message: fmt.Sprintf("at most %d websockets and event streams per user on this server; close one first",
+				t.caps.limits.MaxConnections),
+			extensions: map[string]any{"maximum": t.caps.limits.MaxConnections}}.gqlError()})
+		return
+	}
+	defer release()
 	rc := http.NewResponseController(w)
 	_ = rc.SetWriteDeadline(time.Time{}) // a stream lives as long as its subscription
 	t.inner.Do(flushingWriter{ResponseWriter: w, rc: rc}, r.WithContext(ctx), exec)
