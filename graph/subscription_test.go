@@ -570,3 +570,36 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Fatalf("no metric %s", name)
 	return 0
 }
+
+// TestSubscriptionReachFollowsTheReportingLine: a report moved to another manager drops out of
+// the first manager's running subscriptions once their reach is older than ReachRefresh — the
+// feed hears no more of them, and a status subscription on their screenshot ends unsent.
+func TestSubscriptionReachFollowsTheReportingLine(t *testing.T) {
+	t.Parallel()
+	const refresh = 50 * time.Millisecond
+	srv := apitest.New(t, apitest.Opts{ReachRefresh: refresh})
+	f := newShotFixture(t, srv, "acme")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	shot := insertShot(t, srv, f.Tenant.ID, f.report.ID)
+
+	manager := openWS(t, ctx, srv, f.managerTok)
+	manager.subscribe("feed", feedSub, nil)
+	manager.subscribe("one", statusSub, map[string]any{"id": shot})
+	require.Equal(t, "PENDING", subField(t, manager.read(), "screenshotStatusChanged")["status"])
+	require.Eventually(t, func() bool { return srv.Events.Active() == 2 }, 5*time.Second, 10*time.Millisecond)
+	changeShot(t, srv, srv.Events, f.Tenant.ID, f.report.ID, shot, store.ScreenshotProcessing)
+	seen := map[string]string{}
+	for len(seen) < 2 {
+		m := manager.read()
+		seen[m.ID] = subField(t, m, map[string]string{"feed": "screenshotEvents", "one": "screenshotStatusChanged"}[m.ID])["status"].(string)
+	}
+	require.Equal(t, map[string]string{"feed": "PROCESSING", "one": "PROCESSING"}, seen, "in reach")
+
+	_, err := srv.Store.UpdateEmployee(ctx, f.Scope, f.report.ID, store.EmployeeParams{ManagerID: &f.outsider.ID})
+	require.NoError(t, err)
+	time.Sleep(2 * refresh)
+	changeShot(t, srv, srv.Events, f.Tenant.ID, f.report.ID, shot, store.ScreenshotProcessed)
+	require.Equal(t, wsMessage{ID: "one", Type: "complete"}, manager.read(), "ends without the row")
+	manager.silent(300 * time.Millisecond) // and the feed says nothing
+}

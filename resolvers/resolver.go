@@ -57,6 +57,12 @@ type Deps struct {
 	// Events carries screenshot status changes to the subscriptions (events.Bus); nil: the
 	// subscriptions fail with an internal error.
 	Events ScreenshotEvents
+	// Scopes re-reads a long-running subscription's reach (policy.Scopes; nil: the reach a
+	// subscription started with holds until it ends).
+	Scopes Scopes
+	// ReachRefresh is how old a subscription's reach may be before an event re-reads it
+	// (default DefaultReachRefresh).
+	ReachRefresh time.Duration
 	// Uploads stores uploaded screenshots (uploadScreenshot; nil: it fails with an internal
 	// error).
 	Uploads ScreenshotUploads

@@ -3,6 +3,7 @@ package resolvers
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -72,6 +73,56 @@ func (r *Resolver) sharedScreenshot(ctx context.Context, sc store.Scope, reach r
 // reach is a scope's Visible as a set: nil reaches the whole tenant.
 type reach map[uuid.UUID]struct{}
 
+// DefaultReachRefresh is how stale a subscription's reach may grow before an event re-reads it
+// (Deps.ReachRefresh): a manager whose report moves to another manager stops hearing of their
+// screenshots within it.
+const DefaultReachRefresh = 30 * time.Second
+
+// Scopes recomputes the request's scope from its principal (policy.Scopes).
+type Scopes interface {
+	Scope(ctx context.Context) (store.Scope, error)
+}
+
+// liveReach is a subscription's reach, re-read through Scopes once it is older than
+// every, when an event needs it (never on the bus's goroutine: match uses the last one).
+type liveReach struct {
+	scopes Scopes
+	every  time.Duration
+	mu     sync.Mutex
+	reach  reach
+	at     time.Time
+}
+
+func (r *Resolver) newLiveReach(sc store.Scope) *liveReach {
+	every := r.deps.ReachRefresh
+	if every <= 0 {
+		every = DefaultReachRefresh
+	}
+	return &liveReach{scopes: r.deps.Scopes, every: every, reach: reachOf(sc), at: time.Now()}
+}
+
+// last is the reach as last read, for match.
+func (l *liveReach) last() reach {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.reach
+}
+
+// current is the reach, re-read first when stale (and Scopes is set).
+func (l *liveReach) current(ctx context.Context) (reach, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.scopes == nil || time.Since(l.at) < l.every {
+		return l.reach, nil
+	}
+	sc, err := l.scopes.Scope(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("refresh subscription reach: %w", err)
+	}
+	l.reach, l.at = reachOf(sc), time.Now()
+	return l.reach, nil
+}
+
 func reachOf(sc store.Scope) reach {
 	if sc.Visible == nil {
 		return nil
@@ -116,7 +167,7 @@ func (r *Resolver) screenshotStatusChanged(ctx context.Context, screenshotID str
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	out, notify, streaming := stream(ctx)
-	rch := reachOf(sc)
+	live := r.newLiveReach(sc)
 	// The handler waits until the current state is sent: events that arrive meanwhile are
 	// compared with it.
 	ready := make(chan struct{})
@@ -129,6 +180,12 @@ func (r *Resolver) screenshotStatusChanged(ctx context.Context, screenshotID str
 				return
 			}
 			if ctx.Err() != nil {
+				return
+			}
+			rch, err := live.current(ctx)
+			if err != nil {
+				subscriptionFailed(ctx, err)
+				cancel()
 				return
 			}
 			row, err := r.sharedScreenshot(ctx, sc, rch, id)
@@ -187,11 +244,11 @@ func (r *Resolver) screenshotEvents(ctx context.Context, employeeID *string) (<-
 	if err != nil {
 		return nil, err
 	}
-	rch := reachOf(sc)
+	live := r.newLiveReach(sc)
 	var only *uuid.UUID
 	if employeeID != nil {
 		id, err := uuid.Parse(*employeeID)
-		if err != nil || !rch.has(id) {
+		if err != nil || !live.last().has(id) {
 			return nil, &apperr.Error{Code: apperr.NotFound, Message: "employee not found", Field: "employeeId"}
 		}
 		only = &id
@@ -199,9 +256,15 @@ func (r *Resolver) screenshotEvents(ctx context.Context, employeeID *string) (<-
 	ctx, cancel := context.WithCancel(ctx)
 	out, notify, streaming := stream(ctx)
 	err = bus.SubscribeScreenshotsFunc(ctx, sc.TenantID, func(e events.ScreenshotChanged) bool {
-		return (only == nil || e.EmployeeID == *only) && rch.has(e.EmployeeID)
+		return (only == nil || e.EmployeeID == *only) && live.last().has(e.EmployeeID)
 	}, func(e events.ScreenshotChanged) {
 		if e.Resync() || ctx.Err() != nil {
+			return
+		}
+		rch, err := live.current(ctx)
+		if err != nil {
+			subscriptionFailed(ctx, err)
+			cancel()
 			return
 		}
 		row, err := r.sharedScreenshot(ctx, sc, rch, e.ScreenshotID)

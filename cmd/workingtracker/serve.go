@@ -27,6 +27,7 @@ import (
 	"github.com/workingtracker/api/internal/events"
 	"github.com/workingtracker/api/internal/health"
 	"github.com/workingtracker/api/internal/metrics"
+	"github.com/workingtracker/api/internal/policy"
 	"github.com/workingtracker/api/internal/ratelimit"
 	"github.com/workingtracker/api/internal/screenshots"
 	"github.com/workingtracker/api/internal/seed"
@@ -161,6 +162,7 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 			Resolvers: resolvers.New(s, resolvers.Deps{
 				BlobURLs: bucket,
 				Events:   bus,
+				Scopes:   policy.Scopes{Org: s},
 				Uploads: screenshots.New(s, bucket, jobClient, screenshots.Opts{MaxBytes: e.cfg.Blobs.MaxUploadBytes,
 					MaxPixels: e.cfg.Blobs.MaxUploadPixels, Logger: logger, Publisher: bus}),
 			}),

@@ -33,6 +33,7 @@ import (
 	"github.com/workingtracker/api/internal/config"
 	"github.com/workingtracker/api/internal/events"
 	"github.com/workingtracker/api/internal/metrics"
+	"github.com/workingtracker/api/internal/policy"
 	"github.com/workingtracker/api/internal/ratelimit"
 	"github.com/workingtracker/api/internal/screenshots"
 	"github.com/workingtracker/api/internal/telemetry"
@@ -117,6 +118,8 @@ type Opts struct {
 	// bucket and bus, as serve does: an upload then ends PROCESSED and subscribers hear of it.
 	// Otherwise the job client only inserts.
 	ProcessJobs bool
+	// ReachRefresh is how old a subscription's reach may be before an event re-reads it.
+	ReachRefresh time.Duration
 	// SignBlobURLs signs screenshot URLs with the server's bucket when BlobURLs is not given.
 	SignBlobURLs bool
 }
@@ -213,7 +216,8 @@ func New(t testing.TB, opts Opts) *Server {
 		MaxPixels: opts.MaxUploadPixels, Logger: logger, Publisher: opts.Publisher})
 	serverOpts := httpapi.Opts{
 		GraphQL: graph.ServerOpts{
-			Resolvers:  resolvers.New(s, resolvers.Deps{BlobURLs: opts.BlobURLs, Events: opts.Events, Uploads: uploads}),
+			Resolvers: resolvers.New(s, resolvers.Deps{BlobURLs: opts.BlobURLs, Events: opts.Events, Uploads: uploads,
+				Scopes: policy.Scopes{Org: s}, ReachRefresh: opts.ReachRefresh}),
 			Reader:     s,
 			Org:        s,
 			Loaders:    loaderOpts,

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -54,4 +55,17 @@ func WithScope(ctx context.Context, s store.Scope) context.Context {
 func ScopeFrom(ctx context.Context) (store.Scope, bool) {
 	s, ok := ctx.Value(scopeKey{}).(store.Scope)
 	return s, ok
+}
+
+// Scopes computes a request's scope anew from its principal: a subscription, which outlives the
+// reporting line it started with, re-reads its reach through it.
+type Scopes struct{ Org Org }
+
+// Scope is the scope of ctx's principal as the organisation stands now.
+func (s Scopes) Scope(ctx context.Context) (store.Scope, error) {
+	p, ok := auth.PrincipalFrom(ctx)
+	if !ok {
+		return store.Scope{}, errors.New("policy: no principal to scope")
+	}
+	return NewScope(ctx, s.Org, p)
 }
