@@ -182,8 +182,9 @@ func bombPNG(t testing.TB, w, h uint32) []byte {
 	return buf.Bytes()
 }
 
-// uploadState is what uploads have left in a tenant: screenshot rows, processing jobs and blobs.
-type uploadState struct{ rows, jobs, blobs int }
+// uploadState is what uploads have left in a tenant: screenshot rows, processing jobs, blobs,
+// and blob intents (none once an upload committed or was refused).
+type uploadState struct{ rows, jobs, blobs, intents int }
 
 func stateOf(t testing.TB, srv *apitest.Server, tenant uuid.UUID) uploadState {
 	t.Helper()
@@ -194,6 +195,9 @@ func stateOf(t testing.TB, srv *apitest.Server, tenant uuid.UUID) uploadState {
 			return err
 		}
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM screenshots WHERE tenant_id = $1`, tenant).Scan(&s.rows); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM screenshot_blob_intents WHERE tenant_id = $1`, tenant).Scan(&s.intents); err != nil {
 			return err
 		}
 		return tx.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'screenshot_process' AND args->>'tenant_id' = $1`,
@@ -278,7 +282,7 @@ func TestUploadScreenshot(t *testing.T) {
 		require.True(t, u.CapturedAt.Equal(during))
 		require.Equal(t, len(shot), u.Sizes.Original)
 		require.Nil(t, u.Sizes.Image)
-		require.Equal(t, uploadState{before.rows + 1, before.jobs + 1, before.blobs + 1}, stateOf(t, srv, c.Tenant.ID))
+		require.Equal(t, uploadState{before.rows + 1, before.jobs + 1, before.blobs + 1, 0}, stateOf(t, srv, c.Tenant.ID))
 
 		id := uuid.MustParse(u.ID)
 		rows, err := srv.Store.ScreenshotsByIDs(ctx, c.Scope, []uuid.UUID{id})
@@ -431,7 +435,7 @@ func TestUploadScreenshot(t *testing.T) {
 			b: uploadScreenshot(file: $file, capturedAt: $at) { sizes { original } } }`}.send(t, srv)
 		require.Empty(t, r.Errors, "the second reads the file from its start too")
 		require.JSONEq(t, fmt.Sprintf(`{"a": {"sizes": {"original": %[1]d}}, "b": {"sizes": {"original": %[1]d}}}`, len(shot)), string(r.Data))
-		require.Equal(t, uploadState{before.rows + 2, before.jobs + 2, before.blobs + 2}, stateOf(t, srv, c.Tenant.ID))
+		require.Equal(t, uploadState{before.rows + 2, before.jobs + 2, before.blobs + 2, 0}, stateOf(t, srv, c.Tenant.ID))
 	})
 	t.Run("EveryWriterRole", func(t *testing.T) {
 		for _, role := range []string{store.RoleAdmin, store.RoleHR, store.RoleManager} {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -50,6 +49,8 @@ type ScreenshotStore interface {
 	ScreenshotsByIDs(ctx context.Context, scope store.Scope, ids []uuid.UUID) ([]*store.Screenshot, error)
 	// ReconcileStore: the screenshots whose processing was interrupted (the reconciliation).
 	ReconcileStore
+	// SweepStore: the blob intents (the processing job records one; the sweeper reads them).
+	SweepStore
 }
 
 // Blob keys (internal/blobs.ScreenshotKey): a screenshot's blobs share one folder,
@@ -75,23 +76,6 @@ func ScreenshotThumbnailKey(tenantID, id uuid.UUID) string {
 	return blobs.ScreenshotKey(tenantID, id, blobs.Thumbnail)
 }
 
-// screenshotKeysPrefix is the prefix of every screenshot blob (the sweeper lists it).
-const screenshotKeysPrefix = "tenants/"
-
-// parseScreenshotKey returns the tenant and screenshot of a key under ScreenshotKeyPrefix.
-func parseScreenshotKey(key string) (tenantID, id uuid.UUID, ok bool) {
-	parts := strings.SplitN(key, "/", 5)
-	if len(parts) != 5 || parts[0] != "tenants" || parts[2] != "screenshots" || parts[4] == "" {
-		return uuid.Nil, uuid.Nil, false
-	}
-	tenantID, err1 := uuid.Parse(parts[1])
-	id, err2 := uuid.Parse(parts[3])
-	if err1 != nil || err2 != nil || tenantID.String() != parts[1] || id.String() != parts[3] {
-		return uuid.Nil, uuid.Nil, false
-	}
-	return tenantID, id, true
-}
-
 // Defaults of ScreenshotPipeline.
 const (
 	// DefaultMaxImageBytes and DefaultMaxImagePixels are the upload's defaults
@@ -101,11 +85,13 @@ const (
 	// DefaultScreenshotTimeout bounds one processing attempt (a 40 MP original takes a few
 	// seconds; a 1080p one tens of milliseconds).
 	DefaultScreenshotTimeout = 2 * time.Minute
-	// DefaultOrphanAge is how old a blob without a screenshot row must be before the sweeper
-	// deletes it: far longer than any upload between writing its blob and committing its row.
+	// DefaultOrphanAge is how old a blob intent must be before the sweeper judges it: far longer
+	// than any upload between writing its blob and committing its row, and than a processing
+	// attempt (DefaultScreenshotTimeout) between recording its intent and writing its results.
 	DefaultOrphanAge = time.Hour
-	// DefaultSweepEvery is the sweeper's period; DefaultSweepBatch the keys one run looks at.
-	DefaultSweepEvery = time.Hour
+	// DefaultSweepEvery is the sweeper's period; DefaultSweepBatch the intents one round reads
+	// (at most store.MaxDueScreenshotBlobIntents), and a run reads at most SweepRounds rounds.
+	DefaultSweepEvery = 10 * time.Minute
 	DefaultSweepBatch = 1000
 )
 
@@ -260,6 +246,13 @@ func (w *screenshotWorker) process(ctx context.Context, scope store.Scope, a Pro
 		return err
 	}
 	imageKey, thumbKey := ScreenshotImageKey(scope.TenantID, shot.ID), ScreenshotThumbnailKey(scope.TenantID, shot.ID)
+	// Before the results: the screenshot may be deleted while they are written (the cleanup of
+	// its time entry deletes its blobs, then its row), and results landing after the cleanup's
+	// blob deletion would have no row. The intent stays; past the orphan age the sweeper deletes
+	// the folder if the row is gone, or just the intent.
+	if err := p.Store.RecordScreenshotBlobIntent(ctx, scope, shot.ID); err != nil {
+		return err
+	}
 	jpegOpts := &blob.WriterOptions{ContentType: "image/jpeg"}
 	if err := p.Blobs.WriteAll(ctx, imageKey, res.Image.JPEG, jpegOpts); err != nil {
 		return fmt.Errorf("write image %s: %w", imageKey, err)

@@ -3,6 +3,7 @@ package jobs_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image"
 	"image/color"
 	"image/draw"
@@ -265,3 +266,42 @@ func jpegOf(t testing.TB, img image.Image) []byte {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// sweep runs the orphan sweeper once, to completion.
+func (b *shotBundle) sweep(t *testing.T) {
+	t.Helper()
+	res, err := b.client.Enqueue(context.Background(), jobs.SweepScreenshotBlobsArgs{})
+	require.NoError(t, err)
+	require.False(t, res.UniqueSkippedAsDuplicate)
+	waitJob(t, b.client, res.Job.ID, rivertype.JobStateCompleted)
+}
+
+// intents lists the tenant's screenshot blob intents.
+func intents(t *testing.T, s *store.Store, tenant uuid.UUID) []uuid.UUID {
+	t.Helper()
+	ctx := context.Background()
+	var ids []uuid.UUID
+	require.NoError(t, testdb.AsTenant(ctx, s.Pool(), tenant, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT screenshot_id FROM screenshot_blob_intents ORDER BY created_at`)
+		if err != nil {
+			return err
+		}
+		ids, err = pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+		return err
+	}))
+	return ids
+}
+
+// ageIntents makes the tenant's intents for ids as old as age.
+func ageIntents(t *testing.T, s *store.Store, tenant uuid.UUID, age time.Duration, ids ...uuid.UUID) {
+	t.Helper()
+	ctx := context.Background()
+	require.NoError(t, testdb.AsTenant(ctx, s.Pool(), tenant, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE screenshot_blob_intents SET created_at = now() - make_interval(secs => $2)
+			WHERE screenshot_id = ANY($1)`, ids, age.Seconds())
+		if err == nil && int(tag.RowsAffected()) != len(ids) {
+			err = fmt.Errorf("aged %d intents of %d", tag.RowsAffected(), len(ids))
+		}
+		return err
+	}))
+}

@@ -2,11 +2,12 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 	"gocloud.dev/blob"
@@ -14,21 +15,37 @@ import (
 	"github.com/workingtracker/api/store"
 )
 
-// SweepScreenshotBlobsArgs is the orphan sweeper: it deletes screenshot blobs that have no
-// screenshot row and are older than OrphanAge, so that an upload that died between writing its
-// blob and committing its row (or a processing job that wrote results for a screenshot deleted
-// meanwhile) leaves nothing behind for long. The leader inserts it every SweepEvery; one run
-// looks at one page of SweepBatch keys and, when more follow, inserts the next page's run.
-type SweepScreenshotBlobsArgs struct {
-	// PageToken is where the listing resumes (empty: from the start).
-	PageToken []byte `json:"page_token,omitempty"`
+// SweepStore is what the sweeper (and the processing job, which records an intent before
+// writing its results) needs of the store's screenshot blob intents (part of ScreenshotStore).
+type SweepStore interface {
+	// RecordScreenshotBlobIntent records that the screenshot's blobs are about to be written.
+	RecordScreenshotBlobIntent(ctx context.Context, scope store.Scope, id uuid.UUID) error
+	// DueScreenshotBlobIntents lists up to limit intents of any tenant recorded before olderThan.
+	DueScreenshotBlobIntents(ctx context.Context, olderThan time.Time, limit int) ([]store.ScreenshotBlobIntent, error)
+	// ClearScreenshotBlobIntents deletes the tenant's intents for ids still older than olderThan.
+	ClearScreenshotBlobIntents(ctx context.Context, scope store.Scope, ids []uuid.UUID, olderThan time.Time) (int, error)
 }
+
+// SweepRounds bounds one sweep run: at most this many rounds of SweepBatch intents (the next
+// period continues).
+const SweepRounds = 10
+
+// SweepScreenshotBlobsArgs is the orphan sweeper: it deletes screenshot blobs that have no
+// screenshot row, so that an upload that died between writing its original and committing its
+// row, or a processing job that wrote results for a screenshot deleted meanwhile, leaves
+// nothing behind for long. Such blobs can only be recent, and each writer records a blob intent
+// (store.RecordScreenshotBlobIntent) before it writes: the sweeper reads the intents older than
+// OrphanAge instead of listing the bucket. For each, when the screenshot has no row in its
+// tenant, it deletes the blobs of the screenshot's folder (a listing of that folder only), then
+// the intent. The leader inserts it every SweepEvery; one run reads at most SweepRounds rounds
+// of SweepBatch intents, and needs no follow-up job.
+type SweepScreenshotBlobsArgs struct{}
 
 // Kind names the job in river_job.
 func (SweepScreenshotBlobsArgs) Kind() string { return "screenshot_blobs_sweep" }
 
-// InsertOpts: a failed page is retried a few times, then left to the next period; one pending
-// run per page (a period's start does not pile up behind a slow sweep).
+// InsertOpts: a failed run is retried a few times, then left to the next period; one pending
+// run at a time (a period's start does not pile up behind a slow sweep).
 func (SweepScreenshotBlobsArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
 		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
@@ -46,80 +63,102 @@ func (w *sweepWorker) Timeout(*river.Job[SweepScreenshotBlobsArgs]) time.Duratio
 	return 5 * time.Minute
 }
 
-func (w *sweepWorker) Work(ctx context.Context, job *river.Job[SweepScreenshotBlobsArgs]) error {
+func (w *sweepWorker) Work(ctx context.Context, _ *river.Job[SweepScreenshotBlobsArgs]) error {
 	if w.p.Blobs == nil {
 		return fmt.Errorf("screenshot sweep: no blob storage configured")
 	}
-	token := job.Args.PageToken
-	if len(token) == 0 {
-		token = blob.FirstPageToken
-	}
-	objs, next, err := w.p.Blobs.ListPage(ctx, token, orDefault(w.p.SweepBatch, DefaultSweepBatch),
-		&blob.ListOptions{Prefix: screenshotKeysPrefix})
-	if err != nil {
-		return fmt.Errorf("list screenshot blobs: %w", err)
-	}
-	deleted, err := w.sweep(ctx, objs)
-	if deleted > 0 {
-		w.p.logger().InfoContext(ctx, "deleted orphaned screenshot blobs", "count", deleted)
-	}
-	if err != nil {
-		return err
-	}
-	if len(next) == 0 {
-		return nil
-	}
-	client, err := river.ClientFromContextSafely[pgx.Tx](ctx)
-	if err != nil {
-		return fmt.Errorf("screenshot sweep: next page: %w", err)
-	}
-	if _, err := client.Insert(ctx, SweepScreenshotBlobsArgs{PageToken: next}, nil); err != nil {
-		return fmt.Errorf("screenshot sweep: enqueue next page: %w", err)
+	cutoff := w.now().Add(-orDefault(w.p.OrphanAge, DefaultOrphanAge))
+	batch := min(orDefault(w.p.SweepBatch, DefaultSweepBatch), store.MaxDueScreenshotBlobIntents)
+	deleted := 0
+	defer func() {
+		if deleted > 0 {
+			w.p.logger().InfoContext(ctx, "deleted orphaned screenshot blobs", "count", deleted)
+		}
+	}()
+	for range SweepRounds {
+		due, err := w.p.Store.DueScreenshotBlobIntents(ctx, cutoff, batch)
+		if err != nil {
+			return err
+		}
+		byTenant := map[uuid.UUID][]uuid.UUID{}
+		for _, i := range due {
+			byTenant[i.TenantID] = append(byTenant[i.TenantID], i.ScreenshotID)
+		}
+		for tenantID, ids := range byTenant {
+			n, err := w.sweepTenant(ctx, tenantID, ids, cutoff)
+			deleted += n
+			if err != nil {
+				return err // the intents not cleared are found again by the retry
+			}
+		}
+		if len(due) < batch {
+			return nil
+		}
 	}
 	return nil
 }
 
-// sweep deletes the objects old enough whose screenshot has no row, and counts them.
-func (w *sweepWorker) sweep(ctx context.Context, objs []*blob.ListObject) (int, error) {
-	cutoff := w.now().Add(-orDefault(w.p.OrphanAge, DefaultOrphanAge))
-	// Candidates by tenant, then screenshot: a screenshot's blobs are judged by its row.
-	candidates := map[uuid.UUID]map[uuid.UUID][]string{}
-	for _, o := range objs {
-		if o.IsDir || !o.ModTime.Before(cutoff) {
-			continue
-		}
-		tenantID, id, ok := parseScreenshotKey(o.Key)
-		if !ok {
-			continue // not a screenshot's: not ours to judge
-		}
-		if candidates[tenantID] == nil {
-			candidates[tenantID] = map[uuid.UUID][]string{}
-		}
-		candidates[tenantID][id] = append(candidates[tenantID][id], o.Key)
+// sweepTenant deletes the folders of the tenant's screenshots among ids that have no row, then
+// the intents, and counts the blobs deleted.
+func (w *sweepWorker) sweepTenant(ctx context.Context, tenantID uuid.UUID, ids []uuid.UUID, cutoff time.Time) (int, error) {
+	scope, err := TenantScope(TenantArgs{TenantID: tenantID})
+	if err != nil {
+		return 0, err
+	}
+	rows, err := w.p.Store.ScreenshotsByIDs(ctx, scope, ids)
+	if err != nil {
+		return 0, err
+	}
+	exists := make(map[uuid.UUID]bool, len(rows))
+	for _, row := range rows {
+		exists[row.ID] = true
 	}
 	deleted := 0
-	for tenantID, byID := range candidates {
-		ids := make([]uuid.UUID, 0, len(byID))
-		for id := range byID {
-			ids = append(ids, id)
+	for _, id := range ids {
+		if exists[id] {
+			continue // the blobs are the row's: deleting the row deletes them
 		}
-		rows, err := w.p.Store.ScreenshotsByIDs(ctx, store.Scope{TenantID: tenantID}, ids)
+		n, err := deleteFolder(ctx, w.p.Blobs, ScreenshotKeyPrefix(tenantID, id))
+		deleted += n
 		if err != nil {
 			return deleted, err
 		}
-		for _, row := range rows {
-			delete(byID, row.ID)
-		}
-		for _, keys := range byID {
-			for _, key := range keys {
-				if err := deleteBlob(ctx, w.p.Blobs, key); err != nil {
-					return deleted, err
-				}
-				deleted++
-			}
-		}
+	}
+	if _, err := w.p.Store.ClearScreenshotBlobIntents(ctx, scope, ids, cutoff); err != nil {
+		return deleted, err
 	}
 	return deleted, nil
+}
+
+// folderPage is the page size of a screenshot folder's listing (it holds three blobs).
+const folderPage = 100
+
+// deleteFolder deletes every blob under prefix (one screenshot's folder), and counts them.
+func deleteFolder(ctx context.Context, b Blobs, prefix string) (int, error) {
+	deleted := 0
+	token := blob.FirstPageToken
+	for {
+		objs, next, err := b.ListPage(ctx, token, folderPage, &blob.ListOptions{Prefix: prefix})
+		if errors.Is(err, io.EOF) {
+			return deleted, nil
+		}
+		if err != nil {
+			return deleted, fmt.Errorf("list screenshot folder %s: %w", prefix, err)
+		}
+		for _, o := range objs {
+			if o.IsDir {
+				continue
+			}
+			if err := deleteBlob(ctx, b, o.Key); err != nil {
+				return deleted, err
+			}
+			deleted++
+		}
+		if len(next) == 0 {
+			return deleted, nil
+		}
+		token = next
+	}
 }
 
 // periodicJob inserts the sweep every SweepEvery, and once when a leader is elected.

@@ -5,8 +5,7 @@ import (
 	"context"
 	"image"
 	_ "image/jpeg" // image.DecodeConfig of the results
-	"os"
-	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -337,57 +336,115 @@ func TestDeleteTimeEntryWithoutCleanup(t *testing.T) {
 	require.NoError(t, err)
 }
 
-// TestSweepOrphanedScreenshotBlobs: the sweeper deletes blobs older than OrphanAge whose
-// screenshot has no row in their tenant, and nothing else, a page at a time.
+// TestSweepOrphanedScreenshotBlobs: the sweeper judges the blob intents older than OrphanAge:
+// when the screenshot has no row in the intent's tenant it deletes the blobs of its folder, and
+// it deletes the intent either way. It never lists the bucket: a young intent, a screenshot
+// with a row, and blobs no intent names are left alone.
 func TestSweepOrphanedScreenshotBlobs(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	b := setupShots(t, nil, func(p *jobs.ScreenshotPipeline, _ *jobs.Opts) { p.SweepBatch = 2 })
-	old := time.Now().Add(-2 * time.Hour)
-	write := func(key string, at time.Time) string {
+	write := func(key string) string {
 		require.NoError(t, b.bucket.WriteAll(ctx, key, []byte("blob"), nil))
-		require.NoError(t, os.Chtimes(filepath.Join(b.dir, filepath.FromSlash(key)), at, at))
 		return key
 	}
 	other, err := b.store.CreateTenant(ctx, "sweep-other", "Other")
 	require.NoError(t, err)
+	otherScope := store.Scope{TenantID: other.ID}
 	withRow := b.insertShot(t, []byte("original"), nil)
-	prefix := jobs.ScreenshotKeyPrefix(b.scope.TenantID, withRow.ID)
+	died, deleted, young, unnamed := uuid.New(), uuid.New(), uuid.New(), uuid.New()
 	keep := []string{
-		write(prefix+"original", old), // a screenshot's blobs, however old
-		write(prefix+"image.jpg", old),
-		write(jobs.ScreenshotOriginalKey(b.scope.TenantID, uuid.New()), time.Now()), // an upload in flight
-		write("tenants/"+b.scope.TenantID.String()+"/exports/report.csv", old),      // not a screenshot's
+		jobs.ScreenshotOriginalKey(b.scope.TenantID, withRow.ID), // a screenshot's blobs, its intent however old
+		write(jobs.ScreenshotImageKey(b.scope.TenantID, withRow.ID)),
+		write(jobs.ScreenshotOriginalKey(b.scope.TenantID, young)),            // an upload in flight
+		write(jobs.ScreenshotOriginalKey(b.scope.TenantID, unnamed)),          // no intent: never looked at
+		write("tenants/" + b.scope.TenantID.String() + "/exports/report.csv"), // not a screenshot's
 	}
+	// A folder whose name extends a swept one's is another folder.
+	keep = append(keep, write(strings.TrimSuffix(jobs.ScreenshotKeyPrefix(b.scope.TenantID, died), "/")+"x/original"))
 	gone := []string{
-		write(jobs.ScreenshotOriginalKey(b.scope.TenantID, uuid.New()), old), // an upload that died
-		write(jobs.ScreenshotImageKey(b.scope.TenantID, uuid.New()), old),    // results of a deleted one
+		write(jobs.ScreenshotOriginalKey(b.scope.TenantID, died)), // an upload that died before its commit
+		write(jobs.ScreenshotImageKey(b.scope.TenantID, deleted)), // results of a screenshot deleted meanwhile
+		write(jobs.ScreenshotThumbnailKey(b.scope.TenantID, deleted)),
 		// The row exists, but in another tenant: not this folder's.
-		write(jobs.ScreenshotOriginalKey(other.ID, withRow.ID), old),
+		write(jobs.ScreenshotOriginalKey(other.ID, withRow.ID)),
 	}
-	_, err = b.client.Enqueue(ctx, jobs.SweepScreenshotBlobsArgs{})
-	require.NoError(t, err)
-	require.Eventually(t, func() bool {
-		for _, k := range gone {
-			if ok, err := b.bucket.Exists(ctx, k); err != nil || ok {
-				return false
-			}
-		}
-		return true
-	}, 10*time.Second, 10*time.Millisecond, "old orphans are deleted, over several pages")
+	for _, id := range []uuid.UUID{withRow.ID, died, deleted, young} {
+		require.NoError(t, b.store.RecordScreenshotBlobIntent(ctx, b.scope, id))
+	}
+	require.NoError(t, b.store.RecordScreenshotBlobIntent(ctx, otherScope, withRow.ID))
+	ageIntents(t, b.store, b.scope.TenantID, 2*time.Hour, withRow.ID, died, deleted)
+	ageIntents(t, b.store, other.ID, 2*time.Hour, withRow.ID)
+
+	b.sweep(t)
+	for _, k := range gone {
+		ok, err := b.bucket.Exists(ctx, k)
+		require.NoError(t, err)
+		require.False(t, ok, "orphan %s is deleted", k)
+	}
 	for _, k := range keep {
 		ok, err := b.bucket.Exists(ctx, k)
 		require.NoError(t, err)
 		require.True(t, ok, k)
 	}
+	require.Equal(t, []uuid.UUID{young}, intents(t, b.store, b.scope.TenantID), "judged intents are cleared, the young one stays")
+	require.Empty(t, intents(t, b.store, other.ID))
 	list, err := b.client.River().JobList(ctx, river.NewJobListParams().Kinds(jobs.SweepScreenshotBlobsArgs{}.Kind()).First(100))
 	require.NoError(t, err)
-	require.GreaterOrEqual(t, len(list.Jobs), 4, "seven keys in pages of two")
+	require.Len(t, list.Jobs, 1, "one run, several rounds of two, and no follow-up job")
 
 	t.Run("Periodic", func(t *testing.T) {
 		require.Len(t, jobs.PeriodicJobs(jobs.Deps{}), 1, "no blob storage, no sweeper")
 		require.Len(t, jobs.PeriodicJobs(jobs.Deps{Screenshots: jobs.ScreenshotPipeline{Blobs: b.bucket}}), 2)
 	})
+}
+
+// TestSweepIsBounded: one run judges at most SweepRounds rounds of SweepBatch intents, oldest
+// first; the next run continues.
+func TestSweepIsBounded(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setupShots(t, nil, func(p *jobs.ScreenshotPipeline, _ *jobs.Opts) { p.SweepBatch = 2 })
+	ids := make([]uuid.UUID, 2*jobs.SweepRounds+3)
+	for i := range ids {
+		ids[i] = uuid.Must(uuid.NewV7())
+		require.NoError(t, b.store.RecordScreenshotBlobIntent(ctx, b.scope, ids[i]))
+		require.NoError(t, b.bucket.WriteAll(ctx, jobs.ScreenshotOriginalKey(b.scope.TenantID, ids[i]), []byte("x"), nil))
+		ageIntents(t, b.store, b.scope.TenantID, time.Duration(len(ids)-i)*time.Hour+time.Hour, ids[i])
+	}
+	b.sweep(t)
+	rest := ids[2*jobs.SweepRounds:]
+	require.ElementsMatch(t, rest, intents(t, b.store, b.scope.TenantID), "the newest three wait for the next run")
+	require.Len(t, keys(t, b.bucket, "tenants/"), len(rest))
+	b.sweep(t)
+	require.Empty(t, intents(t, b.store, b.scope.TenantID))
+	require.Empty(t, keys(t, b.bucket, "tenants/"))
+}
+
+// TestProcessingRecordsAnIntent: the processing job records an intent before writing results,
+// so that results landing after the screenshot's deletion are swept; while the row exists the
+// sweep only clears the intent.
+func TestProcessingRecordsAnIntent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setupShots(t, nil, nil)
+	kept := b.insertShot(t, pngOf(t, screen(64, 48)), nil)
+	removed := b.insertShot(t, pngOf(t, screen(64, 48)), nil)
+	for _, row := range []shotRow{kept, removed} {
+		waitJob(t, b.client, b.enqueue(t, row), rivertype.JobStateCompleted)
+	}
+	require.ElementsMatch(t, []uuid.UUID{kept.ID, removed.ID}, intents(t, b.store, b.scope.TenantID))
+	// Deleted as the cleanup would be if the results landed after its blob deletion: the row
+	// goes, the blobs stay.
+	_, err := b.store.DeleteScreenshotsByIDs(ctx, b.scope, []uuid.UUID{removed.ID})
+	require.NoError(t, err)
+	b.sweep(t)
+	require.Len(t, keys(t, b.bucket, jobs.ScreenshotKeyPrefix(b.scope.TenantID, removed.ID)), 3, "too young to judge")
+	ageIntents(t, b.store, b.scope.TenantID, 2*time.Hour, kept.ID, removed.ID)
+	b.sweep(t)
+	require.Empty(t, keys(t, b.bucket, jobs.ScreenshotKeyPrefix(b.scope.TenantID, removed.ID)))
+	require.Len(t, keys(t, b.bucket, jobs.ScreenshotKeyPrefix(b.scope.TenantID, kept.ID)), 3)
+	require.Empty(t, intents(t, b.store, b.scope.TenantID))
 }
 
 // panickingBlobs panics where the worker reads an original, as a decoder bug would.

@@ -48,7 +48,8 @@ func (s *Store) ValidateScreenshotCapture(capturedAt time.Time) error {
 // (FORBIDDEN otherwise: a screenshot is uploaded by its employee or their agent, never for
 // someone else); a time entry, when given, must be one of that employee's (NOT_FOUND otherwise,
 // as another's entry is absent to them) and the capture must fall within it (BAD_USER_INPUT on
-// timeEntryId). The entry is share-locked until commit, so a concurrent deletion of the entry
+// timeEntryId). The upload's blob intent for p.ID, if any, is deleted in the same transaction.
+// The entry is share-locked until commit, so a concurrent deletion of the entry
 // sees the screenshot it must clean up.
 func (s *Store) CreateScreenshot(ctx context.Context, scope Scope, jobs JobInserter, p CreateScreenshotParams) (*Screenshot, error) {
 	if err := s.ValidateScreenshotCapture(p.CapturedAt); err != nil {
@@ -97,6 +98,11 @@ func (s *Store) createScreenshot(ctx context.Context, scope Scope, jobs JobInser
 		return nil, translate(err, "screenshot")
 	}
 	if _, err := s.EnqueueInTx(ctx, jobs, p.Job); err != nil {
+		return nil, err
+	}
+	// The original now has its row: the upload's intent (RecordScreenshotBlobIntent) goes with
+	// the commit, so the sweeper never looks at a committed upload.
+	if err := s.DeleteScreenshotBlobIntent(ctx, scope, p.ID); err != nil {
 		return nil, err
 	}
 	return shot, nil

@@ -24,6 +24,11 @@ import (
 type Store interface {
 	ValidateScreenshotCapture(capturedAt time.Time) error
 	CreateScreenshot(ctx context.Context, scope store.Scope, jobs store.JobInserter, p store.CreateScreenshotParams) (*store.Screenshot, error)
+	// RecordScreenshotBlobIntent and DeleteScreenshotBlobIntent: the upload names its
+	// screenshot before writing the original, so that the orphan sweeper finds it if the
+	// upload dies before its commit (which deletes the intent).
+	RecordScreenshotBlobIntent(ctx context.Context, scope store.Scope, id uuid.UUID) error
+	DeleteScreenshotBlobIntent(ctx context.Context, scope store.Scope, id uuid.UUID) error
 }
 
 // Bucket is where originals go (a *blobs.Bucket).
@@ -64,10 +69,12 @@ var contentTypes = map[imaging.Format]string{imaging.PNG: "image/png", imaging.J
 // (during timeEntryID, when given). In order, each step only once the ones before it passed:
 // the capture time's bounds (BAD_USER_INPUT on capturedAt); the image, identified by its
 // content and its header's dimensions read without decoding pixels (BAD_USER_INPUT on file:
-// not PNG, JPEG or WebP, over MaxBytes or MaxPixels); the original written to the bucket; the
-// row and its job in one transaction (FORBIDDEN for a principal acting for no employee, or a
-// terminated one; NOT_FOUND for a time entry that is not the employee's). When the transaction
-// fails the original is deleted, so a refused upload leaves nothing behind.
+// not PNG, JPEG or WebP, over MaxBytes or MaxPixels); a blob intent recorded for the new id;
+// the original written to the bucket; the row and its job in one transaction, which deletes the
+// intent (FORBIDDEN for a principal acting for no employee, or a terminated one; NOT_FOUND for a
+// time entry that is not the employee's). When the transaction fails the original is deleted,
+// then the intent, so a refused upload leaves nothing behind; an upload that dies before either
+// leaves the intent, and the orphan sweeper deletes its original.
 func (u *Uploads) UploadScreenshot(ctx context.Context, scope store.Scope, file io.ReadSeeker, capturedAt time.Time,
 	timeEntryID *uuid.UUID,
 ) (*store.Screenshot, error) {
@@ -92,6 +99,11 @@ func (u *Uploads) UploadScreenshot(ctx context.Context, scope store.Scope, file 
 	}
 	id := uuid.Must(uuid.NewV7())
 	key := blobs.ScreenshotKey(scope.TenantID, id, blobs.Original)
+	// Before the blob: an upload that dies between the write and the commit leaves an intent,
+	// and the sweeper deletes its original (jobs.SweepScreenshotBlobsArgs).
+	if err := u.store.RecordScreenshotBlobIntent(ctx, scope, id); err != nil {
+		return nil, err
+	}
 	if err := u.write(ctx, key, file, contentTypes[info.Format]); err != nil {
 		return nil, err
 	}
@@ -101,7 +113,7 @@ func (u *Uploads) UploadScreenshot(ctx context.Context, scope store.Scope, file 
 		Job: jobs.ProcessScreenshotArgs{TenantArgs: jobs.TenantArgs{TenantID: scope.TenantID}, ScreenshotID: id, CapturedAt: capturedAt.UTC()},
 	})
 	if err != nil {
-		u.remove(ctx, key)
+		u.remove(ctx, scope, id, key)
 		return nil, err
 	}
 	if u.opts.Publisher != nil {
@@ -133,11 +145,16 @@ func (u *Uploads) write(ctx context.Context, key string, r io.Reader, contentTyp
 	return nil
 }
 
-// remove deletes an original whose row was not written, even when the request was cancelled.
-func (u *Uploads) remove(ctx context.Context, key string) {
+// remove deletes an original whose row was not written, even when the request was cancelled,
+// then its intent. When the blob cannot be deleted the intent stays, for the sweeper.
+func (u *Uploads) remove(ctx context.Context, scope store.Scope, id uuid.UUID, key string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err := u.bucket.Delete(ctx, key); err != nil {
-		u.opts.Logger.ErrorContext(ctx, "delete the original of a refused upload", "err", err, "key", key)
+		u.opts.Logger.WarnContext(ctx, "delete the original of a refused upload (the sweeper will)", "err", err, "key", key)
+		return
+	}
+	if err := u.store.DeleteScreenshotBlobIntent(ctx, scope, id); err != nil {
+		u.opts.Logger.WarnContext(ctx, "delete the blob intent of a refused upload", "err", err, "screenshot_id", id.String())
 	}
 }
