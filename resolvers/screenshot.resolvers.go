@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-
 	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/graph/model"
 	"github.com/workingtracker/api/loaders"
