@@ -270,14 +270,14 @@ func fitSize(w, h, maxW, maxH int) (int, int) {
 	return max(1, int(math.Round(float64(maxH)*aspect))), maxH
 }
 
-// shrink resizes img down to w x h (img itself when it is that size already): first a box
-// filter by the largest whole factor that stays at or above w x h, which is an exact area
-// average (every source pixel weighs the same, nothing aliases) and five times cheaper than
-// Lanczos, then Lanczos for what is left, if anything (1920 to 320 is a factor of 6: box alone).
+// shrink resizes the opaque img down to w x h (img itself when it is that size already): first
+// a box filter by the largest whole factor that stays at or above w x h, which is an exact area
+// average (every source pixel weighs the same, nothing aliases; libyuv's, see boxShrink), then
+// Lanczos for what is left, if anything (1920 to 320 is a factor of 6: box alone).
 func shrink(img *image.NRGBA, w, h int) *image.NRGBA {
 	b := img.Bounds()
 	if k := min(b.Dx()/w, b.Dy()/h); k >= 2 {
-		img = imaging.Resize(img, b.Dx()/k, b.Dy()/k, imaging.Box)
+		img = boxShrink(img, b.Dx()/k, b.Dy()/k)
 	}
 	if b = img.Bounds(); b.Dx() != w || b.Dy() != h {
 		img = imaging.Resize(img, w, h, imaging.Lanczos)
