@@ -11,10 +11,12 @@ export APP_ENV ?= development
 
 all: build
 
+# deps installs system packages the cgo build needs (libyuv-dev is not on a fresh machine), so
+# everything that compiles internal/imaging depends on it.
 deps:
 	@scripts/ensure-deps.sh
 
-build:
+build: deps
 	$(GO) build -o $(BIN) ./cmd/workingtracker
 
 run: deps build
@@ -36,13 +38,13 @@ generate:
 	$(GO) run ./tools/rewritelists graph/generated.go
 
 # CI: the committed generated code must be what `make generate` produces.
-check-generated: generate
+check-generated: deps generate
 	@git diff --exit-code --stat -- graph resolvers gqlgen.yml schema || \
 		(echo "generated code is stale: run 'make generate' and commit the result" >&2; exit 1)
 	@test -z "$$(git status --porcelain -- graph resolvers)" || \
 		(git status --porcelain -- graph resolvers; echo "make generate created untracked files: commit them" >&2; exit 1)
 
-lint:
+lint: deps
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed" >&2; exit 1)
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./internal/playground/

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what `make run` and `make test` need and the machine lacks: Debian's PostgreSQL server
 # (for the private local cluster), redis-server (for tests), prometheus (for promtool, which
-# tests the alert rules), and gcc with libjpeg-turbo's headers (cgo, internal/imaging).
+# tests the alert rules), and gcc with libjpeg-turbo's and libyuv's headers (cgo, internal/imaging).
 # Needs root to install; without root it only reports what is missing.
 set -euo pipefail
 
@@ -13,6 +13,8 @@ command -v promtool >/dev/null || missing+=(prometheus)
 # internal/imaging decodes and encodes JPEG with libjpeg-turbo, through cgo.
 command -v gcc >/dev/null || missing+=(gcc libc6-dev)
 compgen -G '/usr/include/jpeglib.h' >/dev/null || missing+=(libjpeg62-turbo-dev)
+# and enlarges blur's reduced image with libyuv's bilinear scaler.
+compgen -G '/usr/include/libyuv/scale_argb.h' >/dev/null || missing+=(libyuv-dev)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

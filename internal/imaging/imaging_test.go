@@ -291,14 +291,16 @@ func TestProcessBlur(t *testing.T) {
 
 func TestProcessIsDeterministic(t *testing.T) {
 	t.Parallel()
-	data := encodeJPEG(t, screenshot(2000, 60, 5))
-	for _, blur := range []bool{false, true} {
-		opts := ProcessOpts{MaxBytes: testMaxBytes, MaxPixels: testMaxPixels, Blur: blur}
-		first, err := Process(data, opts)
-		require.NoError(t, err)
-		second, err := Process(data, opts)
-		require.NoError(t, err)
-		require.Equal(t, first, second, "blur=%v", blur)
+	// 2000x60 blurs at its own size; 640x360 goes through libyuv's box reduction and enlargement.
+	for _, data := range [][]byte{encodeJPEG(t, screenshot(2000, 60, 5)), encodePNG(t, screenshot(640, 360, 5))} {
+		for _, blur := range []bool{false, true} {
+			opts := ProcessOpts{MaxBytes: testMaxBytes, MaxPixels: testMaxPixels, Blur: blur}
+			first, err := Process(data, opts)
+			require.NoError(t, err)
+			second, err := Process(data, opts)
+			require.NoError(t, err)
+			require.Equal(t, first, second, "blur=%v", blur)
+		}
 	}
 }
 
