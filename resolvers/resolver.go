@@ -66,6 +66,16 @@ type Deps struct {
 	// Uploads stores uploaded screenshots (uploadScreenshot; nil: it fails with an internal
 	// error).
 	Uploads ScreenshotUploads
+	// PII encrypts, decrypts and blind-indexes employees' personal data (pii.Keyring; nil: the
+	// PII fields and mutations fail with an internal error).
+	PII PIICipher
+}
+
+// PIICipher is the tenant-keyed encryption of personal data (internal/pii.Keyring).
+type PIICipher interface {
+	Encrypt(ctx context.Context, tenant, row uuid.UUID, field, plaintext string) ([]byte, error)
+	Decrypt(ctx context.Context, tenant, row uuid.UUID, field string, ciphertext []byte) (string, error)
+	BlindIndex(ctx context.Context, tenant uuid.UUID, field, normalised string) ([]byte, error)
 }
 
 // BlobURLs signs short-lived URLs of stored blobs.

@@ -9,6 +9,27 @@ import (
 	"github.com/workingtracker/api/store"
 )
 
+type AuditLogConnection struct {
+	Edges    []*AuditLogEdge   `json:"edges"`
+	Nodes    []*store.AuditLog `json:"nodes"`
+	PageInfo *PageInfo         `json:"pageInfo"`
+}
+
+type AuditLogEdge struct {
+	Cursor string          `json:"cursor"`
+	Node   *store.AuditLog `json:"node"`
+}
+
+// Entries that occurred in [from, to), matching every filter given.
+type AuditLogFilter struct {
+	ActorID      *string    `json:"actorId,omitempty"`
+	Action       *string    `json:"action,omitempty"`
+	ResourceType *string    `json:"resourceType,omitempty"`
+	ResourceID   *string    `json:"resourceId,omitempty"`
+	From         *time.Time `json:"from,omitempty"`
+	To           *time.Time `json:"to,omitempty"`
+}
+
 type CostBudgetInput struct {
 	// 1 to 10,000,000 points.
 	Maximum int `json:"maximum"`
@@ -79,6 +100,15 @@ type EmployeeByIDsInput struct {
 	ID string `json:"ID"`
 }
 
+// Everything held about one person (GDPR access request), as exportEmployeeData returns it.
+type EmployeeDataExport struct {
+	Employee    *store.Employee `json:"employee"`
+	GeneratedAt time.Time       `json:"generatedAt"`
+	// The whole record as one JSON object: profile, personal data in plaintext, projects, time
+	// entries, screenshots' metadata, API keys' metadata and the audit entries about them.
+	Data map[string]any `json:"data"`
+}
+
 type EmployeeEdge struct {
 	Cursor string          `json:"cursor"`
 	Node   *store.Employee `json:"node"`
@@ -91,6 +121,15 @@ type EmployeeFilter struct {
 	Role         *string `json:"role,omitempty"`
 	// Case-insensitive prefix of the name or e-mail address.
 	Search *string `json:"search,omitempty"`
+}
+
+// An employee's personal data. A field left out stays unchanged; an explicit null clears it.
+// Values are checked for their format (BAD_USER_INPUT naming the field, never echoing the value).
+type EmployeePIIInput struct {
+	Ssn            graphql.Omittable[*string] `json:"ssn,omitempty"`
+	TaxID          graphql.Omittable[*string] `json:"taxId,omitempty"`
+	PassportNumber graphql.Omittable[*string] `json:"passportNumber,omitempty"`
+	BankAccount    graphql.Omittable[*string] `json:"bankAccount,omitempty"`
 }
 
 type Mutation struct {
@@ -121,6 +160,15 @@ type ProjectFilter struct {
 }
 
 type Query struct {
+}
+
+// Plaintext personal data, as revealed by revealEmployeePII: only the fields asked for are set.
+type RevealedPii struct {
+	Employee       *store.Employee `json:"employee"`
+	Ssn            *string         `json:"ssn,omitempty"`
+	TaxID          *string         `json:"taxId,omitempty"`
+	PassportNumber *string         `json:"passportNumber,omitempty"`
+	BankAccount    *string         `json:"bankAccount,omitempty"`
 }
 
 type ScreenshotByIDsInput struct {

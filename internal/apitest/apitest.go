@@ -33,6 +33,7 @@ import (
 	"github.com/workingtracker/api/internal/config"
 	"github.com/workingtracker/api/internal/events"
 	"github.com/workingtracker/api/internal/metrics"
+	"github.com/workingtracker/api/internal/pii"
 	"github.com/workingtracker/api/internal/policy"
 	"github.com/workingtracker/api/internal/ratelimit"
 	"github.com/workingtracker/api/internal/screenshots"
@@ -67,6 +68,8 @@ type Server struct {
 	// client, insert-only (the server works no jobs).
 	Bucket *blobs.Bucket
 	Jobs   *jobs.Client
+	// Keyring encrypts the server's personal data (a random master key per server).
+	Keyring *pii.Keyring
 }
 
 // Opts tunes New.
@@ -214,10 +217,15 @@ func New(t testing.TB, opts Opts) *Server {
 	s.SetScreenshotCleanup(jobs.ScreenshotCleanup{Jobs: jobClient})
 	uploads := screenshots.New(s, bucket, jobClient, screenshots.Opts{MaxBytes: opts.MaxUploadBytes,
 		MaxPixels: opts.MaxUploadPixels, Logger: logger, Publisher: opts.Publisher})
+	masterKey := make([]byte, pii.MasterKeyBytes)
+	_, err = rand.Read(masterKey)
+	require.NoError(t, err)
+	keyring, err := pii.NewKeyring(masterKey, s)
+	require.NoError(t, err)
 	serverOpts := httpapi.Opts{
 		GraphQL: graph.ServerOpts{
 			Resolvers: resolvers.New(s, resolvers.Deps{BlobURLs: opts.BlobURLs, Events: opts.Events, Uploads: uploads,
-				Scopes: policy.Scopes{Org: s}, ReachRefresh: opts.ReachRefresh}),
+				Scopes: policy.Scopes{Org: s}, ReachRefresh: opts.ReachRefresh, PII: keyring}),
 			Reader:     s,
 			Org:        s,
 			Loaders:    loaderOpts,
@@ -248,7 +256,7 @@ func New(t testing.TB, opts Opts) *Server {
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return &Server{Store: s, DatabaseURL: opts.DatabaseURL, Statements: counter, Signer: signer, URL: srv.URL, Opts: serverOpts,
-		Handler: handler, Registry: registry, Sockets: sockets, Events: opts.Events, Bucket: bucket, Jobs: jobClient, t: t}
+		Handler: handler, Registry: registry, Sockets: sockets, Events: opts.Events, Bucket: bucket, Jobs: jobClient, Keyring: keyring, t: t}
 }
 
 func unlimited() ratelimit.Tiers {
