@@ -39,10 +39,24 @@ static void wt_jpeg_init_err(struct wt_jpeg_err *e, char *msg) {
 	e->msg = msg;
 }
 
+// A progressive JPEG may hold any number of scans, each a pass over the whole image's
+// coefficients: a small file of thousands of scans would keep a worker decoding for minutes
+// (libjpeg-turbo's own advice is to cap them, as djpeg -maxscans and TJPARAM_SCANLIMIT do).
+// libjpeg calls the progress monitor as it consumes the input, once per scan at least.
+static void wt_jpeg_progress(j_common_ptr cinfo) {
+	j_decompress_ptr d = (j_decompress_ptr)cinfo;
+	if (d->input_scan_number > WT_MAX_SCANS) {
+		struct wt_jpeg_err *e = (struct wt_jpeg_err *)cinfo->err;
+		snprintf(e->msg, WT_MSG_LEN, "progressive JPEG with more than %d scans", WT_MAX_SCANS);
+		longjmp(e->jump, 1);
+	}
+}
+
 int wt_jpeg_decode(const unsigned char *buf, size_t len, int width, int height, int scale_num,
                    unsigned char *out, int out_w, int out_h, int stride, char *msg) {
 	struct jpeg_decompress_struct cinfo;
 	struct wt_jpeg_err err;
+	struct jpeg_progress_mgr progress = {.progress_monitor = wt_jpeg_progress};
 	memset(&cinfo, 0, sizeof cinfo);
 	wt_jpeg_init_err(&err, msg);
 	cinfo.err = &err.pub;
@@ -51,6 +65,7 @@ int wt_jpeg_decode(const unsigned char *buf, size_t len, int width, int height, 
 		return WT_ERR;
 	}
 	jpeg_create_decompress(&cinfo);
+	cinfo.progress = &progress;
 	jpeg_mem_src(&cinfo, buf, (unsigned long)len);
 	jpeg_read_header(&cinfo, TRUE);
 	if ((int)cinfo.image_width != width || (int)cinfo.image_height != height) {

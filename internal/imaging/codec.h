@@ -8,6 +8,10 @@
 
 #define WT_MSG_LEN 200
 
+// The most scans a progressive JPEG may have: real encoders write about ten (libjpeg's simple
+// progression) to a few dozen; each scan is a pass over the whole image.
+#define WT_MAX_SCANS 100
+
 // Results of the decoders.
 enum {
 	WT_OK = 0,
@@ -18,7 +22,8 @@ enum {
 
 // wt_jpeg_decode decodes the JPEG in buf, scaled by scale_num/8 in the DCT domain (1..8),
 // into out as RGBA (alpha 255), rows stride bytes apart. The image must be width x height
-// before scaling and out_w x out_h after it. Warnings (a truncated file) are errors.
+// before scaling and out_w x out_h after it. Warnings (a truncated file) are errors, and so is
+// a progressive JPEG of more than WT_MAX_SCANS scans.
 int wt_jpeg_decode(const unsigned char *buf, size_t len, int width, int height, int scale_num,
                    unsigned char *out, int out_w, int out_h, int stride, char *msg);
 

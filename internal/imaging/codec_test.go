@@ -5,6 +5,7 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
+	"os"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -116,4 +117,25 @@ func TestProcessFlattensOntoWhite(t *testing.T) {
 	require.InDelta(t, 255, b>>8, 3)
 	r, _, _, _ = out.At(56, 16).RGBA()
 	require.InDelta(t, 127, r>>8, 4)
+}
+
+// TestProcessRefusesJPEGWithTooManyScans: a progressive JPEG's every scan is a pass over the
+// whole image, so a small file of hundreds of scans (testdata: 631, every AC coefficient alone and
+// refined bit by bit, made with libjpeg's scan scripts) would hold a worker for minutes at
+// screenshot sizes. It is refused as corrupt; an ordinary progressive JPEG (libjpeg's simple
+// progression, 6 scans for grey) still decodes.
+func TestProcessRefusesJPEGWithTooManyScans(t *testing.T) {
+	t.Parallel()
+	opts := ProcessOpts{MaxBytes: testMaxBytes, MaxPixels: testMaxPixels}
+	many, err := os.ReadFile("testdata/progressive-631-scans.jpg")
+	require.NoError(t, err)
+	_, err = Process(many, opts)
+	requireRefused(t, err)
+	require.ErrorContains(t, err, "more than 100 scans")
+
+	ordinary, err := os.ReadFile("testdata/progressive-10-scans.jpg")
+	require.NoError(t, err)
+	res, err := Process(ordinary, opts)
+	require.NoError(t, err)
+	require.Equal(t, 64, res.Source.Width)
 }
