@@ -83,7 +83,8 @@ func workerCmd(ctx context.Context, e *env, logger *slog.Logger, stdout io.Write
 	if err != nil {
 		return err
 	}
-	busOpts := events.BusOpts{Logger: logger, Observer: metrics.NewEvents(registry)}
+	// It publishes and never subscribes: no Redis subscription decoding every event for nobody.
+	busOpts := events.BusOpts{Logger: logger, Observer: metrics.NewEvents(registry), PublishOnly: true}
 	if rdb != nil {
 		defer rdb.Close()
 		busOpts.Redis = rdb

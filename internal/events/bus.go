@@ -51,7 +51,14 @@ type BusOpts struct {
 	Buffer   int
 	Logger   *slog.Logger
 	Observer Observer
+	// PublishOnly is a process that publishes and never subscribes (the worker): it holds no
+	// Redis subscription, whose every message it would decode for nobody; subscribing on it
+	// fails with ErrPublishOnly.
+	PublishOnly bool
 }
+
+// ErrPublishOnly is a subscription on a publish-only bus.
+var ErrPublishOnly = errors.New("events: this bus only publishes")
 
 // Bus fans screenshot events out to the subscribers of this process and, through Redis, of
 // every other instance.
@@ -82,6 +89,8 @@ type Bus struct {
 	buffer  int
 	logger  *slog.Logger
 	obs     Observer
+	// publishOnly: no subscription, no receive loop (BusOpts.PublishOnly).
+	publishOnly bool
 
 	mu       sync.RWMutex
 	closed   bool
@@ -184,8 +193,9 @@ func NewBus(opts BusOpts) *Bus {
 		opts.Observer = noObserver{}
 	}
 	b := &Bus{rdb: opts.Redis, channel: opts.Channel, buffer: opts.Buffer, logger: opts.Logger, obs: opts.Observer,
-		byTenant: map[uuid.UUID]map[*subscriber]struct{}{}, ready: make(chan struct{}), done: make(chan struct{})}
-	if b.rdb == nil {
+		byTenant: map[uuid.UUID]map[*subscriber]struct{}{}, ready: make(chan struct{}), done: make(chan struct{}),
+		publishOnly: opts.PublishOnly}
+	if b.rdb == nil || b.publishOnly {
 		b.readyOnce.Do(func() { close(b.ready) })
 		close(b.done)
 		return b
@@ -297,6 +307,9 @@ func (b *Bus) SubscribeScreenshotsFunc(ctx context.Context, tenantID uuid.UUID, 
 func (b *Bus) subscribe(ctx context.Context, tenantID uuid.UUID, s *subscriber) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if b.publishOnly {
+		return ErrPublishOnly
 	}
 	b.mu.Lock()
 	if b.closed {

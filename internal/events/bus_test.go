@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/workingtracker/api/internal/events"
+	"github.com/workingtracker/api/internal/testredis"
 )
 
 type counts struct{ delivered, dropped, active atomic.Int64 }
@@ -123,4 +124,36 @@ func TestBusHandler(t *testing.T) {
 		t.Fatal("done was not called when the bus closed")
 	}
 	require.Len(t, done, 0, "done is called once")
+}
+
+// TestPublishOnlyBusHoldsNoSubscription: the worker's bus publishes through Redis to the API
+// instances' buses without subscribing itself (it would decode every event for nobody).
+func TestPublishOnlyBusHoldsNoSubscription(t *testing.T) {
+	t.Parallel()
+	rdb := testredis.Client(t)
+	channel := "test-events-" + uuid.NewString()
+	ctx := context.Background()
+	publisher := events.NewBus(events.BusOpts{Redis: rdb, Channel: channel, PublishOnly: true})
+	t.Cleanup(func() { _ = publisher.Close() })
+	require.NoError(t, publisher.Ready(ctx))
+	counts, err := rdb.PubSubNumSub(ctx, channel).Result()
+	require.NoError(t, err)
+	require.Zero(t, counts[channel], "a publish-only bus subscribes to nothing")
+	_, err = publisher.SubscribeScreenshots(ctx, uuid.New(), nil)
+	require.ErrorIs(t, err, events.ErrPublishOnly)
+
+	subscriber := events.NewBus(events.BusOpts{Redis: rdb, Channel: channel})
+	t.Cleanup(func() { _ = subscriber.Close() })
+	require.NoError(t, subscriber.Ready(ctx))
+	tenant := uuid.New()
+	ch, err := subscriber.SubscribeScreenshots(ctx, tenant, nil)
+	require.NoError(t, err)
+	shot := uuid.New()
+	require.NoError(t, publisher.PublishScreenshot(ctx, events.ScreenshotChanged{TenantID: tenant, ScreenshotID: shot}))
+	select {
+	case e := <-ch:
+		require.Equal(t, shot, e.ScreenshotID)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the subscriber's bus did not hear the publish-only bus")
+	}
 }
