@@ -43,7 +43,7 @@ func PIIKeyOf(ciphertext []byte) (uint32, bool) {
 
 // PIICiphertexts are an employee's four encrypted values (nil: unset).
 type PIICiphertexts struct {
-	EmployeeID                               uuid.UUID
+	EmployeeID                              uuid.UUID
 	SSN, TaxID, PassportNumber, BankAccount []byte
 }
 
