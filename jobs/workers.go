@@ -13,6 +13,8 @@ type Deps struct {
 	// sweeper (periodic only when Blobs is set) and the reconciliation of interrupted
 	// screenshots (periodic only when Store is set).
 	Screenshots ScreenshotPipeline
+	// PII re-encrypts a tenant's personal data after a key rotation (PIIReencryptArgs).
+	PII PIIReencryption
 }
 
 // NewWorkers registers every worker of the service: the one place a job kind is wired to its
@@ -25,6 +27,7 @@ func NewWorkers(d Deps) *river.Workers {
 	river.AddWorker(w, &deleteScreenshotsWorker{p: d.Screenshots})
 	river.AddWorker(w, &sweepWorker{p: d.Screenshots, now: time.Now})
 	river.AddWorker(w, &reconcileWorker{p: d.Screenshots, now: time.Now})
+	river.AddWorker(w, &piiReencryptWorker{r: d.PII})
 	return w
 }
 
@@ -32,7 +35,7 @@ func NewWorkers(d Deps) *river.Workers {
 // worker's kind is added here beside its AddWorker line.
 func Kinds() []string {
 	return []string{PartitionArgs{}.Kind(), ProcessScreenshotArgs{}.Kind(), DeleteScreenshotsArgs{}.Kind(),
-		SweepScreenshotBlobsArgs{}.Kind(), ReconcileScreenshotsArgs{}.Kind()}
+		SweepScreenshotBlobsArgs{}.Kind(), ReconcileScreenshotsArgs{}.Kind(), PIIReencryptArgs{}.Kind()}
 }
 
 // PeriodicJobs are the service's periodic jobs, inserted by the elected leader.

@@ -45,6 +45,16 @@ commands:
                             load deterministic demo data (two tenants) into an empty database
   token [--tenant acme] [--role ADMIN] [--user ID] [--mfa] [--ttl 8h]
                             mint a development token the development server accepts
+  keys generate             print a fresh PII_MASTER_KEY (needs no configuration)
+  keys rotate [--tenant SLUG]
+                            give each tenant (or one) a new primary key of personal data
+                            and enqueue the re-encryption of its values onto it
+  keys reencrypt [--tenant SLUG]
+                            enqueue the re-encryption only (after a failed enqueue)
+  keys status [--tenant SLUG]
+                            each tenant's keys and values per key and column
+  keys retire KEYID [--tenant SLUG]
+                            remove a key no value uses any more (refused while one does)
   devdb start|stop|url      manage the private local PostgreSQL cluster (development, tests)
   schema                    print the subgraph SDL (what _service { sdl } serves), for
                             composing a supergraph offline
@@ -60,6 +70,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if args[0] == "schema" { // needs no configuration: it describes the binary itself
 		_, err := io.WriteString(stdout, graph.SubgraphSDL()+"\n")
 		return err
+	}
+	if len(args) == 2 && args[0] == "keys" && args[1] == "generate" { // before configuration: a first key
+		return keysGenerate(stdout)
 	}
 	env, err := loadEnv(getenv)
 	if err != nil {
@@ -77,6 +90,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return seedCmd(ctx, env, stdout, args[1:])
 	case "token":
 		return tokenCmd(ctx, env, stdout, stderr, args[1:])
+	case "keys":
+		return keysCmd(ctx, env, logger, stdout, args[1:])
 	case "devdb":
 		return devdbCmd(ctx, env, stdout, args[1:])
 	case "help", "-h", "--help":

@@ -260,7 +260,8 @@ func TestCommands(t *testing.T) {
 
 	// The test server's own account is a superuser: production refuses to serve through it.
 	superuser := envFor(t, map[string]string{"APP_ENV": "production", "DATABASE_URL": os.Getenv("TEST_DATABASE_URL"),
-		"OIDC_ISSUER": "https://idp.invalid", "OIDC_AUDIENCE": "api", "HTTP_ADDR": "127.0.0.1:0", "TRUSTED_PROXY_HOPS": "0"})
+		"OIDC_ISSUER": "https://idp.invalid", "OIDC_AUDIENCE": "api", "HTTP_ADDR": "127.0.0.1:0", "TRUSTED_PROXY_HOPS": "0",
+		"PII_MASTER_KEY": testMasterKey})
 	err = run(ctx, []string{"serve"}, superuser, io.Discard, &stderr)
 	require.ErrorContains(t, err, "bypasses row-level security")
 
@@ -313,7 +314,8 @@ func productionEnv(t *testing.T, databaseURL string) func(string) string {
 	issuer := "http://" + ln.Addr().String()
 	require.NoError(t, ln.Close()) // nothing listens there now
 	return envFor(t, map[string]string{"APP_ENV": "production", "DATABASE_URL": databaseURL,
-		"OIDC_ISSUER": issuer, "OIDC_AUDIENCE": "api", "HTTP_ADDR": "127.0.0.1:0", "TRUSTED_PROXY_HOPS": "0"})
+		"OIDC_ISSUER": issuer, "OIDC_AUDIENCE": "api", "HTTP_ADDR": "127.0.0.1:0", "TRUSTED_PROXY_HOPS": "0",
+		"PII_MASTER_KEY": testMasterKey})
 }
 
 func TestProductionServesOnlyAsARoleRowSecurityBinds(t *testing.T) {

@@ -72,6 +72,11 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 		return err
 	}
 	defer s.Close()
+	// Personal data's keys: production refuses to start without PII_MASTER_KEY.
+	keyring, err := e.openKeyring(s)
+	if err != nil {
+		return err
+	}
 	registry.MustRegister(metrics.NewPoolCollector(s.Pool().Stat))
 	seeded := false
 	if e.cfg.Development() {
@@ -144,7 +149,7 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 	defer bus.Close()
 	// Jobs are worked in process unless WORKERS=0 (then `workingtracker worker` works them);
 	// the client enqueues either way.
-	jobClient, err := newJobs(e, s, bucket, bus, logger, jobs.NewMetrics(registry), e.cfg.Workers, tp)
+	jobClient, err := newJobs(e, s, bucket, bus, keyring, logger, jobs.NewMetrics(registry), e.cfg.Workers, tp)
 	if err != nil {
 		return err
 	}
@@ -163,6 +168,7 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 				BlobURLs: bucket,
 				Events:   bus,
 				Scopes:   policy.Scopes{Org: s},
+				PII:      keyring,
 				Uploads: screenshots.New(s, bucket, jobClient, screenshots.Opts{MaxBytes: e.cfg.Blobs.MaxUploadBytes,
 					MaxPixels: e.cfg.Blobs.MaxUploadPixels, Logger: logger, Publisher: bus}),
 			}),

@@ -21,13 +21,14 @@ import (
 
 // newJobs builds the job queue's client over s with every worker and periodic job of the
 // service: the one place `serve` and `worker` get them from.
-func newJobs(e *env, s *store.Store, blobs jobs.Blobs, publisher events.Publisher, logger *slog.Logger,
+func newJobs(e *env, s *store.Store, blobs jobs.Blobs, publisher events.Publisher, keyring jobs.PIIKeys, logger *slog.Logger,
 	metrics *jobs.Metrics, workers int, tp trace.TracerProvider,
 ) (*jobs.Client, error) {
 	deps := jobs.Deps{
 		Partitions: jobs.PartitionMaintenance{Store: s, Logger: logger},
 		Screenshots: jobs.ScreenshotPipeline{Store: s, Blobs: blobs, Publisher: publisher, Logger: logger,
 			MaxBytes: e.cfg.Blobs.MaxUploadBytes, MaxPixels: e.cfg.Blobs.MaxUploadPixels},
+		PII: jobs.PIIReencryption{Store: s, Keys: keyring, Logger: logger},
 	}
 	return jobs.New(s, jobs.NewWorkers(deps), jobs.Opts{
 		Logger:          logger,
@@ -52,6 +53,11 @@ func workerCmd(ctx context.Context, e *env, logger *slog.Logger, stdout io.Write
 		return err
 	}
 	defer s.Close()
+	// Personal data's keys (re-encryption): production refuses to start without PII_MASTER_KEY.
+	keyring, err := e.openKeyring(s)
+	if err != nil {
+		return err
+	}
 	if e.cfg.Development() {
 		if _, err := migrateUp(ctx, s); err != nil {
 			return err
@@ -91,7 +97,7 @@ func workerCmd(ctx context.Context, e *env, logger *slog.Logger, stdout io.Write
 	}
 	bus := events.NewBus(busOpts)
 	defer bus.Close()
-	client, err := newJobs(e, s, bucket, bus, logger, jobs.NewMetrics(registry), e.cfg.Workers, tracing.Provider)
+	client, err := newJobs(e, s, bucket, bus, keyring, logger, jobs.NewMetrics(registry), e.cfg.Workers, tracing.Provider)
 	if err != nil {
 		return err
 	}

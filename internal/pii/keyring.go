@@ -15,7 +15,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/tink-crypto/tink-go/v2/aead"
@@ -23,6 +25,7 @@ import (
 	"github.com/tink-crypto/tink-go/v2/keyset"
 	"github.com/tink-crypto/tink-go/v2/mac"
 	"github.com/tink-crypto/tink-go/v2/tink"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/workingtracker/api/store"
 )
@@ -53,34 +56,82 @@ const MasterKeyBytes = 32
 type Keysets interface {
 	PIIKeyset(ctx context.Context, scope store.Scope) (*store.PIIKeyset, error)
 	CreatePIIKeyset(ctx context.Context, scope store.Scope, k store.PIIKeyset) (*store.PIIKeyset, error)
+	// SwapPIIKeyset replaces a tenant's AEAD keyset if it is still the expected one (Rotate,
+	// Retire).
+	SwapPIIKeyset(ctx context.Context, scope store.Scope, w store.PIIKeysetSwap) (bool, error)
 }
 
 // Keyring encrypts, decrypts and indexes personal data with each tenant's keys. It caches a
-// tenant's opened keysets; it is safe for concurrent use.
+// tenant's opened keysets for at most KeyringOpts.MaxAge, and re-reads them at once when a
+// ciphertext names a key it does not hold, so a rotation made by another process (keys rotate)
+// reaches it within that bound; one read per tenant at a time (singleflight), however many
+// requests wait for it. It is safe for concurrent use.
 type Keyring struct {
 	master  tink.AEAD
 	keysets Keysets
+	maxAge  time.Duration
+	now     func() time.Time
 
 	mu      sync.Mutex
 	tenants map[uuid.UUID]*tenantKeys
+	loads   singleflight.Group
 }
+
+// KeyringOpts tune a Keyring; zero values take the defaults.
+type KeyringOpts struct {
+	// MaxAge is how long a tenant's keysets are used before they are read again (default
+	// DefaultMaxAge): after a rotation, an instance may encrypt under the previous primary
+	// for this long.
+	MaxAge time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// DefaultMaxAge is KeyringOpts.MaxAge's default.
+const DefaultMaxAge = time.Minute
+
+// loadTimeout bounds the read of a tenant's keysets, which every waiting request shares.
+const loadTimeout = 10 * time.Second
 
 type tenantKeys struct {
 	aead      tink.AEAD
 	mac       tink.MAC
 	primaryID uint32
+	keyIDs    []uint32 // every data key's id, sorted
+	// The keysets as stored: a re-read that finds them unchanged opens nothing.
+	aeadKeyset, macKeyset []byte
+	loadedAt              time.Time
 }
 
-// NewKeyring returns a keyring whose tenant keysets are wrapped by masterKey (32 bytes).
-func NewKeyring(masterKey []byte, keysets Keysets) (*Keyring, error) {
+func (t *tenantKeys) holds(keyID uint32) bool {
+	_, ok := slices.BinarySearch(t.keyIDs, keyID)
+	return ok
+}
+
+// NewKeyring returns a keyring whose tenant keysets are wrapped by masterKey (32 bytes). At most
+// one KeyringOpts.
+func NewKeyring(masterKey []byte, keysets Keysets, opts ...KeyringOpts) (*Keyring, error) {
 	if len(masterKey) != MasterKeyBytes {
 		return nil, fmt.Errorf("pii: the master key must be %d bytes, not %d", MasterKeyBytes, len(masterKey))
+	}
+	if len(opts) > 1 {
+		return nil, errors.New("pii: at most one KeyringOpts")
+	}
+	var o KeyringOpts
+	if len(opts) == 1 {
+		o = opts[0]
+	}
+	if o.MaxAge <= 0 {
+		o.MaxAge = DefaultMaxAge
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	master, err := subtle.NewAESGCM(masterKey)
 	if err != nil {
 		return nil, fmt.Errorf("pii: master key: %w", err)
 	}
-	return &Keyring{master: master, keysets: keysets, tenants: map[uuid.UUID]*tenantKeys{}}, nil
+	return &Keyring{master: master, keysets: keysets, maxAge: o.MaxAge, now: o.Now, tenants: map[uuid.UUID]*tenantKeys{}}, nil
 }
 
 // ErrUndecryptable is wrapped by every failure to decrypt a stored ciphertext: it was made for
@@ -116,6 +167,12 @@ func (k *Keyring) Decrypt(ctx context.Context, tenant, row uuid.UUID, field stri
 	if err != nil {
 		return "", err
 	}
+	if id, ok := store.PIIKeyOf(ciphertext); ok && !keys.holds(id) {
+		// Made under a key this instance has not seen: another process rotated. Read again.
+		if keys, err = k.load(ctx, tenant); err != nil {
+			return "", err
+		}
+	}
 	pt, err := keys.aead.Decrypt(ciphertext, ad)
 	if err != nil {
 		return "", fmt.Errorf("%w: %s of employee %s (tenant %s): copied from another row or column, altered, or its key retired",
@@ -150,35 +207,61 @@ func associatedData(tenant, row uuid.UUID, field string) ([]byte, error) {
 	return []byte("workingtracker/pii/v1\x00" + tenant.String() + "\x00employees\x00" + col + "\x00" + row.String()), nil
 }
 
-// keys returns tenant's opened keysets, creating them on the tenant's first use.
+// keys returns tenant's opened keysets, read again when older than maxAge and created on the
+// tenant's first use.
 func (k *Keyring) keys(ctx context.Context, tenant uuid.UUID) (*tenantKeys, error) {
 	k.mu.Lock()
 	keys := k.tenants[tenant]
 	k.mu.Unlock()
-	if keys != nil {
+	if keys != nil && k.now().Sub(keys.loadedAt) < k.maxAge {
 		return keys, nil
 	}
-	scope := store.Scope{TenantID: tenant}
-	stored, err := k.keysets.PIIKeyset(ctx, scope)
-	if err != nil {
-		return nil, err
-	}
-	if stored == nil {
-		fresh, err := k.newKeysets(tenant)
+	return k.load(ctx, tenant)
+}
+
+// load reads tenant's keysets (creating them on its first use) and caches them opened: one
+// read per tenant at a time, shared by every caller waiting for it. A failed read fails its
+// callers (keys older than maxAge are not used: a retired key must not encrypt again).
+func (k *Keyring) load(ctx context.Context, tenant uuid.UUID) (*tenantKeys, error) {
+	v, err, _ := k.loads.Do(tenant.String(), func() (any, error) {
+		// Shared by every waiter: one caller's cancellation must not fail the others.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), loadTimeout)
+		defer cancel()
+		scope := store.Scope{TenantID: tenant}
+		stored, err := k.keysets.PIIKeyset(ctx, scope)
 		if err != nil {
 			return nil, err
 		}
-		if stored, err = k.keysets.CreatePIIKeyset(ctx, scope, *fresh); err != nil {
+		if stored == nil {
+			fresh, err := k.newKeysets(tenant)
+			if err != nil {
+				return nil, err
+			}
+			if stored, err = k.keysets.CreatePIIKeyset(ctx, scope, *fresh); err != nil {
+				return nil, err
+			}
+		}
+		now := k.now()
+		k.mu.Lock()
+		held := k.tenants[tenant]
+		k.mu.Unlock()
+		var keys *tenantKeys
+		if held != nil && bytes.Equal(held.aeadKeyset, stored.AEADKeyset) && bytes.Equal(held.macKeyset, stored.MACKeyset) {
+			again := *held
+			keys = &again
+		} else if keys, err = k.open(tenant, stored); err != nil {
 			return nil, err
 		}
-	}
-	if keys, err = k.open(tenant, stored); err != nil {
+		keys.loadedAt = now
+		k.mu.Lock()
+		k.tenants[tenant] = keys
+		k.mu.Unlock()
+		return keys, nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	k.mu.Lock()
-	k.tenants[tenant] = keys
-	k.mu.Unlock()
-	return keys, nil
+	return v.(*tenantKeys), nil
 }
 
 // tenantAD binds a tenant's wrapped keysets to the tenant.
@@ -242,5 +325,15 @@ func (k *Keyring) open(tenant uuid.UUID, stored *store.PIIKeyset) (*tenantKeys, 
 	if err != nil {
 		return nil, fmt.Errorf("pii: index key: %w", err)
 	}
-	return &tenantKeys{aead: a, mac: m, primaryID: stored.PrimaryKeyID}, nil
+	primary, err := aeadHandle.Primary()
+	if err != nil {
+		return nil, fmt.Errorf("pii: data keys: %w", err)
+	}
+	var ids []uint32
+	for _, info := range aeadHandle.KeysetInfo().GetKeyInfo() {
+		ids = append(ids, info.GetKeyId())
+	}
+	slices.Sort(ids)
+	return &tenantKeys{aead: a, mac: m, primaryID: primary.KeyID(), keyIDs: ids,
+		aeadKeyset: stored.AEADKeyset, macKeyset: stored.MACKeyset}, nil
 }

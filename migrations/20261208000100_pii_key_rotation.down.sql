@@ -1,0 +1,1 @@
+ALTER TABLE pii_keysets DROP COLUMN IF EXISTS rotated_at;
