@@ -45,6 +45,11 @@ commands:
                             load deterministic demo data (two tenants) into an empty database
   token [--tenant acme] [--role ADMIN] [--user ID] [--mfa] [--ttl 8h]
                             mint a development token the development server accepts
+  operations push --tenant SLUG FILE
+                            register the operations of an Apollo persisted-query manifest
+                            (trusted documents; all or none)
+  operations list --tenant SLUG
+                            list a tenant's registered operations with their first and last use
   devdb start|stop|url      manage the private local PostgreSQL cluster (development, tests)
   schema                    print the subgraph SDL (what _service { sdl } serves), for
                             composing a supergraph offline
@@ -77,6 +82,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return seedCmd(ctx, env, stdout, args[1:])
 	case "token":
 		return tokenCmd(ctx, env, stdout, stderr, args[1:])
+	case "operations":
+		return operationsCmd(ctx, env, stdout, args[1:])
 	case "devdb":
 		return devdbCmd(ctx, env, stdout, args[1:])
 	case "help", "-h", "--help":

@@ -98,6 +98,8 @@ type Config struct {
 	// Blobs and uploads (see blobs.go): BLOB_URL, BLOB_SIGNING_KEY(_FILE), BLOB_URL_TTL,
 	// MAX_UPLOAD_BYTES, MAX_UPLOAD_PIXELS.
 	Blobs Blobs
+	// Persisted operations (see persisted.go): TRUSTED_DOCUMENTS, APQ_CACHE_TTL.
+	Persisted Persisted
 }
 
 // DefaultWorkers is WORKERS's default.
@@ -237,6 +239,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		}
 	}
 	if err := c.Blobs.fromEnv(getenv); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Persisted.fromEnv(getenv); err != nil {
 		errs = append(errs, err)
 	}
 	if c.Env == Production {
