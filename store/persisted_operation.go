@@ -188,8 +188,8 @@ func (s *Store) PersistedOperation(ctx context.Context, scope Scope, id string) 
 func (s *Store) TouchPersistedOperation(ctx context.Context, scope Scope, id string) error {
 	now := s.now().UTC()
 	_, err := s.pool.Exec(scope.bind(ctx), `UPDATE persisted_operations
-		SET last_used_at = $3, first_used_at = coalesce(first_used_at, $3)
-		WHERE tenant_id = $1 AND id = $2 AND (last_used_at IS NULL OR last_used_at < $3 - interval '1 minute')`,
+		SET last_used_at = $3::timestamptz, first_used_at = coalesce(first_used_at, $3::timestamptz)
+		WHERE tenant_id = $1 AND id = $2 AND (last_used_at IS NULL OR last_used_at < $3::timestamptz - interval '1 minute')`,
 		scope.TenantID, id, now)
 	if err != nil {
 		return fmt.Errorf("record use of persisted operation: %w", err)
