@@ -2438,7 +2438,8 @@ input PersistedOperationInput {
 
 extend type Query {
   "The organisation's registered operations by name, newest version first."
-  persistedOperations(name: String @constraint(maxLength: 200), first: Int = 100): [PersistedOperation!]! @hasRole(any: [ADMIN])
+  persistedOperations(name: String @constraint(maxLength: 200), first: Int = 100): [PersistedOperation!]!
+    @hasRole(any: [ADMIN]) @listSize(slicingArguments: ["first"])
 }
 
 extend type Mutation {
@@ -2448,7 +2449,7 @@ extend type Mutation {
   "operations.<index>.<field>") for an id that is not its body's SHA-256, or a body that is not
   one operation of that name and type valid against the schema.
   """
-  registerOperations(operations: [PersistedOperationInput!]! @constraint(maxItems: 100)): [PersistedOperation!]! @mfa @hasRole(any: [ADMIN])
+  registerOperations(operations: [PersistedOperationInput!]! @constraint(maxItems: 100)): [PersistedOperation!]! @mfa @hasRole(any: [ADMIN]) @listSize(assumedSize: 100)
 }
 `, BuiltIn: false},
 	{Name: "../schema/pii.graphqls", Input: `"The kinds of personal data held encrypted (AEAD, a key per tenant) on an employee."

@@ -305,10 +305,15 @@ type Error struct {
 // Code is the error's extensions.code.
 func (e Error) Code() string { c, _ := e.Extensions["code"].(string); return c }
 
-// Do posts a GraphQL request with token (none when "").
+// Do posts a GraphQL request with token (none when ""). A BI key's query is registered for its
+// tenant and sent by id, as BI keys must (registeredForBI).
 func (s *Server) Do(token, query string, vars map[string]any) Response {
 	s.t.Helper()
-	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	request := map[string]any{"query": query, "variables": vars}
+	if ext, ok := s.registeredForBI(token, query); ok {
+		request = map[string]any{"extensions": ext, "variables": vars}
+	}
+	body, err := json.Marshal(request)
 	require.NoError(s.t, err)
 	req, err := http.NewRequest(http.MethodPost, s.URL+"/query", bytes.NewReader(body))
 	require.NoError(s.t, err)

@@ -285,7 +285,8 @@ func sha256Hex(s string) string {
 }
 
 func refusal(code apperr.Code, message string) *gqlerror.Error {
-	return &gqlerror.Error{Message: message, Extensions: map[string]any{"code": string(code)}}
+	e := &apperr.Error{Code: code, Message: message}
+	return &gqlerror.Error{Message: e.Message, Extensions: map[string]any{"code": string(e.Code)}}
 }
 
 // notFound is Apollo's answer to an unknown id, which its clients recognise by message or code.
