@@ -87,7 +87,7 @@ func pushOperations(ctx context.Context, registrar persisted.Registrar, scope st
 	for _, op := range registered {
 		fmt.Fprintf(stdout, "%s v%d %s %s\n", op.Name, op.Version, op.Type, op.ID)
 	}
-	fmt.Fprintf(stdout, "%d operations registered for %s\n", len(registered), file)
+	fmt.Fprintf(stdout, "%d operations registered from %s\n", len(registered), file)
 	return nil
 }
 
