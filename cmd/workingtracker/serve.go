@@ -177,7 +177,7 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 					MaxPixels: e.cfg.Blobs.MaxUploadPixels, Logger: logger, Publisher: bus}),
 				Operations: persisted.Registrar{Store: s, Schema: graph.NewExecutableSchema(graph.Config{}).Schema()},
 			}),
-			Persisted: persisted.New(persisted.Opts{Store: s, Cache: apqCache, RegisteredOnly: e.cfg.RegisteredOnly(), Logger: logger}),
+			Persisted:      persisted.New(persisted.Opts{Store: s, Cache: apqCache, RegisteredOnly: e.cfg.RegisteredOnly(), Logger: logger}),
 			Reader:         s,
 			Org:            s,
 			Loaders:        loaders.Opts{Quiet: e.cfg.LoaderWait, ObserveBatch: metrics.NewLoaders(registry).ObserveBatch},

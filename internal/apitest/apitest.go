@@ -234,7 +234,7 @@ func New(t testing.TB, opts Opts) *Server {
 			Resolvers: resolvers.New(s, resolvers.Deps{BlobURLs: opts.BlobURLs, Events: opts.Events, Uploads: uploads,
 				Scopes: policy.Scopes{Org: s}, ReachRefresh: opts.ReachRefresh, PII: keyring,
 				Operations: persisted.Registrar{Store: s, Schema: graph.NewExecutableSchema(graph.Config{}).Schema()}}),
-			Persisted: persisted.New(persisted.Opts{Store: s, Cache: opts.APQCache, RegisteredOnly: opts.RegisteredOnly, Logger: logger}),
+			Persisted:  persisted.New(persisted.Opts{Store: s, Cache: opts.APQCache, RegisteredOnly: opts.RegisteredOnly, Logger: logger}),
 			Reader:     s,
 			Org:        s,
 			Loaders:    loaderOpts,
