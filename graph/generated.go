@@ -39,6 +39,7 @@ type ResolverRoot interface {
 	EmployeeConnection() EmployeeConnectionResolver
 	Entity() EntityResolver
 	Mutation() MutationResolver
+	PersistedOperation() PersistedOperationResolver
 	Project() ProjectResolver
 	ProjectConnection() ProjectConnectionResolver
 	Query() QueryResolver
@@ -171,6 +172,7 @@ type ComplexityRoot struct {
 		DeleteTimeEntry     func(childComplexity int, id string) int
 		EraseEmployeePii    func(childComplexity int, employeeID string) int
 		ExportEmployeeData  func(childComplexity int, employeeID string) int
+		RegisterOperations  func(childComplexity int, operations []*model.PersistedOperationInput) int
 		RemoveProjectMember func(childComplexity int, projectID string, employeeID string) int
 		RevealEmployeePii   func(childComplexity int, employeeID string, fields []string, reason string) int
 		RevokeAPIKey        func(childComplexity int, id string) int
@@ -190,6 +192,18 @@ type ComplexityRoot struct {
 		HasNextPage     func(childComplexity int) int
 		HasPreviousPage func(childComplexity int) int
 		StartCursor     func(childComplexity int) int
+	}
+
+	PersistedOperation struct {
+		Body         func(childComplexity int) int
+		FirstUsedAt  func(childComplexity int) int
+		ID           func(childComplexity int) int
+		LastUsedAt   func(childComplexity int) int
+		Name         func(childComplexity int) int
+		RegisteredAt func(childComplexity int) int
+		RegisteredBy func(childComplexity int) int
+		Type         func(childComplexity int) int
+		Version      func(childComplexity int) int
 	}
 
 	Project struct {
@@ -225,6 +239,7 @@ type ComplexityRoot struct {
 		EmployeeByIdentifier func(childComplexity int, field string, value string) int
 		Employees            func(childComplexity int, filter *model.EmployeeFilter, first *int, after *string) int
 		Me                   func(childComplexity int) int
+		PersistedOperations  func(childComplexity int, name *string, first *int) int
 		Project              func(childComplexity int, id string) int
 		Projects             func(childComplexity int, filter *model.ProjectFilter, first *int, after *string) int
 		RateLimit            func(childComplexity int) int
@@ -380,6 +395,7 @@ type MutationResolver interface {
 	RevokeAPIKey(ctx context.Context, id string) (*store.APIKey, error)
 	CreateEmployee(ctx context.Context, input model.CreateEmployeeInput) (*store.Employee, error)
 	UpdateEmployee(ctx context.Context, id string, input model.UpdateEmployeeInput) (*store.Employee, error)
+	RegisterOperations(ctx context.Context, operations []*model.PersistedOperationInput) ([]*store.PersistedOperation, error)
 	SetEmployeePii(ctx context.Context, employeeID string, input model.EmployeePIIInput) (*store.Employee, error)
 	RevealEmployeePii(ctx context.Context, employeeID string, fields []string, reason string) (*model.RevealedPii, error)
 	ExportEmployeeData(ctx context.Context, employeeID string) (*model.EmployeeDataExport, error)
@@ -398,6 +414,11 @@ type MutationResolver interface {
 	UpdateTimeEntry(ctx context.Context, id string, input model.UpdateTimeEntryInput) (*store.TimeEntry, error)
 	DeleteTimeEntry(ctx context.Context, id string) (string, error)
 }
+type PersistedOperationResolver interface {
+	Type(ctx context.Context, obj *store.PersistedOperation) (string, error)
+
+	RegisteredBy(ctx context.Context, obj *store.PersistedOperation) (*store.Employee, error)
+}
 type ProjectResolver interface {
 	Members(ctx context.Context, obj *store.Project, first *int) ([]*store.Employee, error)
 	Tasks(ctx context.Context, obj *store.Project, first *int) ([]*store.Task, error)
@@ -412,6 +433,7 @@ type QueryResolver interface {
 	AuditLogs(ctx context.Context, filter *model.AuditLogFilter, first *int, after *string) (*model.AuditLogConnection, error)
 	Employee(ctx context.Context, id string) (*store.Employee, error)
 	Employees(ctx context.Context, filter *model.EmployeeFilter, first *int, after *string) (*model.EmployeeConnection, error)
+	PersistedOperations(ctx context.Context, name *string, first *int) ([]*store.PersistedOperation, error)
 	EmployeeByIdentifier(ctx context.Context, field string, value string) (*store.Employee, error)
 	Project(ctx context.Context, id string) (*store.Project, error)
 	Projects(ctx context.Context, filter *model.ProjectFilter, first *int, after *string) (*model.ProjectConnection, error)
@@ -1006,6 +1028,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ExportEmployeeData(childComplexity, args["employeeId"].(string)), true
+	case "Mutation.registerOperations":
+		if e.ComplexityRoot.Mutation.RegisterOperations == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_registerOperations_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RegisterOperations(childComplexity, args["operations"].([]*model.PersistedOperationInput)), true
 	case "Mutation.removeProjectMember":
 		if e.ComplexityRoot.Mutation.RemoveProjectMember == nil {
 			break
@@ -1163,6 +1196,61 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
+
+	case "PersistedOperation.body":
+		if e.ComplexityRoot.PersistedOperation.Body == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersistedOperation.Body(childComplexity), true
+	case "PersistedOperation.firstUsedAt":
+		if e.ComplexityRoot.PersistedOperation.FirstUsedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersistedOperation.FirstUsedAt(childComplexity), true
+	case "PersistedOperation.id":
+		if e.ComplexityRoot.PersistedOperation.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersistedOperation.ID(childComplexity), true
+	case "PersistedOperation.lastUsedAt":
+		if e.ComplexityRoot.PersistedOperation.LastUsedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersistedOperation.LastUsedAt(childComplexity), true
+	case "PersistedOperation.name":
+		if e.ComplexityRoot.PersistedOperation.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersistedOperation.Name(childComplexity), true
+	case "PersistedOperation.registeredAt":
+		if e.ComplexityRoot.PersistedOperation.RegisteredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersistedOperation.RegisteredAt(childComplexity), true
+	case "PersistedOperation.registeredBy":
+		if e.ComplexityRoot.PersistedOperation.RegisteredBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersistedOperation.RegisteredBy(childComplexity), true
+	case "PersistedOperation.type":
+		if e.ComplexityRoot.PersistedOperation.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersistedOperation.Type(childComplexity), true
+	case "PersistedOperation.version":
+		if e.ComplexityRoot.PersistedOperation.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersistedOperation.Version(childComplexity), true
 
 	case "Project.billable":
 		if e.ComplexityRoot.Project.Billable == nil {
@@ -1336,6 +1424,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Me(childComplexity), true
+	case "Query.persistedOperations":
+		if e.ComplexityRoot.Query.PersistedOperations == nil {
+			break
+		}
+
+		args, err := ec.field_Query_persistedOperations_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.PersistedOperations(childComplexity, args["name"].(*string), args["first"].(*int)), true
 	case "Query.project":
 		if e.ComplexityRoot.Query.Project == nil {
 			break
@@ -1880,6 +1979,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("EmployeeByIDsInput", ec.unmarshalInputEmployeeByIDsInput),
 			graphql.NewInputUnmarshaler("EmployeeFilter", ec.unmarshalInputEmployeeFilter),
 			graphql.NewInputUnmarshaler("EmployeePIIInput", ec.unmarshalInputEmployeePIIInput),
+			graphql.NewInputUnmarshaler("PersistedOperationInput", ec.unmarshalInputPersistedOperationInput),
 			graphql.NewInputUnmarshaler("ProjectByIDsInput", ec.unmarshalInputProjectByIDsInput),
 			graphql.NewInputUnmarshaler("ProjectFilter", ec.unmarshalInputProjectFilter),
 			graphql.NewInputUnmarshaler("ScreenshotByIDsInput", ec.unmarshalInputScreenshotByIDsInput),
@@ -2294,6 +2394,63 @@ assumedSize. On a connection, sizedFields name the lists inside it (edges, nodes
 applies to.
 """
 directive @listSize(assumedSize: Int, slicingArguments: [String!], sizedFields: [String!], requireOneSlicingArgument: Boolean = true) on FIELD_DEFINITION
+`, BuiltIn: false},
+	{Name: "../schema/persisted.graphqls", Input: `"The kind of a persisted operation, as GraphQL names it."
+enum PersistedOperationType {
+  QUERY
+  MUTATION
+  SUBSCRIPTION
+}
+
+"""
+An operation registered for the organisation's clients (a trusted document). Clients run it by
+id — ` + "`" + `extensions.persistedQuery.sha256Hash` + "`" + `, or ` + "`" + `documentId: "sha256:<id>"` + "`" + ` — over GET or
+POST, with variables; BI keys run nothing else. It still passes authentication, the role rules,
+the cost budget and the row-level rules of whoever runs it.
+"""
+type PersistedOperation {
+  "The SHA-256 of body, in lowercase hex."
+  id: ID!
+  name: String!
+  type: PersistedOperationType!
+  body: String!
+  "1 for the first body registered under this name, then 2, 3, …"
+  version: Int!
+  "The ADMIN who registered it; null when it was pushed with ` + "`" + `workingtracker operations push` + "`" + `."
+  registeredBy: Employee
+  registeredAt: Time!
+  "Recorded at most once a minute."
+  firstUsedAt: Time
+  "Recorded at most once a minute."
+  lastUsedAt: Time
+}
+
+"One entry of an Apollo persisted-query manifest."
+input PersistedOperationInput {
+  "The SHA-256 of body, in lowercase hex."
+  id: ID! @constraint(maxLength: 64)
+  "The operation's own name (it must be a named operation)."
+  name: String! @constraint(maxLength: 200)
+  type: PersistedOperationType!
+  "One operation and its fragments, at most 32 KiB."
+  body: String! @constraint(maxLength: 32768)
+}
+
+extend type Query {
+  "The organisation's registered operations by name, newest version first."
+  persistedOperations(name: String @constraint(maxLength: 200), first: Int = 100): [PersistedOperation!]!
+    @hasRole(any: [ADMIN]) @listSize(slicingArguments: ["first"])
+}
+
+extend type Mutation {
+  """
+  Registers operations, all or none. An id already registered is kept as it is; a new body
+  under a known name is that name's next version. BAD_USER_INPUT (extensions.field
+  "operations.<index>.<field>") for an id that is not its body's SHA-256, or a body that is not
+  one operation of that name and type valid against the schema.
+  """
+  registerOperations(operations: [PersistedOperationInput!]! @constraint(maxItems: 100)): [PersistedOperation!]! @mfa @hasRole(any: [ADMIN]) @listSize(assumedSize: 100)
+}
 `, BuiltIn: false},
 	{Name: "../schema/pii.graphqls", Input: `"The kinds of personal data held encrypted (AEAD, a key per tenant) on an employee."
 enum PIIField {
@@ -3051,6 +3208,30 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
 }
 
+func (ec *executionContext) childFields_PersistedOperation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_PersistedOperation_id(ctx, field)
+	case "name":
+		return ec.fieldContext_PersistedOperation_name(ctx, field)
+	case "type":
+		return ec.fieldContext_PersistedOperation_type(ctx, field)
+	case "body":
+		return ec.fieldContext_PersistedOperation_body(ctx, field)
+	case "version":
+		return ec.fieldContext_PersistedOperation_version(ctx, field)
+	case "registeredBy":
+		return ec.fieldContext_PersistedOperation_registeredBy(ctx, field)
+	case "registeredAt":
+		return ec.fieldContext_PersistedOperation_registeredAt(ctx, field)
+	case "firstUsedAt":
+		return ec.fieldContext_PersistedOperation_firstUsedAt(ctx, field)
+	case "lastUsedAt":
+		return ec.fieldContext_PersistedOperation_lastUsedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PersistedOperation", field.Name)
+}
+
 func (ec *executionContext) childFields_Project(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -3731,6 +3912,61 @@ func (ec *executionContext) field_Mutation_exportEmployeeData_args(ctx context.C
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_registerOperations_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+
+	arg0, err := ec.field_Mutation_registerOperations_argsOperations(ctx, rawArgs)
+	if err != nil {
+		return nil, err
+	}
+	args["operations"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_registerOperations_argsOperations(
+	ctx context.Context,
+	rawArgs map[string]any,
+) ([]*model.PersistedOperationInput, error) {
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("operations"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["operations"]
+		if !ok {
+			var zeroVal []*model.PersistedOperationInput
+			return zeroVal, nil
+		}
+		return ec.unmarshalNPersistedOperationInput2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐPersistedOperationInputᚄ(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		maxItems, err := ec.unmarshalOInt2ᚖint(ctx, 100)
+		if err != nil {
+			var zeroVal []*model.PersistedOperationInput
+			return zeroVal, err
+		}
+		if ec.Directives.Constraint == nil {
+			var zeroVal []*model.PersistedOperationInput
+			return zeroVal, errors.New("directive constraint is not implemented")
+		}
+		return ec.Directives.Constraint(ctx, rawArgs, directive0, nil, maxItems)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal []*model.PersistedOperationInput
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.([]*model.PersistedOperationInput); ok {
+		return data, nil
+	} else if tmp == nil {
+		var zeroVal []*model.PersistedOperationInput
+		return zeroVal, nil
+	} else {
+		var zeroVal []*model.PersistedOperationInput
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be []*github.com/workingtracker/api/graph/model.PersistedOperationInput`, tmp))
+	}
+}
+
 func (ec *executionContext) field_Mutation_removeProjectMember_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4303,6 +4539,69 @@ func (ec *executionContext) field_Query_employees_argsAfter(
 
 	directive1 := func(ctx context.Context) (any, error) {
 		maxLength, err := ec.unmarshalOInt2ᚖint(ctx, 4096)
+		if err != nil {
+			var zeroVal *string
+			return zeroVal, err
+		}
+		if ec.Directives.Constraint == nil {
+			var zeroVal *string
+			return zeroVal, errors.New("directive constraint is not implemented")
+		}
+		return ec.Directives.Constraint(ctx, rawArgs, directive0, maxLength, nil)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal *string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.(*string); ok {
+		return data, nil
+	} else if tmp == nil {
+		var zeroVal *string
+		return zeroVal, nil
+	} else {
+		var zeroVal *string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be *string`, tmp))
+	}
+}
+
+func (ec *executionContext) field_Query_persistedOperations_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+
+	arg0, err := ec.field_Query_persistedOperations_argsName(ctx, rawArgs)
+	if err != nil {
+		return nil, err
+	}
+	args["name"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_persistedOperations_argsName(
+	ctx context.Context,
+	rawArgs map[string]any,
+) (*string, error) {
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["name"]
+		if !ok {
+			var zeroVal *string
+			return zeroVal, nil
+		}
+		return ec.unmarshalOString2ᚖstring(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		maxLength, err := ec.unmarshalOInt2ᚖint(ctx, 200)
 		if err != nil {
 			var zeroVal *string
 			return zeroVal, err
@@ -7023,6 +7322,75 @@ func (ec *executionContext) fieldContext_Mutation_updateEmployee(ctx context.Con
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_registerOperations(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_registerOperations(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RegisterOperations(ctx, fc.Args["operations"].([]*model.PersistedOperationInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Mfa == nil {
+					var zeroVal []*store.PersistedOperation
+					return zeroVal, errors.New("directive mfa is not implemented")
+				}
+				return ec.Directives.Mfa(ctx, nil, directive0)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNAccess2ᚕstringᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal []*store.PersistedOperation
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal []*store.PersistedOperation
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive1, any)
+			}
+
+			next = directive2
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*store.PersistedOperation) graphql.Marshaler {
+			return ec.marshalNPersistedOperation2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐPersistedOperationᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_registerOperations(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PersistedOperation(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_registerOperations_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_setEmployeePII(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8197,6 +8565,280 @@ func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, f
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
 }
 
+func (ec *executionContext) _PersistedOperation_id(ctx context.Context, field graphql.CollectedField, obj *store.PersistedOperation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PersistedOperation_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PersistedOperation_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PersistedOperation", field, false, false, "ID")
+}
+
+func (ec *executionContext) _PersistedOperation_name(ctx context.Context, field graphql.CollectedField, obj *store.PersistedOperation) (ret graphql.Marshaler) {
+	if !lists.Intercepted(ec.OperationContext) {
+		return ec.marshalNString2string(ctx, field.Selections, obj.Name)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PersistedOperation_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PersistedOperation_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PersistedOperation", field, false, false, "String")
+}
+
+func (ec *executionContext) _PersistedOperation_type(ctx context.Context, field graphql.CollectedField, obj *store.PersistedOperation) (ret graphql.Marshaler) {
+	if lists.Intercepted(ec.OperationContext) {
+		return graphql.ResolveField(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PersistedOperation_type(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return ec.Resolvers.PersistedOperation().Type(ctx, obj)
+			},
+			nil,
+			func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+				return ec.marshalNPersistedOperationType2string(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	fc, err := ec.fieldContext_PersistedOperation_type(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	res, err := ec.Resolvers.PersistedOperation().Type(ctx, obj)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
+	}
+	fc.Result = res
+	return ec.marshalNPersistedOperationType2string(ctx, field.Selections, res)
+}
+func (ec *executionContext) fieldContext_PersistedOperation_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PersistedOperation", field, true, true, "PersistedOperationType")
+}
+
+func (ec *executionContext) _PersistedOperation_body(ctx context.Context, field graphql.CollectedField, obj *store.PersistedOperation) (ret graphql.Marshaler) {
+	if !lists.Intercepted(ec.OperationContext) {
+		return ec.marshalNString2string(ctx, field.Selections, obj.Body)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PersistedOperation_body(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Body, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PersistedOperation_body(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PersistedOperation", field, false, false, "String")
+}
+
+func (ec *executionContext) _PersistedOperation_version(ctx context.Context, field graphql.CollectedField, obj *store.PersistedOperation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PersistedOperation_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PersistedOperation_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PersistedOperation", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PersistedOperation_registeredBy(ctx context.Context, field graphql.CollectedField, obj *store.PersistedOperation) (ret graphql.Marshaler) {
+	if lists.Intercepted(ec.OperationContext) {
+		return graphql.ResolveField(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_PersistedOperation_registeredBy(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return ec.Resolvers.PersistedOperation().RegisteredBy(ctx, obj)
+			},
+			nil,
+			func(ctx context.Context, selections ast.SelectionSet, v *store.Employee) graphql.Marshaler {
+				return ec.marshalOEmployee2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐEmployee(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
+	fc, err := ec.fieldContext_PersistedOperation_registeredBy(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	res, err := ec.Resolvers.PersistedOperation().RegisteredBy(ctx, obj)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		if fc.NonNull {
+			return graphql.RequiredNull
+		}
+		return graphql.Null
+	}
+	fc.Result = res
+	return ec.marshalOEmployee2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐEmployee(ctx, field.Selections, res)
+}
+func (ec *executionContext) fieldContext_PersistedOperation_registeredBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PersistedOperation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Employee(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PersistedOperation_registeredAt(ctx context.Context, field graphql.CollectedField, obj *store.PersistedOperation) (ret graphql.Marshaler) {
+	if !lists.Intercepted(ec.OperationContext) {
+		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.RegisteredAt)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PersistedOperation_registeredAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RegisteredAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PersistedOperation_registeredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PersistedOperation", field, false, false, "Time")
+}
+
+func (ec *executionContext) _PersistedOperation_firstUsedAt(ctx context.Context, field graphql.CollectedField, obj *store.PersistedOperation) (ret graphql.Marshaler) {
+	if !lists.Intercepted(ec.OperationContext) {
+		return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, obj.FirstUsedAt)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PersistedOperation_firstUsedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FirstUsedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PersistedOperation_firstUsedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PersistedOperation", field, false, false, "Time")
+}
+
+func (ec *executionContext) _PersistedOperation_lastUsedAt(ctx context.Context, field graphql.CollectedField, obj *store.PersistedOperation) (ret graphql.Marshaler) {
+	if !lists.Intercepted(ec.OperationContext) {
+		return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, obj.LastUsedAt)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PersistedOperation_lastUsedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastUsedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PersistedOperation_lastUsedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PersistedOperation", field, false, false, "Time")
+}
+
 func (ec *executionContext) _Project_id(ctx context.Context, field graphql.CollectedField, obj *store.Project) (ret graphql.Marshaler) {
 	if obj.ID != uuid.Nil && !lists.Intercepted(ec.OperationContext) {
 		return lists.ID(&obj.ID)
@@ -8995,6 +9637,68 @@ func (ec *executionContext) fieldContext_Query_employees(ctx context.Context, fi
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_employees_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_persistedOperations(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_persistedOperations(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().PersistedOperations(ctx, fc.Args["name"].(*string), fc.Args["first"].(*int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNAccess2ᚕstringᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal []*store.PersistedOperation
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal []*store.PersistedOperation
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*store.PersistedOperation) graphql.Marshaler {
+			return ec.marshalNPersistedOperation2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐPersistedOperationᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_persistedOperations(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PersistedOperation(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_persistedOperations_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -13925,6 +14629,129 @@ func UnmarshalEmployeePIIInput(ctx context.Context, raw any) (model.EmployeePIII
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputPersistedOperationInput(ctx context.Context, obj any) (model.PersistedOperationInput, error) {
+	var it model.PersistedOperationInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id", "name", "type", "body"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalNID2string(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				maxLength, err := ec.unmarshalOInt2ᚖint(ctx, 64)
+				if err != nil {
+					var zeroVal string
+					return zeroVal, err
+				}
+				if ec.Directives.Constraint == nil {
+					var zeroVal string
+					return zeroVal, errors.New("directive constraint is not implemented")
+				}
+				return ec.Directives.Constraint(ctx, obj, directive0, maxLength, nil)
+			}
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(string); ok {
+				it.ID = data
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalNString2string(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				maxLength, err := ec.unmarshalOInt2ᚖint(ctx, 200)
+				if err != nil {
+					var zeroVal string
+					return zeroVal, err
+				}
+				if ec.Directives.Constraint == nil {
+					var zeroVal string
+					return zeroVal, errors.New("directive constraint is not implemented")
+				}
+				return ec.Directives.Constraint(ctx, obj, directive0, maxLength, nil)
+			}
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(string); ok {
+				it.Name = data
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+		case "type":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("type"))
+			data, err := ec.unmarshalNPersistedOperationType2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Type = data
+		case "body":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("body"))
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalNString2string(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				maxLength, err := ec.unmarshalOInt2ᚖint(ctx, 32768)
+				if err != nil {
+					var zeroVal string
+					return zeroVal, err
+				}
+				if ec.Directives.Constraint == nil {
+					var zeroVal string
+					return zeroVal, errors.New("directive constraint is not implemented")
+				}
+				return ec.Directives.Constraint(ctx, obj, directive0, maxLength, nil)
+			}
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(string); ok {
+				it.Body = data
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalPersistedOperationInput unmarshals raw into the PersistedOperationInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPersistedOperationInput(ctx context.Context, raw any) (model.PersistedOperationInput, error) {
+	var out model.PersistedOperationInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PersistedOperationInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputProjectByIDsInput(ctx context.Context, obj any) (model.ProjectByIDsInput, error) {
 	var it model.ProjectByIDsInput
 	if obj == nil {
@@ -15695,6 +16522,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "registerOperations":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_registerOperations(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "setEmployeePII":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_setEmployeePII(ctx, field)
@@ -15867,6 +16701,82 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 		}
 	}
 	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return lists.Object(fields, out.Values)
+}
+
+var persistedOperationImplementors = []string{"PersistedOperation"}
+
+func (ec *executionContext) _PersistedOperation(ctx context.Context, sel ast.SelectionSet, obj *store.PersistedOperation) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, persistedOperationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	var pending lists.Fields
+	deferred := lists.DeferredGroup(ctx, fields)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PersistedOperation")
+		case "id":
+			out.Values[i] = ec._PersistedOperation_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._PersistedOperation_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "type":
+			pending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PersistedOperation_type(ctx, field, obj)
+				})
+		case "body":
+			out.Values[i] = ec._PersistedOperation_body(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "version":
+			out.Values[i] = ec._PersistedOperation_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "registeredBy":
+			pending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PersistedOperation_registeredBy(ctx, field, obj)
+				})
+		case "registeredAt":
+			out.Values[i] = ec._PersistedOperation_registeredAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "firstUsedAt":
+			out.Values[i] = ec._PersistedOperation_firstUsedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lastUsedAt":
+			out.Values[i] = ec._PersistedOperation_lastUsedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	pending.Dispatch(ctx, out)
 	if out.Invalids > 0 {
 		return graphql.Null
 	}
@@ -16102,6 +17012,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_employees(ctx, field)
+				})
+		case "persistedOperations":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_persistedOperations(ctx, field)
 				})
 		case "employeeByIdentifier":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -17678,6 +18594,63 @@ func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋworkingtrackerᚋ
 		return graphql.Null
 	}
 	return ec._PageInfo(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPersistedOperation2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐPersistedOperationᚄ(ctx context.Context, sel ast.SelectionSet, v []*store.PersistedOperation) graphql.Marshaler {
+	ret := lists.Marshal(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPersistedOperation2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐPersistedOperation(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPersistedOperation2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐPersistedOperation(ctx context.Context, sel ast.SelectionSet, v *store.PersistedOperation) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PersistedOperation!")
+		return graphql.Null
+	}
+	return ec._PersistedOperation(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNPersistedOperationInput2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐPersistedOperationInputᚄ(ctx context.Context, v any) ([]*model.PersistedOperationInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.PersistedOperationInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNPersistedOperationInput2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐPersistedOperationInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNPersistedOperationInput2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐPersistedOperationInput(ctx context.Context, v any) (*model.PersistedOperationInput, error) {
+	res, err := ec.unmarshalInputPersistedOperationInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNPersistedOperationType2string(ctx context.Context, v any) (string, error) {
+	res, err := graphql.UnmarshalString(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPersistedOperationType2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "PersistedOperationType!")
+	}
+	return res
 }
 
 func (ec *executionContext) marshalNProject2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐProjectᚄ(ctx context.Context, sel ast.SelectionSet, v []*store.Project) graphql.Marshaler {

@@ -56,6 +56,9 @@ type ServerOpts struct {
 	// Extensions are installed before every other (outermost): they see each operation and
 	// response, refused ones included (metrics).
 	Extensions []graphql.HandlerExtension
+	// Persisted, when set, resolves operations sent by id (internal/persisted.Operations:
+	// APQ and trusted documents) before the document limits check the text it fills in.
+	Persisted graphql.HandlerExtension
 }
 
 // WithDefaults fills what the options leave out.
@@ -106,6 +109,9 @@ func newServer(opts ServerOpts, limited bool) *handler.Server {
 	// given extensions (metrics), which see every operation and response too.
 	for _, ext := range append(telemetry.GraphQLExtensions(opts.TracerProvider, opts.FieldSpans), opts.Extensions...) {
 		srv.Use(ext)
+	}
+	if opts.Persisted != nil {
+		srv.Use(opts.Persisted)
 	}
 	queries := lru.New[*ast.QueryDocument](1000)
 	srv.SetQueryCache(queries)

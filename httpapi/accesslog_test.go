@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/workingtracker/api/internal/apitest"
@@ -37,10 +38,11 @@ func (b *syncBuffer) accessLines(t *testing.T) map[string]map[string]any {
 }
 
 type logBundle struct {
-	srv   *apitest.Server
-	logs  *syncBuffer
-	admin string // an MFA admin's token
-	email string // an employee's
+	srv    *apitest.Server
+	logs   *syncBuffer
+	admin  string // an MFA admin's token
+	email  string // an employee's
+	tenant uuid.UUID
 }
 
 func setupLogs(t *testing.T) logBundle {
@@ -51,7 +53,7 @@ func setupLogs(t *testing.T) logBundle {
 	admin, err := srv.Signer.Mint(auth.TokenParams{Issuer: auth.DevIssuer, Audience: auth.DevAudience,
 		TenantID: f.Tenant.ID, EmployeeID: f.Admin.ID, Roles: []string{store.RoleAdmin}, MFA: true, TTL: time.Hour})
 	require.NoError(t, err)
-	b := logBundle{srv: srv, logs: logs, admin: admin, email: "grace.hopper@navy.example"}
+	b := logBundle{srv: srv, logs: logs, admin: admin, email: "grace.hopper@navy.example", tenant: f.Tenant.ID}
 	_, err = srv.Store.CreateEmployee(t.Context(), f.Scope, store.EmployeeParams{Name: apitest.Ptr("Grace Hopper"),
 		Email: apitest.Ptr(b.email)})
 	require.NoError(t, err)
@@ -62,7 +64,13 @@ func setupLogs(t *testing.T) logBundle {
 // request id it was answered under.
 func (b logBundle) post(t *testing.T, credentials, query string, vars map[string]any, headers map[string]string) (apitest.Response, string) {
 	t.Helper()
-	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	return b.send(t, credentials, map[string]any{"query": query, "variables": vars}, headers)
+}
+
+// send posts request (a GraphQL request's JSON) as post does.
+func (b logBundle) send(t *testing.T, credentials string, request map[string]any, headers map[string]string) (apitest.Response, string) {
+	t.Helper()
+	body, err := json.Marshal(request)
 	require.NoError(t, err)
 	req, err := http.NewRequest(http.MethodPost, b.srv.URL+"/query", bytes.NewReader(body))
 	require.NoError(t, err)
@@ -98,8 +106,14 @@ func TestAccessLogSaysWhatHappenedAndNothingSecret(t *testing.T) {
 	require.Contains(t, string(r.Data), b.email)
 	require.Equal(t, "gw:7f3a.1-b", byToken, "the gateway's request id is kept and returned")
 
-	r, byKey := b.post(t, secret, `{ employees(filter: {search: "grace.hopper@navy.example"}) { nodes { email } } }`, nil,
-		map[string]string{"X-Request-Id": "forged level=ERROR \"x\""})
+	// A BI key runs registered operations only, by id; the document (and its literals) is
+	// logged no more than a query's text.
+	byKeyQuery := `{ employees(filter: {search: "grace.hopper@navy.example"}) { nodes { email } } }`
+	_, err := b.srv.Store.RegisterPersistedOperations(t.Context(), store.Scope{TenantID: b.tenant}, []store.PersistedOperationParams{{
+		ID: store.OperationID(byKeyQuery), Name: "Search", Type: store.OperationQuery, Body: byKeyQuery}})
+	require.NoError(t, err)
+	r, byKey := b.send(t, secret, map[string]any{"extensions": map[string]any{"persistedQuery": map[string]any{
+		"version": 1, "sha256Hash": store.OperationID(byKeyQuery)}}}, map[string]string{"X-Request-Id": "forged level=ERROR \"x\""})
 	require.Empty(t, r.Errors)
 	require.Contains(t, string(r.Data), b.email)
 	require.NotContains(t, byKey, "forged", "a malformed request id is replaced")

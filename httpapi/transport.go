@@ -18,6 +18,7 @@ import (
 
 	"github.com/workingtracker/api/internal/apperr"
 	"github.com/workingtracker/api/internal/cost"
+	"github.com/workingtracker/api/internal/persisted"
 	"github.com/workingtracker/api/internal/telemetry"
 )
 
@@ -158,6 +159,7 @@ func readParams(r *http.Request) (*graphql.RawParams, *refusal) {
 			return nil, &refusal{code: apperr.BadRequest, message: "the query string could not be read"}
 		}
 		params.Query, params.OperationName = q.Get("query"), q.Get("operationName")
+		documentID := q.Get("documentId")
 		for _, p := range []struct {
 			name string
 			into *map[string]any
@@ -168,6 +170,7 @@ func readParams(r *http.Request) (*graphql.RawParams, *refusal) {
 				}
 			}
 		}
+		setDocumentID(params, documentID)
 	} else {
 		mt, ctParams, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 		if err != nil || mt != mediaJSON || (ctParams["charset"] != "" && !strings.EqualFold(ctParams["charset"], "utf-8")) {
@@ -178,11 +181,14 @@ func readParams(r *http.Request) (*graphql.RawParams, *refusal) {
 		if err != nil {
 			return nil, &refusal{code: apperr.BadRequest, message: "could not read the request body"}
 		}
-		if err := decodeJSON(bytes.NewReader(body), params); err != nil {
+		var req requestBody
+		if err := decodeJSON(bytes.NewReader(body), &req); err != nil {
 			return nil, &refusal{code: apperr.BadRequest, message: "the body must be one JSON object: {\"query\": …, \"variables\": {…}}"}
 		}
+		*params = req.RawParams
+		setDocumentID(params, req.DocumentID)
 	}
-	if params.Query == "" && params.Extensions["persistedQuery"] == nil {
+	if params.Query == "" && params.Extensions["persistedQuery"] == nil && params.Extensions[persisted.DocumentIDKey] == nil {
 		return nil, &refusal{code: apperr.BadRequest, message: "the request has no query"}
 	}
 	return params, nil
@@ -198,4 +204,22 @@ func decodeJSON(r io.Reader, v any) error {
 		return fmt.Errorf("more than one JSON value")
 	}
 	return nil
+}
+
+// requestBody is a POST's JSON body: gqlgen's parameters and GraphQL over HTTP's documentId
+// (persisted documents), which gqlgen's do not hold.
+type requestBody struct {
+	graphql.RawParams
+	DocumentID string `json:"documentId"`
+}
+
+// setDocumentID hands a request's documentId to internal/persisted among its extensions.
+func setDocumentID(params *graphql.RawParams, id string) {
+	if id == "" {
+		return
+	}
+	if params.Extensions == nil {
+		params.Extensions = map[string]any{}
+	}
+	params.Extensions[persisted.DocumentIDKey] = id
 }

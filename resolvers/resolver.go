@@ -69,6 +69,9 @@ type Deps struct {
 	// PII encrypts, decrypts and blind-indexes employees' personal data (pii.Keyring; nil: the
 	// PII fields and mutations fail with an internal error).
 	PII PIICipher
+	// Operations registers and lists persisted operations (internal/persisted.Registrar; nil:
+	// registerOperations and persistedOperations fail with an internal error).
+	Operations PersistedOperations
 }
 
 // PIICipher is the tenant-keyed encryption of personal data (internal/pii.Keyring).

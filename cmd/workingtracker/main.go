@@ -55,6 +55,11 @@ commands:
                             each tenant's keys and values per key and column
   keys retire KEYID [--tenant SLUG]
                             remove a key no value uses any more (refused while one does)
+  operations push --tenant SLUG FILE
+                            register the operations of an Apollo persisted-query manifest
+                            (trusted documents; all or none)
+  operations list --tenant SLUG
+                            list a tenant's registered operations with their first and last use
   devdb start|stop|url      manage the private local PostgreSQL cluster (development, tests)
   schema                    print the subgraph SDL (what _service { sdl } serves), for
                             composing a supergraph offline
@@ -92,6 +97,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return tokenCmd(ctx, env, stdout, stderr, args[1:])
 	case "keys":
 		return keysCmd(ctx, env, logger, stdout, args[1:])
+	case "operations":
+		return operationsCmd(ctx, env, stdout, args[1:])
 	case "devdb":
 		return devdbCmd(ctx, env, stdout, args[1:])
 	case "help", "-h", "--help":

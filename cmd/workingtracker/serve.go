@@ -23,10 +23,12 @@ import (
 	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/httpapi"
 	"github.com/workingtracker/api/internal/auth"
+	"github.com/workingtracker/api/internal/config"
 	"github.com/workingtracker/api/internal/cost"
 	"github.com/workingtracker/api/internal/events"
 	"github.com/workingtracker/api/internal/health"
 	"github.com/workingtracker/api/internal/metrics"
+	"github.com/workingtracker/api/internal/persisted"
 	"github.com/workingtracker/api/internal/policy"
 	"github.com/workingtracker/api/internal/ratelimit"
 	"github.com/workingtracker/api/internal/screenshots"
@@ -145,6 +147,14 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 		ipLimiter = &ratelimit.Failover{Shared: shared, Local: ipLimiter, Logger: logger, Metrics: rateMetrics}
 		busOpts.Redis = rdb // screenshot events reach every instance's subscribers
 	}
+	// Automatic persisted queries are shared through Redis when it is configured.
+	var apqCache persisted.Cache = persisted.NewLocalCache(0, e.cfg.Persisted.APQCacheTTL)
+	if rdb != nil {
+		apqCache = persisted.NewRedisCache(rdb, e.cfg.Persisted.APQCacheTTL)
+	}
+	if e.cfg.Persisted.TrustedDocuments == config.TrustedDocumentsOnly && e.cfg.Development() {
+		logger.Warn("TRUSTED_DOCUMENTS=only is not enforced in development (the playground sends any query); BI keys still run registered operations only")
+	}
 	bus := events.NewBus(busOpts)
 	defer bus.Close()
 	// Jobs are worked in process unless WORKERS=0 (then `workingtracker worker` works them);
@@ -171,7 +181,9 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 				PII:      keyring,
 				Uploads: screenshots.New(s, bucket, jobClient, screenshots.Opts{MaxBytes: e.cfg.Blobs.MaxUploadBytes,
 					MaxPixels: e.cfg.Blobs.MaxUploadPixels, Logger: logger, Publisher: bus}),
+				Operations: persisted.Registrar{Store: s, Schema: graph.NewExecutableSchema(graph.Config{}).Schema()},
 			}),
+			Persisted:      persisted.New(persisted.Opts{Store: s, Cache: apqCache, RegisteredOnly: e.cfg.RegisteredOnly(), Logger: logger}),
 			Reader:         s,
 			Org:            s,
 			Loaders:        loaders.Opts{Quiet: e.cfg.LoaderWait, ObserveBatch: metrics.NewLoaders(registry).ObserveBatch},

@@ -143,6 +143,17 @@ type PageInfo struct {
 	EndCursor       *string `json:"endCursor,omitempty"`
 }
 
+// One entry of an Apollo persisted-query manifest.
+type PersistedOperationInput struct {
+	// The SHA-256 of body, in lowercase hex.
+	ID string `json:"id"`
+	// The operation's own name (it must be a named operation).
+	Name string `json:"name"`
+	Type string `json:"type"`
+	// One operation and its fragments, at most 32 KiB.
+	Body string `json:"body"`
+}
+
 type ProjectByIDsInput struct {
 	ID string `json:"ID"`
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/workingtracker/api/internal/config"
 	"github.com/workingtracker/api/internal/events"
 	"github.com/workingtracker/api/internal/metrics"
+	"github.com/workingtracker/api/internal/persisted"
 	"github.com/workingtracker/api/internal/pii"
 	"github.com/workingtracker/api/internal/policy"
 	"github.com/workingtracker/api/internal/ratelimit"
@@ -125,6 +126,12 @@ type Opts struct {
 	ReachRefresh time.Duration
 	// SignBlobURLs signs screenshot URLs with the server's bucket when BlobURLs is not given.
 	SignBlobURLs bool
+	// APQCache is the automatic persisted queries' cache (default: in process); two servers
+	// given persisted.NewRedisCache over one Redis share it.
+	APQCache persisted.Cache
+	// RegisteredOnly serves as TRUSTED_DOCUMENTS=only does in production: registered
+	// operations only, for everyone.
+	RegisteredOnly bool
 }
 
 // New starts a server; everything stops when the test ends.
@@ -225,7 +232,9 @@ func New(t testing.TB, opts Opts) *Server {
 	serverOpts := httpapi.Opts{
 		GraphQL: graph.ServerOpts{
 			Resolvers: resolvers.New(s, resolvers.Deps{BlobURLs: opts.BlobURLs, Events: opts.Events, Uploads: uploads,
-				Scopes: policy.Scopes{Org: s}, ReachRefresh: opts.ReachRefresh, PII: keyring}),
+				Scopes: policy.Scopes{Org: s}, ReachRefresh: opts.ReachRefresh, PII: keyring,
+				Operations: persisted.Registrar{Store: s, Schema: graph.NewExecutableSchema(graph.Config{}).Schema()}}),
+			Persisted:  persisted.New(persisted.Opts{Store: s, Cache: opts.APQCache, RegisteredOnly: opts.RegisteredOnly, Logger: logger}),
 			Reader:     s,
 			Org:        s,
 			Loaders:    loaderOpts,
@@ -296,10 +305,15 @@ type Error struct {
 // Code is the error's extensions.code.
 func (e Error) Code() string { c, _ := e.Extensions["code"].(string); return c }
 
-// Do posts a GraphQL request with token (none when "").
+// Do posts a GraphQL request with token (none when ""). A BI key's query is registered for its
+// tenant and sent by id, as BI keys must (registeredForBI).
 func (s *Server) Do(token, query string, vars map[string]any) Response {
 	s.t.Helper()
-	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	request := map[string]any{"query": query, "variables": vars}
+	if ext, ok := s.registeredForBI(token, query); ok {
+		request = map[string]any{"extensions": ext, "variables": vars}
+	}
+	body, err := json.Marshal(request)
 	require.NoError(s.t, err)
 	req, err := http.NewRequest(http.MethodPost, s.URL+"/query", bytes.NewReader(body))
 	require.NoError(s.t, err)

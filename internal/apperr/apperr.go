@@ -53,11 +53,26 @@ const (
 	IntrospectionDisabled Code = "INTROSPECTION_DISABLED"
 )
 
+// Persisted operations (automatic persisted queries and trusted documents, internal/persisted).
+const (
+	// PersistedQueryNotFound: the id (extensions.persistedQuery.sha256Hash, documentId) is
+	// neither registered nor cached; an APQ client resends it with the query text. Apollo's
+	// code, answered 200 as Apollo Server does, with the message "PersistedQueryNotFound".
+	PersistedQueryNotFound Code = "PERSISTED_QUERY_NOT_FOUND"
+	// PersistedQueryHashMismatch: the query text's SHA-256 is not the id sent with it (400);
+	// nothing is stored.
+	PersistedQueryHashMismatch Code = "PERSISTED_QUERY_HASH_MISMATCH"
+	// PersistedQueryRequired: this client may run only operations registered for its tenant
+	// (BI keys; everyone under TRUSTED_DOCUMENTS=only), refused before parsing (400).
+	PersistedQueryRequired Code = "PERSISTED_QUERY_REQUIRED"
+)
+
 // Codes lists every code, for the test that nothing emits an undeclared one.
 func Codes() []Code {
 	return []Code{BadUserInput, NotFound, Conflict, Unauthenticated, Forbidden, MFARequired, Internal,
 		RateLimited, BadRequest, RequestTooLarge, ParseFailed, ValidationFailed, ComplexityLimit,
-		IntrospectionDisabled, TooManySubscriptions}
+		IntrospectionDisabled, TooManySubscriptions, PersistedQueryNotFound, PersistedQueryHashMismatch,
+		PersistedQueryRequired}
 }
 
 // IsDocumentError reports whether c refuses a GraphQL document before execution (it does not
@@ -83,7 +98,7 @@ func (c Code) HTTPStatus() int {
 		return http.StatusTooManyRequests
 	case RequestTooLarge:
 		return http.StatusRequestEntityTooLarge
-	case BadRequest:
+	case BadRequest, PersistedQueryHashMismatch, PersistedQueryRequired:
 		return http.StatusBadRequest
 	case Internal:
 		return http.StatusInternalServerError

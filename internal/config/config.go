@@ -100,6 +100,8 @@ type Config struct {
 	Blobs Blobs
 	// PII is the encryption of personal data (see pii.go): PII_MASTER_KEY(_FILE).
 	PII PII
+	// Persisted operations (see persisted.go): TRUSTED_DOCUMENTS, APQ_CACHE_TTL.
+	Persisted Persisted
 }
 
 // DefaultWorkers is WORKERS's default.
@@ -242,6 +244,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		errs = append(errs, err)
 	}
 	if err := c.PII.fromEnv(getenv); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Persisted.fromEnv(getenv); err != nil {
 		errs = append(errs, err)
 	}
 	if c.Env == Production {
