@@ -156,14 +156,24 @@ func serveExports(ex ReportExports, org policy.Org, budgets cost.Budgets, logger
 
 var errHeadOnly = errors.New("HEAD: headers only")
 
-// writeAppError answers an *apperr.Error as a refusal (its code's status; Retry-After for
-// RATE_LIMITED).
+// writeAppError answers an *apperr.Error as a refusal: 400 for BAD_USER_INPUT and
+// COMPLEXITY_LIMIT, 403 FORBIDDEN, 404 NOT_FOUND, otherwise its code's status (429 with
+// Retry-After for RATE_LIMITED).
 func writeAppError(w http.ResponseWriter, err error) {
 	var e *apperr.Error
 	if !errors.As(err, &e) {
 		e = &apperr.Error{Code: apperr.Internal, Message: "internal error"}
 	}
 	f := refusal{code: e.Code, message: e.Message, extensions: map[string]any{}}
+	// Not GraphQL: the status says what the code says (GraphQL answers these 200 with errors).
+	switch e.Code {
+	case apperr.BadUserInput, apperr.ComplexityLimit:
+		f.status = http.StatusBadRequest
+	case apperr.Forbidden:
+		f.status = http.StatusForbidden
+	case apperr.NotFound:
+		f.status = http.StatusNotFound
+	}
 	if e.Field != "" {
 		f.extensions["field"] = e.Field
 	}
