@@ -187,6 +187,7 @@ func Setup(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Env, err er
 		// The security chain runs in full (costs are priced and charged), with a budget no
 		// workload exhausts: the bench measures serving, not refusing.
 		RateLimits: httpapi.RateLimits{Tiers: benchTiers()},
+		Exports:    e.store,
 	}))
 	// Keep-alive connections for every client: without enough idle slots per host the
 	// transport closes and redials connections, and the bench measures TCP handshakes.

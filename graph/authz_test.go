@@ -42,10 +42,11 @@ func TestEveryRootFieldDeclaresWhoMayUseIt(t *testing.T) {
 	// An argument value for each required argument type a root field takes; a field taking
 	// another needs a line here before this test can call it.
 	argValues := map[string]any{
-		"ID!":       project.ID.String(),
-		"[_Any!]!":  []any{map[string]any{"__typename": "Project", "id": project.ID.String()}},
-		"PIIField!": "SSN",
-		"String!":   "123-45-6789",
+		"ID!":                       project.ID.String(),
+		"[_Any!]!":                  []any{map[string]any{"__typename": "Project", "id": project.ID.String()}},
+		"PIIField!":                 "SSN",
+		"String!":                   "123-45-6789",
+		"ProductivityReportFilter!": map[string]any{"from": "2026-01-01T00:00:00Z", "to": "2026-02-01T00:00:00Z"},
 	}
 	for _, root := range []string{"Query", "Mutation", "Subscription"} {
 		def := schema.Types[root]

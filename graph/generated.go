@@ -40,8 +40,11 @@ type ResolverRoot interface {
 	Entity() EntityResolver
 	Mutation() MutationResolver
 	PersistedOperation() PersistedOperationResolver
+	ProductivityReportConnection() ProductivityReportConnectionResolver
+	ProductivityRow() ProductivityRowResolver
 	Project() ProjectResolver
 	ProjectConnection() ProjectConnectionResolver
+	ProjectHoursReportConnection() ProjectHoursReportConnectionResolver
 	Query() QueryResolver
 	Screenshot() ScreenshotResolver
 	ScreenshotConnection() ScreenshotConnectionResolver
@@ -206,6 +209,31 @@ type ComplexityRoot struct {
 		Version      func(childComplexity int) int
 	}
 
+	ProductivityReportConnection struct {
+		Edges     func(childComplexity int) int
+		Freshness func(childComplexity int) int
+		Nodes     func(childComplexity int) int
+		PageInfo  func(childComplexity int) int
+	}
+
+	ProductivityRow struct {
+		BillableHours    func(childComplexity int) int
+		BillableSeconds  func(childComplexity int) int
+		DistinctProjects func(childComplexity int) int
+		Employee         func(childComplexity int) int
+		EmployeeID       func(childComplexity int) int
+		EntryCount       func(childComplexity int) int
+		PeriodEnd        func(childComplexity int) int
+		PeriodStart      func(childComplexity int) int
+		TotalHours       func(childComplexity int) int
+		TotalSeconds     func(childComplexity int) int
+	}
+
+	ProductivityRowEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	Project struct {
 		Billable    func(childComplexity int) int
 		BudgetHours func(childComplexity int) int
@@ -216,7 +244,7 @@ type ComplexityRoot struct {
 		Name        func(childComplexity int) int
 		Status      func(childComplexity int) int
 		Tasks       func(childComplexity int, first *int) int
-		TotalHours  func(childComplexity int) int
+		TotalHours  func(childComplexity int, live *bool) int
 		UpdatedAt   func(childComplexity int) int
 	}
 
@@ -232,6 +260,30 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	ProjectHoursReportConnection struct {
+		Edges     func(childComplexity int) int
+		Freshness func(childComplexity int) int
+		Nodes     func(childComplexity int) int
+		PageInfo  func(childComplexity int) int
+	}
+
+	ProjectHoursRow struct {
+		BillableHours     func(childComplexity int) int
+		BillableSeconds   func(childComplexity int) int
+		BudgetUtilisation func(childComplexity int) int
+		EntryCount        func(childComplexity int) int
+		LastActivity      func(childComplexity int) int
+		Project           func(childComplexity int) int
+		TeamSize          func(childComplexity int) int
+		TotalHours        func(childComplexity int) int
+		TotalSeconds      func(childComplexity int) int
+	}
+
+	ProjectHoursRowEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	Query struct {
 		APIKeys              func(childComplexity int) int
 		AuditLogs            func(childComplexity int, filter *model.AuditLogFilter, first *int, after *string) int
@@ -240,7 +292,9 @@ type ComplexityRoot struct {
 		Employees            func(childComplexity int, filter *model.EmployeeFilter, first *int, after *string) int
 		Me                   func(childComplexity int) int
 		PersistedOperations  func(childComplexity int, name *string, first *int) int
+		ProductivityReport   func(childComplexity int, filter model.ProductivityReportFilter, first *int, after *string) int
 		Project              func(childComplexity int, id string) int
+		ProjectHoursReport   func(childComplexity int, filter *model.ProjectHoursReportFilter, first *int, after *string) int
 		Projects             func(childComplexity int, filter *model.ProjectFilter, first *int, after *string) int
 		RateLimit            func(childComplexity int) int
 		Screenshot           func(childComplexity int, id string) int
@@ -257,6 +311,12 @@ type ComplexityRoot struct {
 		MaximumAvailable   func(childComplexity int) int
 		MaximumQueryCost   func(childComplexity int) int
 		RestoreRate        func(childComplexity int) int
+	}
+
+	ReportFreshness struct {
+		NextRefreshAt func(childComplexity int) int
+		RefreshedAt   func(childComplexity int) int
+		StaleSeconds  func(childComplexity int) int
 	}
 
 	RevealedPII struct {
@@ -419,13 +479,22 @@ type PersistedOperationResolver interface {
 
 	RegisteredBy(ctx context.Context, obj *store.PersistedOperation) (*store.Employee, error)
 }
+type ProductivityReportConnectionResolver interface {
+	Freshness(ctx context.Context, obj *model.ProductivityReportConnection) (*store.ReportFreshness, error)
+}
+type ProductivityRowResolver interface {
+	Employee(ctx context.Context, obj *store.ProductivityRow) (*store.Employee, error)
+}
 type ProjectResolver interface {
 	Members(ctx context.Context, obj *store.Project, first *int) ([]*store.Employee, error)
 	Tasks(ctx context.Context, obj *store.Project, first *int) ([]*store.Task, error)
-	TotalHours(ctx context.Context, obj *store.Project) (float64, error)
+	TotalHours(ctx context.Context, obj *store.Project, live *bool) (float64, error)
 }
 type ProjectConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.ProjectConnection) (int, error)
+}
+type ProjectHoursReportConnectionResolver interface {
+	Freshness(ctx context.Context, obj *model.ProjectHoursReportConnection) (*store.ReportFreshness, error)
 }
 type QueryResolver interface {
 	Me(ctx context.Context) (*store.Employee, error)
@@ -438,6 +507,8 @@ type QueryResolver interface {
 	Project(ctx context.Context, id string) (*store.Project, error)
 	Projects(ctx context.Context, filter *model.ProjectFilter, first *int, after *string) (*model.ProjectConnection, error)
 	RateLimit(ctx context.Context) (*model.RateLimit, error)
+	ProductivityReport(ctx context.Context, filter model.ProductivityReportFilter, first *int, after *string) (*model.ProductivityReportConnection, error)
+	ProjectHoursReport(ctx context.Context, filter *model.ProjectHoursReportFilter, first *int, after *string) (*model.ProjectHoursReportConnection, error)
 	Screenshot(ctx context.Context, id string) (*store.Screenshot, error)
 	Screenshots(ctx context.Context, filter *model.ScreenshotFilter, first *int, after *string) (*model.ScreenshotConnection, error)
 	ScreenshotSettings(ctx context.Context) (*store.ScreenshotSettings, error)
@@ -1252,6 +1323,105 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PersistedOperation.Version(childComplexity), true
 
+	case "ProductivityReportConnection.edges":
+		if e.ComplexityRoot.ProductivityReportConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductivityReportConnection.Edges(childComplexity), true
+	case "ProductivityReportConnection.freshness":
+		if e.ComplexityRoot.ProductivityReportConnection.Freshness == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductivityReportConnection.Freshness(childComplexity), true
+	case "ProductivityReportConnection.nodes":
+		if e.ComplexityRoot.ProductivityReportConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductivityReportConnection.Nodes(childComplexity), true
+	case "ProductivityReportConnection.pageInfo":
+		if e.ComplexityRoot.ProductivityReportConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductivityReportConnection.PageInfo(childComplexity), true
+
+	case "ProductivityRow.billableHours":
+		if e.ComplexityRoot.ProductivityRow.BillableHours == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductivityRow.BillableHours(childComplexity), true
+	case "ProductivityRow.billableSeconds":
+		if e.ComplexityRoot.ProductivityRow.BillableSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductivityRow.BillableSeconds(childComplexity), true
+	case "ProductivityRow.distinctProjects":
+		if e.ComplexityRoot.ProductivityRow.DistinctProjects == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductivityRow.DistinctProjects(childComplexity), true
+	case "ProductivityRow.employee":
+		if e.ComplexityRoot.ProductivityRow.Employee == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductivityRow.Employee(childComplexity), true
+	case "ProductivityRow.employeeId":
+		if e.ComplexityRoot.ProductivityRow.EmployeeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductivityRow.EmployeeID(childComplexity), true
+	case "ProductivityRow.entryCount":
+		if e.ComplexityRoot.ProductivityRow.EntryCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductivityRow.EntryCount(childComplexity), true
+	case "ProductivityRow.periodEnd":
+		if e.ComplexityRoot.ProductivityRow.PeriodEnd == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductivityRow.PeriodEnd(childComplexity), true
+	case "ProductivityRow.periodStart":
+		if e.ComplexityRoot.ProductivityRow.PeriodStart == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductivityRow.PeriodStart(childComplexity), true
+	case "ProductivityRow.totalHours":
+		if e.ComplexityRoot.ProductivityRow.TotalHours == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductivityRow.TotalHours(childComplexity), true
+	case "ProductivityRow.totalSeconds":
+		if e.ComplexityRoot.ProductivityRow.TotalSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductivityRow.TotalSeconds(childComplexity), true
+
+	case "ProductivityRowEdge.cursor":
+		if e.ComplexityRoot.ProductivityRowEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductivityRowEdge.Cursor(childComplexity), true
+	case "ProductivityRowEdge.node":
+		if e.ComplexityRoot.ProductivityRowEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductivityRowEdge.Node(childComplexity), true
+
 	case "Project.billable":
 		if e.ComplexityRoot.Project.Billable == nil {
 			break
@@ -1321,7 +1491,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.Project.TotalHours(childComplexity), true
+		args, err := ec.field_Project_totalHours_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Project.TotalHours(childComplexity, args["live"].(*bool)), true
 	case "Project.updatedAt":
 		if e.ComplexityRoot.Project.UpdatedAt == nil {
 			break
@@ -1366,6 +1541,99 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ProjectEdge.Node(childComplexity), true
+
+	case "ProjectHoursReportConnection.edges":
+		if e.ComplexityRoot.ProjectHoursReportConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectHoursReportConnection.Edges(childComplexity), true
+	case "ProjectHoursReportConnection.freshness":
+		if e.ComplexityRoot.ProjectHoursReportConnection.Freshness == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectHoursReportConnection.Freshness(childComplexity), true
+	case "ProjectHoursReportConnection.nodes":
+		if e.ComplexityRoot.ProjectHoursReportConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectHoursReportConnection.Nodes(childComplexity), true
+	case "ProjectHoursReportConnection.pageInfo":
+		if e.ComplexityRoot.ProjectHoursReportConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectHoursReportConnection.PageInfo(childComplexity), true
+
+	case "ProjectHoursRow.billableHours":
+		if e.ComplexityRoot.ProjectHoursRow.BillableHours == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectHoursRow.BillableHours(childComplexity), true
+	case "ProjectHoursRow.billableSeconds":
+		if e.ComplexityRoot.ProjectHoursRow.BillableSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectHoursRow.BillableSeconds(childComplexity), true
+	case "ProjectHoursRow.budgetUtilisation":
+		if e.ComplexityRoot.ProjectHoursRow.BudgetUtilisation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectHoursRow.BudgetUtilisation(childComplexity), true
+	case "ProjectHoursRow.entryCount":
+		if e.ComplexityRoot.ProjectHoursRow.EntryCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectHoursRow.EntryCount(childComplexity), true
+	case "ProjectHoursRow.lastActivity":
+		if e.ComplexityRoot.ProjectHoursRow.LastActivity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectHoursRow.LastActivity(childComplexity), true
+	case "ProjectHoursRow.project":
+		if e.ComplexityRoot.ProjectHoursRow.Project == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectHoursRow.Project(childComplexity), true
+	case "ProjectHoursRow.teamSize":
+		if e.ComplexityRoot.ProjectHoursRow.TeamSize == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectHoursRow.TeamSize(childComplexity), true
+	case "ProjectHoursRow.totalHours":
+		if e.ComplexityRoot.ProjectHoursRow.TotalHours == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectHoursRow.TotalHours(childComplexity), true
+	case "ProjectHoursRow.totalSeconds":
+		if e.ComplexityRoot.ProjectHoursRow.TotalSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectHoursRow.TotalSeconds(childComplexity), true
+
+	case "ProjectHoursRowEdge.cursor":
+		if e.ComplexityRoot.ProjectHoursRowEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectHoursRowEdge.Cursor(childComplexity), true
+	case "ProjectHoursRowEdge.node":
+		if e.ComplexityRoot.ProjectHoursRowEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectHoursRowEdge.Node(childComplexity), true
 
 	case "Query.apiKeys":
 		if e.ComplexityRoot.Query.APIKeys == nil {
@@ -1435,6 +1703,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.PersistedOperations(childComplexity, args["name"].(*string), args["first"].(*int)), true
+	case "Query.productivityReport":
+		if e.ComplexityRoot.Query.ProductivityReport == nil {
+			break
+		}
+
+		args, err := ec.field_Query_productivityReport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ProductivityReport(childComplexity, args["filter"].(model.ProductivityReportFilter), args["first"].(*int), args["after"].(*string)), true
 	case "Query.project":
 		if e.ComplexityRoot.Query.Project == nil {
 			break
@@ -1446,6 +1725,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Project(childComplexity, args["id"].(string)), true
+	case "Query.projectHoursReport":
+		if e.ComplexityRoot.Query.ProjectHoursReport == nil {
+			break
+		}
+
+		args, err := ec.field_Query_projectHoursReport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ProjectHoursReport(childComplexity, args["filter"].(*model.ProjectHoursReportFilter), args["first"].(*int), args["after"].(*string)), true
 	case "Query.projects":
 		if e.ComplexityRoot.Query.Projects == nil {
 			break
@@ -1555,6 +1845,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RateLimit.RestoreRate(childComplexity), true
+
+	case "ReportFreshness.nextRefreshAt":
+		if e.ComplexityRoot.ReportFreshness.NextRefreshAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportFreshness.NextRefreshAt(childComplexity), true
+	case "ReportFreshness.refreshedAt":
+		if e.ComplexityRoot.ReportFreshness.RefreshedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportFreshness.RefreshedAt(childComplexity), true
+	case "ReportFreshness.staleSeconds":
+		if e.ComplexityRoot.ReportFreshness.StaleSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportFreshness.StaleSeconds(childComplexity), true
 
 	case "RevealedPII.bankAccount":
 		if e.ComplexityRoot.RevealedPII.BankAccount == nil {
@@ -1980,8 +2289,10 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("EmployeeFilter", ec.unmarshalInputEmployeeFilter),
 			graphql.NewInputUnmarshaler("EmployeePIIInput", ec.unmarshalInputEmployeePIIInput),
 			graphql.NewInputUnmarshaler("PersistedOperationInput", ec.unmarshalInputPersistedOperationInput),
+			graphql.NewInputUnmarshaler("ProductivityReportFilter", ec.unmarshalInputProductivityReportFilter),
 			graphql.NewInputUnmarshaler("ProjectByIDsInput", ec.unmarshalInputProjectByIDsInput),
 			graphql.NewInputUnmarshaler("ProjectFilter", ec.unmarshalInputProjectFilter),
+			graphql.NewInputUnmarshaler("ProjectHoursReportFilter", ec.unmarshalInputProjectHoursReportFilter),
 			graphql.NewInputUnmarshaler("ScreenshotByIDsInput", ec.unmarshalInputScreenshotByIDsInput),
 			graphql.NewInputUnmarshaler("ScreenshotFilter", ec.unmarshalInputScreenshotFilter),
 			graphql.NewInputUnmarshaler("StartTimerInput", ec.unmarshalInputStartTimerInput),
@@ -2558,9 +2869,10 @@ type Project @key(fields: "id") {
   """
   Hours of the finished time entries on the project that you may see: everyone's for ADMIN, HR
   and BI; your own and your reports' (directly or not) for a MANAGER; your own only for
-  EMPLOYEE, AGENT and AUDITOR.
+  EMPLOYEE, AGENT and AUDITOR. Read from the report views, as of their last refresh (see
+  ReportFreshness), unless live, which sums the time entries now.
   """
-  totalHours: Float! @cost(weight: 2)
+  totalHours(live: Boolean = false): Float! @cost(weight: 2)
   createdAt: Time!
   updatedAt: Time!
 }
@@ -2643,6 +2955,122 @@ type RateLimit {
 extend type Query {
   "The caller's budget. Asking costs nothing."
   rateLimit: RateLimit! @anyRole @cost(weight: 0)
+}
+`, BuiltIn: false},
+	{Name: "../schema/report.graphqls", Input: `"How a productivity report groups time: by UTC day, ISO week (from Monday) or month."
+enum ReportGroupBy {
+  DAY
+  WEEK
+  MONTH
+}
+
+"""
+How current a report is. Reports read materialized views that a periodic job refreshes
+(REPORTS_REFRESH_INTERVAL, and after bulk imports): they include every entry committed before
+refreshedAt.
+"""
+type ReportFreshness {
+  refreshedAt: Time!
+  "Seconds since refreshedAt."
+  staleSeconds: Int!
+  "When the next refresh is due; null when none is scheduled."
+  nextRefreshAt: Time
+}
+
+"""
+Periods [from, to) of groupBy; from and to must be period boundaries (UTC midnight; a Monday
+for WEEK; the first of a month for MONTH) and at most 1,098 days apart. Without employeeIds and
+departmentId, every employee you may see.
+"""
+input ProductivityReportFilter {
+  from: Time!
+  to: Time!
+  employeeIds: [ID!] @constraint(maxItems: 100)
+  "Employees in the department now."
+  departmentId: ID
+  groupBy: ReportGroupBy = DAY
+}
+
+"One employee's finished time over one period (entries count on the period they start in)."
+type ProductivityRow {
+  employeeId: ID!
+  "Null when the profile is outside your reach (an AUDITOR reads figures, not profiles)."
+  employee: Employee @goField(forceResolver: true)
+  periodStart: Time!
+  "Exclusive."
+  periodEnd: Time!
+  totalSeconds: Int!
+  billableSeconds: Int!
+  totalHours: Float!
+  billableHours: Float!
+  entryCount: Int!
+  distinctProjects: Int!
+}
+
+type ProductivityRowEdge {
+  cursor: String!
+  node: ProductivityRow!
+}
+
+type ProductivityReportConnection {
+  edges: [ProductivityRowEdge!]!
+  nodes: [ProductivityRow!]!
+  pageInfo: PageInfo!
+  freshness: ReportFreshness! @goField(forceResolver: true)
+}
+
+"""
+Projects of status (any when null), with their hours in the months [from, to) (all time when
+both are null; either may be open); from and to must be the first of a month, UTC midnight.
+"""
+input ProjectHoursReportFilter {
+  status: ProjectStatus
+  from: Time
+  to: Time
+}
+
+"A project's hours against its budget, within the report's months and your reach."
+type ProjectHoursRow {
+  project: Project!
+  "Employees (within your reach) who tracked time on the project."
+  teamSize: Int!
+  totalSeconds: Int!
+  billableSeconds: Int!
+  totalHours: Float!
+  billableHours: Float!
+  entryCount: Int!
+  "When the latest counted entry ended."
+  lastActivity: Time
+  "totalHours over the project's budgetHours (1.0 = the whole budget); null without a budget."
+  budgetUtilisation: Float
+}
+
+type ProjectHoursRowEdge {
+  cursor: String!
+  node: ProjectHoursRow!
+}
+
+type ProjectHoursReportConnection {
+  edges: [ProjectHoursRowEdge!]!
+  nodes: [ProjectHoursRow!]!
+  pageInfo: PageInfo!
+  freshness: ReportFreshness! @goField(forceResolver: true)
+}
+
+extend type Query {
+  """
+  Finished time per employee and period, ordered by period then employee; first is 0..100
+  (GET /export/productivity.csv and .jsonl stream a whole report). Figures are summed over the
+  employees your reports reach: everyone for ADMIN, HR, AUDITOR and BI; a MANAGER's reports and
+  themselves; an EMPLOYEE's own.
+  """
+  productivityReport(filter: ProductivityReportFilter!, first: Int = 20, after: String @constraint(maxLength: 4096)): ProductivityReportConnection!
+    @hasRole(any: [ADMIN, HR, MANAGER, EMPLOYEE, AUDITOR, BI])
+    @listSize(slicingArguments: ["first"], sizedFields: ["edges", "nodes"])
+  "Projects by name with their hours (within the reach productivityReport describes); first is 0..100."
+  projectHoursReport(filter: ProjectHoursReportFilter, first: Int = 20, after: String @constraint(maxLength: 4096)): ProjectHoursReportConnection!
+    @hasRole(any: [ADMIN, HR, MANAGER, EMPLOYEE, AUDITOR, BI])
+    @listSize(slicingArguments: ["first"], sizedFields: ["edges", "nodes"])
 }
 `, BuiltIn: false},
 	{Name: "../schema/screenshot.graphqls", Input: `"""
@@ -3232,6 +3660,56 @@ func (ec *executionContext) childFields_PersistedOperation(ctx context.Context, 
 	return nil, fmt.Errorf("no field named %q was found under type PersistedOperation", field.Name)
 }
 
+func (ec *executionContext) childFields_ProductivityReportConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ProductivityReportConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_ProductivityReportConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ProductivityReportConnection_pageInfo(ctx, field)
+	case "freshness":
+		return ec.fieldContext_ProductivityReportConnection_freshness(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProductivityReportConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ProductivityRow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "employeeId":
+		return ec.fieldContext_ProductivityRow_employeeId(ctx, field)
+	case "employee":
+		return ec.fieldContext_ProductivityRow_employee(ctx, field)
+	case "periodStart":
+		return ec.fieldContext_ProductivityRow_periodStart(ctx, field)
+	case "periodEnd":
+		return ec.fieldContext_ProductivityRow_periodEnd(ctx, field)
+	case "totalSeconds":
+		return ec.fieldContext_ProductivityRow_totalSeconds(ctx, field)
+	case "billableSeconds":
+		return ec.fieldContext_ProductivityRow_billableSeconds(ctx, field)
+	case "totalHours":
+		return ec.fieldContext_ProductivityRow_totalHours(ctx, field)
+	case "billableHours":
+		return ec.fieldContext_ProductivityRow_billableHours(ctx, field)
+	case "entryCount":
+		return ec.fieldContext_ProductivityRow_entryCount(ctx, field)
+	case "distinctProjects":
+		return ec.fieldContext_ProductivityRow_distinctProjects(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProductivityRow", field.Name)
+}
+
+func (ec *executionContext) childFields_ProductivityRowEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ProductivityRowEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ProductivityRowEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProductivityRowEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_Project(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -3284,6 +3762,54 @@ func (ec *executionContext) childFields_ProjectEdge(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type ProjectEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_ProjectHoursReportConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ProjectHoursReportConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_ProjectHoursReportConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ProjectHoursReportConnection_pageInfo(ctx, field)
+	case "freshness":
+		return ec.fieldContext_ProjectHoursReportConnection_freshness(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProjectHoursReportConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ProjectHoursRow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "project":
+		return ec.fieldContext_ProjectHoursRow_project(ctx, field)
+	case "teamSize":
+		return ec.fieldContext_ProjectHoursRow_teamSize(ctx, field)
+	case "totalSeconds":
+		return ec.fieldContext_ProjectHoursRow_totalSeconds(ctx, field)
+	case "billableSeconds":
+		return ec.fieldContext_ProjectHoursRow_billableSeconds(ctx, field)
+	case "totalHours":
+		return ec.fieldContext_ProjectHoursRow_totalHours(ctx, field)
+	case "billableHours":
+		return ec.fieldContext_ProjectHoursRow_billableHours(ctx, field)
+	case "entryCount":
+		return ec.fieldContext_ProjectHoursRow_entryCount(ctx, field)
+	case "lastActivity":
+		return ec.fieldContext_ProjectHoursRow_lastActivity(ctx, field)
+	case "budgetUtilisation":
+		return ec.fieldContext_ProjectHoursRow_budgetUtilisation(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProjectHoursRow", field.Name)
+}
+
+func (ec *executionContext) childFields_ProjectHoursRowEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ProjectHoursRowEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ProjectHoursRowEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProjectHoursRowEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_RateLimit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "maximumAvailable":
@@ -3296,6 +3822,18 @@ func (ec *executionContext) childFields_RateLimit(ctx context.Context, field gra
 		return ec.fieldContext_RateLimit_maximumQueryCost(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RateLimit", field.Name)
+}
+
+func (ec *executionContext) childFields_ReportFreshness(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "refreshedAt":
+		return ec.fieldContext_ReportFreshness_refreshedAt(ctx, field)
+	case "staleSeconds":
+		return ec.fieldContext_ReportFreshness_staleSeconds(ctx, field)
+	case "nextRefreshAt":
+		return ec.fieldContext_ReportFreshness_nextRefreshAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReportFreshness", field.Name)
 }
 
 func (ec *executionContext) childFields_RevealedPII(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4322,6 +4860,20 @@ func (ec *executionContext) field_Project_tasks_args(ctx context.Context, rawArg
 	return args, nil
 }
 
+func (ec *executionContext) field_Project_totalHours_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "live",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["live"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4602,6 +5154,148 @@ func (ec *executionContext) field_Query_persistedOperations_argsName(
 
 	directive1 := func(ctx context.Context) (any, error) {
 		maxLength, err := ec.unmarshalOInt2ᚖint(ctx, 200)
+		if err != nil {
+			var zeroVal *string
+			return zeroVal, err
+		}
+		if ec.Directives.Constraint == nil {
+			var zeroVal *string
+			return zeroVal, errors.New("directive constraint is not implemented")
+		}
+		return ec.Directives.Constraint(ctx, rawArgs, directive0, maxLength, nil)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal *string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.(*string); ok {
+		return data, nil
+	} else if tmp == nil {
+		var zeroVal *string
+		return zeroVal, nil
+	} else {
+		var zeroVal *string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be *string`, tmp))
+	}
+}
+
+func (ec *executionContext) field_Query_productivityReport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (model.ProductivityReportFilter, error) {
+			return ec.unmarshalNProductivityReportFilter2githubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐProductivityReportFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+
+	arg2, err := ec.field_Query_productivityReport_argsAfter(ctx, rawArgs)
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_productivityReport_argsAfter(
+	ctx context.Context,
+	rawArgs map[string]any,
+) (*string, error) {
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("after"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["after"]
+		if !ok {
+			var zeroVal *string
+			return zeroVal, nil
+		}
+		return ec.unmarshalOString2ᚖstring(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		maxLength, err := ec.unmarshalOInt2ᚖint(ctx, 4096)
+		if err != nil {
+			var zeroVal *string
+			return zeroVal, err
+		}
+		if ec.Directives.Constraint == nil {
+			var zeroVal *string
+			return zeroVal, errors.New("directive constraint is not implemented")
+		}
+		return ec.Directives.Constraint(ctx, rawArgs, directive0, maxLength, nil)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal *string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.(*string); ok {
+		return data, nil
+	} else if tmp == nil {
+		var zeroVal *string
+		return zeroVal, nil
+	} else {
+		var zeroVal *string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be *string`, tmp))
+	}
+}
+
+func (ec *executionContext) field_Query_projectHoursReport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.ProjectHoursReportFilter, error) {
+			return ec.unmarshalOProjectHoursReportFilter2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐProjectHoursReportFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+
+	arg2, err := ec.field_Query_projectHoursReport_argsAfter(ctx, rawArgs)
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_projectHoursReport_argsAfter(
+	ctx context.Context,
+	rawArgs map[string]any,
+) (*string, error) {
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("after"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["after"]
+		if !ok {
+			var zeroVal *string
+			return zeroVal, nil
+		}
+		return ec.unmarshalOString2ᚖstring(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		maxLength, err := ec.unmarshalOInt2ᚖint(ctx, 4096)
 		if err != nil {
 			var zeroVal *string
 			return zeroVal, err
@@ -8839,6 +9533,483 @@ func (ec *executionContext) fieldContext_PersistedOperation_lastUsedAt(_ context
 	return graphql.NewScalarFieldContext("PersistedOperation", field, false, false, "Time")
 }
 
+func (ec *executionContext) _ProductivityReportConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ProductivityReportConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductivityReportConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ProductivityRowEdge) graphql.Marshaler {
+			return ec.marshalNProductivityRowEdge2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐProductivityRowEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductivityReportConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProductivityReportConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProductivityRowEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProductivityReportConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.ProductivityReportConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductivityReportConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*store.ProductivityRow) graphql.Marshaler {
+			return ec.marshalNProductivityRow2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐProductivityRowᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductivityReportConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProductivityReportConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProductivityRow(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProductivityReportConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ProductivityReportConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductivityReportConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductivityReportConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProductivityReportConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProductivityReportConnection_freshness(ctx context.Context, field graphql.CollectedField, obj *model.ProductivityReportConnection) (ret graphql.Marshaler) {
+	if lists.Intercepted(ec.OperationContext) {
+		return graphql.ResolveField(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_ProductivityReportConnection_freshness(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return ec.Resolvers.ProductivityReportConnection().Freshness(ctx, obj)
+			},
+			nil,
+			func(ctx context.Context, selections ast.SelectionSet, v *store.ReportFreshness) graphql.Marshaler {
+				return ec.marshalNReportFreshness2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐReportFreshness(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	fc, err := ec.fieldContext_ProductivityReportConnection_freshness(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	res, err := ec.Resolvers.ProductivityReportConnection().Freshness(ctx, obj)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
+	}
+	fc.Result = res
+	return ec.marshalNReportFreshness2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐReportFreshness(ctx, field.Selections, res)
+}
+func (ec *executionContext) fieldContext_ProductivityReportConnection_freshness(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProductivityReportConnection",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReportFreshness(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProductivityRow_employeeId(ctx context.Context, field graphql.CollectedField, obj *store.ProductivityRow) (ret graphql.Marshaler) {
+	if obj.EmployeeID != uuid.Nil && !lists.Intercepted(ec.OperationContext) {
+		return lists.ID(&obj.EmployeeID)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductivityRow_employeeId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EmployeeID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductivityRow_employeeId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductivityRow", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ProductivityRow_employee(ctx context.Context, field graphql.CollectedField, obj *store.ProductivityRow) (ret graphql.Marshaler) {
+	if lists.Intercepted(ec.OperationContext) {
+		return graphql.ResolveField(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_ProductivityRow_employee(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return ec.Resolvers.ProductivityRow().Employee(ctx, obj)
+			},
+			nil,
+			func(ctx context.Context, selections ast.SelectionSet, v *store.Employee) graphql.Marshaler {
+				return ec.marshalOEmployee2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐEmployee(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
+	fc, err := ec.fieldContext_ProductivityRow_employee(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	res, err := ec.Resolvers.ProductivityRow().Employee(ctx, obj)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		if fc.NonNull {
+			return graphql.RequiredNull
+		}
+		return graphql.Null
+	}
+	fc.Result = res
+	return ec.marshalOEmployee2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐEmployee(ctx, field.Selections, res)
+}
+func (ec *executionContext) fieldContext_ProductivityRow_employee(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProductivityRow",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Employee(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProductivityRow_periodStart(ctx context.Context, field graphql.CollectedField, obj *store.ProductivityRow) (ret graphql.Marshaler) {
+	if !lists.Intercepted(ec.OperationContext) {
+		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.PeriodStart)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductivityRow_periodStart(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PeriodStart, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductivityRow_periodStart(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductivityRow", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ProductivityRow_periodEnd(ctx context.Context, field graphql.CollectedField, obj *store.ProductivityRow) (ret graphql.Marshaler) {
+	if !lists.Intercepted(ec.OperationContext) {
+		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.PeriodEnd)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductivityRow_periodEnd(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PeriodEnd, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductivityRow_periodEnd(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductivityRow", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ProductivityRow_totalSeconds(ctx context.Context, field graphql.CollectedField, obj *store.ProductivityRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductivityRow_totalSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductivityRow_totalSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductivityRow", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ProductivityRow_billableSeconds(ctx context.Context, field graphql.CollectedField, obj *store.ProductivityRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductivityRow_billableSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BillableSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductivityRow_billableSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductivityRow", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ProductivityRow_totalHours(ctx context.Context, field graphql.CollectedField, obj *store.ProductivityRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductivityRow_totalHours(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalHours(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductivityRow_totalHours(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductivityRow", field, true, false, "Float")
+}
+
+func (ec *executionContext) _ProductivityRow_billableHours(ctx context.Context, field graphql.CollectedField, obj *store.ProductivityRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductivityRow_billableHours(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BillableHours(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductivityRow_billableHours(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductivityRow", field, true, false, "Float")
+}
+
+func (ec *executionContext) _ProductivityRow_entryCount(ctx context.Context, field graphql.CollectedField, obj *store.ProductivityRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductivityRow_entryCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EntryCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductivityRow_entryCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductivityRow", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ProductivityRow_distinctProjects(ctx context.Context, field graphql.CollectedField, obj *store.ProductivityRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductivityRow_distinctProjects(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DistinctProjects, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductivityRow_distinctProjects(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductivityRow", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ProductivityRowEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ProductivityRowEdge) (ret graphql.Marshaler) {
+	if !lists.Intercepted(ec.OperationContext) {
+		return ec.marshalNString2string(ctx, field.Selections, obj.Cursor)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductivityRowEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductivityRowEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductivityRowEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _ProductivityRowEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ProductivityRowEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductivityRowEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *store.ProductivityRow) graphql.Marshaler {
+			return ec.marshalNProductivityRow2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐProductivityRow(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductivityRowEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProductivityRowEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProductivityRow(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Project_id(ctx context.Context, field graphql.CollectedField, obj *store.Project) (ret graphql.Marshaler) {
 	if obj.ID != uuid.Nil && !lists.Intercepted(ec.OperationContext) {
 		return lists.ID(&obj.ID)
@@ -9081,46 +10252,47 @@ func (ec *executionContext) fieldContext_Project_tasks(ctx context.Context, fiel
 }
 
 func (ec *executionContext) _Project_totalHours(ctx context.Context, field graphql.CollectedField, obj *store.Project) (ret graphql.Marshaler) {
-	if lists.Intercepted(ec.OperationContext) {
-		return graphql.ResolveField(
-			ctx,
-			ec.OperationContext,
-			field,
-			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-				return ec.fieldContext_Project_totalHours(ctx, field)
-			},
-			func(ctx context.Context) (any, error) {
-				return ec.Resolvers.Project().TotalHours(ctx, obj)
-			},
-			nil,
-			func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
-				return ec.marshalNFloat2float64(ctx, selections, v)
-			},
-			true,
-			true,
-		)
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Project_totalHours(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Project().TotalHours(ctx, obj, fc.Args["live"].(*bool))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Project_totalHours(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Project",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Float does not have child fields")
+		},
 	}
-	fc, err := ec.fieldContext_Project_totalHours(ctx, field)
-	if err != nil {
-		return graphql.Null
-	}
-	ctx = graphql.WithFieldContext(ctx, fc)
 	defer func() {
 		if r := recover(); r != nil {
-			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
-			ret = graphql.Null
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
 		}
 	}()
-	res, err := ec.Resolvers.Project().TotalHours(ctx, obj)
-	if err != nil {
-		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
-		return graphql.Null
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Project_totalHours_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
-	fc.Result = res
-	return ec.marshalNFloat2float64(ctx, field.Selections, res)
-}
-func (ec *executionContext) fieldContext_Project_totalHours(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Project", field, true, true, "Float")
+	return fc, nil
 }
 
 func (ec *executionContext) _Project_createdAt(ctx context.Context, field graphql.CollectedField, obj *store.Project) (ret graphql.Marshaler) {
@@ -9367,6 +10539,431 @@ func (ec *executionContext) fieldContext_ProjectEdge_node(_ context.Context, fie
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Project(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProjectHoursReportConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ProjectHoursReportConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectHoursReportConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ProjectHoursRowEdge) graphql.Marshaler {
+			return ec.marshalNProjectHoursRowEdge2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐProjectHoursRowEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectHoursReportConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProjectHoursReportConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProjectHoursRowEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProjectHoursReportConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.ProjectHoursReportConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectHoursReportConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*store.ProjectHoursRow) graphql.Marshaler {
+			return ec.marshalNProjectHoursRow2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐProjectHoursRowᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectHoursReportConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProjectHoursReportConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProjectHoursRow(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProjectHoursReportConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ProjectHoursReportConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectHoursReportConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectHoursReportConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProjectHoursReportConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProjectHoursReportConnection_freshness(ctx context.Context, field graphql.CollectedField, obj *model.ProjectHoursReportConnection) (ret graphql.Marshaler) {
+	if lists.Intercepted(ec.OperationContext) {
+		return graphql.ResolveField(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_ProjectHoursReportConnection_freshness(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return ec.Resolvers.ProjectHoursReportConnection().Freshness(ctx, obj)
+			},
+			nil,
+			func(ctx context.Context, selections ast.SelectionSet, v *store.ReportFreshness) graphql.Marshaler {
+				return ec.marshalNReportFreshness2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐReportFreshness(ctx, selections, v)
+			},
+			true,
+			true,
+		)
+	}
+	fc, err := ec.fieldContext_ProjectHoursReportConnection_freshness(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	res, err := ec.Resolvers.ProjectHoursReportConnection().Freshness(ctx, obj)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return graphql.Null
+	}
+	fc.Result = res
+	return ec.marshalNReportFreshness2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐReportFreshness(ctx, field.Selections, res)
+}
+func (ec *executionContext) fieldContext_ProjectHoursReportConnection_freshness(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProjectHoursReportConnection",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReportFreshness(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProjectHoursRow_project(ctx context.Context, field graphql.CollectedField, obj *store.ProjectHoursRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectHoursRow_project(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Project, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *store.Project) graphql.Marshaler {
+			return ec.marshalNProject2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐProject(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectHoursRow_project(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProjectHoursRow",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Project(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProjectHoursRow_teamSize(ctx context.Context, field graphql.CollectedField, obj *store.ProjectHoursRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectHoursRow_teamSize(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TeamSize, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectHoursRow_teamSize(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProjectHoursRow", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ProjectHoursRow_totalSeconds(ctx context.Context, field graphql.CollectedField, obj *store.ProjectHoursRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectHoursRow_totalSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectHoursRow_totalSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProjectHoursRow", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ProjectHoursRow_billableSeconds(ctx context.Context, field graphql.CollectedField, obj *store.ProjectHoursRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectHoursRow_billableSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BillableSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectHoursRow_billableSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProjectHoursRow", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ProjectHoursRow_totalHours(ctx context.Context, field graphql.CollectedField, obj *store.ProjectHoursRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectHoursRow_totalHours(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalHours(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectHoursRow_totalHours(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProjectHoursRow", field, true, false, "Float")
+}
+
+func (ec *executionContext) _ProjectHoursRow_billableHours(ctx context.Context, field graphql.CollectedField, obj *store.ProjectHoursRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectHoursRow_billableHours(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BillableHours(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectHoursRow_billableHours(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProjectHoursRow", field, true, false, "Float")
+}
+
+func (ec *executionContext) _ProjectHoursRow_entryCount(ctx context.Context, field graphql.CollectedField, obj *store.ProjectHoursRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectHoursRow_entryCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EntryCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectHoursRow_entryCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProjectHoursRow", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ProjectHoursRow_lastActivity(ctx context.Context, field graphql.CollectedField, obj *store.ProjectHoursRow) (ret graphql.Marshaler) {
+	if !lists.Intercepted(ec.OperationContext) {
+		return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, obj.LastActivity)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectHoursRow_lastActivity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastActivity, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectHoursRow_lastActivity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProjectHoursRow", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ProjectHoursRow_budgetUtilisation(ctx context.Context, field graphql.CollectedField, obj *store.ProjectHoursRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectHoursRow_budgetUtilisation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BudgetUtilisation(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectHoursRow_budgetUtilisation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProjectHoursRow", field, true, false, "Float")
+}
+
+func (ec *executionContext) _ProjectHoursRowEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ProjectHoursRowEdge) (ret graphql.Marshaler) {
+	if !lists.Intercepted(ec.OperationContext) {
+		return ec.marshalNString2string(ctx, field.Selections, obj.Cursor)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectHoursRowEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectHoursRowEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProjectHoursRowEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _ProjectHoursRowEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ProjectHoursRowEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectHoursRowEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *store.ProjectHoursRow) graphql.Marshaler {
+			return ec.marshalNProjectHoursRow2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐProjectHoursRow(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectHoursRowEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProjectHoursRowEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProjectHoursRow(ctx, field)
 		},
 	}
 	return fc, nil
@@ -9926,6 +11523,130 @@ func (ec *executionContext) fieldContext_Query_rateLimit(_ context.Context, fiel
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_productivityReport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_productivityReport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ProductivityReport(ctx, fc.Args["filter"].(model.ProductivityReportFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNAccess2ᚕstringᚄ(ctx, []any{"ADMIN", "HR", "MANAGER", "EMPLOYEE", "AUDITOR", "BI"})
+				if err != nil {
+					var zeroVal *model.ProductivityReportConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ProductivityReportConnection
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProductivityReportConnection) graphql.Marshaler {
+			return ec.marshalNProductivityReportConnection2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐProductivityReportConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_productivityReport(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProductivityReportConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_productivityReport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_projectHoursReport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_projectHoursReport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ProjectHoursReport(ctx, fc.Args["filter"].(*model.ProjectHoursReportFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNAccess2ᚕstringᚄ(ctx, []any{"ADMIN", "HR", "MANAGER", "EMPLOYEE", "AUDITOR", "BI"})
+				if err != nil {
+					var zeroVal *model.ProjectHoursReportConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ProjectHoursReportConnection
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProjectHoursReportConnection) graphql.Marshaler {
+			return ec.marshalNProjectHoursReportConnection2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐProjectHoursReportConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_projectHoursReport(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProjectHoursReportConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_projectHoursReport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_screenshot(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10446,6 +12167,81 @@ func (ec *executionContext) _RateLimit_maximumQueryCost(ctx context.Context, fie
 }
 func (ec *executionContext) fieldContext_RateLimit_maximumQueryCost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RateLimit", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReportFreshness_refreshedAt(ctx context.Context, field graphql.CollectedField, obj *store.ReportFreshness) (ret graphql.Marshaler) {
+	if !lists.Intercepted(ec.OperationContext) {
+		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.RefreshedAt)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportFreshness_refreshedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RefreshedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportFreshness_refreshedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportFreshness", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ReportFreshness_staleSeconds(ctx context.Context, field graphql.CollectedField, obj *store.ReportFreshness) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportFreshness_staleSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StaleSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportFreshness_staleSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportFreshness", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReportFreshness_nextRefreshAt(ctx context.Context, field graphql.CollectedField, obj *store.ReportFreshness) (ret graphql.Marshaler) {
+	if !lists.Intercepted(ec.OperationContext) {
+		return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, obj.NextRefreshAt)
+	}
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportFreshness_nextRefreshAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NextRefreshAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReportFreshness_nextRefreshAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportFreshness", field, false, false, "Time")
 }
 
 func (ec *executionContext) _RevealedPII_employee(ctx context.Context, field graphql.CollectedField, obj *model.RevealedPii) (ret graphql.Marshaler) {
@@ -14752,6 +16548,102 @@ func UnmarshalPersistedOperationInput(ctx context.Context, raw any) (model.Persi
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputProductivityReportFilter(ctx context.Context, obj any) (model.ProductivityReportFilter, error) {
+	var it model.ProductivityReportFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["groupBy"]; !present {
+		asMap["groupBy"] = "DAY"
+	}
+
+	fieldsInOrder := [...]string{"from", "to", "employeeIds", "departmentId", "groupBy"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "from":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("from"))
+			data, err := ec.unmarshalNTime2timeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.From = data
+		case "to":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("to"))
+			data, err := ec.unmarshalNTime2timeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.To = data
+		case "employeeIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("employeeIds"))
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalOID2ᚕstringᚄ(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				maxItems, err := ec.unmarshalOInt2ᚖint(ctx, 100)
+				if err != nil {
+					var zeroVal []string
+					return zeroVal, err
+				}
+				if ec.Directives.Constraint == nil {
+					var zeroVal []string
+					return zeroVal, errors.New("directive constraint is not implemented")
+				}
+				return ec.Directives.Constraint(ctx, obj, directive0, nil, maxItems)
+			}
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.([]string); ok {
+				it.EmployeeIds = data
+			} else if tmp == nil {
+				it.EmployeeIds = nil
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be []string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+		case "departmentId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("departmentId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DepartmentID = data
+		case "groupBy":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("groupBy"))
+			data, err := ec.unmarshalOReportGroupBy2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐReportGroupBy(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GroupBy = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalProductivityReportFilter unmarshals raw into the ProductivityReportFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalProductivityReportFilter(ctx context.Context, raw any) (model.ProductivityReportFilter, error) {
+	var out model.ProductivityReportFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ProductivityReportFilter", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputProjectByIDsInput(ctx context.Context, obj any) (model.ProjectByIDsInput, error) {
 	var it model.ProjectByIDsInput
 	if obj == nil {
@@ -14869,6 +16761,62 @@ func (ec *executionContext) unmarshalInputProjectFilter(ctx context.Context, obj
 func UnmarshalProjectFilter(ctx context.Context, raw any) (model.ProjectFilter, error) {
 	var out model.ProjectFilter
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "ProjectFilter", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputProjectHoursReportFilter(ctx context.Context, obj any) (model.ProjectHoursReportFilter, error) {
+	var it model.ProjectHoursReportFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"status", "from", "to"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalOProjectStatus2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		case "from":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("from"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.From = data
+		case "to":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("to"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.To = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalProjectHoursReportFilter unmarshals raw into the ProjectHoursReportFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalProjectHoursReportFilter(ctx context.Context, raw any) (model.ProjectHoursReportFilter, error) {
+	var out model.ProjectHoursReportFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ProjectHoursReportFilter", raw, &out)
 	return out, err
 }
 
@@ -16789,6 +18737,174 @@ func (ec *executionContext) _PersistedOperation(ctx context.Context, sel ast.Sel
 	return lists.Object(fields, out.Values)
 }
 
+var productivityReportConnectionImplementors = []string{"ProductivityReportConnection"}
+
+func (ec *executionContext) _ProductivityReportConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ProductivityReportConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, productivityReportConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	var pending lists.Fields
+	deferred := lists.DeferredGroup(ctx, fields)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProductivityReportConnection")
+		case "edges":
+			out.Values[i] = ec._ProductivityReportConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "nodes":
+			out.Values[i] = ec._ProductivityReportConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ProductivityReportConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "freshness":
+			pending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ProductivityReportConnection_freshness(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	pending.Dispatch(ctx, out)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return lists.Object(fields, out.Values)
+}
+
+var productivityRowImplementors = []string{"ProductivityRow"}
+
+func (ec *executionContext) _ProductivityRow(ctx context.Context, sel ast.SelectionSet, obj *store.ProductivityRow) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, productivityRowImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	var pending lists.Fields
+	deferred := lists.DeferredGroup(ctx, fields)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProductivityRow")
+		case "employeeId":
+			out.Values[i] = ec._ProductivityRow_employeeId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "employee":
+			pending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ProductivityRow_employee(ctx, field, obj)
+				})
+		case "periodStart":
+			out.Values[i] = ec._ProductivityRow_periodStart(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "periodEnd":
+			out.Values[i] = ec._ProductivityRow_periodEnd(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "totalSeconds":
+			out.Values[i] = ec._ProductivityRow_totalSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "billableSeconds":
+			out.Values[i] = ec._ProductivityRow_billableSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "totalHours":
+			out.Values[i] = ec._ProductivityRow_totalHours(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "billableHours":
+			out.Values[i] = ec._ProductivityRow_billableHours(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "entryCount":
+			out.Values[i] = ec._ProductivityRow_entryCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "distinctProjects":
+			out.Values[i] = ec._ProductivityRow_distinctProjects(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	pending.Dispatch(ctx, out)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return lists.Object(fields, out.Values)
+}
+
+var productivityRowEdgeImplementors = []string{"ProductivityRowEdge"}
+
+func (ec *executionContext) _ProductivityRowEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ProductivityRowEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, productivityRowEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := lists.DeferredGroup(ctx, fields)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProductivityRowEdge")
+		case "cursor":
+			out.Values[i] = ec._ProductivityRowEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._ProductivityRowEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return lists.Object(fields, out.Values)
+}
+
 var projectImplementors = []string{"Project", "_Entity"}
 
 func (ec *executionContext) _Project(ctx context.Context, sel ast.SelectionSet, obj *store.Project) graphql.Marshaler {
@@ -16964,6 +19080,167 @@ func (ec *executionContext) _ProjectEdge(ctx context.Context, sel ast.SelectionS
 	return lists.Object(fields, out.Values)
 }
 
+var projectHoursReportConnectionImplementors = []string{"ProjectHoursReportConnection"}
+
+func (ec *executionContext) _ProjectHoursReportConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ProjectHoursReportConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, projectHoursReportConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	var pending lists.Fields
+	deferred := lists.DeferredGroup(ctx, fields)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProjectHoursReportConnection")
+		case "edges":
+			out.Values[i] = ec._ProjectHoursReportConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "nodes":
+			out.Values[i] = ec._ProjectHoursReportConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ProjectHoursReportConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "freshness":
+			pending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ProjectHoursReportConnection_freshness(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	pending.Dispatch(ctx, out)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return lists.Object(fields, out.Values)
+}
+
+var projectHoursRowImplementors = []string{"ProjectHoursRow"}
+
+func (ec *executionContext) _ProjectHoursRow(ctx context.Context, sel ast.SelectionSet, obj *store.ProjectHoursRow) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, projectHoursRowImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := lists.DeferredGroup(ctx, fields)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProjectHoursRow")
+		case "project":
+			out.Values[i] = ec._ProjectHoursRow_project(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "teamSize":
+			out.Values[i] = ec._ProjectHoursRow_teamSize(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalSeconds":
+			out.Values[i] = ec._ProjectHoursRow_totalSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "billableSeconds":
+			out.Values[i] = ec._ProjectHoursRow_billableSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalHours":
+			out.Values[i] = ec._ProjectHoursRow_totalHours(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "billableHours":
+			out.Values[i] = ec._ProjectHoursRow_billableHours(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "entryCount":
+			out.Values[i] = ec._ProjectHoursRow_entryCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastActivity":
+			out.Values[i] = ec._ProjectHoursRow_lastActivity(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "budgetUtilisation":
+			out.Values[i] = ec._ProjectHoursRow_budgetUtilisation(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return lists.Object(fields, out.Values)
+}
+
+var projectHoursRowEdgeImplementors = []string{"ProjectHoursRowEdge"}
+
+func (ec *executionContext) _ProjectHoursRowEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ProjectHoursRowEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, projectHoursRowEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := lists.DeferredGroup(ctx, fields)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProjectHoursRowEdge")
+		case "cursor":
+			out.Values[i] = ec._ProjectHoursRowEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._ProjectHoursRowEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return lists.Object(fields, out.Values)
+}
+
 var queryImplementors = []string{"Query"}
 
 func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -17042,6 +19319,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_rateLimit(ctx, field)
+				})
+		case "productivityReport":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_productivityReport(ctx, field)
+				})
+		case "projectHoursReport":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_projectHoursReport(ctx, field)
 				})
 		case "screenshot":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -17145,6 +19434,49 @@ func (ec *executionContext) _RateLimit(ctx context.Context, sel ast.SelectionSet
 		case "maximumQueryCost":
 			out.Values[i] = ec._RateLimit_maximumQueryCost(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return lists.Object(fields, out.Values)
+}
+
+var reportFreshnessImplementors = []string{"ReportFreshness"}
+
+func (ec *executionContext) _ReportFreshness(ctx context.Context, sel ast.SelectionSet, obj *store.ReportFreshness) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reportFreshnessImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := lists.DeferredGroup(ctx, fields)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReportFreshness")
+		case "refreshedAt":
+			out.Values[i] = ec._ReportFreshness_refreshedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "staleSeconds":
+			out.Values[i] = ec._ReportFreshness_staleSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nextRefreshAt":
+			out.Values[i] = ec._ReportFreshness_nextRefreshAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -18653,6 +20985,67 @@ func (ec *executionContext) marshalNPersistedOperationType2string(ctx context.Co
 	return res
 }
 
+func (ec *executionContext) marshalNProductivityReportConnection2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐProductivityReportConnection(ctx context.Context, sel ast.SelectionSet, v *model.ProductivityReportConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ProductivityReportConnection!")
+		return graphql.Null
+	}
+	return ec._ProductivityReportConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNProductivityReportFilter2githubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐProductivityReportFilter(ctx context.Context, v any) (model.ProductivityReportFilter, error) {
+	res, err := ec.unmarshalInputProductivityReportFilter(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNProductivityRow2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐProductivityRowᚄ(ctx context.Context, sel ast.SelectionSet, v []*store.ProductivityRow) graphql.Marshaler {
+	ret := lists.Marshal(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNProductivityRow2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐProductivityRow(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNProductivityRow2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐProductivityRow(ctx context.Context, sel ast.SelectionSet, v *store.ProductivityRow) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ProductivityRow!")
+		return graphql.Null
+	}
+	return ec._ProductivityRow(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNProductivityRowEdge2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐProductivityRowEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ProductivityRowEdge) graphql.Marshaler {
+	ret := lists.Marshal(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNProductivityRowEdge2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐProductivityRowEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNProductivityRowEdge2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐProductivityRowEdge(ctx context.Context, sel ast.SelectionSet, v *model.ProductivityRowEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ProductivityRowEdge!")
+		return graphql.Null
+	}
+	return ec._ProductivityRowEdge(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNProject2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐProjectᚄ(ctx context.Context, sel ast.SelectionSet, v []*store.Project) graphql.Marshaler {
 	ret := lists.Marshal(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -18723,6 +21116,62 @@ func (ec *executionContext) marshalNProjectEdge2ᚖgithubᚗcomᚋworkingtracker
 	return ec._ProjectEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNProjectHoursReportConnection2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐProjectHoursReportConnection(ctx context.Context, sel ast.SelectionSet, v *model.ProjectHoursReportConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ProjectHoursReportConnection!")
+		return graphql.Null
+	}
+	return ec._ProjectHoursReportConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNProjectHoursRow2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐProjectHoursRowᚄ(ctx context.Context, sel ast.SelectionSet, v []*store.ProjectHoursRow) graphql.Marshaler {
+	ret := lists.Marshal(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNProjectHoursRow2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐProjectHoursRow(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNProjectHoursRow2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐProjectHoursRow(ctx context.Context, sel ast.SelectionSet, v *store.ProjectHoursRow) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ProjectHoursRow!")
+		return graphql.Null
+	}
+	return ec._ProjectHoursRow(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNProjectHoursRowEdge2ᚕᚖgithubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐProjectHoursRowEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ProjectHoursRowEdge) graphql.Marshaler {
+	ret := lists.Marshal(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNProjectHoursRowEdge2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐProjectHoursRowEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNProjectHoursRowEdge2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐProjectHoursRowEdge(ctx context.Context, sel ast.SelectionSet, v *model.ProjectHoursRowEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ProjectHoursRowEdge!")
+		return graphql.Null
+	}
+	return ec._ProjectHoursRowEdge(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNProjectStatus2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -18743,6 +21192,14 @@ func (ec *executionContext) marshalNRateLimit2ᚖgithubᚗcomᚋworkingtracker�
 		return graphql.Null
 	}
 	return ec._RateLimit(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNReportFreshness2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋstoreᚐReportFreshness(ctx context.Context, sel ast.SelectionSet, v *store.ReportFreshness) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ReportFreshness!")
+		return graphql.Null
+	}
+	return ec._ReportFreshness(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNRevealedPII2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐRevealedPii(ctx context.Context, sel ast.SelectionSet, v *model.RevealedPii) graphql.Marshaler {
@@ -19702,6 +22159,14 @@ func (ec *executionContext) unmarshalOProjectFilter2ᚖgithubᚗcomᚋworkingtra
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalOProjectHoursReportFilter2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐProjectHoursReportFilter(ctx context.Context, v any) (*model.ProjectHoursReportFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputProjectHoursReportFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalOProjectStatus2ᚖstring(ctx context.Context, v any) (*string, error) {
 	if v == nil {
 		return nil, nil
@@ -19718,6 +22183,22 @@ func (ec *executionContext) marshalOProjectStatus2ᚖstring(ctx context.Context,
 	_ = ctx
 	res := graphql.MarshalString(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOReportGroupBy2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐReportGroupBy(ctx context.Context, v any) (*model.ReportGroupBy, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.ReportGroupBy)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOReportGroupBy2ᚖgithubᚗcomᚋworkingtrackerᚋapiᚋgraphᚋmodelᚐReportGroupBy(ctx context.Context, sel ast.SelectionSet, v *model.ReportGroupBy) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalORole2ᚖstring(ctx context.Context, v any) (*string, error) {

@@ -43,8 +43,8 @@ func TestPermissionMatrix(t *testing.T) {
 	}
 
 	count := func(n int) string { return fmt.Sprint(n) }
-	totalHours := fmt.Sprintf(`{ project(id: %q) { totalHours } }`, project.ID)
-	entityTotalHours := fmt.Sprintf(`{ _entities(representations: [{__typename: "Project", id: %q}]) { ... on Project { totalHours } } }`,
+	totalHours := fmt.Sprintf(`{ project(id: %q) { totalHours(live: true) } }`, project.ID)
+	entityTotalHours := fmt.Sprintf(`{ _entities(representations: [{__typename: "Project", id: %q}]) { ... on Project { totalHours(live: true) } } }`,
 		project.ID)
 	ops := []struct {
 		name, query string

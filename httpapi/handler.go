@@ -60,6 +60,9 @@ type Opts struct {
 	MaxUploadBytes int64
 	// Blobs, when set, serves signed blob URLs at /blobs/ (a file:// bucket's screenshots).
 	Blobs SignedBlobs
+	// Exports, when set, streams reports at /export/ (productivity.csv, productivity.jsonl),
+	// authenticated, scoped and budgeted like /query.
+	Exports ReportExports
 }
 
 // RateLimits configures what requests may spend.
@@ -156,6 +159,10 @@ func newHandler(opts Opts, gql *handler.Server) http.Handler {
 	})
 	if opts.Blobs != nil {
 		mux.Handle(blobs.SignedPath, serveBlobs(opts.Blobs, opts.Logger))
+	}
+	if opts.Exports != nil {
+		mux.Handle("/export/", apiHeaders(crossOrigin(opts.AllowedOrigins)(authenticate(opts.Verifier, guard, opts.Logger,
+			serveExports(opts.Exports, opts.GraphQL.Org, opts.GraphQL.Budgets, opts.Logger)))))
 	}
 	if opts.Development {
 		mux.Handle("/", playground.Handler(playground.Opts{

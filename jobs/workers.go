@@ -15,6 +15,8 @@ type Deps struct {
 	Screenshots ScreenshotPipeline
 	// PII re-encrypts a tenant's personal data after a key rotation (PIIReencryptArgs).
 	PII PIIReencryption
+	// Reports refreshes the report views (periodic only when its Store is set).
+	Reports ReportRefresh
 }
 
 // NewWorkers registers every worker of the service: the one place a job kind is wired to its
@@ -28,6 +30,7 @@ func NewWorkers(d Deps) *river.Workers {
 	river.AddWorker(w, &sweepWorker{p: d.Screenshots, now: time.Now})
 	river.AddWorker(w, &reconcileWorker{p: d.Screenshots, now: time.Now})
 	river.AddWorker(w, &piiReencryptWorker{r: d.PII})
+	river.AddWorker(w, &reportRefreshWorker{r: d.Reports})
 	return w
 }
 
@@ -35,7 +38,8 @@ func NewWorkers(d Deps) *river.Workers {
 // worker's kind is added here beside its AddWorker line.
 func Kinds() []string {
 	return []string{PartitionArgs{}.Kind(), ProcessScreenshotArgs{}.Kind(), DeleteScreenshotsArgs{}.Kind(),
-		SweepScreenshotBlobsArgs{}.Kind(), ReconcileScreenshotsArgs{}.Kind(), PIIReencryptArgs{}.Kind()}
+		SweepScreenshotBlobsArgs{}.Kind(), ReconcileScreenshotsArgs{}.Kind(), PIIReencryptArgs{}.Kind(),
+		RefreshReportsArgs{}.Kind()}
 }
 
 // PeriodicJobs are the service's periodic jobs, inserted by the elected leader.
@@ -46,6 +50,9 @@ func PeriodicJobs(d Deps) []*river.PeriodicJob {
 	}
 	if d.Screenshots.Store != nil {
 		jobs = append(jobs, d.Screenshots.reconcileJob())
+	}
+	if d.Reports.Store != nil {
+		jobs = append(jobs, d.Reports.periodicJob())
 	}
 	return jobs
 }

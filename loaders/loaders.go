@@ -31,6 +31,7 @@ type Reader interface {
 	TasksByProjectIDs(ctx context.Context, scope store.Scope, projectIDs []uuid.UUID, limit int) ([]*store.Task, error)
 	DependenciesByTaskIDs(ctx context.Context, scope store.Scope, taskIDs []uuid.UUID, limit int) ([]store.TaskDependency, error)
 	TrackedSecondsByProjectIDs(ctx context.Context, scope store.Scope, projectIDs []uuid.UUID) ([]store.ProjectSeconds, error)
+	ReportedSecondsByProjectIDs(ctx context.Context, scope store.Scope, projectIDs []uuid.UUID) ([]store.ProjectSeconds, error)
 	LatestTimeEntriesByEmployeeIDs(ctx context.Context, scope store.Scope, employeeIDs []uuid.UUID, r store.TimeRange, limit int) ([]*store.TimeEntry, error)
 	LatestTimeEntrySummariesByEmployeeIDs(ctx context.Context, scope store.Scope, employeeIDs []uuid.UUID, r store.TimeRange, limit int) ([]*store.TimeEntry, error)
 	EmployeesWithRefsByIDs(ctx context.Context, scope store.Scope, ids []uuid.UUID) ([]store.EmployeeRefs, error)
@@ -67,7 +68,7 @@ type Opts struct {
 // batch metrics' loader label and of batch spans' names.
 func LoaderNames() []string {
 	return []string{"employee", "department", "project", "task", "time_entry", "projects_of_employee",
-		"members_of_project", "tasks_of_project", "dependencies_of_task", "tracked_seconds", "latest_entries_of_employee",
+		"members_of_project", "tasks_of_project", "dependencies_of_task", "tracked_seconds", "reported_seconds", "latest_entries_of_employee",
 		"screenshot", "screenshots_of_time_entry"}
 }
 
@@ -108,6 +109,7 @@ type Loaders struct {
 	tasksOfProject          lazy[*Loader[ChildrenKey, []*store.Task]]
 	dependenciesOfTask      lazy[*Loader[ChildrenKey, []*store.Task]]
 	trackedSeconds          lazy[*Loader[uuid.UUID, int64]]
+	reportedSeconds         lazy[*Loader[uuid.UUID, int64]]
 	latestEntriesOfEmployee lazy[*Loader[LatestEntriesKey, []*store.TimeEntry]]
 	screenshot              lazy[*Loader[uuid.UUID, *store.Screenshot]]
 	screenshotsOfTimeEntry  lazy[*Loader[ChildrenKey, []*store.Screenshot]]
@@ -256,6 +258,16 @@ func (l *Loaders) TrackedSeconds() *Loader[uuid.UUID, int64] {
 	return l.trackedSeconds.get(func() *Loader[uuid.UUID, int64] {
 		return byKey(l.named("tracked_seconds"), func(ctx context.Context, ids []uuid.UUID) ([]store.ProjectSeconds, error) {
 			return l.r.TrackedSecondsByProjectIDs(ctx, l.scope, ids)
+		}, func(ps store.ProjectSeconds) uuid.UUID { return ps.ProjectID }, func(ps store.ProjectSeconds) int64 { return ps.Seconds })
+	})
+}
+
+// ReportedSeconds loads the tracked seconds of each project as the report views hold them (as
+// of their last refresh), under the same reach rule as TrackedSeconds.
+func (l *Loaders) ReportedSeconds() *Loader[uuid.UUID, int64] {
+	return l.reportedSeconds.get(func() *Loader[uuid.UUID, int64] {
+		return byKey(l.named("reported_seconds"), func(ctx context.Context, ids []uuid.UUID) ([]store.ProjectSeconds, error) {
+			return l.r.ReportedSecondsByProjectIDs(ctx, l.scope, ids)
 		}, func(ps store.ProjectSeconds) uuid.UUID { return ps.ProjectID }, func(ps store.ProjectSeconds) int64 { return ps.Seconds })
 	})
 }

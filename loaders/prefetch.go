@@ -253,7 +253,12 @@ func (l *Loaders) prefetchProjects(ctx context.Context, op *graphql.OperationCon
 			}
 			return err
 		}),
-		when(sel.has("totalHours"), func(ctx context.Context) error { return l.TrackedSeconds().LoadMany(ctx, projectIDs) }),
+		when(sel.has("totalHours"), func(ctx context.Context) error {
+			if LiveTotalHours(op, sel["totalHours"]) {
+				return l.TrackedSeconds().LoadMany(ctx, projectIDs)
+			}
+			return l.ReportedSeconds().LoadMany(ctx, projectIDs)
+		}),
 	)
 }
 
@@ -371,4 +376,11 @@ func summaryAnswers(op *graphql.OperationContext, set ast.SelectionSet) bool {
 		}
 	}
 	return true
+}
+
+// LiveTotalHours reports whether a Project.totalHours field asks for live figures (live: true)
+// rather than the report views'.
+func LiveTotalHours(op *graphql.OperationContext, field graphql.CollectedField) bool {
+	live, _ := field.ArgumentMap(op.Variables)["live"].(bool)
+	return live
 }

@@ -92,12 +92,16 @@ func (r *projectResolver) Tasks(ctx context.Context, obj *store.Project, first *
 	return l.TasksOfProject().Get(ctx, loaders.Children(obj.ID, limit))
 }
 
-func (r *projectResolver) TotalHours(ctx context.Context, obj *store.Project) (float64, error) {
+func (r *projectResolver) TotalHours(ctx context.Context, obj *store.Project, live *bool) (float64, error) {
 	l, err := loaders.For(ctx)
 	if err != nil {
 		return 0, err
 	}
-	seconds, err := l.TrackedSeconds().Get(ctx, obj.ID)
+	totals := l.ReportedSeconds()
+	if live != nil && *live {
+		totals = l.TrackedSeconds()
+	}
+	seconds, err := totals.Get(ctx, obj.ID)
 	return float64(seconds) / 3600, err
 }
 

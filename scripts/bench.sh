@@ -89,3 +89,9 @@ TEST_DATABASE_URL="$BENCH_DATABASE_URL" $GO test -run '^$' -bench 'SecurityChain
 # process), memory per connection and publish-to-delivery latency (bench/subscriptions_test.go).
 TEST_DATABASE_URL="$BENCH_DATABASE_URL" $GO test -tags bench -run '^TestSubscriptionLoad$' -count=1 -timeout 15m -v ./bench/ \
   | grep -v testdbconf
+
+# Reports (bench/reports_test.go): productivityReport's first page for every employee over 12
+# months by month, from the view and live from time_entries; the year-long daily CSV export's
+# rows per second; and that export's memory (live heap and RSS growth while it streams).
+$GO test -tags bench -run '^TestExportMemory$' -bench 'ProductivityReport|ExportCSV' -benchtime 5x -count=1 -timeout 30m -v ./bench/ \
+  | grep -E '^(Benchmark|--- |ok|FAIL)|reports_test'

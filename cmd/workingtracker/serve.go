@@ -208,6 +208,7 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 			MaxSubscriptions: e.cfg.MaxSubscriptionsPerPrincipal},
 		MaxUploadBytes: e.cfg.Blobs.MaxUploadBytes,
 		Blobs:          bucket,
+		Exports:        s,
 	})
 	ln, err := net.Listen("tcp", e.cfg.HTTPAddr)
 	if err != nil {

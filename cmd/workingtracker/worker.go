@@ -28,7 +28,8 @@ func newJobs(e *env, s *store.Store, blobs jobs.Blobs, publisher events.Publishe
 		Partitions: jobs.PartitionMaintenance{Store: s, Logger: logger},
 		Screenshots: jobs.ScreenshotPipeline{Store: s, Blobs: blobs, Publisher: publisher, Logger: logger,
 			MaxBytes: e.cfg.Blobs.MaxUploadBytes, MaxPixels: e.cfg.Blobs.MaxUploadPixels},
-		PII: jobs.PIIReencryption{Store: s, Keys: keyring, Logger: logger},
+		PII:     jobs.PIIReencryption{Store: s, Keys: keyring, Logger: logger},
+		Reports: jobs.ReportRefresh{Store: s, Logger: logger, Every: e.cfg.ReportsRefreshInterval},
 	}
 	return jobs.New(s, jobs.NewWorkers(deps), jobs.Opts{
 		Logger:          logger,

@@ -3,6 +3,10 @@
 package model
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -154,6 +158,30 @@ type PersistedOperationInput struct {
 	Body string `json:"body"`
 }
 
+type ProductivityReportConnection struct {
+	Edges     []*ProductivityRowEdge   `json:"edges"`
+	Nodes     []*store.ProductivityRow `json:"nodes"`
+	PageInfo  *PageInfo                `json:"pageInfo"`
+	Freshness *store.ReportFreshness   `json:"freshness"`
+}
+
+// Periods [from, to) of groupBy; from and to must be period boundaries (UTC midnight; a Monday
+// for WEEK; the first of a month for MONTH) and at most 1,098 days apart. Without employeeIds and
+// departmentId, every employee you may see.
+type ProductivityReportFilter struct {
+	From        time.Time `json:"from"`
+	To          time.Time `json:"to"`
+	EmployeeIds []string  `json:"employeeIds,omitempty"`
+	// Employees in the department now.
+	DepartmentID *string        `json:"departmentId,omitempty"`
+	GroupBy      *ReportGroupBy `json:"groupBy,omitempty"`
+}
+
+type ProductivityRowEdge struct {
+	Cursor string                 `json:"cursor"`
+	Node   *store.ProductivityRow `json:"node"`
+}
+
 type ProjectByIDsInput struct {
 	ID string `json:"ID"`
 }
@@ -168,6 +196,26 @@ type ProjectFilter struct {
 	Billable *bool   `json:"billable,omitempty"`
 	// Case-insensitive prefix of the name.
 	Search *string `json:"search,omitempty"`
+}
+
+type ProjectHoursReportConnection struct {
+	Edges     []*ProjectHoursRowEdge   `json:"edges"`
+	Nodes     []*store.ProjectHoursRow `json:"nodes"`
+	PageInfo  *PageInfo                `json:"pageInfo"`
+	Freshness *store.ReportFreshness   `json:"freshness"`
+}
+
+// Projects of status (any when null), with their hours in the months [from, to) (all time when
+// both are null; either may be open); from and to must be the first of a month, UTC midnight.
+type ProjectHoursReportFilter struct {
+	Status *string    `json:"status,omitempty"`
+	From   *time.Time `json:"from,omitempty"`
+	To     *time.Time `json:"to,omitempty"`
+}
+
+type ProjectHoursRowEdge struct {
+	Cursor string                 `json:"cursor"`
+	Node   *store.ProjectHoursRow `json:"node"`
 }
 
 type Query struct {
@@ -272,4 +320,62 @@ type UpdateTimeEntryInput struct {
 	EndTime     *time.Time                 `json:"endTime,omitempty"`
 	Description *string                    `json:"description,omitempty"`
 	Billable    *bool                      `json:"billable,omitempty"`
+}
+
+// How a productivity report groups time: by UTC day, ISO week (from Monday) or month.
+type ReportGroupBy string
+
+const (
+	ReportGroupByDay   ReportGroupBy = "DAY"
+	ReportGroupByWeek  ReportGroupBy = "WEEK"
+	ReportGroupByMonth ReportGroupBy = "MONTH"
+)
+
+var AllReportGroupBy = []ReportGroupBy{
+	ReportGroupByDay,
+	ReportGroupByWeek,
+	ReportGroupByMonth,
+}
+
+func (e ReportGroupBy) IsValid() bool {
+	switch e {
+	case ReportGroupByDay, ReportGroupByWeek, ReportGroupByMonth:
+		return true
+	}
+	return false
+}
+
+func (e ReportGroupBy) String() string {
+	return string(e)
+}
+
+func (e *ReportGroupBy) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ReportGroupBy(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ReportGroupBy", str)
+	}
+	return nil
+}
+
+func (e ReportGroupBy) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ReportGroupBy) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ReportGroupBy) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }

@@ -254,6 +254,7 @@ func New(t testing.TB, opts Opts) *Server {
 		Subscriptions:  opts.Subscriptions,
 		MaxUploadBytes: opts.MaxUploadBytes,
 		Blobs:          bucket,
+		Exports:        s,
 	}
 	if opts.AccountTTL > 0 && serverOpts.Websockets.AccountRecheck == 0 {
 		// Open sockets are rechecked as often as the account answer is trusted.

@@ -87,6 +87,9 @@ type Config struct {
 	// before they are cancelled and returned to the queue.
 	Workers               int
 	WorkerShutdownTimeout time.Duration
+	// ReportsRefreshInterval is REPORTS_REFRESH_INTERVAL (default 5m, at least 10s): how often
+	// the report views are refreshed.
+	ReportsRefreshInterval time.Duration
 	// Tracing is the standard OTEL_* tracing configuration (OTEL_EXPORTER_OTLP_ENDPOINT,
 	// OTEL_TRACES_SAMPLER, …) and OTEL_GRAPHQL_FIELD_SPANS; no endpoint: no tracing.
 	Tracing telemetry.Config
@@ -183,6 +186,12 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if v := getenv("WORKER_SHUTDOWN_TIMEOUT"); v != "" {
 		if c.WorkerShutdownTimeout, err = time.ParseDuration(v); err != nil || c.WorkerShutdownTimeout <= 0 {
 			errs = append(errs, errors.New("WORKER_SHUTDOWN_TIMEOUT must be a positive duration such as 30s"))
+		}
+	}
+	c.ReportsRefreshInterval = 5 * time.Minute
+	if v := getenv("REPORTS_REFRESH_INTERVAL"); v != "" {
+		if c.ReportsRefreshInterval, err = time.ParseDuration(v); err != nil || c.ReportsRefreshInterval < 10*time.Second {
+			errs = append(errs, errors.New("REPORTS_REFRESH_INTERVAL must be a duration of at least 10s, such as 5m"))
 		}
 	}
 	c.MetricsAddr = or(getenv("METRICS_ADDR"), "127.0.0.1:9464")

@@ -71,6 +71,10 @@ func Run(ctx context.Context, pool *pgxpool.Pool, scale Scale, anchor time.Time)
 	if _, err := pool.Exec(ctx, `VACUUM (ANALYZE) tenants, departments, employees, projects, project_members, tasks, time_entries`); err != nil {
 		return res, false, fmt.Errorf("vacuum analyze: %w", err)
 	}
+	// A bulk import refreshes the report views (the periodic job schedules the next refresh).
+	if _, err := pool.Exec(ctx, `SELECT count(*) FROM refresh_report_views(NULL)`); err != nil {
+		return res, false, fmt.Errorf("refresh report views: %w", err)
+	}
 	return res, true, nil
 }
 

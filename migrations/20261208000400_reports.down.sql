@@ -1,0 +1,11 @@
+DROP FUNCTION refresh_report_views(interval);
+DROP TABLE report_refreshes;
+DROP MATERIALIZED VIEW report_project_totals;
+DROP MATERIALIZED VIEW report_project_monthly;
+DROP MATERIALIZED VIEW report_employee_monthly;
+DROP MATERIALIZED VIEW report_employee_weekly;
+DROP MATERIALIZED VIEW report_employee_daily;
+DROP FUNCTION report_project_total_rows();
+DROP FUNCTION report_project_rows();
+DROP FUNCTION report_employee_rows(text);
+DROP FUNCTION report_source_guard();
