@@ -39,6 +39,7 @@ type Reader interface {
 	ScreenshotsByIDs(ctx context.Context, scope store.Scope, ids []uuid.UUID) ([]*store.Screenshot, error)
 	ScreenshotsByTimeEntryIDs(ctx context.Context, scope store.Scope, entryIDs []uuid.UUID, limit int) ([]*store.Screenshot, error)
 	ListScreenshots(ctx context.Context, scope store.Scope, params store.ListScreenshotsParams, page store.PageParams) (store.Page[*store.Screenshot], error)
+	EmployeePIIByIDs(ctx context.Context, scope store.Scope, ids []uuid.UUID, fields []string) ([]*store.EmployeePII, error)
 }
 
 // Opts tunes batching.
@@ -68,7 +69,7 @@ type Opts struct {
 func LoaderNames() []string {
 	return []string{"employee", "department", "project", "task", "time_entry", "projects_of_employee",
 		"members_of_project", "tasks_of_project", "dependencies_of_task", "tracked_seconds", "latest_entries_of_employee",
-		"screenshot", "screenshots_of_time_entry"}
+		"screenshot", "screenshots_of_time_entry", "pii"}
 }
 
 // Defaults: long enough for the goroutines of a list to reach their Load, short next to a
@@ -111,6 +112,7 @@ type Loaders struct {
 	latestEntriesOfEmployee lazy[*Loader[LatestEntriesKey, []*store.TimeEntry]]
 	screenshot              lazy[*Loader[uuid.UUID, *store.Screenshot]]
 	screenshotsOfTimeEntry  lazy[*Loader[ChildrenKey, []*store.Screenshot]]
+	pii                     lazy[*Loader[PIIKey, PIIValue]]
 }
 
 // lazy builds a value once, on first use, safely from concurrent resolvers.

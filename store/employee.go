@@ -48,17 +48,20 @@ type Employee struct {
 	TaxIDCiphertext       []byte     `bun:"tax_id_ciphertext"`
 	PassportCiphertext    []byte     `bun:"passport_ciphertext"`
 	BankAccountCiphertext []byte     `bun:"bank_account_ciphertext"`
+	// PIIPresent says which personal data fields are set, one bit each (see PIIFields), without
+	// reading a ciphertext: every read of employees computes it in SQL (employeeColumns).
+	PIIPresent int16 `bun:"pii_present,scanonly"`
 	CreatedAt             time.Time  `bun:"created_at,notnull"`
 	UpdatedAt             time.Time  `bun:"updated_at,notnull"`
 }
 
 const employeeColumns = `e.id, e.tenant_id, e.department_id, e.manager_id, e.name, e.email, e.role, e.status,
-	e.hourly_rate::float8, e.created_at, e.updated_at`
+	e.hourly_rate::float8, e.created_at, e.updated_at, ` + piiPresentSQL
 
 func scanEmployee(row pgx.Row) (*Employee, error) {
 	var e Employee
 	err := row.Scan(&e.ID, &e.TenantID, &e.DepartmentID, &e.ManagerID, &e.Name, &e.Email, &e.Role, &e.Status,
-		&e.HourlyRate, &e.CreatedAt, &e.UpdatedAt)
+		&e.HourlyRate, &e.CreatedAt, &e.UpdatedAt, &e.PIIPresent)
 	return &e, err
 }
 
@@ -107,12 +110,13 @@ func scanEmployeeRefs(row pgx.Row) (EmployeeRefs, error) {
 		name, email, role, status             *string
 		hourlyRate                            *float64
 		createdAt, updatedAt                  *time.Time
+		piiPresent                            *int16
 	}
 	err := row.Scan(&e.ID, &e.TenantID, &e.DepartmentID, &e.ManagerID, &e.Name, &e.Email, &e.Role, &e.Status,
-		&e.HourlyRate, &e.CreatedAt, &e.UpdatedAt,
+		&e.HourlyRate, &e.CreatedAt, &e.UpdatedAt, &e.PIIPresent,
 		&d.tenantID, &d.id, &d.name, &d.createdAt,
 		&m.id, &m.tenantID, &m.departmentID, &m.managerID, &m.name, &m.email, &m.role, &m.status,
-		&m.hourlyRate, &m.createdAt, &m.updatedAt)
+		&m.hourlyRate, &m.createdAt, &m.updatedAt, &m.piiPresent)
 	if err != nil {
 		return EmployeeRefs{}, err
 	}
@@ -123,7 +127,7 @@ func scanEmployeeRefs(row pgx.Row) (EmployeeRefs, error) {
 	if m.id != nil {
 		refs.Manager = &Employee{ID: *m.id, TenantID: *m.tenantID, DepartmentID: m.departmentID, ManagerID: m.managerID,
 			Name: *m.name, Email: *m.email, Role: *m.role, Status: *m.status, HourlyRate: m.hourlyRate,
-			CreatedAt: *m.createdAt, UpdatedAt: *m.updatedAt}
+			CreatedAt: *m.createdAt, UpdatedAt: *m.updatedAt, PIIPresent: *m.piiPresent}
 	}
 	return refs, nil
 }
@@ -148,7 +152,7 @@ func (s *Store) MembersByProjectIDs(ctx context.Context, scope Scope, projectIDs
 			var m ProjectMember
 			var e Employee
 			err := row.Scan(&m.ProjectID, &e.ID, &e.TenantID, &e.DepartmentID, &e.ManagerID, &e.Name, &e.Email,
-				&e.Role, &e.Status, &e.HourlyRate, &e.CreatedAt, &e.UpdatedAt)
+				&e.Role, &e.Status, &e.HourlyRate, &e.CreatedAt, &e.UpdatedAt, &e.PIIPresent)
 			m.Employee = &e
 			return m, err
 		})
@@ -353,6 +357,7 @@ func (s *Store) UpdateEmployee(ctx context.Context, scope Scope, id uuid.UUID, p
 func (s *Store) updateEmployee(ctx context.Context, scope Scope, id uuid.UUID, p EmployeeParams) (*Employee, error) {
 	e := new(Employee)
 	err := s.db.NewSelect().Model(e).ExcludeColumn("ssn_ciphertext", "tax_id_ciphertext", "passport_ciphertext", "bank_account_ciphertext").
+		ColumnExpr(strings.ReplaceAll(piiPresentSQL, "e.", "")+" AS pii_present").
 		Where("tenant_id = ? AND id = ?", scope.TenantID, id).For("UPDATE").Scan(ctx)
 	if err != nil {
 		return nil, translate(err, "employee")
