@@ -179,7 +179,7 @@ func (s *Store) EmployeeWithPII(ctx context.Context, scope Scope, id uuid.UUID) 
 		return nil, apperr.New(apperr.NotFound, "employee not found")
 	}
 	e := new(Employee)
-	err := s.db.NewSelect().Model(e).ColumnExpr("employee.*").
+	err := s.db.NewSelect().Model(e).ColumnExpr("?TableColumns").
 		ColumnExpr(strings.ReplaceAll(piiPresentSQL, "e.", "employee.")+" AS pii_present").
 		Where("tenant_id = ? AND id = ?", scope.TenantID, id).For("SHARE").Scan(ctx)
 	if err != nil {
