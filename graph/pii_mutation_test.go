@@ -263,7 +263,9 @@ func TestPIISetRevealSearchExportErase(t *testing.T) {
 			require.Nil(t, got[f], f)
 		}
 		var entries struct {
-			TimeEntries struct{ Nodes []struct{ Employee struct{ ID, Name string } } }
+			TimeEntries struct {
+				Nodes []struct{ Employee struct{ ID, Name string } }
+			}
 		}
 		srv.MustData(hr, `{ timeEntries(first: 100) { nodes { employee { id name } } } }`, nil, &entries)
 		kept := 0

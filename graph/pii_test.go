@@ -244,7 +244,7 @@ func TestPIIMaskingByRole(t *testing.T) {
 						Manager map[string]any
 					}
 				}
-				Project *struct{ Members []map[string]any }
+				Project     *struct{ Members []map[string]any }
 				TimeEntries struct {
 					Nodes []struct{ Employee map[string]any }
 				}

@@ -50,9 +50,9 @@ type Employee struct {
 	BankAccountCiphertext []byte     `bun:"bank_account_ciphertext"`
 	// PIIPresent says which personal data fields are set, one bit each (see PIIFields), without
 	// reading a ciphertext: every read of employees computes it in SQL (employeeColumns).
-	PIIPresent int16 `bun:"pii_present,scanonly"`
-	CreatedAt             time.Time  `bun:"created_at,notnull"`
-	UpdatedAt             time.Time  `bun:"updated_at,notnull"`
+	PIIPresent int16     `bun:"pii_present,scanonly"`
+	CreatedAt  time.Time `bun:"created_at,notnull"`
+	UpdatedAt  time.Time `bun:"updated_at,notnull"`
 }
 
 const employeeColumns = `e.id, e.tenant_id, e.department_id, e.manager_id, e.name, e.email, e.role, e.status,
