@@ -48,7 +48,7 @@ func TestEveryFieldReadingEncryptedDataDeclaresPII(t *testing.T) {
 					return true
 				}
 				switch sel.Sel.Name {
-				case "piiField", "Decrypt", "PII", "Ciphertext", "EmployeePIIByIDs":
+				case "piiField", "Decrypt", "PIICiphertexts", "Ciphertext", "EmployeePIIByIDs":
 					key := strings.ToLower(strings.TrimSuffix(recv, "Resolver")) + "." + strings.ToLower(fn.Name.Name)
 					reads[key] = true
 					readsVia[key] = sel.Sel.Name

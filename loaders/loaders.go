@@ -69,7 +69,7 @@ type Opts struct {
 func LoaderNames() []string {
 	return []string{"employee", "department", "project", "task", "time_entry", "projects_of_employee",
 		"members_of_project", "tasks_of_project", "dependencies_of_task", "tracked_seconds", "latest_entries_of_employee",
-		"screenshot", "screenshots_of_time_entry", "pii"}
+		"screenshot", "screenshots_of_time_entry", "pii_ciphertexts"}
 }
 
 // Defaults: long enough for the goroutines of a list to reach their Load, short next to a
@@ -112,7 +112,7 @@ type Loaders struct {
 	latestEntriesOfEmployee lazy[*Loader[LatestEntriesKey, []*store.TimeEntry]]
 	screenshot              lazy[*Loader[uuid.UUID, *store.Screenshot]]
 	screenshotsOfTimeEntry  lazy[*Loader[ChildrenKey, []*store.Screenshot]]
-	pii                     lazy[*Loader[PIIKey, PIIValue]]
+	piiCiphertexts          lazy[*Loader[uuid.UUID, map[string][]byte]]
 }
 
 // lazy builds a value once, on first use, safely from concurrent resolvers.

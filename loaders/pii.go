@@ -5,67 +5,52 @@ import (
 	"slices"
 
 	"github.com/google/uuid"
+
+	"github.com/workingtracker/api/internal/auth"
+	"github.com/workingtracker/api/internal/policy"
+	"github.com/workingtracker/api/store"
 )
 
-// PIIKey asks for one field (a PIIField value) of an employee's personal data.
-type PIIKey struct {
-	EmployeeID uuid.UUID
-	Field      string
-}
-
-// PIIValue is what the PII loader made of one field: Value is nil when the field is unset (or
-// the employee out of reach); Err is this field's own failure (a ciphertext that does not
-// decrypt), so that one bad row fails its field, not the batch.
-type PIIValue struct {
-	Value *string
-	Err   error
-}
-
-// PIIOpenFunc turns the ciphertext of field of employee into what the field shows (the
-// resolvers decrypt it and keep only the masked form, so plaintext is never cached).
-type PIIOpenFunc func(ctx context.Context, employee uuid.UUID, field string, ciphertext []byte) (string, error)
-
-// PII loads fields of employees' personal data through open: one statement per batch reads the
-// ciphertexts of the fields asked for, and only those are opened. Only principals who may see
-// more than a mask should ask (policy.PIIViewOf): masks need no ciphertext. Every call in a
-// request must pass the same open; the first builds the loader.
-func (l *Loaders) PII(open PIIOpenFunc) *Loader[PIIKey, PIIValue] {
-	return l.pii.get(func() *Loader[PIIKey, PIIValue] {
-		return NewLoader(l.named("pii"), func(ctx context.Context, keys []PIIKey) ([]PIIValue, error) {
-			seen := make(map[uuid.UUID]bool, len(keys))
-			ids := make([]uuid.UUID, 0, len(keys))
-			var fields []string
-			for _, k := range keys {
-				if !seen[k.EmployeeID] {
-					seen[k.EmployeeID] = true
-					ids = append(ids, k.EmployeeID)
-				}
-				if !slices.Contains(fields, k.Field) {
-					fields = append(fields, k.Field)
-				}
-			}
-			rows, err := l.r.EmployeePIIByIDs(ctx, l.scope, ids, fields)
-			if err != nil {
-				return nil, err
-			}
-			byID := make(map[uuid.UUID]map[string][]byte, len(rows))
-			for _, r := range rows {
-				byID[r.EmployeeID] = r.Ciphertexts
-			}
-			values := make([]PIIValue, len(keys))
-			for i, k := range keys {
-				ct := byID[k.EmployeeID][k.Field]
-				if ct == nil {
-					continue
-				}
-				shown, err := open(ctx, k.EmployeeID, k.Field, ct)
-				if err != nil {
-					values[i].Err = err
-					continue
-				}
-				values[i].Value = &shown
-			}
-			return values, nil
-		})
+// PIICiphertexts loads the ciphertexts of employees' personal data, by field (absent when
+// unset): one statement per batch, or none when the root field prefetched them. Only for
+// employees whose last four the principal may see (policy.PIIViewOf): masks and hidden fields
+// need no ciphertext, and the resolvers never ask for them. The cache holds ciphertexts only:
+// the resolvers decrypt, and keep only the masked form.
+func (l *Loaders) PIICiphertexts() *Loader[uuid.UUID, map[string][]byte] {
+	return l.piiCiphertexts.get(func() *Loader[uuid.UUID, map[string][]byte] {
+		return byKey(l.named("pii_ciphertexts"), func(ctx context.Context, ids []uuid.UUID) ([]*store.EmployeePII, error) {
+			return l.r.EmployeePIIByIDs(ctx, l.scope, ids, store.PIIFieldNames())
+		}, func(p *store.EmployeePII) uuid.UUID { return p.EmployeeID },
+			func(p *store.EmployeePII) map[string][]byte { return p.Ciphertexts })
 	})
+}
+
+// prefetchPII reads at once the ciphertexts the selected @pii fields of rows will decrypt:
+// those of the rows whose last four the principal sees (policy.PIIViewOf) and that hold any
+// personal data. Masked and hidden rows read none.
+func (l *Loaders) prefetchPII(ctx context.Context, rows []*store.Employee, sel selection) func(context.Context) error {
+	selected := false
+	for _, f := range sel {
+		if f.Definition != nil && f.Definition.Directives.ForName("pii") != nil {
+			selected = true
+			break
+		}
+	}
+	if !selected {
+		return nil
+	}
+	p, ok := auth.PrincipalFrom(ctx)
+	if !ok {
+		return nil
+	}
+	var ids []uuid.UUID
+	for _, e := range rows {
+		if e != nil && e.PIIPresent != 0 && !slices.Contains(ids, e.ID) && policy.PIIViewOf(p, e.ID) == policy.PIILastFour {
+			ids = append(ids, e.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	return func(ctx context.Context) error { return l.PIICiphertexts().LoadMany(ctx, ids) }
 }

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/google/uuid"
 
 	"github.com/workingtracker/api/graph/model"
 	"github.com/workingtracker/api/internal/pii"
@@ -33,8 +32,9 @@ func (r *Resolver) piiService() (*pii.Service, error) {
 
 // piiField resolves a field declared @pii(field: …) as the directive decided (policy.PIIView):
 // null when hidden or unset (presence is known without reading a ciphertext); the full mask,
-// with no decryption; or the last four, decrypted in one batch per request level by the PII
-// loader, which keeps only the masked form.
+// with no ciphertext read; or the last four: the ciphertexts are read in one batch per request
+// level (or prefetched with the rows) by the PIICiphertexts loader, and this field's is
+// decrypted here, only its masked form kept.
 func (r *Resolver) piiField(ctx context.Context, e *store.Employee, field string) (*string, error) {
 	view := policy.PIIViewFrom(ctx)
 	if view == policy.PIIHidden || e == nil || !e.HasPII(field) {
@@ -55,18 +55,20 @@ func (r *Resolver) piiField(ctx context.Context, e *store.Employee, field string
 	if err != nil {
 		return nil, err
 	}
-	cipher := r.deps.PII
-	v, err := l.PII(func(ctx context.Context, employee uuid.UUID, field string, ct []byte) (string, error) {
-		plain, err := cipher.Decrypt(ctx, s.TenantID, employee, field, ct)
-		if err != nil {
-			return "", err
-		}
-		return pii.LastFour(field, plain), nil
-	}).Get(ctx, loaders.PIIKey{EmployeeID: e.ID, Field: field})
+	cts, err := l.PIICiphertexts().Get(ctx, e.ID)
 	if err != nil {
 		return nil, err
 	}
-	return v.Value, v.Err
+	ct := cts[field]
+	if ct == nil {
+		return nil, nil
+	}
+	plain, err := r.deps.PII.Decrypt(ctx, s.TenantID, e.ID, field, ct)
+	if err != nil {
+		return nil, err
+	}
+	shown := pii.LastFour(field, plain)
+	return &shown, nil
 }
 
 // piiInput is the fields input gives, by PIIField: a nil value clears the field.

@@ -36,6 +36,15 @@ var piiColumns = []piiColumn{
 // checks it against piiColumns.
 const piiPresentSQL = `(CASE WHEN e.ssn_ciphertext IS NULL THEN 0 ELSE 1 END + CASE WHEN e.tax_id_ciphertext IS NULL THEN 0 ELSE 2 END + CASE WHEN e.passport_ciphertext IS NULL THEN 0 ELSE 4 END + CASE WHEN e.bank_account_ciphertext IS NULL THEN 0 ELSE 8 END)::int2`
 
+// PIIFieldNames are the kinds of personal data (PIIField values), in the schema's order.
+func PIIFieldNames() []string {
+	out := make([]string, len(piiColumns))
+	for i, c := range piiColumns {
+		out[i] = c.field
+	}
+	return out
+}
+
 func piiColumnOf(field string) (piiColumn, error) {
 	for _, c := range piiColumns {
 		if c.field == field {
