@@ -40,6 +40,8 @@ type Reader interface {
 	ScreenshotsByTimeEntryIDs(ctx context.Context, scope store.Scope, entryIDs []uuid.UUID, limit int) ([]*store.Screenshot, error)
 	ListScreenshots(ctx context.Context, scope store.Scope, params store.ListScreenshotsParams, page store.PageParams) (store.Page[*store.Screenshot], error)
 	EmployeePIIByIDs(ctx context.Context, scope store.Scope, ids []uuid.UUID, fields []string) ([]*store.EmployeePII, error)
+	EmployeesWithPIIByIDs(ctx context.Context, scope store.Scope, ids []uuid.UUID) ([]*store.Employee, error)
+	EmployeesWithRefsAndPIIByIDs(ctx context.Context, scope store.Scope, ids []uuid.UUID) ([]store.EmployeeRefs, error)
 }
 
 // Opts tunes batching.

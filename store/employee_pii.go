@@ -75,6 +75,53 @@ func (e *Employee) Ciphertext(field string) []byte {
 	return nil
 }
 
+// employeeCiphertextColumns are the ciphertexts of the row e, read after employeeColumns by
+// the …WithPII reads (scanEmployeeWithPII).
+const employeeCiphertextColumns = `, e.ssn_ciphertext, e.tax_id_ciphertext, e.passport_ciphertext, e.bank_account_ciphertext`
+
+func scanEmployeeWithPII(row pgx.Row) (*Employee, error) {
+	var e Employee
+	err := row.Scan(&e.ID, &e.TenantID, &e.DepartmentID, &e.ManagerID, &e.Name, &e.Email, &e.Role, &e.Status,
+		&e.HourlyRate, &e.CreatedAt, &e.UpdatedAt, &e.PIIPresent,
+		&e.SSNCiphertext, &e.TaxIDCiphertext, &e.PassportCiphertext, &e.BankAccountCiphertext)
+	e.piiRead = true
+	return &e, err
+}
+
+var employeeListWithPII = keysetList[*Employee, employeeCursor]{
+	what: "employees", from: "employees e", columns: employeeColumns + employeeCiphertextColumns, order: "e.name, e.id",
+	after: employeeList.after, scan: scanEmployeeWithPII,
+}
+
+// EmployeesWithPIIByIDs is EmployeesByIDs reading the rows' ciphertexts too (PIICiphertexts),
+// for a request that shows their last four: one statement instead of two.
+func (s *Store) EmployeesWithPIIByIDs(ctx context.Context, scope Scope, ids []uuid.UUID) ([]*Employee, error) {
+	return collect(scope.bind(ctx), s.pool, "employees by ids",
+		`SELECT `+employeeColumns+employeeCiphertextColumns+` FROM employees e WHERE e.tenant_id = $1 AND e.id = ANY($2)`,
+		[]any{scope.TenantID, scope.visibleOnly(ids)}, scanEmployeeWithPII)
+}
+
+// EmployeesWithRefsAndPIIByIDs is EmployeesWithRefsByIDs reading the employees' ciphertexts
+// too (not their managers').
+func (s *Store) EmployeesWithRefsAndPIIByIDs(ctx context.Context, scope Scope, ids []uuid.UUID) ([]EmployeeRefs, error) {
+	return s.employeesWithRefs(ctx, scope, ids, true)
+}
+
+// PIICiphertexts are the ciphertexts of e's personal data by field (set ones only), when they
+// were read with the row (ok); a row read without them has ok false.
+func (e *Employee) PIICiphertexts() (map[string][]byte, bool) {
+	if !e.piiRead {
+		return nil, false
+	}
+	out := make(map[string][]byte, len(piiColumns))
+	for _, c := range piiColumns {
+		if ct := e.Ciphertext(c.field); ct != nil {
+			out[c.field] = ct
+		}
+	}
+	return out, true
+}
+
 // EmployeePII are the ciphertexts of one employee's personal data, by field; a field that is
 // unset is absent.
 type EmployeePII struct {
