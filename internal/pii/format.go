@@ -88,16 +88,21 @@ func Mask(field string) string { return masks[field] }
 // canonical value ("***-**-6789", "**** **** **** 3456").
 func LastFour(field, canonical string) string {
 	mask := []byte(masks[field])
-	tail := compact(canonical)
-	if len(tail) > 4 {
-		tail = tail[len(tail)-4:]
-	}
-	j := len(tail) - 1
-	for i := len(mask) - 1; i >= 0 && j >= 0; i-- {
-		if mask[i] == '*' {
-			mask[i] = tail[j]
+	j := len(canonical) - 1
+	for i, n := len(mask)-1, 0; i >= 0 && n < 4; i-- {
+		if mask[i] != '*' {
+			continue
+		}
+		// The value's characters from its end, spaces and dashes skipped.
+		for j >= 0 && (canonical[j] == ' ' || canonical[j] == '-') {
 			j--
 		}
+		if j < 0 {
+			break
+		}
+		mask[i] = canonical[j]
+		j--
+		n++
 	}
 	return string(mask)
 }
