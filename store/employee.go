@@ -48,7 +48,7 @@ type Employee struct {
 	TaxIDCiphertext       []byte     `bun:"tax_id_ciphertext"`
 	PassportCiphertext    []byte     `bun:"passport_ciphertext"`
 	BankAccountCiphertext []byte     `bun:"bank_account_ciphertext"`
-	// PIIPresent says which personal data fields are set, one bit each (see PIIFields), without
+	// PIIPresent says which personal data fields are set, one bit each (HasPII), without
 	// reading a ciphertext: every read of employees computes it in SQL (employeeColumns).
 	PIIPresent int16     `bun:"pii_present,scanonly"`
 	CreatedAt  time.Time `bun:"created_at,notnull"`
