@@ -6,6 +6,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/workingtracker/api/internal/policy"
+	"github.com/workingtracker/api/store"
 )
 
 // Directives wires the schema's directives: each authorization directive is one call into the
@@ -37,5 +38,16 @@ func Directives() DirectiveRoot {
 			return next(ctx)
 		},
 		Constraint: constraint,
+		Pii:        pii,
 	}
+}
+
+// pii decides, in package policy, how much of an employee's personal data the principal sees,
+// and hands the decision to the field's resolver (policy.PIIViewFrom). A field on anything but
+// an employee gets no decision, which its resolver reads as hidden.
+func pii(ctx context.Context, obj any, next graphql.Resolver, _ string) (any, error) {
+	if e, ok := obj.(*store.Employee); ok && e != nil {
+		ctx = policy.DecidePIIView(ctx, e.ID)
+	}
+	return next(ctx)
 }

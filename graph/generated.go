@@ -2827,13 +2827,13 @@ extend type Query {
 
 extend type Mutation {
   "Sets or clears an employee's personal data. Needs a second factor."
-  setEmployeePII(employeeId: ID!, input: EmployeePIIInput!): Employee! @hasRole(any: [ADMIN, HR]) @mfa
+  setEmployeePII(employeeId: ID!, input: EmployeePIIInput!): Employee! @mfa @hasRole(any: [ADMIN, HR])
   """
   Returns the plaintext of the fields asked for, and records who saw what and why in the audit
   log (in the same transaction: no entry, no plaintext). Needs a second factor and a reason.
   """
   revealEmployeePII(employeeId: ID!, fields: [PIIField!]! @constraint(maxItems: 4), reason: String! @constraint(maxLength: 500)): RevealedPII!
-    @hasRole(any: [ADMIN, HR]) @mfa
+    @mfa @hasRole(any: [ADMIN, HR])
   """
   Everything held about an employee, personal data decrypted; audited. HR and ADMIN with a second
   factor, or the employee for themself.
@@ -2844,7 +2844,7 @@ extend type Mutation {
   their blind indexes are removed, name and e-mail are replaced by a pseudonym, and time records
   stay under it. Audited; the audit chain stays verifiable. ADMIN or HR with a second factor.
   """
-  eraseEmployeePII(employeeId: ID!): Employee! @hasRole(any: [ADMIN, HR]) @mfa
+  eraseEmployeePII(employeeId: ID!): Employee! @mfa @hasRole(any: [ADMIN, HR])
 }
 `, BuiltIn: false},
 	{Name: "../schema/project.graphqls", Input: `enum ProjectStatus {
@@ -8101,6 +8101,13 @@ func (ec *executionContext) _Mutation_setEmployeePII(ctx context.Context, field 
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Mfa == nil {
+					var zeroVal *store.Employee
+					return zeroVal, errors.New("directive mfa is not implemented")
+				}
+				return ec.Directives.Mfa(ctx, nil, directive0)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
 				any, err := ec.unmarshalNAccess2ᚕstringᚄ(ctx, []any{"ADMIN", "HR"})
 				if err != nil {
 					var zeroVal *store.Employee
@@ -8110,14 +8117,7 @@ func (ec *executionContext) _Mutation_setEmployeePII(ctx context.Context, field 
 					var zeroVal *store.Employee
 					return zeroVal, errors.New("directive hasRole is not implemented")
 				}
-				return ec.Directives.HasRole(ctx, nil, directive0, any)
-			}
-			directive2 := func(ctx context.Context) (any, error) {
-				if ec.Directives.Mfa == nil {
-					var zeroVal *store.Employee
-					return zeroVal, errors.New("directive mfa is not implemented")
-				}
-				return ec.Directives.Mfa(ctx, nil, directive1)
+				return ec.Directives.HasRole(ctx, nil, directive1, any)
 			}
 
 			next = directive2
@@ -8170,6 +8170,13 @@ func (ec *executionContext) _Mutation_revealEmployeePII(ctx context.Context, fie
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Mfa == nil {
+					var zeroVal *model.RevealedPii
+					return zeroVal, errors.New("directive mfa is not implemented")
+				}
+				return ec.Directives.Mfa(ctx, nil, directive0)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
 				any, err := ec.unmarshalNAccess2ᚕstringᚄ(ctx, []any{"ADMIN", "HR"})
 				if err != nil {
 					var zeroVal *model.RevealedPii
@@ -8179,14 +8186,7 @@ func (ec *executionContext) _Mutation_revealEmployeePII(ctx context.Context, fie
 					var zeroVal *model.RevealedPii
 					return zeroVal, errors.New("directive hasRole is not implemented")
 				}
-				return ec.Directives.HasRole(ctx, nil, directive0, any)
-			}
-			directive2 := func(ctx context.Context) (any, error) {
-				if ec.Directives.Mfa == nil {
-					var zeroVal *model.RevealedPii
-					return zeroVal, errors.New("directive mfa is not implemented")
-				}
-				return ec.Directives.Mfa(ctx, nil, directive1)
+				return ec.Directives.HasRole(ctx, nil, directive1, any)
 			}
 
 			next = directive2
@@ -8296,6 +8296,13 @@ func (ec *executionContext) _Mutation_eraseEmployeePII(ctx context.Context, fiel
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Mfa == nil {
+					var zeroVal *store.Employee
+					return zeroVal, errors.New("directive mfa is not implemented")
+				}
+				return ec.Directives.Mfa(ctx, nil, directive0)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
 				any, err := ec.unmarshalNAccess2ᚕstringᚄ(ctx, []any{"ADMIN", "HR"})
 				if err != nil {
 					var zeroVal *store.Employee
@@ -8305,14 +8312,7 @@ func (ec *executionContext) _Mutation_eraseEmployeePII(ctx context.Context, fiel
 					var zeroVal *store.Employee
 					return zeroVal, errors.New("directive hasRole is not implemented")
 				}
-				return ec.Directives.HasRole(ctx, nil, directive0, any)
-			}
-			directive2 := func(ctx context.Context) (any, error) {
-				if ec.Directives.Mfa == nil {
-					var zeroVal *store.Employee
-					return zeroVal, errors.New("directive mfa is not implemented")
-				}
-				return ec.Directives.Mfa(ctx, nil, directive1)
+				return ec.Directives.HasRole(ctx, nil, directive1, any)
 			}
 
 			next = directive2

@@ -40,6 +40,9 @@ type Reader interface {
 	ScreenshotsByIDs(ctx context.Context, scope store.Scope, ids []uuid.UUID) ([]*store.Screenshot, error)
 	ScreenshotsByTimeEntryIDs(ctx context.Context, scope store.Scope, entryIDs []uuid.UUID, limit int) ([]*store.Screenshot, error)
 	ListScreenshots(ctx context.Context, scope store.Scope, params store.ListScreenshotsParams, page store.PageParams) (store.Page[*store.Screenshot], error)
+	EmployeePIIByIDs(ctx context.Context, scope store.Scope, ids []uuid.UUID, fields []string) ([]*store.EmployeePII, error)
+	EmployeesWithPIIByIDs(ctx context.Context, scope store.Scope, ids []uuid.UUID) ([]*store.Employee, error)
+	EmployeesWithRefsAndPIIByIDs(ctx context.Context, scope store.Scope, ids []uuid.UUID) ([]store.EmployeeRefs, error)
 }
 
 // Opts tunes batching.
@@ -69,7 +72,7 @@ type Opts struct {
 func LoaderNames() []string {
 	return []string{"employee", "department", "project", "task", "time_entry", "projects_of_employee",
 		"members_of_project", "tasks_of_project", "dependencies_of_task", "tracked_seconds", "reported_seconds", "latest_entries_of_employee",
-		"screenshot", "screenshots_of_time_entry"}
+		"screenshot", "screenshots_of_time_entry", "pii_ciphertexts"}
 }
 
 // Defaults: long enough for the goroutines of a list to reach their Load, short next to a
@@ -113,6 +116,7 @@ type Loaders struct {
 	latestEntriesOfEmployee lazy[*Loader[LatestEntriesKey, []*store.TimeEntry]]
 	screenshot              lazy[*Loader[uuid.UUID, *store.Screenshot]]
 	screenshotsOfTimeEntry  lazy[*Loader[ChildrenKey, []*store.Screenshot]]
+	piiCiphertexts          lazy[*Loader[uuid.UUID, map[string][]byte]]
 }
 
 // lazy builds a value once, on first use, safely from concurrent resolvers.

@@ -211,6 +211,7 @@ func (l *Loaders) prefetchEmployees(ctx context.Context, op *graphql.OperationCo
 		when(sel.has("timeEntries"), func(ctx context.Context) error {
 			return l.prefetchLatestEntries(ctx, op, rows, sel["timeEntries"])
 		}),
+		l.prefetchPII(ctx, rows, sel),
 	)
 }
 

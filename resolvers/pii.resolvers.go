@@ -7,44 +7,113 @@ package resolvers
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/workingtracker/api/graph/model"
+	"github.com/workingtracker/api/internal/pii"
+	"github.com/workingtracker/api/internal/policy"
 	"github.com/workingtracker/api/store"
 )
 
 func (r *employeeResolver) Ssn(ctx context.Context, obj *store.Employee) (*string, error) {
-	panic(fmt.Errorf("not implemented: Ssn - ssn"))
+	return r.piiField(ctx, obj, pii.SSN)
 }
 
 func (r *employeeResolver) TaxID(ctx context.Context, obj *store.Employee) (*string, error) {
-	panic(fmt.Errorf("not implemented: TaxID - taxId"))
+	return r.piiField(ctx, obj, pii.TaxID)
 }
 
 func (r *employeeResolver) PassportNumber(ctx context.Context, obj *store.Employee) (*string, error) {
-	panic(fmt.Errorf("not implemented: PassportNumber - passportNumber"))
+	return r.piiField(ctx, obj, pii.PassportNumber)
 }
 
 func (r *employeeResolver) BankAccount(ctx context.Context, obj *store.Employee) (*string, error) {
-	panic(fmt.Errorf("not implemented: BankAccount - bankAccount"))
+	return r.piiField(ctx, obj, pii.BankAccount)
 }
 
 func (r *mutationResolver) SetEmployeePii(ctx context.Context, employeeID string, input model.EmployeePIIInput) (*store.Employee, error) {
-	panic(fmt.Errorf("not implemented: SetEmployeePii - setEmployeePII"))
+	s, err := scope(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := parseID("employeeId", employeeID)
+	if err != nil {
+		return nil, err
+	}
+	svc, err := r.piiService()
+	if err != nil {
+		return nil, err
+	}
+	return svc.Set(ctx, s, id, piiInput(input))
 }
 
 func (r *mutationResolver) RevealEmployeePii(ctx context.Context, employeeID string, fields []string, reason string) (*model.RevealedPii, error) {
-	panic(fmt.Errorf("not implemented: RevealEmployeePii - revealEmployeePII"))
+	s, err := scope(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := parseID("employeeId", employeeID)
+	if err != nil {
+		return nil, err
+	}
+	svc, err := r.piiService()
+	if err != nil {
+		return nil, err
+	}
+	e, plain, err := svc.Reveal(ctx, s, id, fields, reason)
+	if err != nil {
+		return nil, err
+	}
+	return revealed(e, plain), nil
 }
 
 func (r *mutationResolver) ExportEmployeeData(ctx context.Context, employeeID string) (*model.EmployeeDataExport, error) {
-	panic(fmt.Errorf("not implemented: ExportEmployeeData - exportEmployeeData"))
+	s, err := scope(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := parseID("employeeId", employeeID)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := policy.RequireExport(ctx, id); err != nil {
+		return nil, err
+	}
+	svc, err := r.piiService()
+	if err != nil {
+		return nil, err
+	}
+	at := now()
+	e, data, err := svc.Export(ctx, s, id, at)
+	if err != nil {
+		return nil, err
+	}
+	return &model.EmployeeDataExport{Employee: e, GeneratedAt: at, Data: data}, nil
 }
 
 func (r *mutationResolver) EraseEmployeePii(ctx context.Context, employeeID string) (*store.Employee, error) {
-	panic(fmt.Errorf("not implemented: EraseEmployeePii - eraseEmployeePII"))
+	s, err := scope(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := parseID("employeeId", employeeID)
+	if err != nil {
+		return nil, err
+	}
+	svc, err := r.piiService()
+	if err != nil {
+		return nil, err
+	}
+	return svc.Erase(ctx, s, id)
 }
 
 func (r *queryResolver) EmployeeByIdentifier(ctx context.Context, field string, value string) (*store.Employee, error) {
-	panic(fmt.Errorf("not implemented: EmployeeByIdentifier - employeeByIdentifier"))
+	s, err := scope(ctx)
+	if err != nil {
+		return nil, err
+	}
+	svc, err := r.piiService()
+	if err != nil {
+		return nil, err
+	}
+	return svc.Search(ctx, s, field, value)
 }

@@ -17,6 +17,7 @@ import (
 type Store interface {
 	ScreenshotReader
 	ReportReader
+	PIIStore
 
 	ListEmployees(ctx context.Context, scope store.Scope, params store.ListEmployeesParams, page store.PageParams) (store.Page[*store.Employee], error)
 	CountEmployees(ctx context.Context, scope store.Scope, params store.ListEmployeesParams) (int, error)

@@ -48,17 +48,22 @@ type Employee struct {
 	TaxIDCiphertext       []byte     `bun:"tax_id_ciphertext"`
 	PassportCiphertext    []byte     `bun:"passport_ciphertext"`
 	BankAccountCiphertext []byte     `bun:"bank_account_ciphertext"`
-	CreatedAt             time.Time  `bun:"created_at,notnull"`
-	UpdatedAt             time.Time  `bun:"updated_at,notnull"`
+	// PIIPresent says which personal data fields are set, one bit each (HasPII), without
+	// reading a ciphertext: every read of employees computes it in SQL (employeeColumns).
+	PIIPresent int16     `bun:"pii_present,scanonly"`
+	CreatedAt  time.Time `bun:"created_at,notnull"`
+	UpdatedAt  time.Time `bun:"updated_at,notnull"`
+	// piiRead: the ciphertexts were read with the row (the …WithPII reads), even if NULL.
+	piiRead bool
 }
 
 const employeeColumns = `e.id, e.tenant_id, e.department_id, e.manager_id, e.name, e.email, e.role, e.status,
-	e.hourly_rate::float8, e.created_at, e.updated_at`
+	e.hourly_rate::float8, e.created_at, e.updated_at, ` + piiPresentSQL
 
 func scanEmployee(row pgx.Row) (*Employee, error) {
 	var e Employee
 	err := row.Scan(&e.ID, &e.TenantID, &e.DepartmentID, &e.ManagerID, &e.Name, &e.Email, &e.Role, &e.Status,
-		&e.HourlyRate, &e.CreatedAt, &e.UpdatedAt)
+		&e.HourlyRate, &e.CreatedAt, &e.UpdatedAt, &e.PIIPresent)
 	return &e, err
 }
 
@@ -85,16 +90,26 @@ var managerColumns = strings.ReplaceAll(employeeColumns, "e.", "m.")
 // is filtered by the scope's reach as EmployeesByIDs filters it; row-level security applies to
 // every table of the join.
 func (s *Store) EmployeesWithRefsByIDs(ctx context.Context, scope Scope, ids []uuid.UUID) ([]EmployeeRefs, error) {
+	return s.employeesWithRefs(ctx, scope, ids, false)
+}
+
+func (s *Store) employeesWithRefs(ctx context.Context, scope Scope, ids []uuid.UUID, withPII bool) ([]EmployeeRefs, error) {
+	cts := ""
+	if withPII {
+		cts = employeeCiphertextColumns
+	}
 	return collect(scope.bind(ctx), s.pool, "employees with department and manager by ids",
-		`SELECT `+employeeColumns+`, d.tenant_id, d.id, d.name, d.created_at, `+managerColumns+`
+		`SELECT `+employeeColumns+cts+`, d.tenant_id, d.id, d.name, d.created_at, `+managerColumns+`
 		FROM employees e
 		LEFT JOIN departments d ON d.tenant_id = e.tenant_id AND d.id = e.department_id
 		LEFT JOIN employees m ON m.tenant_id = e.tenant_id AND m.id = e.manager_id AND ($3::uuid[] IS NULL OR m.id = ANY($3))
 		WHERE e.tenant_id = $1 AND e.id = ANY($2)`,
-		[]any{scope.TenantID, scope.visibleOnly(ids), scope.Visible}, scanEmployeeRefs)
+		[]any{scope.TenantID, scope.visibleOnly(ids), scope.Visible}, func(row pgx.Row) (EmployeeRefs, error) {
+			return scanEmployeeRefs(row, withPII)
+		})
 }
 
-func scanEmployeeRefs(row pgx.Row) (EmployeeRefs, error) {
+func scanEmployeeRefs(row pgx.Row, withPII bool) (EmployeeRefs, error) {
 	var e Employee
 	// The joined rows' columns are NULL when there is no such row.
 	var d struct {
@@ -107,12 +122,17 @@ func scanEmployeeRefs(row pgx.Row) (EmployeeRefs, error) {
 		name, email, role, status             *string
 		hourlyRate                            *float64
 		createdAt, updatedAt                  *time.Time
+		piiPresent                            *int16
 	}
-	err := row.Scan(&e.ID, &e.TenantID, &e.DepartmentID, &e.ManagerID, &e.Name, &e.Email, &e.Role, &e.Status,
-		&e.HourlyRate, &e.CreatedAt, &e.UpdatedAt,
-		&d.tenantID, &d.id, &d.name, &d.createdAt,
+	dest := []any{&e.ID, &e.TenantID, &e.DepartmentID, &e.ManagerID, &e.Name, &e.Email, &e.Role, &e.Status,
+		&e.HourlyRate, &e.CreatedAt, &e.UpdatedAt, &e.PIIPresent}
+	if withPII {
+		dest = append(dest, &e.SSNCiphertext, &e.TaxIDCiphertext, &e.PassportCiphertext, &e.BankAccountCiphertext)
+		e.piiRead = true
+	}
+	err := row.Scan(append(dest, &d.tenantID, &d.id, &d.name, &d.createdAt,
 		&m.id, &m.tenantID, &m.departmentID, &m.managerID, &m.name, &m.email, &m.role, &m.status,
-		&m.hourlyRate, &m.createdAt, &m.updatedAt)
+		&m.hourlyRate, &m.createdAt, &m.updatedAt, &m.piiPresent)...)
 	if err != nil {
 		return EmployeeRefs{}, err
 	}
@@ -123,7 +143,7 @@ func scanEmployeeRefs(row pgx.Row) (EmployeeRefs, error) {
 	if m.id != nil {
 		refs.Manager = &Employee{ID: *m.id, TenantID: *m.tenantID, DepartmentID: m.departmentID, ManagerID: m.managerID,
 			Name: *m.name, Email: *m.email, Role: *m.role, Status: *m.status, HourlyRate: m.hourlyRate,
-			CreatedAt: *m.createdAt, UpdatedAt: *m.updatedAt}
+			CreatedAt: *m.createdAt, UpdatedAt: *m.updatedAt, PIIPresent: *m.piiPresent}
 	}
 	return refs, nil
 }
@@ -148,7 +168,7 @@ func (s *Store) MembersByProjectIDs(ctx context.Context, scope Scope, projectIDs
 			var m ProjectMember
 			var e Employee
 			err := row.Scan(&m.ProjectID, &e.ID, &e.TenantID, &e.DepartmentID, &e.ManagerID, &e.Name, &e.Email,
-				&e.Role, &e.Status, &e.HourlyRate, &e.CreatedAt, &e.UpdatedAt)
+				&e.Role, &e.Status, &e.HourlyRate, &e.CreatedAt, &e.UpdatedAt, &e.PIIPresent)
 			m.Employee = &e
 			return m, err
 		})
@@ -162,6 +182,8 @@ type ListEmployeesParams struct {
 	Role         *string
 	// Search matches a prefix of the name or the e-mail address, case-insensitively.
 	Search *string
+	// WithPII reads the rows' ciphertexts too, for a request that shows all their last four.
+	WithPII bool
 }
 
 type employeeCursor struct {
@@ -206,6 +228,9 @@ var employeeList = keysetList[*Employee, employeeCursor]{
 
 // ListEmployees returns a page of the scope's employees ordered by name.
 func (s *Store) ListEmployees(ctx context.Context, scope Scope, filter ListEmployeesParams, page PageParams) (Page[*Employee], error) {
+	if filter.WithPII {
+		return employeeListWithPII.page(scope.bind(ctx), s.pool, filter.where(scope), page)
+	}
 	return employeeList.page(scope.bind(ctx), s.pool, filter.where(scope), page)
 }
 
@@ -353,6 +378,7 @@ func (s *Store) UpdateEmployee(ctx context.Context, scope Scope, id uuid.UUID, p
 func (s *Store) updateEmployee(ctx context.Context, scope Scope, id uuid.UUID, p EmployeeParams) (*Employee, error) {
 	e := new(Employee)
 	err := s.db.NewSelect().Model(e).ExcludeColumn("ssn_ciphertext", "tax_id_ciphertext", "passport_ciphertext", "bank_account_ciphertext").
+		ColumnExpr(strings.ReplaceAll(piiPresentSQL, "e.", "")+" AS pii_present").
 		Where("tenant_id = ? AND id = ?", scope.TenantID, id).For("UPDATE").Scan(ctx)
 	if err != nil {
 		return nil, translate(err, "employee")

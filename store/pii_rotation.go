@@ -18,12 +18,15 @@ import (
 // ciphertexts' first five bytes with a key's prefix: which rows a key still seals is read from
 // the rows themselves, and re-encryption needs no progress of its own.
 
-// piiColumns are the employees columns holding personal data's ciphertexts, in
-// PIICiphertexts' order.
-var piiColumns = []string{"ssn_ciphertext", "tax_id_ciphertext", "passport_ciphertext", "bank_account_ciphertext"}
-
-// PIIColumns are the employees columns holding ciphertexts (keys status reports by column).
-func PIIColumns() []string { return append([]string(nil), piiColumns...) }
+// PIIColumns are the employees columns holding ciphertexts, in PIICiphertexts' order (keys
+// status reports by column).
+func PIIColumns() []string {
+	out := make([]string, len(piiColumns))
+	for i, c := range piiColumns {
+		out[i] = c.ciphertext
+	}
+	return out
+}
 
 // PIIKeyPrefix is the first five bytes of every ciphertext made by Tink key keyID.
 func PIIKeyPrefix(keyID uint32) []byte {
@@ -116,7 +119,7 @@ func (s *Store) PIIKeyUses(ctx context.Context, scope Scope) ([]PIIKeyUse, error
 	var prefix []byte
 	var n int64
 	_, err = pgx.ForEachRow(rows, []any{&ord, &prefix, &n}, func() error {
-		use := PIIKeyUse{Column: piiColumns[ord-1], Values: n}
+		use := PIIKeyUse{Column: piiColumns[ord-1].ciphertext, Values: n}
 		use.KeyID, use.Recognised = PIIKeyOf(prefix)
 		out = append(out, use)
 		return nil
@@ -190,7 +193,7 @@ func (s *Store) SwapPIIKeyset(ctx context.Context, scope Scope, w PIIKeysetSwap)
 			conds := make([]string, len(piiColumns))
 			args := []any{scope.TenantID}
 			for i, c := range piiColumns {
-				conds[i] = "substring(" + c + " from 1 for 5) = ?"
+				conds[i] = "substring(" + c.ciphertext + " from 1 for 5) = ?"
 				args = append(args, prefix)
 			}
 			if err := tx.db.NewRaw(`SELECT count(*) FROM employees WHERE tenant_id = ? AND (`+strings.Join(conds, " OR ")+`)`,
@@ -244,7 +247,7 @@ func (s *Store) ReencryptEmployeePII(ctx context.Context, scope Scope, p Reencry
 		conds := make([]string, len(piiColumns))
 		args := []any{scope.TenantID, p.After}
 		for i, c := range piiColumns {
-			conds[i] = "(" + c + " IS NOT NULL AND substring(" + c + " from 1 for 5) <> ?)"
+			conds[i] = "(" + c.ciphertext + " IS NOT NULL AND substring(" + c.ciphertext + " from 1 for 5) <> ?)"
 			args = append(args, prefix)
 		}
 		args = append(args, p.Limit)

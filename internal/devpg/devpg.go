@@ -357,3 +357,13 @@ func lockFile(path string) (func(), error) {
 		f.Close()
 	}, nil
 }
+
+// Binary is the path of one of the installed PostgreSQL's programs (pg_dump, psql …), found
+// as the cluster's server binaries are (PG_BINDIR, the newest /usr/lib/postgresql/*/bin, PATH).
+func Binary(name string) (string, error) {
+	dir, err := findBinDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, name), nil
+}

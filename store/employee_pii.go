@@ -1,0 +1,333 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/workingtracker/api/internal/apperr"
+)
+
+// The store holds employees' personal data only as ciphertexts and blind indexes made by
+// internal/pii: it never sees a plaintext. Fields are named by the GraphQL PIIField values.
+
+// piiColumn is where one kind of personal data lives on employees.
+type piiColumn struct {
+	field, ciphertext, blindIndex string
+	bit                           int16
+}
+
+// piiColumns, in the schema's order; bit is the field's bit of Employee.PIIPresent.
+var piiColumns = []piiColumn{
+	{"SSN", "ssn_ciphertext", "ssn_blind_index", 1},
+	{"TAX_ID", "tax_id_ciphertext", "tax_id_blind_index", 2},
+	{"PASSPORT_NUMBER", "passport_ciphertext", "passport_blind_index", 4},
+	{"BANK_ACCOUNT", "bank_account_ciphertext", "bank_account_blind_index", 8},
+}
+
+// piiPresentSQL computes Employee.PIIPresent from the row e (bits as piiColumns): a test of
+// each ciphertext's null bit, which reads no ciphertext (nor detoasts one). TestPIIPresentSQL
+// checks it against piiColumns.
+const piiPresentSQL = `(CASE WHEN e.ssn_ciphertext IS NULL THEN 0 ELSE 1 END + CASE WHEN e.tax_id_ciphertext IS NULL THEN 0 ELSE 2 END + CASE WHEN e.passport_ciphertext IS NULL THEN 0 ELSE 4 END + CASE WHEN e.bank_account_ciphertext IS NULL THEN 0 ELSE 8 END)::int2`
+
+// PIIFieldNames are the kinds of personal data (PIIField values), in the schema's order.
+func PIIFieldNames() []string {
+	out := make([]string, len(piiColumns))
+	for i, c := range piiColumns {
+		out[i] = c.field
+	}
+	return out
+}
+
+func piiColumnOf(field string) (piiColumn, error) {
+	for _, c := range piiColumns {
+		if c.field == field {
+			return c, nil
+		}
+	}
+	return piiColumn{}, fmt.Errorf("store: unknown personal data field %q", field)
+}
+
+// HasPII reports whether the employee's field (a PIIField value) is set, from PIIPresent.
+func (e *Employee) HasPII(field string) bool {
+	c, err := piiColumnOf(field)
+	return err == nil && e.PIIPresent&c.bit != 0
+}
+
+// Ciphertext is the stored ciphertext of field; nil when unset or not read.
+func (e *Employee) Ciphertext(field string) []byte {
+	switch field {
+	case "SSN":
+		return e.SSNCiphertext
+	case "TAX_ID":
+		return e.TaxIDCiphertext
+	case "PASSPORT_NUMBER":
+		return e.PassportCiphertext
+	case "BANK_ACCOUNT":
+		return e.BankAccountCiphertext
+	}
+	return nil
+}
+
+// employeeCiphertextColumns are the ciphertexts of the row e, read after employeeColumns by
+// the …WithPII reads (scanEmployeeWithPII).
+const employeeCiphertextColumns = `, e.ssn_ciphertext, e.tax_id_ciphertext, e.passport_ciphertext, e.bank_account_ciphertext`
+
+func scanEmployeeWithPII(row pgx.Row) (*Employee, error) {
+	var e Employee
+	err := row.Scan(&e.ID, &e.TenantID, &e.DepartmentID, &e.ManagerID, &e.Name, &e.Email, &e.Role, &e.Status,
+		&e.HourlyRate, &e.CreatedAt, &e.UpdatedAt, &e.PIIPresent,
+		&e.SSNCiphertext, &e.TaxIDCiphertext, &e.PassportCiphertext, &e.BankAccountCiphertext)
+	e.piiRead = true
+	return &e, err
+}
+
+var employeeListWithPII = keysetList[*Employee, employeeCursor]{
+	what: "employees", from: "employees e", columns: employeeColumns + employeeCiphertextColumns, order: "e.name, e.id",
+	after: employeeList.after, scan: scanEmployeeWithPII,
+}
+
+// EmployeesWithPIIByIDs is EmployeesByIDs reading the rows' ciphertexts too (PIICiphertexts),
+// for a request that shows their last four: one statement instead of two.
+func (s *Store) EmployeesWithPIIByIDs(ctx context.Context, scope Scope, ids []uuid.UUID) ([]*Employee, error) {
+	return collect(scope.bind(ctx), s.pool, "employees by ids",
+		`SELECT `+employeeColumns+employeeCiphertextColumns+` FROM employees e WHERE e.tenant_id = $1 AND e.id = ANY($2)`,
+		[]any{scope.TenantID, scope.visibleOnly(ids)}, scanEmployeeWithPII)
+}
+
+// EmployeesWithRefsAndPIIByIDs is EmployeesWithRefsByIDs reading the employees' ciphertexts
+// too (not their managers').
+func (s *Store) EmployeesWithRefsAndPIIByIDs(ctx context.Context, scope Scope, ids []uuid.UUID) ([]EmployeeRefs, error) {
+	return s.employeesWithRefs(ctx, scope, ids, true)
+}
+
+// PIICiphertexts are the ciphertexts of e's personal data by field (set ones only), when they
+// were read with the row (ok); a row read without them has ok false.
+func (e *Employee) PIICiphertexts() (map[string][]byte, bool) {
+	if !e.piiRead {
+		return nil, false
+	}
+	out := make(map[string][]byte, len(piiColumns))
+	for _, c := range piiColumns {
+		if ct := e.Ciphertext(c.field); ct != nil {
+			out[c.field] = ct
+		}
+	}
+	return out, true
+}
+
+// EmployeePII are the ciphertexts of one employee's personal data, by field; a field that is
+// unset is absent.
+type EmployeePII struct {
+	EmployeeID  uuid.UUID
+	Ciphertexts map[string][]byte
+}
+
+// EmployeePIIByIDs reads the ciphertexts of fields of the scope's employees among ids (any
+// order; unknown ids and employees out of reach are absent): one statement for the batch.
+func (s *Store) EmployeePIIByIDs(ctx context.Context, scope Scope, ids []uuid.UUID, fields []string) ([]*EmployeePII, error) {
+	cols := make([]piiColumn, 0, len(fields))
+	for _, f := range fields {
+		c, err := piiColumnOf(f)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(cols, c) {
+			cols = append(cols, c)
+		}
+	}
+	if len(cols) == 0 {
+		return nil, nil
+	}
+	// Columns in schema order, so that a shape of fields is one prepared statement.
+	slices.SortFunc(cols, func(a, b piiColumn) int { return int(a.bit - b.bit) })
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = "e." + c.ciphertext
+	}
+	return collect(scope.bind(ctx), s.pool, "employees' personal data",
+		`SELECT e.id, `+strings.Join(names, ", ")+` FROM employees e WHERE e.tenant_id = $1 AND e.id = ANY($2)`,
+		[]any{scope.TenantID, scope.visibleOnly(ids)}, func(row pgx.Row) (*EmployeePII, error) {
+			p := &EmployeePII{Ciphertexts: make(map[string][]byte, len(cols))}
+			dest := make([]any, len(cols)+1)
+			dest[0] = &p.EmployeeID
+			cts := make([][]byte, len(cols))
+			for i := range cols {
+				dest[i+1] = &cts[i]
+			}
+			if err := row.Scan(dest...); err != nil {
+				return nil, err
+			}
+			for i, c := range cols {
+				if cts[i] != nil {
+					p.Ciphertexts[c.field] = cts[i]
+				}
+			}
+			return p, nil
+		})
+}
+
+// PIIValue is what to store for one field: Ciphertext and BlindIndex, both nil to clear it.
+type PIIValue struct {
+	Ciphertext []byte
+	BlindIndex []byte
+}
+
+// SetEmployeePII stores values (by field; fields absent stay as they are) on the scope's
+// employee id, in one transaction. NOT_FOUND for an employee out of reach.
+func (s *Store) SetEmployeePII(ctx context.Context, scope Scope, id uuid.UUID, values map[string]PIIValue) (*Employee, error) {
+	return inTx(ctx, s, scope, func(tx *Store) (*Employee, error) {
+		if !scope.visible(id) {
+			return nil, apperr.New(apperr.NotFound, "employee not found")
+		}
+		sets := []string{"updated_at = ?"}
+		args := []any{tx.now().UTC()}
+		for _, c := range piiColumns {
+			v, ok := values[c.field]
+			if !ok {
+				continue
+			}
+			if (v.Ciphertext == nil) != (v.BlindIndex == nil) {
+				return nil, fmt.Errorf("store: %s needs both its ciphertext and its blind index, or neither", c.field)
+			}
+			sets = append(sets, c.ciphertext+" = ?", c.blindIndex+" = ?")
+			args = append(args, v.Ciphertext, v.BlindIndex)
+		}
+		args = append(args, scope.TenantID, id)
+		return tx.updateEmployeeReturning(ctx, "employee", `UPDATE employees e SET `+strings.Join(sets, ", ")+`
+			WHERE e.tenant_id = ? AND e.id = ?`, args...)
+	})
+}
+
+// updateEmployeeReturning runs an UPDATE of one employee (alias e; bun's ? placeholders) and
+// returns the row as read by EmployeesByIDs; NOT_FOUND when it changed none.
+func (s *Store) updateEmployeeReturning(ctx context.Context, what, update string, args ...any) (*Employee, error) {
+	rows, err := s.db.QueryContext(ctx, update+` RETURNING `+employeeColumns, args...)
+	if err != nil {
+		return nil, translate(err, what)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, translate(err, what)
+		}
+		return nil, apperr.New(apperr.NotFound, "employee not found")
+	}
+	var e Employee
+	if err := rows.Scan(&e.ID, &e.TenantID, &e.DepartmentID, &e.ManagerID, &e.Name, &e.Email, &e.Role, &e.Status,
+		&e.HourlyRate, &e.CreatedAt, &e.UpdatedAt, &e.PIIPresent); err != nil {
+		return nil, translate(err, what)
+	}
+	return &e, translate(rows.Err(), what)
+}
+
+// EmployeeWithPII reads the scope's employee id with the ciphertexts of its personal data,
+// locking the row until the transaction ends (reveal and export read what they audit).
+// NOT_FOUND for an employee out of reach.
+func (s *Store) EmployeeWithPII(ctx context.Context, scope Scope, id uuid.UUID) (*Employee, error) {
+	if !scope.visible(id) {
+		return nil, apperr.New(apperr.NotFound, "employee not found")
+	}
+	e := new(Employee)
+	err := s.db.NewSelect().Model(e).ColumnExpr("?TableColumns").
+		ColumnExpr(strings.ReplaceAll(piiPresentSQL, "e.", "employee.")+" AS pii_present").
+		Where("tenant_id = ? AND id = ?", scope.TenantID, id).For("SHARE").Scan(ctx)
+	if err != nil {
+		return nil, translate(err, "employee")
+	}
+	return e, nil
+}
+
+// EmployeeByBlindIndex returns the scope's employee whose field has the blind index index,
+// found through the index (never by reading ciphertexts); nil when none. Should several
+// employees share one identifier, the first by name is returned.
+func (s *Store) EmployeeByBlindIndex(ctx context.Context, scope Scope, field string, index []byte) (*Employee, error) {
+	c, err := piiColumnOf(field)
+	if err != nil {
+		return nil, err
+	}
+	w := &where{}
+	w.add("e.tenant_id = ?", scope.TenantID)
+	w.add("e."+c.blindIndex+" = ?", index)
+	if scope.restricted() {
+		w.add("e.id = ANY(?)", scope.Visible)
+	}
+	found, err := collect(scope.bind(ctx), s.pool, "employee by identifier",
+		`SELECT `+employeeColumns+` FROM employees e WHERE `+w.String()+` ORDER BY e.name, e.id LIMIT 1`, w.args, scanEmployee)
+	if err != nil || len(found) == 0 {
+		return nil, err
+	}
+	return found[0], nil
+}
+
+// ErasedName and ErasedEmail are the pseudonym an erased employee's name and e-mail become:
+// derived from the id alone, so unique within the tenant as e-mail addresses must be, and
+// telling nothing of the person.
+func ErasedName(id uuid.UUID) string { return "Erased employee " + id.String()[:8] }
+
+// ErasedEmail is the e-mail address of an erased employee (a reserved domain that cannot
+// receive mail).
+func ErasedEmail(id uuid.UUID) string { return "erased-" + id.String() + "@erased.invalid" }
+
+// EraseEmployeePII overwrites the scope's employee id's personal data: ciphertexts and blind
+// indexes NULL, name and e-mail replaced by a pseudonym derived from the id. Time entries,
+// screenshots and memberships stay under the id. NOT_FOUND for an employee out of reach.
+func (s *Store) EraseEmployeePII(ctx context.Context, scope Scope, id uuid.UUID) (*Employee, error) {
+	return inTx(ctx, s, scope, func(tx *Store) (*Employee, error) {
+		if !scope.visible(id) {
+			return nil, apperr.New(apperr.NotFound, "employee not found")
+		}
+		sets := []string{"name = ?", "email = ?", "updated_at = ?"}
+		for _, c := range piiColumns {
+			sets = append(sets, c.ciphertext+" = NULL", c.blindIndex+" = NULL")
+		}
+		return tx.updateEmployeeReturning(ctx, "employee", `UPDATE employees e SET `+strings.Join(sets, ", ")+`
+			WHERE e.tenant_id = ? AND e.id = ?`, ErasedName(id), ErasedEmail(id), tx.now().UTC(), scope.TenantID, id)
+	})
+}
+
+// EmployeeRecord is everything held about one employee (a GDPR access request).
+type EmployeeRecord struct {
+	// Employee carries its ciphertexts.
+	Employee    *Employee
+	ProjectIDs  []uuid.UUID
+	TimeEntries []*TimeEntry
+	// Screenshots' metadata: their stored files' keys are left out.
+	Screenshots []*Screenshot
+	// APIKeys bound to the employee; their secrets' hashes are left out.
+	APIKeys []*APIKey
+}
+
+// EmployeeRecord reads everything held about the scope's employee id; run it in the
+// transaction that audits the export. NOT_FOUND for an employee out of reach.
+func (s *Store) EmployeeRecord(ctx context.Context, scope Scope, id uuid.UUID) (*EmployeeRecord, error) {
+	e, err := s.EmployeeWithPII(ctx, scope, id)
+	if err != nil {
+		return nil, err
+	}
+	r := &EmployeeRecord{Employee: e, ProjectIDs: []uuid.UUID{}, TimeEntries: []*TimeEntry{}, Screenshots: []*Screenshot{},
+		APIKeys: []*APIKey{}}
+	if err := s.db.NewRaw(`SELECT project_id FROM project_members WHERE tenant_id = ? AND employee_id = ? ORDER BY project_id`,
+		scope.TenantID, id).Scan(ctx, &r.ProjectIDs); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, translate(err, "projects of employee")
+	}
+	if err := s.db.NewSelect().Model(&r.TimeEntries).Where("tenant_id = ? AND employee_id = ?", scope.TenantID, id).
+		OrderExpr("start_time, id").Scan(ctx); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, translate(err, "time entries of employee")
+	}
+	if err := s.db.NewSelect().Model(&r.Screenshots).ExcludeColumn("original_key", "blob_key", "thumbnail_key").
+		Where("tenant_id = ? AND employee_id = ?", scope.TenantID, id).OrderExpr("captured_at, id").Scan(ctx); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, translate(err, "screenshots of employee")
+	}
+	if err := s.db.NewSelect().Model(&r.APIKeys).ExcludeColumn("secret_hash").
+		Where("tenant_id = ? AND employee_id = ?", scope.TenantID, id).OrderExpr("created_at, id").Scan(ctx); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, translate(err, "api keys of employee")
+	}
+	return r, nil
+}
