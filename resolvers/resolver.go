@@ -16,6 +16,7 @@ import (
 // Store is what the resolvers need of the store.
 type Store interface {
 	ScreenshotReader
+	AuditReader
 
 	ListEmployees(ctx context.Context, scope store.Scope, params store.ListEmployeesParams, page store.PageParams) (store.Page[*store.Employee], error)
 	CountEmployees(ctx context.Context, scope store.Scope, params store.ListEmployeesParams) (int, error)
