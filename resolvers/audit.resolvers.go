@@ -37,7 +37,9 @@ func (r *queryResolver) AuditLogs(ctx context.Context, filter *model.AuditLogFil
 	}
 	conn := &model.AuditLogConnection{Nodes: page.Rows}
 	conn.Edges, conn.PageInfo = connectionParts(ctx, "AuditLogConnection", page.Rows, page.HasNextPage, store.AuditLogCursor,
-		func(cursor string, l *store.AuditLog) *model.AuditLogEdge { return &model.AuditLogEdge{Cursor: cursor, Node: l} })
+		func(cursor string, l *store.AuditLog) *model.AuditLogEdge {
+			return &model.AuditLogEdge{Cursor: cursor, Node: l}
+		})
 	return conn, nil
 }
 

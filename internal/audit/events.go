@@ -77,7 +77,7 @@ type eventKey struct {
 }
 
 type eventAgg struct {
-	count                         int
+	count                          int
 	requestID, clientIP, userAgent string
 }
 
