@@ -50,7 +50,7 @@ func (Extension) InterceptRootField(ctx context.Context, next graphql.RootResolv
 // MutationEntry is the generic entry of the mutation field f: action its name; changedFields the
 // names of the fields given in its input-object arguments (an explicit null included: it clears
 // a field), or, when it has none, the names of its other arguments given; the resource the
-// argument `id` (of the type the field returns) or the first `<type>Id` argument names. Values
+// argument `id` (of the type the field returns, when it returns an object) or the first `<type>Id` argument names. Values
 // are never recorded. The store replaces the resource with the one the transaction's write
 // returns, when it returns one.
 func MutationEntry(f *ast.Field, vars map[string]any) store.AuditEntry {
@@ -65,8 +65,11 @@ func MutationEntry(f *ast.Field, vars map[string]any) store.AuditEntry {
 		}
 		return &id
 	}
-	if id := idOf("id"); id != nil && f.Definition != nil && !isScalar(f.Definition.Type.Name()) {
-		e.ResourceType, e.ResourceID, resourceArg = f.Definition.Type.Name(), id, "id"
+	if id := idOf("id"); id != nil {
+		e.ResourceID, resourceArg = id, "id"
+		if f.Definition != nil && !isScalar(f.Definition.Type.Name()) {
+			e.ResourceType = f.Definition.Type.Name()
+		}
 	} else {
 		for _, a := range f.Arguments {
 			if id := idOf(a.Name); id != nil && strings.HasSuffix(a.Name, "Id") && len(a.Name) > 2 {
