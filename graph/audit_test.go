@@ -86,7 +86,9 @@ func TestEveryMutationIsAudited(t *testing.T) {
 		StartTime: apitest.Ptr(time.Now().Add(-18 * time.Hour).UTC()), EndTime: apitest.Ptr(time.Now().Add(-17 * time.Hour).UTC())})
 	require.NoError(t, err)
 	at := func(d time.Duration) string { return time.Now().Add(d).UTC().Format(time.RFC3339) }
-	fixed := func(id uuid.UUID) func(json.RawMessage) string { return func(json.RawMessage) string { return id.String() } }
+	fixed := func(id uuid.UUID) func(json.RawMessage) string {
+		return func(json.RawMessage) string { return id.String() }
+	}
 	emp, proj, task := worker.ID.String(), c.Projects[0].ID.String(), c.Tasks[0].ID.String()
 
 	cases := map[string]mutationCase{
@@ -123,7 +125,9 @@ func TestEveryMutationIsAudited(t *testing.T) {
 			vars: map[string]any{"id": doomed.ID}, resourceType: "TimeEntry", resourceID: fixed(doomed.ID), changed: []string{}},
 		"createApiKey": {token: admin, query: `mutation { createApiKey(input: {name: "Looker", role: BI}) { key { id } } }`,
 			resourceType: "ApiKey", changed: []string{"name", "role"}, resourceID: func(data json.RawMessage) string {
-				var m struct{ CreateApiKey struct{ Key struct{ ID string } } }
+				var m struct {
+					CreateApiKey struct{ Key struct{ ID string } }
+				}
 				_ = json.Unmarshal(data, &m)
 				return m.CreateApiKey.Key.ID
 			}},
@@ -313,9 +317,9 @@ func TestAuditLogsQuery(t *testing.T) {
 			}
 			Nodes []struct {
 				ID, Action, ActorType, ActorID, ResourceType, ResourceID, Hash, PreviousHash string
-				ChangedFields                                                            []string
-				Count                                                                    int
-				OccurredAt                                                               time.Time
+				ChangedFields                                                                []string
+				Count                                                                        int
+				OccurredAt                                                                   time.Time
 			}
 		}
 	}
