@@ -13,6 +13,8 @@ type Deps struct {
 	// sweeper (periodic only when Blobs is set) and the reconciliation of interrupted
 	// screenshots (periodic only when Store is set).
 	Screenshots ScreenshotPipeline
+	// Audit drops the audit trail's months past retention (periodic only when Store is set).
+	Audit AuditRetention
 }
 
 // NewWorkers registers every worker of the service: the one place a job kind is wired to its
@@ -25,6 +27,7 @@ func NewWorkers(d Deps) *river.Workers {
 	river.AddWorker(w, &deleteScreenshotsWorker{p: d.Screenshots})
 	river.AddWorker(w, &sweepWorker{p: d.Screenshots, now: time.Now})
 	river.AddWorker(w, &reconcileWorker{p: d.Screenshots, now: time.Now})
+	river.AddWorker(w, &auditRetentionWorker{r: d.Audit})
 	return w
 }
 
@@ -32,7 +35,7 @@ func NewWorkers(d Deps) *river.Workers {
 // worker's kind is added here beside its AddWorker line.
 func Kinds() []string {
 	return []string{PartitionArgs{}.Kind(), ProcessScreenshotArgs{}.Kind(), DeleteScreenshotsArgs{}.Kind(),
-		SweepScreenshotBlobsArgs{}.Kind(), ReconcileScreenshotsArgs{}.Kind()}
+		SweepScreenshotBlobsArgs{}.Kind(), ReconcileScreenshotsArgs{}.Kind(), AuditRetentionArgs{}.Kind()}
 }
 
 // PeriodicJobs are the service's periodic jobs, inserted by the elected leader.
@@ -43,6 +46,9 @@ func PeriodicJobs(d Deps) []*river.PeriodicJob {
 	}
 	if d.Screenshots.Store != nil {
 		jobs = append(jobs, d.Screenshots.reconcileJob())
+	}
+	if d.Audit.Store != nil {
+		jobs = append(jobs, d.Audit.periodicJob())
 	}
 	return jobs
 }

@@ -29,6 +29,9 @@ func newJobs(e *env, s *store.Store, blobs jobs.Blobs, publisher events.Publishe
 		Screenshots: jobs.ScreenshotPipeline{Store: s, Blobs: blobs, Publisher: publisher, Logger: logger,
 			MaxBytes: e.cfg.Blobs.MaxUploadBytes, MaxPixels: e.cfg.Blobs.MaxUploadPixels},
 	}
+	// The audit trail's months past AUDIT_RETENTION are exported to the bucket, then dropped.
+	exports, _ := blobs.(jobs.AuditExports)
+	deps.Audit = jobs.AuditRetention{Store: s, Exports: exports, Retention: e.cfg.Audit.Retention, Logger: logger}
 	return jobs.New(s, jobs.NewWorkers(deps), jobs.Opts{
 		Logger:          logger,
 		Workers:         workers,

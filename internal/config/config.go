@@ -98,6 +98,8 @@ type Config struct {
 	// Blobs and uploads (see blobs.go): BLOB_URL, BLOB_SIGNING_KEY(_FILE), BLOB_URL_TTL,
 	// MAX_UPLOAD_BYTES, MAX_UPLOAD_PIXELS.
 	Blobs Blobs
+	// Audit is the audit trail's retention (see audit.go): AUDIT_RETENTION.
+	Audit Audit
 }
 
 // DefaultWorkers is WORKERS's default.
@@ -235,6 +237,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		if c.Introspection, err = strconv.ParseBool(v); err != nil {
 			errs = append(errs, fmt.Errorf("INTROSPECTION: %w", err))
 		}
+	}
+	if err := c.Audit.fromEnv(getenv); err != nil {
+		errs = append(errs, err)
 	}
 	if err := c.Blobs.fromEnv(getenv); err != nil {
 		errs = append(errs, err)
