@@ -181,7 +181,9 @@ func (w *auditRetentionWorker) Work(ctx context.Context, _ *river.Job[AuditReten
 }
 
 // Timeout: a month of a large tenant is exported in one run.
-func (w *auditRetentionWorker) Timeout(*river.Job[AuditRetentionArgs]) time.Duration { return time.Hour }
+func (w *auditRetentionWorker) Timeout(*river.Job[AuditRetentionArgs]) time.Duration {
+	return time.Hour
+}
 
 func (r AuditRetention) periodicJob() *river.PeriodicJob {
 	every := r.Every

@@ -45,6 +45,9 @@ commands:
                             load deterministic demo data (two tenants) into an empty database
   token [--tenant acme] [--role ADMIN] [--user ID] [--mfa] [--ttl 8h]
                             mint a development token the development server accepts
+  audit verify [--tenant SLUG]
+                            recompute the audit trail's hash chains; exits non-zero naming
+                            the first broken entry
   devdb start|stop|url      manage the private local PostgreSQL cluster (development, tests)
   schema                    print the subgraph SDL (what _service { sdl } serves), for
                             composing a supergraph offline
@@ -77,6 +80,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return seedCmd(ctx, env, stdout, args[1:])
 	case "token":
 		return tokenCmd(ctx, env, stdout, stderr, args[1:])
+	case "audit":
+		return auditCmd(ctx, env, stdout, args[1:])
 	case "devdb":
 		return devdbCmd(ctx, env, stdout, args[1:])
 	case "help", "-h", "--help":

@@ -207,3 +207,6 @@ func (e *SecurityEvents) Run(ctx context.Context) {
 		}
 	}
 }
+
+// DroppedCounter counts the events dropped at the bound (tests, and registries of their own).
+func (e *SecurityEvents) DroppedCounter() prometheus.Counter { return e.drops }
