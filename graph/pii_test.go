@@ -14,7 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/workingtracker/api/internal/apitest"
-	"github.com/workingtracker/api/internal/auth"
 	"github.com/workingtracker/api/internal/pii"
 	"github.com/workingtracker/api/store"
 )
@@ -61,14 +60,6 @@ type piiTenant struct {
 	bi, agent                                    string // API key secrets
 }
 
-func mfaToken(t *testing.T, srv *apitest.Server, tenant, employee uuid.UUID, roles ...string) string {
-	t.Helper()
-	tok, err := srv.Signer.Mint(auth.TokenParams{Issuer: auth.DevIssuer, Audience: auth.DevAudience,
-		TenantID: tenant, EmployeeID: employee, Roles: roles, MFA: true, TTL: time.Hour})
-	require.NoError(t, err)
-	return tok
-}
-
 const setPII = `mutation($id: ID!, $in: EmployeePIIInput!) { setEmployeePII(employeeId: $id, input: $in) { id ssn taxId passportNumber bankAccount } }`
 
 func newPIITenant(t *testing.T, srv *apitest.Server, slug string) *piiTenant {
@@ -88,8 +79,8 @@ func newPIITenant(t *testing.T, srv *apitest.Server, slug string) *piiTenant {
 	c.other = person("other", store.RoleEmployee, c.Admin.ID)
 	c.auditor = person("auditor", store.RoleAuditor, c.Admin.ID)
 	c.partial = person("partial", store.RoleEmployee, c.manager.ID)
-	c.hrMFA = mfaToken(t, srv, c.Tenant.ID, c.hr.ID, "HR")
-	c.adminMFA = mfaToken(t, srv, c.Tenant.ID, c.Admin.ID, "ADMIN")
+	c.hrMFA = srv.MFAToken(c.Tenant.ID, c.hr.ID, "HR")
+	c.adminMFA = srv.MFAToken(c.Tenant.ID, c.Admin.ID, "ADMIN")
 
 	p, err := srv.Store.CreateProject(ctx, c.Scope, store.ProjectParams{Name: ptr("everyone")})
 	require.NoError(t, err)

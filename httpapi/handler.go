@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/workingtracker/api/graph"
+	"github.com/workingtracker/api/internal/audit"
 	"github.com/workingtracker/api/internal/auth"
 	"github.com/workingtracker/api/internal/blobs"
 	"github.com/workingtracker/api/internal/cost"
@@ -173,7 +174,7 @@ func newHandler(opts Opts, gql *handler.Server) http.Handler {
 		}))
 	}
 	return telemetry.HTTPHandler(reqid.Middleware(accessLog(opts.Logger, recoverPanics(opts.Logger,
-		withClientAddress(rl.TrustedProxyHops, opts.Logger, securityHeaders(mux))))), opts.TracerProvider)
+		withClientAddress(rl.TrustedProxyHops, opts.Logger, audit.UserAgentMiddleware(securityHeaders(mux)))))), opts.TracerProvider)
 }
 
 // addTransports gives the gqlgen server its transports: websockets (graphql-transport-ws and

@@ -17,6 +17,8 @@ type Deps struct {
 	PII PIIReencryption
 	// Reports refreshes the report views (periodic only when its Store is set).
 	Reports ReportRefresh
+	// Audit drops the audit trail's months past retention (periodic only when Store is set).
+	Audit AuditRetention
 }
 
 // NewWorkers registers every worker of the service: the one place a job kind is wired to its
@@ -31,6 +33,7 @@ func NewWorkers(d Deps) *river.Workers {
 	river.AddWorker(w, &reconcileWorker{p: d.Screenshots, now: time.Now})
 	river.AddWorker(w, &piiReencryptWorker{r: d.PII})
 	river.AddWorker(w, &reportRefreshWorker{r: d.Reports})
+	river.AddWorker(w, &auditRetentionWorker{r: d.Audit})
 	return w
 }
 
@@ -39,7 +42,7 @@ func NewWorkers(d Deps) *river.Workers {
 func Kinds() []string {
 	return []string{PartitionArgs{}.Kind(), ProcessScreenshotArgs{}.Kind(), DeleteScreenshotsArgs{}.Kind(),
 		SweepScreenshotBlobsArgs{}.Kind(), ReconcileScreenshotsArgs{}.Kind(), PIIReencryptArgs{}.Kind(),
-		RefreshReportsArgs{}.Kind()}
+		RefreshReportsArgs{}.Kind(), AuditRetentionArgs{}.Kind()}
 }
 
 // PeriodicJobs are the service's periodic jobs, inserted by the elected leader.
@@ -53,6 +56,9 @@ func PeriodicJobs(d Deps) []*river.PeriodicJob {
 	}
 	if d.Reports.Store != nil {
 		jobs = append(jobs, d.Reports.periodicJob())
+	}
+	if d.Audit.Store != nil {
+		jobs = append(jobs, d.Audit.periodicJob())
 	}
 	return jobs
 }

@@ -7,7 +7,7 @@ package resolvers
 
 import (
 	"context"
-	"fmt"
+	"encoding/hex"
 
 	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/graph/model"
@@ -15,15 +15,32 @@ import (
 )
 
 func (r *auditLogResolver) Hash(ctx context.Context, obj *store.AuditLog) (string, error) {
-	panic(fmt.Errorf("not implemented: Hash - hash"))
+	return hex.EncodeToString(obj.Hash), nil
 }
 
 func (r *auditLogResolver) PreviousHash(ctx context.Context, obj *store.AuditLog) (string, error) {
-	panic(fmt.Errorf("not implemented: PreviousHash - previousHash"))
+	return hex.EncodeToString(obj.PreviousHash), nil
 }
 
 func (r *queryResolver) AuditLogs(ctx context.Context, filter *model.AuditLogFilter, first *int, after *string) (*model.AuditLogConnection, error) {
-	panic(fmt.Errorf("not implemented: AuditLogs - auditLogs"))
+	s, err := scope(ctx)
+	if err != nil {
+		return nil, err
+	}
+	params, err := auditLogParams(filter)
+	if err != nil {
+		return nil, err
+	}
+	page, err := r.store.ListAuditLogs(ctx, s, params, pageParams(ctx, first, after))
+	if err != nil {
+		return nil, err
+	}
+	conn := &model.AuditLogConnection{Nodes: page.Rows}
+	conn.Edges, conn.PageInfo = connectionParts(ctx, "AuditLogConnection", page.Rows, page.HasNextPage, store.AuditLogCursor,
+		func(cursor string, l *store.AuditLog) *model.AuditLogEdge {
+			return &model.AuditLogEdge{Cursor: cursor, Node: l}
+		})
+	return conn, nil
 }
 
 func (r *Resolver) AuditLog() graph.AuditLogResolver { return &auditLogResolver{r} }

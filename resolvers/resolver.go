@@ -18,6 +18,7 @@ type Store interface {
 	ScreenshotReader
 	ReportReader
 	PIIStore
+	AuditReader
 
 	ListEmployees(ctx context.Context, scope store.Scope, params store.ListEmployeesParams, page store.PageParams) (store.Page[*store.Employee], error)
 	CountEmployees(ctx context.Context, scope store.Scope, params store.ListEmployeesParams) (int, error)

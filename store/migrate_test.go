@@ -101,7 +101,7 @@ func TestPartitionsAheadMissing(t *testing.T) {
 	s := testdb.Open(t, store.Opts{Now: func() time.Time { return future }})
 	ahead, err := s.PartitionsAhead(context.Background())
 	require.NoError(t, err)
-	require.Equal(t, map[string]int{"time_entries": -1, "activity_samples": -1, "screenshots": -1}, ahead)
+	require.Equal(t, map[string]int{"time_entries": -1, "activity_samples": -1, "screenshots": -1, "audit_logs": -1}, ahead)
 }
 
 func tableExists(t *testing.T, s *store.Store, name string) bool {

@@ -38,7 +38,8 @@ func (s *Store) PIIKeyset(ctx context.Context, scope Scope) (*PIIKeyset, error) 
 // CreatePIIKeyset stores k as the scope's tenant's first keysets, unless another writer (an
 // instance racing this one) stored some first: it returns the keysets that hold.
 func (s *Store) CreatePIIKeyset(ctx context.Context, scope Scope, k PIIKeyset) (*PIIKeyset, error) {
-	return inTx(ctx, s, scope, func(tx *Store) (*PIIKeyset, error) {
+	// A tenant's first keys, made on first use inside a mutation: not its audited change.
+	return inTx(unaudited(ctx), s, scope, func(tx *Store) (*PIIKeyset, error) {
 		if _, err := tx.db.NewRaw(`INSERT INTO pii_keysets (tenant_id, aead_keyset, mac_keyset, primary_key_id)
 			VALUES (?, ?, ?, ?) ON CONFLICT (tenant_id) DO NOTHING`,
 			scope.TenantID, k.AEADKeyset, k.MACKeyset, int64(k.PrimaryKeyID)).Exec(ctx); err != nil {

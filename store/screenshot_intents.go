@@ -28,7 +28,8 @@ const MaxDueScreenshotBlobIntents = 1000
 // RecordScreenshotBlobIntent records, in its own transaction, that the scope's screenshot id is
 // about to have blobs written; a second record restarts its age (a retried processing job).
 func (s *Store) RecordScreenshotBlobIntent(ctx context.Context, scope Scope, id uuid.UUID) error {
-	_, err := inTx(ctx, s, scope, func(tx *Store) (struct{}, error) {
+	// Bookkeeping before an upload's blob, not the upload: not its audit entry's transaction.
+	_, err := inTx(unaudited(ctx), s, scope, func(tx *Store) (struct{}, error) {
 		_, err := tx.db.NewRaw(`INSERT INTO screenshot_blob_intents (tenant_id, screenshot_id, created_at) VALUES (?, ?, ?)
 			ON CONFLICT (tenant_id, screenshot_id) DO UPDATE SET created_at = EXCLUDED.created_at`,
 			scope.TenantID, id, s.now().UTC()).Exec(ctx)
@@ -43,7 +44,7 @@ func (s *Store) RecordScreenshotBlobIntent(ctx context.Context, scope Scope, id 
 // DeleteScreenshotBlobIntent deletes the scope's intent for id (its blobs are gone, or its row
 // committed).
 func (s *Store) DeleteScreenshotBlobIntent(ctx context.Context, scope Scope, id uuid.UUID) error {
-	_, err := inTx(ctx, s, scope, func(tx *Store) (struct{}, error) {
+	_, err := inTx(unaudited(ctx), s, scope, func(tx *Store) (struct{}, error) {
 		_, err := tx.db.NewRaw(`DELETE FROM screenshot_blob_intents WHERE tenant_id = ? AND screenshot_id = ?`,
 			scope.TenantID, id).Exec(ctx)
 		return struct{}{}, err

@@ -193,11 +193,15 @@ func (s *Store) ScreenshotSettings(ctx context.Context, scope Scope) (*Screensho
 // processed from then on follow it (processed ones keep theirs). Who may call it is the
 // caller's rule (an ADMIN, by the schema). Errors: NOT_FOUND when the tenant is gone.
 func (s *Store) SetScreenshotBlur(ctx context.Context, scope Scope, enabled bool) (*ScreenshotSettings, error) {
-	var out ScreenshotSettings
-	err := s.db.NewRaw(`UPDATE tenants SET blur_screenshots = ? WHERE id = ? RETURNING blur_screenshots`,
-		enabled, scope.TenantID).Scan(ctx, &out.Blur)
-	if err != nil {
-		return nil, translate(err, "tenant")
-	}
-	return &out, nil
+	// In a transaction of its own, like every write, so that a mutation's audit entry commits
+	// with it.
+	return inTx(ctx, s, scope, func(tx *Store) (*ScreenshotSettings, error) {
+		var out ScreenshotSettings
+		err := tx.db.NewRaw(`UPDATE tenants SET blur_screenshots = ? WHERE id = ? RETURNING blur_screenshots`,
+			enabled, scope.TenantID).Scan(ctx, &out.Blur)
+		if err != nil {
+			return nil, translate(err, "tenant")
+		}
+		return &out, nil
+	})
 }

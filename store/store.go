@@ -99,6 +99,10 @@ type Store struct {
 	// screenshotCleanup enqueues the deletion of a deleted time entry's screenshots
 	// (SetScreenshotCleanup).
 	screenshotCleanup ScreenshotCleanup
+	// auditOrigin fills an audit entry's actor and request from the context (SetAuditOrigin);
+	// audit is what a transaction's Store has to record before it commits (nil outside one).
+	auditOrigin AuditOrigin
+	audit       *txAudit
 }
 
 // Opts tunes a Store.
@@ -237,27 +241,51 @@ func (s *Store) DB() *bun.DB { return s.bun }
 
 // InTx runs fn in one transaction of the scope's tenant; fn's Store writes through it.
 // Returning an error rolls back, so a failed mutation leaves nothing half-written.
+//
+// Its audit entries (AppendAudit, and a mutation's generic entry: PendingAudit) are written
+// when fn returns, right before the commit.
 func (s *Store) InTx(ctx context.Context, scope Scope, fn func(tx *Store) error) error {
-	return s.bun.RunInTx(ctx, &sql.TxOptions{}, func(ctx context.Context, tx bun.Tx) error {
+	audit := &txAudit{tenant: scope.TenantID}
+	// The month's audit partition, before the transaction holds a connection (creating one
+	// needs a connection of its own): remembered, so this costs nothing but once a month.
+	if err := s.ensurePartition(ctx, "audit_logs", s.now()); err != nil {
+		return err
+	}
+	err := s.bun.RunInTx(ctx, &sql.TxOptions{}, func(ctx context.Context, tx bun.Tx) error {
 		// Row-level security sees the transaction's tenant, and only for this transaction.
 		if _, err := tx.NewRaw(`SELECT set_config('app.tenant_id', ?, true)`, scope.TenantID.String()).Exec(ctx); err != nil {
 			return fmt.Errorf("set tenant: %w", err)
 		}
-		return fn(&Store{pool: s.pool, db: tx, bun: s.bun, now: s.now, partitions: s.partitions,
-			screenshotCleanup: s.screenshotCleanup})
+		txs := &Store{pool: s.pool, db: tx, bun: s.bun, now: s.now, partitions: s.partitions,
+			screenshotCleanup: s.screenshotCleanup, auditOrigin: s.auditOrigin, audit: audit}
+		if err := fn(txs); err != nil {
+			return err
+		}
+		return txs.commitAudit(ctx)
 	})
+	if err == nil {
+		audit.committed()
+	}
+	return err
 }
 
 // inTx runs fn in a transaction, or in the caller's when s already is one: every public write
 // is atomic on its own and composes into a larger transaction.
 func inTx[T any](ctx context.Context, s *Store, scope Scope, fn func(tx *Store) (T, error)) (T, error) {
 	if _, nested := s.db.(bun.Tx); nested {
-		return fn(s)
+		out, err := fn(s)
+		if err == nil {
+			s.audit.noteResult(out)
+		}
+		return out, err
 	}
 	var out T
 	err := s.InTx(ctx, scope, func(tx *Store) error {
 		var err error
 		out, err = fn(tx)
+		if err == nil {
+			tx.audit.noteResult(out) // the resource the mutation's audit entry names
+		}
 		return err
 	})
 	return out, err

@@ -799,7 +799,7 @@ func (s *Store) EnsurePartitionsAhead(ctx context.Context, months int) (int, err
 
 // PartitionedTables are the tables partitioned by month.
 func PartitionedTables() []string {
-	return []string{"time_entries", "activity_samples", "screenshots"}
+	return []string{"time_entries", "activity_samples", "screenshots", "audit_logs"}
 }
 
 // PartitionsAhead reports, per partitioned table, how many months past the current one have

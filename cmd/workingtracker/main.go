@@ -60,6 +60,9 @@ commands:
                             (trusted documents; all or none)
   operations list --tenant SLUG
                             list a tenant's registered operations with their first and last use
+  audit verify [--tenant SLUG]
+                            recompute the audit trail's hash chains; exits non-zero naming
+                            the first broken entry
   devdb start|stop|url      manage the private local PostgreSQL cluster (development, tests)
   schema                    print the subgraph SDL (what _service { sdl } serves), for
                             composing a supergraph offline
@@ -99,6 +102,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return keysCmd(ctx, env, logger, stdout, args[1:])
 	case "operations":
 		return operationsCmd(ctx, env, stdout, args[1:])
+	case "audit":
+		return auditCmd(ctx, env, stdout, args[1:])
 	case "devdb":
 		return devdbCmd(ctx, env, stdout, args[1:])
 	case "help", "-h", "--help":

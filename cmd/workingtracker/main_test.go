@@ -327,7 +327,7 @@ func TestProductionServesOnlyAsARoleRowSecurityBinds(t *testing.T) {
 		want string
 	}{
 		"ErrSuperuser":  {os.Getenv("TEST_DATABASE_URL"), "is a superuser or bypasses row-level security"},
-		"ErrTableOwner": {owned, "owns tenant tables (activity_samples, api_keys, departments, employees,"},
+		"ErrTableOwner": {owned, "owns tenant tables (activity_samples, api_keys, audit_anchors, audit_heads, audit_logs, departments, employees,"},
 		// Past every database check, serve stops at the unreachable issuer.
 		"OrdinaryRole": {testdb.AppRoleURL(t, owned), "auth: discover http://127.0.0.1:"},
 	} {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/httpapi"
+	"github.com/workingtracker/api/internal/audit"
 	"github.com/workingtracker/api/internal/auth"
 	"github.com/workingtracker/api/internal/config"
 	"github.com/workingtracker/api/internal/cost"
@@ -166,9 +167,17 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 	// Deleting a time entry enqueues the deletion of its screenshots and their blobs.
 	s.SetScreenshotCleanup(jobs.ScreenshotCleanup{Jobs: jobClient})
 	metrics.NewJobQueue(registry, s, logger, jobs.Kinds()...)
+	// The audit trail: entries know their actor and request; security events are aggregated
+	// and flushed every minute, and once more on the way out (this defer runs before s closes).
+	s.SetAuditOrigin(audit.Origin)
+	securityEvents := audit.NewSecurityEvents(s, audit.SecurityEventsOpts{Logger: logger, Registerer: registry})
+	eventsCtx, stopEvents := context.WithCancel(context.WithoutCancel(ctx))
+	eventsDone := make(chan struct{})
+	go func() { securityEvents.Run(eventsCtx); close(eventsDone) }()
+	defer func() { stopEvents(); <-eventsDone }()
 	// A terminated employee's tokens stop working within auth.DefaultAccountTTL.
 	credentials := auth.Credentials{JWT: verifier, APIKey: auth.APIKeys(s), APIKeyPrefix: store.APIKeyPrefix,
-		APIKeyWellFormed: store.APIKeyWellFormed, Accounts: auth.NewAccounts(s, auth.AccountsOpts{})}
+		APIKeyWellFormed: store.APIKeyWellFormed, Accounts: auth.NewAccounts(s, auth.AccountsOpts{Inactive: securityEvents.InactiveAccount})}
 	readiness := health.NewReadiness(ready...)
 	sockets := httpapi.NewSockets()
 	metrics.NewWebsockets(registry, sockets.Active)
@@ -188,7 +197,7 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 			Org:            s,
 			Loaders:        loaders.Opts{Quiet: e.cfg.LoaderWait, ObserveBatch: metrics.NewLoaders(registry).ObserveBatch},
 			DocumentLimits: cost.DocumentLimits{MaxDepth: e.cfg.MaxQueryDepth},
-			Extensions:     []graphql.HandlerExtension{metrics.NewGraphQL(registry)},
+			Extensions:     []graphql.HandlerExtension{metrics.NewGraphQL(registry), audit.Extension{Events: securityEvents}},
 			FieldSpans:     tracing.FieldSpans,
 		},
 		TracerProvider: tp,

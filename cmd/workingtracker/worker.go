@@ -31,6 +31,9 @@ func newJobs(e *env, s *store.Store, blobs jobs.Blobs, publisher events.Publishe
 		PII:     jobs.PIIReencryption{Store: s, Keys: keyring, Logger: logger},
 		Reports: jobs.ReportRefresh{Store: s, Logger: logger, Every: e.cfg.ReportsRefreshInterval},
 	}
+	// The audit trail's months past AUDIT_RETENTION are exported to the bucket, then dropped.
+	exports, _ := blobs.(jobs.AuditExports)
+	deps.Audit = jobs.AuditRetention{Store: s, Exports: exports, Retention: e.cfg.Audit.Retention, Logger: logger}
 	return jobs.New(s, jobs.NewWorkers(deps), jobs.Opts{
 		Logger:          logger,
 		Workers:         workers,

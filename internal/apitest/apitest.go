@@ -28,6 +28,7 @@ import (
 
 	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/httpapi"
+	"github.com/workingtracker/api/internal/audit"
 	"github.com/workingtracker/api/internal/auth"
 	"github.com/workingtracker/api/internal/blobs"
 	"github.com/workingtracker/api/internal/config"
@@ -71,6 +72,9 @@ type Server struct {
 	Jobs   *jobs.Client
 	// Keyring encrypts the server's personal data (a random master key per server).
 	Keyring *pii.Keyring
+	// SecurityEvents aggregates the server's security events; Flush writes them (no periodic
+	// flush runs in tests).
+	SecurityEvents *audit.SecurityEvents
 }
 
 // Opts tunes New.
@@ -182,8 +186,12 @@ func New(t testing.TB, opts Opts) *Server {
 		logs, level = io.MultiWriter(logs, opts.Log), slog.LevelInfo
 	}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level}))
+	// The audit trail as serve wires it: entries know their request, security events aggregate.
+	s.SetAuditOrigin(audit.Origin)
+	securityEvents := audit.NewSecurityEvents(s, audit.SecurityEventsOpts{Logger: logger, Registerer: registry})
 	credentials := auth.Credentials{JWT: verifier, APIKey: auth.APIKeys(s), APIKeyPrefix: store.APIKeyPrefix,
-		APIKeyWellFormed: store.APIKeyWellFormed, Accounts: auth.NewAccounts(s, auth.AccountsOpts{TTL: opts.AccountTTL})}
+		APIKeyWellFormed: store.APIKeyWellFormed, Accounts: auth.NewAccounts(s, auth.AccountsOpts{TTL: opts.AccountTTL,
+			Inactive: securityEvents.InactiveAccount})}
 	bucketURL, err := blobs.FileURL(t.TempDir())
 	require.NoError(t, err)
 	if opts.BlobSigningKey == nil {
@@ -239,7 +247,7 @@ func New(t testing.TB, opts Opts) *Server {
 			Org:        s,
 			Loaders:    loaderOpts,
 			FieldSpans: opts.FieldSpans,
-			Extensions: []graphql.HandlerExtension{metrics.NewGraphQL(registry)},
+			Extensions: []graphql.HandlerExtension{metrics.NewGraphQL(registry), audit.Extension{Events: securityEvents}},
 		},
 		TracerProvider: opts.TracerProvider,
 		Verifier:       credentials,
@@ -266,7 +274,8 @@ func New(t testing.TB, opts Opts) *Server {
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return &Server{Store: s, DatabaseURL: opts.DatabaseURL, Statements: counter, Signer: signer, URL: srv.URL, Opts: serverOpts,
-		Handler: handler, Registry: registry, Sockets: sockets, Events: opts.Events, Bucket: bucket, Jobs: jobClient, Keyring: keyring, t: t}
+		Handler: handler, Registry: registry, Sockets: sockets, Events: opts.Events, Bucket: bucket, Jobs: jobClient, Keyring: keyring,
+		SecurityEvents: securityEvents, t: t}
 }
 
 func unlimited() ratelimit.Tiers {
@@ -282,8 +291,18 @@ func unlimited() ratelimit.Tiers {
 // Token mints a valid token for an employee of a tenant.
 func (s *Server) Token(tenantID, employeeID uuid.UUID, roles ...string) string {
 	s.t.Helper()
+	return s.mint(tenantID, employeeID, roles, false)
+}
+
+// MFAToken is Token with a second factor (amr "mfa"), for the operations that ask for one.
+func (s *Server) MFAToken(tenantID, employeeID uuid.UUID, roles ...string) string {
+	s.t.Helper()
+	return s.mint(tenantID, employeeID, roles, true)
+}
+
+func (s *Server) mint(tenantID, employeeID uuid.UUID, roles []string, mfa bool) string {
 	tok, err := s.Signer.Mint(auth.TokenParams{Issuer: auth.DevIssuer, Audience: auth.DevAudience,
-		TenantID: tenantID, EmployeeID: employeeID, Roles: roles, TTL: time.Hour})
+		TenantID: tenantID, EmployeeID: employeeID, Roles: roles, MFA: mfa, TTL: time.Hour})
 	require.NoError(s.t, err)
 	return tok
 }

@@ -30,14 +30,18 @@ type AccountsOpts struct {
 	// request asks the checker). Size bounds how many (default 100,000).
 	TTL  time.Duration
 	Size int
+	// Inactive, when set, is told of every token refused for its account (the audit trail's
+	// security events: the token verified, so its tenant is trustworthy).
+	Inactive func(ctx context.Context, p *Principal)
 }
 
 // Accounts checks that the employee a token names is still an open account of its tenant.
 // Answers, both ways, are remembered per tenant and employee for a short TTL, so a client
 // sending the same or a refreshed token costs one database read per TTL, not one per request.
 type Accounts struct {
-	checker AccountChecker
-	answers *expirable.LRU[accountKey, bool]
+	checker  AccountChecker
+	answers  *expirable.LRU[accountKey, bool]
+	inactive func(ctx context.Context, p *Principal)
 }
 
 type accountKey struct{ tenant, employee uuid.UUID }
@@ -50,7 +54,7 @@ func NewAccounts(checker AccountChecker, opts AccountsOpts) *Accounts {
 	if opts.Size <= 0 {
 		opts.Size = 100_000
 	}
-	a := &Accounts{checker: checker}
+	a := &Accounts{checker: checker, inactive: opts.Inactive}
 	if opts.TTL > 0 {
 		a.answers = expirable.NewLRU[accountKey, bool](opts.Size, nil, opts.TTL)
 	}
@@ -75,6 +79,9 @@ func (a *Accounts) Check(ctx context.Context, p *Principal) error {
 		}
 	}
 	if !active {
+		if a.inactive != nil {
+			a.inactive(ctx, p)
+		}
 		return ErrAccountInactive
 	}
 	return nil

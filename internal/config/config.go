@@ -105,6 +105,8 @@ type Config struct {
 	PII PII
 	// Persisted operations (see persisted.go): TRUSTED_DOCUMENTS, APQ_CACHE_TTL.
 	Persisted Persisted
+	// Audit is the audit trail's retention (see audit.go): AUDIT_RETENTION.
+	Audit Audit
 }
 
 // DefaultWorkers is WORKERS's default.
@@ -248,6 +250,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		if c.Introspection, err = strconv.ParseBool(v); err != nil {
 			errs = append(errs, fmt.Errorf("INTROSPECTION: %w", err))
 		}
+	}
+	if err := c.Audit.fromEnv(getenv); err != nil {
+		errs = append(errs, err)
 	}
 	if err := c.Blobs.fromEnv(getenv); err != nil {
 		errs = append(errs, err)

@@ -93,3 +93,26 @@ func TestWorkerSettings(t *testing.T) {
 	require.Zero(t, c.Workers, "WORKERS=0 turns serve's workers off")
 	require.Equal(t, 5*time.Second, c.WorkerShutdownTimeout)
 }
+
+func TestAuditRetention(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		value string
+		want  time.Duration
+		ok    bool
+	}{
+		{"", config.DefaultAuditRetention, true},
+		{"400d", 400 * 24 * time.Hour, true},
+		{"2160h", 90 * 24 * time.Hour, true},
+		{"7d", 0, false},
+		{"soon", 0, false},
+	} {
+		c, err := config.FromEnv(env(map[string]string{"APP_ENV": "development", "AUDIT_RETENTION": tc.value}))
+		if !tc.ok {
+			require.ErrorContains(t, err, "AUDIT_RETENTION", tc.value)
+			continue
+		}
+		require.NoError(t, err, tc.value)
+		require.Equal(t, tc.want, c.Audit.Retention, tc.value)
+	}
+}

@@ -193,7 +193,15 @@ func AppRoleURL(t testing.TB, dbURL string) string {
 		"GRANT USAGE ON SCHEMA public TO "+ident,
 		"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "+ident,
 		"GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO "+ident,
-		"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO "+ident) // river_job's ids
+		"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO "+ident, // river_job's ids
+		// The audit trail is append-only for the service (README, Deploying): entries and
+		// anchors are never changed, heads never deleted, and partitions are named by nobody.
+		"REVOKE UPDATE, DELETE, TRUNCATE ON audit_logs, audit_anchors FROM "+ident,
+		"REVOKE DELETE, TRUNCATE ON audit_heads FROM "+ident,
+		fmt.Sprintf(`DO $$ DECLARE p regclass; BEGIN
+			FOR p IN SELECT inhrelid::regclass FROM pg_inherits WHERE inhparent = 'audit_logs'::regclass LOOP
+				EXECUTE format('REVOKE ALL ON %%s FROM %%I', p, '%s');
+			END LOOP; END $$`, role))
 	// Registered after the caller's database, so it runs before the database is dropped (and
 	// after anything the caller opens with the URL is closed).
 	t.Cleanup(func() { exec("DROP OWNED BY "+ident, "DROP ROLE "+ident) })
