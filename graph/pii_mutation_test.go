@@ -241,7 +241,25 @@ func TestPIISetRevealSearchExportErase(t *testing.T) {
 			require.NoError(t, json.Unmarshal(d["projectIds"], &projects))
 			require.Equal(t, []string{c.project.ID.String()}, projects)
 			require.Contains(t, d, "screenshots")
+			// The trail about them: HR set their data (names of fields only, and not HR's own
+			// address or user agent, which are HR's personal data).
+			var logs []map[string]any
+			require.NoError(t, json.Unmarshal(d["auditLogs"], &logs))
+			var set map[string]any
+			for _, l := range logs {
+				if l["action"] == "setEmployeePII" {
+					set = l
+				}
+			}
+			require.NotNil(t, set, "the export lists the change of their personal data")
+			require.Equal(t, c.hr.ID.String(), set["actorId"])
+			require.NotContains(t, set, "clientIp")
+			require.NotContains(t, string(d["auditLogs"]), v.SSN)
 		}
+		var again struct{ ExportEmployeeData struct{ Data map[string]json.RawMessage } }
+		srv.MustData(hr, exportPII, map[string]any{"id": c.report.ID}, &again)
+		require.Contains(t, string(again.ExportEmployeeData.Data["auditLogs"]), `"pii.export"`,
+			"an earlier export is itself in the trail")
 	})
 	t.Run("EraseOverwritesAndKeepsTimeRecords", func(t *testing.T) {
 		id := c.report.ID

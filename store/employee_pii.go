@@ -302,7 +302,14 @@ type EmployeeRecord struct {
 	Screenshots []*Screenshot
 	// APIKeys bound to the employee; their secrets' hashes are left out.
 	APIKeys []*APIKey
+	// AuditLogs are the audit entries about the employee or by them, oldest first (at most
+	// maxExportedAuditLogs, the newest kept).
+	AuditLogs []*AuditLog
 }
+
+// maxExportedAuditLogs bounds the audit entries an export carries: a person's own trail, not a
+// flood of security events, and an export must stay one response.
+const maxExportedAuditLogs = 10_000
 
 // EmployeeRecord reads everything held about the scope's employee id; run it in the
 // transaction that audits the export. NOT_FOUND for an employee out of reach.
@@ -329,5 +336,15 @@ func (s *Store) EmployeeRecord(ctx context.Context, scope Scope, id uuid.UUID) (
 		Where("tenant_id = ? AND employee_id = ?", scope.TenantID, id).OrderExpr("created_at, id").Scan(ctx); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, translate(err, "api keys of employee")
 	}
+	// Committed entries, read outside the transaction (the export's own entry is not among them).
+	logs, err := collect(scope.bind(ctx), s.pool, "audit logs of employee",
+		`SELECT * FROM (SELECT `+auditColumns+` FROM audit_logs a
+			WHERE a.tenant_id = $1 AND (a.actor_id = $2 OR a.resource_id = $2)
+			ORDER BY a.occurred_at DESC, a.seq DESC LIMIT $3) newest ORDER BY occurred_at, seq`,
+		[]any{scope.TenantID, id, maxExportedAuditLogs}, scanAuditLog)
+	if err != nil {
+		return nil, err
+	}
+	r.AuditLogs = logs
 	return r, nil
 }

@@ -110,8 +110,13 @@ func seedCmd(ctx context.Context, e *env, stdout io.Writer, args []string) error
 		return err
 	}
 	defer blobs.Close()
+	// The demo's employees get fake personal data, encrypted, so that masking shows at once.
+	keyring, err := e.openKeyring(s)
+	if err != nil {
+		return err
+	}
 	started := time.Now()
-	res, seeded, err := seed.Run(ctx, s.Pool(), scale, anchor)
+	res, seeded, err := seed.RunWithPII(ctx, s.Pool(), scale, anchor, keyring)
 	if err != nil {
 		return err
 	}

@@ -87,7 +87,7 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 		if _, err := migrateUp(ctx, s); err != nil {
 			return err
 		}
-		res, ok, err := seed.Run(ctx, s.Pool(), seed.Scales["small"], time.Now())
+		res, ok, err := seed.RunWithPII(ctx, s.Pool(), seed.Scales["small"], time.Now(), keyring)
 		if err != nil {
 			return err
 		}

@@ -255,8 +255,21 @@ func exportData(rec *store.EmployeeRecord, plain map[string]*string, now time.Ti
 		keys[i] = map[string]any{"id": k.ID, "name": k.Name, "role": k.Role, "createdAt": k.CreatedAt,
 			"expiresAt": k.ExpiresAt, "revokedAt": k.RevokedAt, "lastUsedAt": k.LastUsedAt}
 	}
+	// Who did what to the person's data, and what they did: another actor's address and user
+	// agent are that actor's personal data, so only the employee's own are included.
+	logs := make([]any, len(rec.AuditLogs))
+	for i, l := range rec.AuditLogs {
+		entry := map[string]any{"occurredAt": l.OccurredAt, "action": l.Action, "actorType": l.ActorType,
+			"actorId": l.ActorID, "resourceType": l.ResourceType, "resourceId": l.ResourceID,
+			"changedFields": l.ChangedFields, "reason": l.Reason}
+		if l.ActorID != nil && *l.ActorID == e.ID {
+			entry["clientIp"], entry["userAgent"] = l.ClientIP, l.UserAgent
+		}
+		logs[i] = entry
+	}
 	return map[string]any{
 		"generatedAt": now.UTC(),
+		"auditLogs":   logs,
 		"employee": map[string]any{"id": e.ID, "name": e.Name, "email": e.Email, "role": e.Role, "status": e.Status,
 			"hourlyRate": e.HourlyRate, "departmentId": e.DepartmentID, "managerId": e.ManagerID,
 			"createdAt": e.CreatedAt, "updatedAt": e.UpdatedAt},
