@@ -256,7 +256,9 @@ func TestPIISetRevealSearchExportErase(t *testing.T) {
 			require.NotContains(t, set, "clientIp")
 			require.NotContains(t, string(d["auditLogs"]), v.SSN)
 		}
-		var again struct{ ExportEmployeeData struct{ Data map[string]json.RawMessage } }
+		var again struct {
+			ExportEmployeeData struct{ Data map[string]json.RawMessage }
+		}
 		srv.MustData(hr, exportPII, map[string]any{"id": c.report.ID}, &again)
 		require.Contains(t, string(again.ExportEmployeeData.Data["auditLogs"]), `"pii.export"`,
 			"an earlier export is itself in the trail")
