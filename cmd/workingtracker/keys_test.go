@@ -146,10 +146,16 @@ func TestKeysCommands(t *testing.T) {
 	require.NoError(t, err)
 	k1 := itoa(first)
 
+	// A tenant with no personal data yet has no keys (the seed gives both demo tenants some).
+	_, err = s.CreateTenant(ctx, "initech", "Initech")
+	require.NoError(t, err)
+
 	status := runOK("keys", "status")
 	require.Contains(t, status, "acme: primary "+k1+", keys "+k1+", primary since")
 	require.Regexp(t, `ssn_ciphertext +key `+k1+` +\d+ values \(primary\)`, status)
-	require.Contains(t, status, "globex: no keys yet")
+	require.Regexp(t, `globex: primary \d+, keys \d+, primary since`, status)
+	require.NotContains(t, status, "globex: primary "+k1, "each tenant has keys of its own")
+	require.Contains(t, status, "initech: no keys yet")
 
 	rotated := runOK("keys", "rotate", "--tenant", "acme")
 	m := regexp.MustCompile(`acme: new primary key (\d+) \(was ` + k1 + `\)`).FindStringSubmatch(rotated)
