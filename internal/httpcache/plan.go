@@ -185,3 +185,13 @@ func (p *Plan) field(f *ast.Field, vars map[string]any, depth int) {
 	p.Class = max(p.Class, class)
 	p.walk(f.SelectionSet, vars, depth+1)
 }
+
+// AllowedFields lists the allow-list's fields ("Type.field"), for the test that checks them
+// against the schema.
+func AllowedFields() []string {
+	out := make([]string, 0, len(fields))
+	for f := range fields {
+		out = append(out, f)
+	}
+	return out
+}
