@@ -331,7 +331,9 @@ func TestHTTPCaching(t *testing.T) {
 	t.Run("ARevalidationIsCharged", func(t *testing.T) {
 		full := cachedGET(t, srv, hr, cachedReport, cachedReportVars, "")
 		var priced struct {
-			Extensions struct{ Cost struct{ RequestedQueryCost int } }
+			Extensions struct {
+				Cost struct{ RequestedQueryCost int }
+			}
 		}
 		require.NoError(t, json.Unmarshal([]byte(full.body), &priced))
 		price := priced.Extensions.Cost.RequestedQueryCost
