@@ -20,6 +20,7 @@ import (
 	"github.com/workingtracker/api/internal/apperr"
 	"github.com/workingtracker/api/internal/auth"
 	"github.com/workingtracker/api/internal/cost"
+	"github.com/workingtracker/api/internal/httpcache"
 	"github.com/workingtracker/api/internal/lists"
 	"github.com/workingtracker/api/internal/policy"
 	"github.com/workingtracker/api/internal/ratelimit"
@@ -59,6 +60,10 @@ type ServerOpts struct {
 	// Persisted, when set, resolves operations sent by id (internal/persisted.Operations:
 	// APQ and trusted documents) before the document limits check the text it fills in.
 	Persisted graphql.HandlerExtension
+	// HTTPCache, when set, gives persisted GETs of report operations validators and answers
+	// their revalidations with 304 (internal/httpcache), before the budget: a 304 costs
+	// cost.RevalidationCost, not the operation's price.
+	HTTPCache httpcache.Store
 }
 
 // WithDefaults fills what the options leave out.
@@ -129,6 +134,14 @@ func newServer(opts ServerOpts, limited bool) *handler.Server {
 		srv.Use(cost.NewIntrospectionRefusal())
 	}
 	srv.SetDisableSuggestion(!opts.Development)
+	if opts.HTTPCache != nil {
+		budgets := opts.Budgets
+		if !limited {
+			budgets = cost.Budgets{}
+		}
+		srv.AroundOperations(httpcache.New(httpcache.Opts{Store: opts.HTTPCache, Org: opts.Org, Budgets: budgets,
+			Logger: opts.Logger}).AroundOperations)
+	}
 	// The budget comes first: a refused operation costs nothing more (no request scope, which
 	// may query the reporting line).
 	if limited {
@@ -136,12 +149,17 @@ func newServer(opts ServerOpts, limited bool) *handler.Server {
 	}
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		if p, ok := auth.PrincipalFrom(ctx); ok {
-			scope, err := policy.NewScope(ctx, opts.Org, p)
-			if err != nil {
-				id := reqid.From(ctx)
-				opts.Logger.ErrorContext(ctx, "request scope", "err", err, "request_id", id)
-				return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{{Message: "internal error",
-					Extensions: map[string]any{"code": string(apperr.Internal), "requestId": id}}}})
+			// internal/httpcache's gate computes it first for persisted GETs (from the same
+			// principal, the same way): once per operation either way.
+			scope, computed := policy.ScopeFrom(ctx)
+			if !computed {
+				var err error
+				if scope, err = policy.NewScope(ctx, opts.Org, p); err != nil {
+					id := reqid.From(ctx)
+					opts.Logger.ErrorContext(ctx, "request scope", "err", err, "request_id", id)
+					return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{{Message: "internal error",
+						Extensions: map[string]any{"code": string(apperr.Internal), "requestId": id}}}})
+				}
 			}
 			ctx = policy.WithScope(ctx, scope)
 			// A subscription's loaders are built per event (below): the operation's would be

@@ -18,6 +18,7 @@ import (
 
 	"github.com/workingtracker/api/internal/apperr"
 	"github.com/workingtracker/api/internal/cost"
+	"github.com/workingtracker/api/internal/httpcache"
 	"github.com/workingtracker/api/internal/persisted"
 	"github.com/workingtracker/api/internal/telemetry"
 )
@@ -100,8 +101,41 @@ func (t graphqlHTTP) run(w http.ResponseWriter, r *http.Request, mt string, para
 			message: "subscriptions are served over websockets (graphql-transport-ws) and Server-Sent Events (Accept: text/event-stream)"}.gqlError()})
 		return
 	}
+	// A persisted GET may be cached: internal/httpcache's gate, in the operation chain, decides
+	// its validators and may answer 304 without running it.
+	var cache *httpcache.Request
+	if r.Method == http.MethodGet {
+		if _, ok := persisted.Of(rc); ok {
+			cache = httpcache.Attach(rc, r.Header.Get("If-None-Match"), mt)
+		}
+	}
 	responses, ctx := exec.DispatchOperation(ctx, rc)
-	t.write(w, mt, responses(ctx))
+	resp := responses(ctx)
+	if cache != nil {
+		if cache.NotModified {
+			writeNotModified(w, cache)
+			return
+		}
+		// Only an answer without errors is validated: a tag stands for data as a full run gave it.
+		if cache.ETag != "" && resp != nil && resp.Data != nil && len(resp.Errors) == 0 {
+			setValidators(w.Header(), cache)
+		}
+	}
+	t.write(w, mt, resp)
+}
+
+// setValidators replaces the default Cache-Control: no-store of a cacheable answer.
+func setValidators(h http.Header, c *httpcache.Request) {
+	h.Set("ETag", c.ETag)
+	h.Set("Cache-Control", c.CacheControl)
+	// The tag is the principal's (Authorization) and the media type's (Accept).
+	h.Add("Vary", "Authorization, Accept") // added to CORS's Vary: Origin
+}
+
+// writeNotModified answers a revalidation whose tag still holds: no body, the same validators.
+func writeNotModified(w http.ResponseWriter, c *httpcache.Request) {
+	setValidators(w.Header(), c)
+	w.WriteHeader(http.StatusNotModified)
 }
 
 func (graphqlHTTP) write(w http.ResponseWriter, mt string, resp *graphql.Response) {

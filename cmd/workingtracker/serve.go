@@ -193,6 +193,7 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 				Operations: persisted.Registrar{Store: s, Schema: graph.NewExecutableSchema(graph.Config{}).Schema()},
 			}),
 			Persisted:      persisted.New(persisted.Opts{Store: s, Cache: apqCache, RegisteredOnly: e.cfg.RegisteredOnly(), Logger: logger}),
+			HTTPCache:      s, // ETag and 304 for persisted GETs of reports
 			Reader:         s,
 			Org:            s,
 			Loaders:        loaders.Opts{Quiet: e.cfg.LoaderWait, ObserveBatch: metrics.NewLoaders(registry).ObserveBatch},

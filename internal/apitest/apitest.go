@@ -243,6 +243,7 @@ func New(t testing.TB, opts Opts) *Server {
 				Scopes: policy.Scopes{Org: s}, ReachRefresh: opts.ReachRefresh, PII: keyring,
 				Operations: persisted.Registrar{Store: s, Schema: graph.NewExecutableSchema(graph.Config{}).Schema()}}),
 			Persisted:  persisted.New(persisted.Opts{Store: s, Cache: opts.APQCache, RegisteredOnly: opts.RegisteredOnly, Logger: logger}),
+			HTTPCache:  s,
 			Reader:     s,
 			Org:        s,
 			Loaders:    loaderOpts,
