@@ -7100,164 +7100,376 @@ func (ec *executionContext) fieldContext_Employee_updatedAt(_ context.Context, f
 }
 
 func (ec *executionContext) _Employee_ssn(ctx context.Context, field graphql.CollectedField, obj *store.Employee) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Employee_ssn(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Employee().Ssn(ctx, obj)
-		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
+	if lists.Intercepted(ec.OperationContext) {
+		return graphql.ResolveField(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Employee_ssn(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return ec.Resolvers.Employee().Ssn(ctx, obj)
+			},
+			func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+				directive0 := next
 
-			directive1 := func(ctx context.Context) (any, error) {
-				field, err := ec.unmarshalNPIIField2string(ctx, "SSN")
-				if err != nil {
-					var zeroVal *string
-					return zeroVal, err
+				directive1 := func(ctx context.Context) (any, error) {
+					field, err := ec.unmarshalNPIIField2string(ctx, "SSN")
+					if err != nil {
+						var zeroVal *string
+						return zeroVal, err
+					}
+					if ec.Directives.Pii == nil {
+						var zeroVal *string
+						return zeroVal, errors.New("directive pii is not implemented")
+					}
+					return ec.Directives.Pii(ctx, obj, directive0, field)
 				}
-				if ec.Directives.Pii == nil {
-					var zeroVal *string
-					return zeroVal, errors.New("directive pii is not implemented")
-				}
-				return ec.Directives.Pii(ctx, obj, directive0, field)
-			}
 
-			next = directive1
-			return next
-		},
-		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOString2ᚖstring(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+				next = directive1
+				return next
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+				return ec.marshalOString2ᚖstring(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
+	fc, err := ec.fieldContext_Employee_ssn(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	directive0 := func(ctx context.Context) (any, error) {
+		return ec.Resolvers.Employee().Ssn(ctx, obj)
+	}
+	tmp, err := func(ctx context.Context) (any, error) {
+		field, err := ec.unmarshalNPIIField2string(ctx, "SSN")
+		if err != nil {
+			var zeroVal *string
+			return zeroVal, err
+		}
+		if ec.Directives.Pii == nil {
+			var zeroVal *string
+			return zeroVal, errors.New("directive pii is not implemented")
+		}
+		return ec.Directives.Pii(ctx, obj, directive0, field)
+	}(ctx)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		if fc.NonNull {
+			return graphql.RequiredNull
+		}
+		return graphql.Null
+	}
+	if tmp == nil {
+		if fc.NonNull {
+			graphql.AddInvalidNullError(ctx, "")
+			return graphql.RequiredNull
+		}
+		return graphql.Null
+	}
+	res, ok := tmp.(*string)
+	if !ok {
+		if m, ok := tmp.(graphql.Marshaler); ok {
+			fc.Result = m
+			return m
+		}
+		ec.OperationContext.Errorf(ctx, `unexpected type %T from middleware/directive chain, should be %T`, tmp, res)
+		return graphql.Null
+	}
+	fc.Result = res
+	return ec.marshalOString2ᚖstring(ctx, field.Selections, res)
 }
 func (ec *executionContext) fieldContext_Employee_ssn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Employee", field, true, true, "String")
 }
 
 func (ec *executionContext) _Employee_taxId(ctx context.Context, field graphql.CollectedField, obj *store.Employee) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Employee_taxId(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Employee().TaxID(ctx, obj)
-		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
+	if lists.Intercepted(ec.OperationContext) {
+		return graphql.ResolveField(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Employee_taxId(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return ec.Resolvers.Employee().TaxID(ctx, obj)
+			},
+			func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+				directive0 := next
 
-			directive1 := func(ctx context.Context) (any, error) {
-				field, err := ec.unmarshalNPIIField2string(ctx, "TAX_ID")
-				if err != nil {
-					var zeroVal *string
-					return zeroVal, err
+				directive1 := func(ctx context.Context) (any, error) {
+					field, err := ec.unmarshalNPIIField2string(ctx, "TAX_ID")
+					if err != nil {
+						var zeroVal *string
+						return zeroVal, err
+					}
+					if ec.Directives.Pii == nil {
+						var zeroVal *string
+						return zeroVal, errors.New("directive pii is not implemented")
+					}
+					return ec.Directives.Pii(ctx, obj, directive0, field)
 				}
-				if ec.Directives.Pii == nil {
-					var zeroVal *string
-					return zeroVal, errors.New("directive pii is not implemented")
-				}
-				return ec.Directives.Pii(ctx, obj, directive0, field)
-			}
 
-			next = directive1
-			return next
-		},
-		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOString2ᚖstring(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+				next = directive1
+				return next
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+				return ec.marshalOString2ᚖstring(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
+	fc, err := ec.fieldContext_Employee_taxId(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	directive0 := func(ctx context.Context) (any, error) {
+		return ec.Resolvers.Employee().TaxID(ctx, obj)
+	}
+	tmp, err := func(ctx context.Context) (any, error) {
+		field, err := ec.unmarshalNPIIField2string(ctx, "TAX_ID")
+		if err != nil {
+			var zeroVal *string
+			return zeroVal, err
+		}
+		if ec.Directives.Pii == nil {
+			var zeroVal *string
+			return zeroVal, errors.New("directive pii is not implemented")
+		}
+		return ec.Directives.Pii(ctx, obj, directive0, field)
+	}(ctx)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		if fc.NonNull {
+			return graphql.RequiredNull
+		}
+		return graphql.Null
+	}
+	if tmp == nil {
+		if fc.NonNull {
+			graphql.AddInvalidNullError(ctx, "")
+			return graphql.RequiredNull
+		}
+		return graphql.Null
+	}
+	res, ok := tmp.(*string)
+	if !ok {
+		if m, ok := tmp.(graphql.Marshaler); ok {
+			fc.Result = m
+			return m
+		}
+		ec.OperationContext.Errorf(ctx, `unexpected type %T from middleware/directive chain, should be %T`, tmp, res)
+		return graphql.Null
+	}
+	fc.Result = res
+	return ec.marshalOString2ᚖstring(ctx, field.Selections, res)
 }
 func (ec *executionContext) fieldContext_Employee_taxId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Employee", field, true, true, "String")
 }
 
 func (ec *executionContext) _Employee_passportNumber(ctx context.Context, field graphql.CollectedField, obj *store.Employee) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Employee_passportNumber(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Employee().PassportNumber(ctx, obj)
-		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
+	if lists.Intercepted(ec.OperationContext) {
+		return graphql.ResolveField(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Employee_passportNumber(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return ec.Resolvers.Employee().PassportNumber(ctx, obj)
+			},
+			func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+				directive0 := next
 
-			directive1 := func(ctx context.Context) (any, error) {
-				field, err := ec.unmarshalNPIIField2string(ctx, "PASSPORT_NUMBER")
-				if err != nil {
-					var zeroVal *string
-					return zeroVal, err
+				directive1 := func(ctx context.Context) (any, error) {
+					field, err := ec.unmarshalNPIIField2string(ctx, "PASSPORT_NUMBER")
+					if err != nil {
+						var zeroVal *string
+						return zeroVal, err
+					}
+					if ec.Directives.Pii == nil {
+						var zeroVal *string
+						return zeroVal, errors.New("directive pii is not implemented")
+					}
+					return ec.Directives.Pii(ctx, obj, directive0, field)
 				}
-				if ec.Directives.Pii == nil {
-					var zeroVal *string
-					return zeroVal, errors.New("directive pii is not implemented")
-				}
-				return ec.Directives.Pii(ctx, obj, directive0, field)
-			}
 
-			next = directive1
-			return next
-		},
-		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOString2ᚖstring(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+				next = directive1
+				return next
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+				return ec.marshalOString2ᚖstring(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
+	fc, err := ec.fieldContext_Employee_passportNumber(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	directive0 := func(ctx context.Context) (any, error) {
+		return ec.Resolvers.Employee().PassportNumber(ctx, obj)
+	}
+	tmp, err := func(ctx context.Context) (any, error) {
+		field, err := ec.unmarshalNPIIField2string(ctx, "PASSPORT_NUMBER")
+		if err != nil {
+			var zeroVal *string
+			return zeroVal, err
+		}
+		if ec.Directives.Pii == nil {
+			var zeroVal *string
+			return zeroVal, errors.New("directive pii is not implemented")
+		}
+		return ec.Directives.Pii(ctx, obj, directive0, field)
+	}(ctx)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		if fc.NonNull {
+			return graphql.RequiredNull
+		}
+		return graphql.Null
+	}
+	if tmp == nil {
+		if fc.NonNull {
+			graphql.AddInvalidNullError(ctx, "")
+			return graphql.RequiredNull
+		}
+		return graphql.Null
+	}
+	res, ok := tmp.(*string)
+	if !ok {
+		if m, ok := tmp.(graphql.Marshaler); ok {
+			fc.Result = m
+			return m
+		}
+		ec.OperationContext.Errorf(ctx, `unexpected type %T from middleware/directive chain, should be %T`, tmp, res)
+		return graphql.Null
+	}
+	fc.Result = res
+	return ec.marshalOString2ᚖstring(ctx, field.Selections, res)
 }
 func (ec *executionContext) fieldContext_Employee_passportNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Employee", field, true, true, "String")
 }
 
 func (ec *executionContext) _Employee_bankAccount(ctx context.Context, field graphql.CollectedField, obj *store.Employee) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Employee_bankAccount(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Employee().BankAccount(ctx, obj)
-		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
+	if lists.Intercepted(ec.OperationContext) {
+		return graphql.ResolveField(
+			ctx,
+			ec.OperationContext,
+			field,
+			func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+				return ec.fieldContext_Employee_bankAccount(ctx, field)
+			},
+			func(ctx context.Context) (any, error) {
+				return ec.Resolvers.Employee().BankAccount(ctx, obj)
+			},
+			func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+				directive0 := next
 
-			directive1 := func(ctx context.Context) (any, error) {
-				field, err := ec.unmarshalNPIIField2string(ctx, "BANK_ACCOUNT")
-				if err != nil {
-					var zeroVal *string
-					return zeroVal, err
+				directive1 := func(ctx context.Context) (any, error) {
+					field, err := ec.unmarshalNPIIField2string(ctx, "BANK_ACCOUNT")
+					if err != nil {
+						var zeroVal *string
+						return zeroVal, err
+					}
+					if ec.Directives.Pii == nil {
+						var zeroVal *string
+						return zeroVal, errors.New("directive pii is not implemented")
+					}
+					return ec.Directives.Pii(ctx, obj, directive0, field)
 				}
-				if ec.Directives.Pii == nil {
-					var zeroVal *string
-					return zeroVal, errors.New("directive pii is not implemented")
-				}
-				return ec.Directives.Pii(ctx, obj, directive0, field)
-			}
 
-			next = directive1
-			return next
-		},
-		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOString2ᚖstring(ctx, selections, v)
-		},
-		true,
-		false,
-	)
+				next = directive1
+				return next
+			},
+			func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+				return ec.marshalOString2ᚖstring(ctx, selections, v)
+			},
+			true,
+			false,
+		)
+	}
+	fc, err := ec.fieldContext_Employee_bankAccount(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	directive0 := func(ctx context.Context) (any, error) {
+		return ec.Resolvers.Employee().BankAccount(ctx, obj)
+	}
+	tmp, err := func(ctx context.Context) (any, error) {
+		field, err := ec.unmarshalNPIIField2string(ctx, "BANK_ACCOUNT")
+		if err != nil {
+			var zeroVal *string
+			return zeroVal, err
+		}
+		if ec.Directives.Pii == nil {
+			var zeroVal *string
+			return zeroVal, errors.New("directive pii is not implemented")
+		}
+		return ec.Directives.Pii(ctx, obj, directive0, field)
+	}(ctx)
+	if err != nil {
+		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		if fc.NonNull {
+			return graphql.RequiredNull
+		}
+		return graphql.Null
+	}
+	if tmp == nil {
+		if fc.NonNull {
+			graphql.AddInvalidNullError(ctx, "")
+			return graphql.RequiredNull
+		}
+		return graphql.Null
+	}
+	res, ok := tmp.(*string)
+	if !ok {
+		if m, ok := tmp.(graphql.Marshaler); ok {
+			fc.Result = m
+			return m
+		}
+		ec.OperationContext.Errorf(ctx, `unexpected type %T from middleware/directive chain, should be %T`, tmp, res)
+		return graphql.Null
+	}
+	fc.Result = res
+	return ec.marshalOString2ᚖstring(ctx, field.Selections, res)
 }
 func (ec *executionContext) fieldContext_Employee_bankAccount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Employee", field, true, true, "String")

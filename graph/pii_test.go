@@ -12,9 +12,11 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/workingtracker/api/internal/apitest"
 	"github.com/workingtracker/api/internal/pii"
+	"github.com/workingtracker/api/internal/telemetry"
 	"github.com/workingtracker/api/store"
 )
 
@@ -154,9 +156,32 @@ const piiSelection = `id ssn taxId passportNumber bankAccount`
 // _entities and nested fields (Employee.manager, Project.members, TimeEntry.employee), sees
 // exactly: the last four for HR, ADMIN and the employee themself; the full mask for the other
 // roles that see the row; null for AUDITOR, BI and AGENT; null for what is unset.
+//
+// Both ways a @pii field runs: the fast path tools/rewritelists writes (the directive compiled
+// in), and, with field middleware installed (field spans), gqlgen's ResolveField with the
+// directive chain, whose spans show it ran.
 func TestPIIMaskingByRole(t *testing.T) {
 	t.Parallel()
-	srv := apitest.New(t, apitest.Opts{})
+	spans := tracetest.NewInMemoryExporter()
+	tp := telemetry.NewProvider(telemetry.ProviderOpts{Exporter: spans, Synchronous: true})
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	t.Run("Rewritten", func(t *testing.T) {
+		t.Parallel()
+		piiMaskingByRole(t, apitest.Opts{})
+	})
+	t.Run("FieldMiddleware", func(t *testing.T) {
+		t.Parallel()
+		piiMaskingByRole(t, apitest.Opts{TracerProvider: tp, FieldSpans: true})
+		traced := false
+		for _, s := range spans.GetSpans() {
+			traced = traced || strings.Contains(s.Name, "ssn")
+		}
+		require.True(t, traced, "no span of Employee.ssn: the fields did not run through field middleware")
+	})
+}
+
+func piiMaskingByRole(t *testing.T, opts apitest.Opts) {
+	srv := apitest.New(t, opts)
 	c := newPIITenant(t, srv, "acme")
 	people := []*store.Employee{c.Admin, c.hr, c.manager, c.report, c.other, c.auditor, c.partial}
 

@@ -82,6 +82,8 @@ type PIICipher interface {
 	Encrypt(ctx context.Context, tenant, row uuid.UUID, field, plaintext string) ([]byte, error)
 	Decrypt(ctx context.Context, tenant, row uuid.UUID, field string, ciphertext []byte) (string, error)
 	BlindIndex(ctx context.Context, tenant uuid.UUID, field, normalised string) ([]byte, error)
+	// LastFour is the last-four mask of ciphertext's value (pii.Keyring.LastFour: cached).
+	LastFour(ctx context.Context, tenant, row uuid.UUID, field string, ciphertext []byte) (string, error)
 }
 
 // BlobURLs signs short-lived URLs of stored blobs.

@@ -13,6 +13,7 @@ package pii
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/tink-crypto/tink-go/v2/aead"
 	"github.com/tink-crypto/tink-go/v2/aead/subtle"
 	"github.com/tink-crypto/tink-go/v2/keyset"
@@ -75,6 +77,8 @@ type Keyring struct {
 	mu      sync.Mutex
 	tenants map[uuid.UUID]*tenantKeys
 	loads   singleflight.Group
+
+	lastFours *lru.Cache[lastFourKey, lastFour] // LastFour's masked forms (nil: none kept)
 }
 
 // KeyringOpts tune a Keyring; zero values take the defaults.
@@ -85,6 +89,9 @@ type KeyringOpts struct {
 	MaxAge time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// LastFourCacheSize is how many masked forms LastFour keeps (default LastFourCacheSize;
+	// negative: none, every call decrypts).
+	LastFourCacheSize int
 }
 
 // DefaultMaxAge is KeyringOpts.MaxAge's default.
@@ -131,7 +138,12 @@ func NewKeyring(masterKey []byte, keysets Keysets, opts ...KeyringOpts) (*Keyrin
 	if err != nil {
 		return nil, fmt.Errorf("pii: master key: %w", err)
 	}
-	return &Keyring{master: master, keysets: keysets, maxAge: o.MaxAge, now: o.Now, tenants: map[uuid.UUID]*tenantKeys{}}, nil
+	lastFours, err := newLastFours(o.LastFourCacheSize)
+	if err != nil {
+		return nil, fmt.Errorf("pii: last-four cache: %w", err)
+	}
+	return &Keyring{master: master, keysets: keysets, maxAge: o.MaxAge, now: o.Now, tenants: map[uuid.UUID]*tenantKeys{},
+		lastFours: lastFours}, nil
 }
 
 // ErrUndecryptable is wrapped by every failure to decrypt a stored ciphertext: it was made for
@@ -204,7 +216,29 @@ func associatedData(tenant, row uuid.UUID, field string) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("pii: unknown field %q", field)
 	}
-	return []byte("workingtracker/pii/v1\x00" + tenant.String() + "\x00employees\x00" + col + "\x00" + row.String()), nil
+	const prefix, table = "workingtracker/pii/v1\x00", "\x00employees\x00"
+	ad := make([]byte, 0, len(prefix)+36+len(table)+len(col)+1+36)
+	ad = append(ad, prefix...)
+	ad = appendUUID(ad, tenant)
+	ad = append(ad, table...)
+	ad = append(ad, col...)
+	ad = append(ad, 0)
+	return appendUUID(ad, row), nil
+}
+
+// appendUUID appends id's canonical form (uuid.UUID.String) to b, without the string.
+func appendUUID(b []byte, id uuid.UUID) []byte {
+	var text [36]byte
+	hex.Encode(text[0:8], id[0:4])
+	text[8] = '-'
+	hex.Encode(text[9:13], id[4:6])
+	text[13] = '-'
+	hex.Encode(text[14:18], id[6:8])
+	text[18] = '-'
+	hex.Encode(text[19:23], id[8:10])
+	text[23] = '-'
+	hex.Encode(text[24:], id[10:])
+	return append(b, text[:]...)
 }
 
 // keys returns tenant's opened keysets, read again when older than maxAge and created on the

@@ -4,7 +4,8 @@
 // group with lists.DeferredGroup instead of graphql.NewDeferredGroup (see internal/lists for
 // why), write objects with lists.Object, and marshal plain scalar reads without
 // graphql.ResolveField (plain.go), and resolve argument-less resolver fields without
-// ResolveField's closures (resolvers.go). `make generate` runs it after gqlgen:
+// ResolveField's closures (resolvers.go), those with one directive (@pii) with the directive
+// compiled in (directives.go). `make generate` runs it after gqlgen:
 //
 //	go run ./tools/rewritelists graph/generated.go
 //

@@ -10,7 +10,7 @@ import (
 	"go/token"
 )
 
-// Resolver fields without arguments or directives. Every such field (TimeEntry.project, ~1,000
+// Resolver fields without arguments (and without directives, or with one: directives.go). Every such field (TimeEntry.project, ~1,000
 // per nested page, Employee.department, …) went through graphql.ResolveField: five closures
 // built per call (field context, resolver, middleware `next`, marshaller, result) and the
 // operation's field middleware, for a value the root field's prefetch has mostly put in the
@@ -147,7 +147,8 @@ func rewrittenResolverField(body *ast.BlockStmt) bool {
 //	}
 //
 // and returns the body that resolves it without ResolveField when R is a pointer, slice or
-// builtin scalar; "" for a field kept on ResolveField (directives, or another R). fn is a
+// builtin scalar, or when it has one directive (directives.go); "" for a field kept on
+// ResolveField (several directives, or another R). fn is a
 // resolverCandidate; any other shape is an error, so that a change in gqlgen's output cannot
 // make the rewrite skip fields quietly.
 func resolverField(fn *ast.FuncDecl, graphqlName string, fset *token.FileSet) (string, error) {
@@ -204,10 +205,18 @@ func resolverField(fn *ast.FuncDecl, graphqlName string, fset *token.FileSet) (s
 	if !ok1 || !ok2 || !isBool(recoverFromPanic.Name) || !isBool(nonNull.Name) {
 		return "", drift("its recoverFromPanic and nonNull arguments are not true or false")
 	}
+	marshaller := mcall.Fun.(*ast.SelectorExpr).Sel.Name
+	var directive *ast.FuncLit // the field's one directive (directives.go)
 	if id, ok := call.Args[5].(*ast.Ident); !ok || id.Name != "nil" {
-		return "", nil // directives: their middleware chain
-	}
-	if !neverNilInterface(lit.Type.Params.List[2].Type) {
+		d, one, what := singleDirective(call.Args[5])
+		if what != "" {
+			return "", drift(what)
+		}
+		if !one || !contextFree(marshaller) {
+			return "", nil // several directives, or a marshaller that reads the directive's context
+		}
+		directive = d
+	} else if !neverNilInterface(lit.Type.Params.List[2].Type) {
 		return "", nil // ResolveField's nil-interface check could differ from the marshaller's
 	}
 	src := func(e ast.Node) string {
@@ -225,14 +234,37 @@ func resolverField(fn *ast.FuncDecl, graphqlName string, fset *token.FileSet) (s
 			"ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))\n" +
 			"ret = " + g + ".Null\n}\n}()\n")
 	}
-	fmt.Fprintf(&b, "res, err := %s\n", src(resolve))
+	if directive == nil {
+		fmt.Fprintf(&b, "res, err := %s\n", src(resolve))
+	} else {
+		// The directive runs now, on the field's context, with the resolver as its next.
+		fmt.Fprintf(&b, "directive0 := func(ctx context.Context) (any, error) {\nreturn %s\n}\n", src(resolve))
+		fmt.Fprintf(&b, "tmp, err := %s(ctx)\n", src(directive))
+	}
 	fmt.Fprintf(&b, "if err != nil {\nec.OperationContext.Error(ctx, %s.AddFieldLocationToError(ctx, err))\n", g)
 	if nonNull.Name == "false" {
 		fmt.Fprintf(&b, "if fc.NonNull {\nreturn %s.RequiredNull\n}\n", g)
 	}
 	fmt.Fprintf(&b, "return %s.Null\n}\n", g)
+	if directive != nil {
+		// What ResolveField does with the chain's result: nil is null (reported when the field
+		// is non-null), then a value of the field's type, or a Marshaler the directive returned
+		// in its place; anything else is an error.
+		b.WriteString("if tmp == nil {\n")
+		if nonNull.Name == "true" {
+			fmt.Fprintf(&b, "%s.AddInvalidNullError(ctx, \"\")\n", g)
+		} else {
+			fmt.Fprintf(&b, "if fc.NonNull {\n%s.AddInvalidNullError(ctx, \"\")\nreturn %[1]s.RequiredNull\n}\n", g)
+		}
+		fmt.Fprintf(&b, "return %s.Null\n}\n", g)
+		typ := src(lit.Type.Params.List[2].Type)
+		fmt.Fprintf(&b, "res, ok := tmp.(%s)\nif !ok {\n", typ)
+		fmt.Fprintf(&b, "if m, ok := tmp.(%s.Marshaler); ok {\nfc.Result = m\nreturn m\n}\n", g)
+		fmt.Fprintf(&b, "ec.OperationContext.Errorf(ctx, `unexpected type %%T from middleware/directive chain, should be %%T`, tmp, res)\n")
+		fmt.Fprintf(&b, "return %s.Null\n}\n", g)
+	}
 	b.WriteString("fc.Result = res\n")
-	fmt.Fprintf(&b, "return ec.%s(ctx, field.Selections, res)", mcall.Fun.(*ast.SelectorExpr).Sel.Name)
+	fmt.Fprintf(&b, "return ec.%s(ctx, field.Selections, res)", marshaller)
 	return b.String(), nil
 }
 
