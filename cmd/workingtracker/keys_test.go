@@ -149,7 +149,7 @@ func TestKeysCommands(t *testing.T) {
 	status := runOK("keys", "status")
 	require.Contains(t, status, "acme: primary "+k1+", keys "+k1+", primary since")
 	require.Regexp(t, `ssn_ciphertext +key `+k1+` +\d+ values \(primary\)`, status)
-	require.Contains(t, status, "globex: no keys yet")
+	require.Contains(t, status, "globex: primary ", "the seed gave globex personal data too")
 
 	rotated := runOK("keys", "rotate", "--tenant", "acme")
 	m := regexp.MustCompile(`acme: new primary key (\d+) \(was ` + k1 + `\)`).FindStringSubmatch(rotated)
@@ -193,6 +193,9 @@ func TestKeysCommands(t *testing.T) {
 
 	require.Equal(t, "acme: key "+k1+" retired\n", runOK("keys", "retire", k1))
 	require.Contains(t, runOK("keys", "status", "--tenant", "acme"), "primary "+k2+", keys "+k2+",")
+	// Rotations and retirements are audited in the tenant's trail; refused ones record nothing.
+	require.Equal(t, []string{"keys.rotate SYSTEM workingtracker keys rotate", "keys.retire SYSTEM workingtracker keys retire " + k1},
+		commandTrail(t, s, "acme"))
 	stored, err := s.EmployeeCiphertexts(ctx, scope)
 	require.NoError(t, err)
 	for id, c := range stored {
