@@ -283,6 +283,20 @@ func (s *Store) EraseEmployeePII(ctx context.Context, scope Scope, id uuid.UUID)
 		if !scope.visible(id) {
 			return nil, apperr.New(apperr.NotFound, "employee not found")
 		}
+		// Erasure replaces the name and e-mail: an ADMIN's are theirs to change only by an
+		// ADMIN with a second factor (WriteLimits.AdminLocked), so HR cannot erase an ADMIN.
+		var role string
+		if err := tx.db.NewRaw(`SELECT role FROM employees WHERE tenant_id = ? AND id = ? FOR UPDATE`,
+			scope.TenantID, id).Scan(ctx, &role); err != nil {
+			return nil, translate(err, "employee")
+		}
+		if role == RoleAdmin && (slices.Contains(scope.Writes.AdminLocked, "name") || slices.Contains(scope.Writes.AdminLocked, "email")) {
+			code := scope.Writes.AdminRefusal
+			if code == "" {
+				code = apperr.Forbidden
+			}
+			return nil, apperr.New(code, "only an ADMIN signed in with a second factor erases an ADMIN's personal data")
+		}
 		sets := []string{"name = ?", "email = ?", "updated_at = ?"}
 		for _, c := range piiColumns {
 			sets = append(sets, c.ciphertext+" = NULL", c.blindIndex+" = NULL")

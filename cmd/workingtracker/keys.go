@@ -173,7 +173,7 @@ func (k keysRun) rotate(ctx context.Context, t *store.Tenant, rotate bool) error
 		if err != nil {
 			return err
 		}
-		id, err := k.keyring.Rotate(ctx, t.ID)
+		id, err := k.keyring.Rotate(commandAudit(ctx, actionKeysRotate, "PIIKeyset", "keys rotate"), t.ID)
 		if err != nil {
 			return err
 		}
@@ -257,7 +257,7 @@ func (k keysRun) retire(ctx context.Context, tenants []*store.Tenant, id uint32,
 			}
 			continue
 		}
-		if err := k.keyring.Retire(ctx, t.ID, id); err != nil {
+		if err := k.keyring.Retire(commandAudit(ctx, actionKeysRetire, "PIIKeyset", "keys retire "+strconv.FormatUint(uint64(id), 10)), t.ID, id); err != nil {
 			if errors.Is(err, store.ErrPIIKeyInUse) {
 				return fmt.Errorf("tenant %s: key %d not retired: %w (let the re-encryption job finish, "+
 					"or run `workingtracker keys reencrypt --tenant %s`)", t.Slug, id, err, t.Slug)

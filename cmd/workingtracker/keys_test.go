@@ -199,6 +199,9 @@ func TestKeysCommands(t *testing.T) {
 
 	require.Equal(t, "acme: key "+k1+" retired\n", runOK("keys", "retire", k1))
 	require.Contains(t, runOK("keys", "status", "--tenant", "acme"), "primary "+k2+", keys "+k2+",")
+	// Rotations and retirements are audited in the tenant's trail; refused ones record nothing.
+	require.Equal(t, []string{"keys.rotate SYSTEM workingtracker keys rotate", "keys.retire SYSTEM workingtracker keys retire " + k1},
+		commandTrail(t, s, "acme"))
 	stored, err := s.EmployeeCiphertexts(ctx, scope)
 	require.NoError(t, err)
 	for id, c := range stored {

@@ -80,6 +80,7 @@ func pushOperations(ctx context.Context, registrar persisted.Registrar, scope st
 	if err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}
+	ctx = commandAudit(ctx, actionOperationsPush, "PersistedOperation", "operations push", "operations")
 	registered, err := registrar.RegisterOperations(ctx, scope, ops)
 	if err != nil {
 		return fmt.Errorf("%s: nothing registered: %w", file, err)

@@ -54,6 +54,9 @@ func TestOperationsCommand(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, out, "Me v1 query "+me["id"])
 	require.Contains(t, out, "2 operations registered")
+	// Which operations BI keys may run is security configuration: the push is audited, in the
+	// transaction that registers (a refused push, below, records nothing).
+	require.Equal(t, []string{"operations.push SYSTEM workingtracker operations push"}, commandTrail(t, s, "acme"))
 
 	t.Run("PushingAgainChangesNothing", func(t *testing.T) {
 		out, err := cli("push", "--tenant", "acme", writeManifest(t, format, team, me))
@@ -70,6 +73,7 @@ func TestOperationsCommand(t *testing.T) {
 		out, err := cli("list", "--tenant", "acme")
 		require.NoError(t, err)
 		require.NotContains(t, out, "Fresh", "all or none")
+		require.Len(t, commandTrail(t, s, "acme"), 1, "a push that changes nothing, or is refused, records nothing")
 	})
 	t.Run("NotAManifest", func(t *testing.T) {
 		_, err := cli("push", "--tenant", "acme", writeManifest(t, "something-else", me))

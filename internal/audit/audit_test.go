@@ -88,3 +88,22 @@ func TestMutationEntryNamesFieldsNotValues(t *testing.T) {
 	require.Equal(t, id, *e.ResourceID)
 	require.Equal(t, []string{"employeeId"}, e.ChangedFields)
 }
+
+// One tenant's flood takes at most MaxPendingPerTenant aggregates of a window: another tenant's
+// events are still recorded.
+func TestSecurityEventsOfOneTenantCannotCrowdOutAnother(t *testing.T) {
+	t.Parallel()
+	rec := &recorded{}
+	ev := audit.NewSecurityEvents(rec, audit.SecurityEventsOpts{MaxPending: 10, MaxPendingPerTenant: 4})
+	as := func(tenant uuid.UUID) context.Context {
+		return auth.WithPrincipal(context.Background(), &auth.Principal{TenantID: tenant, EmployeeID: uuid.New(), Roles: []string{"EMPLOYEE"}})
+	}
+	noisy, quiet := uuid.New(), uuid.New()
+	for range 1000 {
+		ev.Record(as(noisy), audit.KindPermissionDenied, "auditLogs") // a new actor each time
+	}
+	ev.Record(as(quiet), audit.KindPermissionDenied, "auditLogs")
+	ev.Flush(context.Background())
+	require.Len(t, rec.entries, 5, "4 of the noisy tenant's, and the quiet tenant's")
+	require.InDelta(t, 996, testutil.ToFloat64(ev.DroppedCounter()), 0)
+}

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -28,6 +29,8 @@ const (
 const (
 	DefaultFlushEvery = time.Minute
 	DefaultMaxPending = 1000
+	// DefaultMaxPendingPerTenant bounds one tenant's share of the aggregates of a window.
+	DefaultMaxPendingPerTenant = 100
 )
 
 // Appender records entries (the store).
@@ -44,7 +47,11 @@ type SecurityEventsOpts struct {
 	// occurrence that would need another is dropped and counted, so memory and the entries
 	// written per window stay bounded whatever the flood.
 	MaxPending int
-	Logger     *slog.Logger
+	// MaxPendingPerTenant bounds the aggregates one tenant holds (default
+	// DefaultMaxPendingPerTenant, at most MaxPending): a flood from one tenant's principals
+	// cannot take the window's room and silence every other tenant's events.
+	MaxPendingPerTenant int
+	Logger              *slog.Logger
 	// Registerer, when set, exports workingtracker_audit_security_events_total{kind} and
 	// workingtracker_audit_security_events_dropped_total.
 	Registerer prometheus.Registerer
@@ -58,14 +65,16 @@ type SecurityEventsOpts struct {
 // user agent are the first occurrence's. At most MaxPending aggregates are held: a window
 // writes at most that many entries per instance.
 type SecurityEvents struct {
-	store  Appender
-	opts   SecurityEventsOpts
-	mu     sync.Mutex
-	held   map[eventKey]*eventAgg
-	seen   *prometheus.CounterVec
-	drops  prometheus.Counter
-	dropN  int
-	logger *slog.Logger
+	store Appender
+	opts  SecurityEventsOpts
+	mu    sync.Mutex
+	held  map[eventKey]*eventAgg
+	// perTenant counts the aggregates held per tenant (MaxPendingPerTenant).
+	perTenant map[uuid.UUID]int
+	seen      *prometheus.CounterVec
+	drops     prometheus.Counter
+	dropN     int
+	logger    *slog.Logger
 }
 
 type eventKey struct {
@@ -89,10 +98,14 @@ func NewSecurityEvents(s Appender, opts SecurityEventsOpts) *SecurityEvents {
 	if opts.MaxPending <= 0 {
 		opts.MaxPending = DefaultMaxPending
 	}
+	if opts.MaxPendingPerTenant <= 0 {
+		opts.MaxPendingPerTenant = DefaultMaxPendingPerTenant
+	}
+	opts.MaxPendingPerTenant = min(opts.MaxPendingPerTenant, opts.MaxPending)
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	e := &SecurityEvents{store: s, opts: opts, held: map[eventKey]*eventAgg{}, logger: opts.Logger,
+	e := &SecurityEvents{store: s, opts: opts, held: map[eventKey]*eventAgg{}, perTenant: map[uuid.UUID]int{}, logger: opts.Logger,
 		seen: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "workingtracker_audit_security_events_total",
 			Help: "Security events (refusals) seen, by kind, before aggregation."}, []string{"kind"}),
 		drops: prometheus.NewCounter(prometheus.CounterOpts{Name: "workingtracker_audit_security_events_dropped_total",
@@ -129,11 +142,12 @@ func (e *SecurityEvents) record(ctx context.Context, p *auth.Principal, kind, de
 		agg.count++
 		return
 	}
-	if len(e.held) >= e.opts.MaxPending {
+	if len(e.held) >= e.opts.MaxPending || e.perTenant[k.tenant] >= e.opts.MaxPendingPerTenant {
 		e.drops.Inc()
 		e.dropN++
 		return
 	}
+	e.perTenant[k.tenant]++
 	e.held[k] = &eventAgg{count: 1, requestID: reqid.From(ctx), clientIP: auth.ClientAddress(ctx), userAgent: UserAgent(ctx)}
 }
 
@@ -151,20 +165,34 @@ func (e *SecurityEvents) Refusals(ctx context.Context, errs gqlerror.List) {
 	}
 }
 
-// refusedField names the root field a refusal concerns: its path's first element, or the
-// operation's first root field when the refusal came before execution (a spent budget).
+// refusedField names the root field a refusal concerns: the schema's name of the field its
+// path starts at, or the operation's first root field when the refusal came before execution (a
+// spent budget). Never the client's alias: an alias is the client's text, which would make each
+// request a new aggregate (a flood past the bound) and put what it chose in the trail.
 func refusedField(ctx context.Context, err *gqlerror.Error) string {
-	if len(err.Path) > 0 {
-		if name, ok := err.Path[0].(ast.PathName); ok {
-			return string(name)
-		}
+	if !graphql.HasOperationContext(ctx) {
+		return ""
 	}
-	if op := operationOf(ctx); op != nil {
-		for _, sel := range op.SelectionSet {
-			if f, ok := sel.(*ast.Field); ok {
+	oc := graphql.GetOperationContext(ctx)
+	if oc.Operation == nil {
+		return ""
+	}
+	root := map[ast.Operation]string{ast.Query: "Query", ast.Mutation: "Mutation", ast.Subscription: "Subscription"}[oc.Operation.Operation]
+	fields := graphql.CollectFields(oc, oc.Operation.SelectionSet, []string{root})
+	if len(err.Path) > 0 {
+		key, ok := err.Path[0].(ast.PathName)
+		if !ok {
+			return ""
+		}
+		for _, f := range fields {
+			if f.Alias == string(key) {
 				return f.Name
 			}
 		}
+		return ""
+	}
+	if len(fields) > 0 {
+		return fields[0].Name
 	}
 	return ""
 }
@@ -174,7 +202,7 @@ func refusedField(ctx context.Context, err *gqlerror.Error) string {
 func (e *SecurityEvents) Flush(ctx context.Context) {
 	e.mu.Lock()
 	held, dropped := e.held, e.dropN
-	e.held, e.dropN = map[eventKey]*eventAgg{}, 0
+	e.held, e.perTenant, e.dropN = map[eventKey]*eventAgg{}, map[uuid.UUID]int{}, 0
 	e.mu.Unlock()
 	if dropped > 0 {
 		e.logger.WarnContext(ctx, "security events over the bound of a window were not recorded",

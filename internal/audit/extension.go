@@ -134,10 +134,3 @@ func kindOf(code string) string {
 	}
 	return ""
 }
-
-func operationOf(ctx context.Context) *ast.OperationDefinition {
-	if !graphql.HasOperationContext(ctx) {
-		return nil
-	}
-	return graphql.GetOperationContext(ctx).Operation
-}
