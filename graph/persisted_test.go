@@ -113,6 +113,20 @@ func TestAutomaticPersistedQueries(t *testing.T) {
 			map[string]any{"extensions": pq(id), "variables": vars, "operationName": "Mine"})), &got))
 		require.Len(t, got.TimeEntries.Nodes, 2, "variables apply")
 	})
+	t.Run("StringLiteralsAreRunNotStored", func(t *testing.T) {
+		// A literal may be personal data (employeeByIdentifier(value: "123-45-6789")): it is not
+		// kept in the shared cache, where another principal could probe its hash. The same
+		// operation with a variable is.
+		lit := `query Find { employees(filter: {search: "ada"}) { totalCount } }`
+		requireData(t, postGraphQL(t, srv, c.Token, map[string]any{"query": lit, "extensions": pq(store.OperationID(lit))}))
+		requireCode(t, postGraphQL(t, srv, c.Token, map[string]any{"extensions": pq(store.OperationID(lit))}),
+			http.StatusOK, "PERSISTED_QUERY_NOT_FOUND")
+		withVar := `query Find($s: String) { employees(filter: {search: $s}) { totalCount } }`
+		vars := map[string]any{"s": "ada"}
+		requireData(t, postGraphQL(t, srv, c.Token, map[string]any{"query": withVar, "variables": vars,
+			"extensions": pq(store.OperationID(withVar))}))
+		requireData(t, postGraphQL(t, srv, c.Token, map[string]any{"variables": vars, "extensions": pq(store.OperationID(withVar))}))
+	})
 	t.Run("WrongHashRefusedAndNotStored", func(t *testing.T) {
 		q := `query Other { me { email } }`
 		wrong := store.OperationID(q + " ")

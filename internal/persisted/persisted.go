@@ -205,10 +205,14 @@ func (o *Operations) MutateOperationParameters(ctx context.Context, params *grap
 }
 
 // InterceptOperation stores an APQ registration once the operation is admitted: it parsed,
-// validated and is about to run (a mutation sent over GET never gets here).
+// validated and is about to run (a mutation sent over GET never gets here), and its text holds
+// no string literal (holdsStringLiterals).
 func (o *Operations) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 	if info, ok := FromContext(ctx); ok && info.SentQuery && !info.Registered {
 		rc := graphql.GetOperationContext(ctx)
+		if holdsStringLiterals(rc.Doc) {
+			return next(ctx) // see holdsStringLiterals: the text may be personal data
+		}
 		if err := o.opts.Cache.Add(ctx, info.tenant, info.ID, rc.RawQuery); err != nil {
 			o.opts.Logger.WarnContext(ctx, "APQ cache unavailable: query not stored", "err", err, "request_id", reqid.From(ctx))
 		}
