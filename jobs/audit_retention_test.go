@@ -56,6 +56,25 @@ func TestAuditRetentionExportsAnchorsAndDrops(t *testing.T) {
 	_, err = app.DropAuditPartition(ctx, "time_entries_"+old.UTC().Format("y2006m01"), time.Now())
 	require.ErrorContains(t, err, "not a partition of audit_logs")
 
+	// The retention's floor is the database's (audit_policy, 400 days by default): a caller
+	// asking for a shorter one drops nothing newer, and the application role cannot lower it.
+	_, err = app.Pool().Exec(ctx, `UPDATE audit_policy SET min_retention = interval '30 days'`)
+	require.ErrorContains(t, err, "owner of the audit tables only")
+	_, err = app.Pool().Exec(ctx, `DELETE FROM audit_policy`)
+	require.ErrorContains(t, err, "owner of the audit tables only")
+	recent := time.Now().AddDate(0, -3, 0)
+	recentStore, err := store.Open(ctx, testdb.AppRoleURL(t, dbURL), store.Opts{Now: func() time.Time { return recent }})
+	require.NoError(t, err)
+	t.Cleanup(recentStore.Close)
+	initech, err := owner.CreateTenant(ctx, "initech", "Initech")
+	require.NoError(t, err)
+	require.NoError(t, recentStore.AppendAudit(ctx, store.Scope{TenantID: initech.ID}, store.AuditEntry{Action: "createTask"}))
+	due, err := app.AuditPartitionsDue(ctx, time.Now().AddDate(0, 0, -30))
+	require.NoError(t, err)
+	for _, p := range due {
+		require.NotEqual(t, "audit_logs_"+recent.UTC().Format("y2006m01"), p.Name, "a month within the floor is never due")
+	}
+
 	bucket, err := fileblob.OpenBucket(t.TempDir(), &fileblob.Options{CreateDir: true, NoTempDir: true})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = bucket.Close() })
