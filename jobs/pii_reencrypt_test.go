@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -194,19 +193,7 @@ func TestReencryptionUniquePerTenant(t *testing.T) {
 // startPIIClient starts a client working jobs.NewWorkers with r, retrying in 10 ms.
 func startPIIClient(t *testing.T, s *store.Store, r jobs.PIIReencryption, opts jobs.Opts) *jobs.Client {
 	t.Helper()
-	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	opts.RetryPolicy = fastRetry{}
-	opts.FetchCooldown, opts.FetchPollInterval = 5*time.Millisecond, 50*time.Millisecond
-	opts.TestOnly = true
-	c, err := jobs.New(s, jobs.NewWorkers(jobs.Deps{PII: r}), opts)
-	require.NoError(t, err)
-	require.NoError(t, c.Start(context.Background()))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		require.NoError(t, c.Shutdown(ctx))
-	})
-	return c
+	return startWorkers(t, s, jobs.Deps{PII: r}, opts)
 }
 
 // killedPIIEnv makes this test binary a re-encryption worker process (see

@@ -106,13 +106,20 @@ func setupShots(t *testing.T, s *store.Store, tune func(*jobs.ScreenshotPipeline
 // startClient starts a client working jobs.NewWorkers with pipeline, retrying in 10 ms.
 func startClient(t *testing.T, s *store.Store, pipeline jobs.ScreenshotPipeline, opts jobs.Opts) *jobs.Client {
 	t.Helper()
+	return startWorkers(t, s, jobs.Deps{Screenshots: pipeline}, opts)
+}
+
+// startWorkers starts a client working jobs.NewWorkers(deps), retrying in 10 ms, shut down
+// when the test ends.
+func startWorkers(t *testing.T, s *store.Store, deps jobs.Deps, opts jobs.Opts) *jobs.Client {
+	t.Helper()
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	opts.RetryPolicy = fastRetry{}
 	opts.FetchCooldown, opts.FetchPollInterval = 5*time.Millisecond, 50*time.Millisecond
 	opts.TestOnly = true
-	c, err := jobs.New(s, jobs.NewWorkers(jobs.Deps{Screenshots: pipeline}), opts)
+	c, err := jobs.New(s, jobs.NewWorkers(deps), opts)
 	require.NoError(t, err)
 	require.NoError(t, c.Start(context.Background()))
 	t.Cleanup(func() {
