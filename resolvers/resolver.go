@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/workingtracker/api/graph"
 	"github.com/workingtracker/api/store"
 )
 
@@ -82,8 +83,9 @@ type PIICipher interface {
 	Encrypt(ctx context.Context, tenant, row uuid.UUID, field, plaintext string) ([]byte, error)
 	Decrypt(ctx context.Context, tenant, row uuid.UUID, field string, ciphertext []byte) (string, error)
 	BlindIndex(ctx context.Context, tenant uuid.UUID, field, normalised string) ([]byte, error)
-	// LastFour is the last-four mask of ciphertext's value (pii.Keyring.LastFour: cached).
-	LastFour(ctx context.Context, tenant, row uuid.UUID, field string, ciphertext []byte) (string, error)
+	// LastFour is the last-four mask of ciphertext's value (pii.Keyring.LastFour: cached, shared:
+	// never written through).
+	LastFour(ctx context.Context, tenant, row uuid.UUID, field string, ciphertext []byte) (*string, error)
 }
 
 // BlobURLs signs short-lived URLs of stored blobs.
@@ -108,5 +110,5 @@ type Resolver struct {
 	reads sharedReads // subscriptions' re-reads of a screenshot, shared while in flight
 }
 
-// New returns the resolver root.
-func New(s Store, d Deps) *Resolver { return &Resolver{store: s, deps: d} }
+// New returns the resolver root, each object's resolver built once (root).
+func New(s Store, d Deps) graph.ResolverRoot { return newRoot(&Resolver{store: s, deps: d}) }
