@@ -5,6 +5,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 
+	piipkg "github.com/workingtracker/api/internal/pii"
 	"github.com/workingtracker/api/internal/policy"
 	"github.com/workingtracker/api/store"
 )
@@ -42,12 +43,22 @@ func Directives() DirectiveRoot {
 	}
 }
 
-// pii decides, in package policy, how much of an employee's personal data the principal sees,
-// and hands the decision to the field's resolver (policy.PIIViewFrom). A field on anything but
-// an employee gets no decision, which its resolver reads as hidden.
-func pii(ctx context.Context, obj any, next graphql.Resolver, _ string) (any, error) {
-	if e, ok := obj.(*store.Employee); ok && e != nil {
-		ctx = policy.DecidePIIView(ctx, e.ID)
+// pii decides, in package policy (PIIViewOf), how much of an employee's personal data the
+// principal sees, and answers the hidden and masked views itself: null when the value is unset
+// (known from the row, without reading a ciphertext) or hidden from the principal, the full
+// mask when masked. The field's resolver, which reads and decrypts, runs only for the last four.
+// A field on anything but an employee is null.
+func pii(ctx context.Context, obj any, next graphql.Resolver, field string) (any, error) {
+	e, ok := obj.(*store.Employee)
+	if !ok || e == nil || !e.HasPII(field) {
+		return nil, nil
 	}
-	return next(ctx)
+	switch policy.PIIViewIn(ctx, e.ID) {
+	case policy.PIILastFour:
+		return next(ctx)
+	case policy.PIIMasked:
+		return piipkg.SharedMask(field), nil
+	default:
+		return nil, nil
+	}
 }

@@ -7137,13 +7137,11 @@ func (ec *executionContext) _Employee_ssn(ctx context.Context, field graphql.Col
 			false,
 		)
 	}
-	fc, err := ec.fieldContext_Employee_ssn(ctx, field)
-	if err != nil {
-		return graphql.Null
-	}
-	ctx = graphql.WithFieldContext(ctx, fc)
+	// In place (tools/rewritelists, inPlaceDirectives): the field context only for an error.
 	defer func() {
 		if r := recover(); r != nil {
+			fc, _ := ec.fieldContext_Employee_ssn(ctx, field)
+			ctx := graphql.WithFieldContext(ctx, fc)
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
 			ret = graphql.Null
 		}
@@ -7164,30 +7162,25 @@ func (ec *executionContext) _Employee_ssn(ctx context.Context, field graphql.Col
 		return ec.Directives.Pii(ctx, obj, directive0, field)
 	}(ctx)
 	if err != nil {
+		fc, _ := ec.fieldContext_Employee_ssn(ctx, field)
+		ctx := graphql.WithFieldContext(ctx, fc)
 		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
-		if fc.NonNull {
-			return graphql.RequiredNull
-		}
 		return graphql.Null
 	}
 	if tmp == nil {
-		if fc.NonNull {
-			graphql.AddInvalidNullError(ctx, "")
-			return graphql.RequiredNull
-		}
 		return graphql.Null
 	}
 	res, ok := tmp.(*string)
 	if !ok {
 		if m, ok := tmp.(graphql.Marshaler); ok {
-			fc.Result = m
 			return m
 		}
+		fc, _ := ec.fieldContext_Employee_ssn(ctx, field)
+		ctx := graphql.WithFieldContext(ctx, fc)
 		ec.OperationContext.Errorf(ctx, `unexpected type %T from middleware/directive chain, should be %T`, tmp, res)
 		return graphql.Null
 	}
-	fc.Result = res
-	return ec.marshalOString2ᚖstring(ctx, field.Selections, res)
+	return lists.StringPtr(res)
 }
 func (ec *executionContext) fieldContext_Employee_ssn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Employee", field, true, true, "String")
@@ -7231,13 +7224,11 @@ func (ec *executionContext) _Employee_taxId(ctx context.Context, field graphql.C
 			false,
 		)
 	}
-	fc, err := ec.fieldContext_Employee_taxId(ctx, field)
-	if err != nil {
-		return graphql.Null
-	}
-	ctx = graphql.WithFieldContext(ctx, fc)
+	// In place (tools/rewritelists, inPlaceDirectives): the field context only for an error.
 	defer func() {
 		if r := recover(); r != nil {
+			fc, _ := ec.fieldContext_Employee_taxId(ctx, field)
+			ctx := graphql.WithFieldContext(ctx, fc)
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
 			ret = graphql.Null
 		}
@@ -7258,30 +7249,25 @@ func (ec *executionContext) _Employee_taxId(ctx context.Context, field graphql.C
 		return ec.Directives.Pii(ctx, obj, directive0, field)
 	}(ctx)
 	if err != nil {
+		fc, _ := ec.fieldContext_Employee_taxId(ctx, field)
+		ctx := graphql.WithFieldContext(ctx, fc)
 		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
-		if fc.NonNull {
-			return graphql.RequiredNull
-		}
 		return graphql.Null
 	}
 	if tmp == nil {
-		if fc.NonNull {
-			graphql.AddInvalidNullError(ctx, "")
-			return graphql.RequiredNull
-		}
 		return graphql.Null
 	}
 	res, ok := tmp.(*string)
 	if !ok {
 		if m, ok := tmp.(graphql.Marshaler); ok {
-			fc.Result = m
 			return m
 		}
+		fc, _ := ec.fieldContext_Employee_taxId(ctx, field)
+		ctx := graphql.WithFieldContext(ctx, fc)
 		ec.OperationContext.Errorf(ctx, `unexpected type %T from middleware/directive chain, should be %T`, tmp, res)
 		return graphql.Null
 	}
-	fc.Result = res
-	return ec.marshalOString2ᚖstring(ctx, field.Selections, res)
+	return lists.StringPtr(res)
 }
 func (ec *executionContext) fieldContext_Employee_taxId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Employee", field, true, true, "String")
@@ -7325,13 +7311,11 @@ func (ec *executionContext) _Employee_passportNumber(ctx context.Context, field 
 			false,
 		)
 	}
-	fc, err := ec.fieldContext_Employee_passportNumber(ctx, field)
-	if err != nil {
-		return graphql.Null
-	}
-	ctx = graphql.WithFieldContext(ctx, fc)
+	// In place (tools/rewritelists, inPlaceDirectives): the field context only for an error.
 	defer func() {
 		if r := recover(); r != nil {
+			fc, _ := ec.fieldContext_Employee_passportNumber(ctx, field)
+			ctx := graphql.WithFieldContext(ctx, fc)
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
 			ret = graphql.Null
 		}
@@ -7352,30 +7336,25 @@ func (ec *executionContext) _Employee_passportNumber(ctx context.Context, field 
 		return ec.Directives.Pii(ctx, obj, directive0, field)
 	}(ctx)
 	if err != nil {
+		fc, _ := ec.fieldContext_Employee_passportNumber(ctx, field)
+		ctx := graphql.WithFieldContext(ctx, fc)
 		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
-		if fc.NonNull {
-			return graphql.RequiredNull
-		}
 		return graphql.Null
 	}
 	if tmp == nil {
-		if fc.NonNull {
-			graphql.AddInvalidNullError(ctx, "")
-			return graphql.RequiredNull
-		}
 		return graphql.Null
 	}
 	res, ok := tmp.(*string)
 	if !ok {
 		if m, ok := tmp.(graphql.Marshaler); ok {
-			fc.Result = m
 			return m
 		}
+		fc, _ := ec.fieldContext_Employee_passportNumber(ctx, field)
+		ctx := graphql.WithFieldContext(ctx, fc)
 		ec.OperationContext.Errorf(ctx, `unexpected type %T from middleware/directive chain, should be %T`, tmp, res)
 		return graphql.Null
 	}
-	fc.Result = res
-	return ec.marshalOString2ᚖstring(ctx, field.Selections, res)
+	return lists.StringPtr(res)
 }
 func (ec *executionContext) fieldContext_Employee_passportNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Employee", field, true, true, "String")
@@ -7419,13 +7398,11 @@ func (ec *executionContext) _Employee_bankAccount(ctx context.Context, field gra
 			false,
 		)
 	}
-	fc, err := ec.fieldContext_Employee_bankAccount(ctx, field)
-	if err != nil {
-		return graphql.Null
-	}
-	ctx = graphql.WithFieldContext(ctx, fc)
+	// In place (tools/rewritelists, inPlaceDirectives): the field context only for an error.
 	defer func() {
 		if r := recover(); r != nil {
+			fc, _ := ec.fieldContext_Employee_bankAccount(ctx, field)
+			ctx := graphql.WithFieldContext(ctx, fc)
 			ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))
 			ret = graphql.Null
 		}
@@ -7446,30 +7423,25 @@ func (ec *executionContext) _Employee_bankAccount(ctx context.Context, field gra
 		return ec.Directives.Pii(ctx, obj, directive0, field)
 	}(ctx)
 	if err != nil {
+		fc, _ := ec.fieldContext_Employee_bankAccount(ctx, field)
+		ctx := graphql.WithFieldContext(ctx, fc)
 		ec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
-		if fc.NonNull {
-			return graphql.RequiredNull
-		}
 		return graphql.Null
 	}
 	if tmp == nil {
-		if fc.NonNull {
-			graphql.AddInvalidNullError(ctx, "")
-			return graphql.RequiredNull
-		}
 		return graphql.Null
 	}
 	res, ok := tmp.(*string)
 	if !ok {
 		if m, ok := tmp.(graphql.Marshaler); ok {
-			fc.Result = m
 			return m
 		}
+		fc, _ := ec.fieldContext_Employee_bankAccount(ctx, field)
+		ctx := graphql.WithFieldContext(ctx, fc)
 		ec.OperationContext.Errorf(ctx, `unexpected type %T from middleware/directive chain, should be %T`, tmp, res)
 		return graphql.Null
 	}
-	fc.Result = res
-	return ec.marshalOString2ᚖstring(ctx, field.Selections, res)
+	return lists.StringPtr(res)
 }
 func (ec *executionContext) fieldContext_Employee_bankAccount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Employee", field, true, true, "String")
@@ -18398,29 +18370,57 @@ func (ec *executionContext) _Employee(ctx context.Context, sel ast.SelectionSet,
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "ssn":
-			pending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Employee_ssn(ctx, field, obj)
-				})
+			if field.IsDeferred() {
+				pending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i,
+					true, false,
+					func(ctx context.Context) graphql.Marshaler {
+						return ec._Employee_ssn(ctx, field, obj)
+					})
+			} else {
+				out.Values[i] = ec._Employee_ssn(ctx, field, obj)
+				if out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+			}
 		case "taxId":
-			pending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Employee_taxId(ctx, field, obj)
-				})
+			if field.IsDeferred() {
+				pending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i,
+					true, false,
+					func(ctx context.Context) graphql.Marshaler {
+						return ec._Employee_taxId(ctx, field, obj)
+					})
+			} else {
+				out.Values[i] = ec._Employee_taxId(ctx, field, obj)
+				if out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+			}
 		case "passportNumber":
-			pending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Employee_passportNumber(ctx, field, obj)
-				})
+			if field.IsDeferred() {
+				pending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i,
+					true, false,
+					func(ctx context.Context) graphql.Marshaler {
+						return ec._Employee_passportNumber(ctx, field, obj)
+					})
+			} else {
+				out.Values[i] = ec._Employee_passportNumber(ctx, field, obj)
+				if out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+			}
 		case "bankAccount":
-			pending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Employee_bankAccount(ctx, field, obj)
-				})
+			if field.IsDeferred() {
+				pending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i,
+					true, false,
+					func(ctx context.Context) graphql.Marshaler {
+						return ec._Employee_bankAccount(ctx, field, obj)
+					})
+			} else {
+				out.Values[i] = ec._Employee_bankAccount(ctx, field, obj)
+				if out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}

@@ -146,10 +146,13 @@ func TestPIIReadsAreBatchedAndOnlyForTheLastFour(t *testing.T) {
 		`{ employee(id: "`+c.report.ID.String()+`") { id name department { name } ssn bankAccount } }`), "HR: by id")
 	require.Equal(t, int64(0), extra(hr, `{ employee(id: "`+c.report.ID.String()+`") { id name } }`,
 		`{ employee(id: "`+c.report.ID.String()+`") { id name ssn bankAccount } }`), "HR: by id, no references")
-	// A manager's own row (and as their reports' manager) shows the last four: one batch; their
-	// reports' masks read nothing.
+	// A manager's own row (and as their reports' manager) shows the last four: read with the
+	// page, the row's alone; their reports' masks read nothing.
 	manager := srv.Token(c.Tenant.ID, c.manager.ID, "MANAGER")
-	require.Equal(t, int64(1), extra(manager, plain, withPII), "MANAGER")
+	require.Equal(t, int64(0), extra(manager, plain, withPII), "MANAGER")
+	// Off the page (their reports' manager only): one batch.
+	require.Equal(t, int64(1), extra(manager, `{ employees(first: 100, filter: {role: EMPLOYEE}) { nodes { id manager { id } } } }`,
+		`{ employees(first: 100, filter: {role: EMPLOYEE}) { nodes { id ssn manager { id ssn taxId } } } }`), "MANAGER: as the manager")
 	const reportsOnly = `{ employees(first: 100, filter: {role: EMPLOYEE}) { nodes { id ssn taxId passportNumber bankAccount } } }`
 	require.Equal(t, statements(manager, `{ employees(first: 100, filter: {role: EMPLOYEE}) { nodes { id } } }`),
 		statements(manager, reportsOnly), "masks read no ciphertext")

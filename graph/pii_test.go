@@ -152,7 +152,7 @@ func mustNormalise(field, value string) string {
 
 const piiSelection = `id ssn taxId passportNumber bankAccount`
 
-// TestPIIMaskingByRole: every role and service principal, through a root field, federation's
+// TestPIIMaskingByRole: every role and service principal, through root fields, federation's
 // _entities and nested fields (Employee.manager, Project.members, TimeEntry.employee), sees
 // exactly: the last four for HR, ADMIN and the employee themself; the full mask for the other
 // roles that see the row; null for AUDITOR, BI and AGENT; null for what is unset.
@@ -251,6 +251,15 @@ func piiMaskingByRole(t *testing.T, opts apitest.Opts) {
 				} else {
 					check("_entities", ents.Entities[0])
 				}
+			}
+			// Query.employees: HR's and ADMIN's rows read with every ciphertext, a MANAGER's or an
+			// EMPLOYEE's with their own row's only.
+			var list struct {
+				Employees struct{ Nodes []map[string]any }
+			}
+			srv.MustData(p.token, `{ employees(first: 100) { nodes { `+piiSelection+` } } }`, nil, &list)
+			for _, n := range list.Employees.Nodes {
+				check("employees", n)
 			}
 			// Nested: Employee.manager, Project.members, TimeEntry.employee.
 			var nested struct {

@@ -117,6 +117,7 @@ type Loaders struct {
 	screenshot              lazy[*Loader[uuid.UUID, *store.Screenshot]]
 	screenshotsOfTimeEntry  lazy[*Loader[ChildrenKey, []*store.Screenshot]]
 	piiCiphertexts          lazy[*Loader[uuid.UUID, map[string][]byte]]
+	readCiphertexts         rowsWithCiphertexts
 }
 
 // lazy builds a value once, on first use, safely from concurrent resolvers.

@@ -108,7 +108,7 @@ func (r *queryResolver) Employees(ctx context.Context, filter *model.EmployeeFil
 			return nil, err
 		}
 	}
-	params.WithPII = loaders.PIIWithRows(ctx)
+	params.CiphertextsOf = loaders.CiphertextsWithRows(ctx)
 	page, err := r.store.ListEmployees(ctx, s, params, pageParams(ctx, first, after))
 	if err != nil {
 		return nil, err

@@ -30,19 +30,16 @@ func (r *Resolver) piiService() (*pii.Service, error) {
 	return pii.NewService(r.store, r.deps.PII), nil
 }
 
-// piiField resolves a field declared @pii(field: …) as the directive decided (policy.PIIView):
-// null when hidden or unset (presence is known without reading a ciphertext); the full mask,
-// with no ciphertext read; or the last four: the ciphertexts are read in one batch per request
-// level (or prefetched with the rows) by the PIICiphertexts loader, and this field's is
-// decrypted here (or its masked form found in the keyring's cache: pii.Keyring.LastFour), only
-// its masked form kept.
+// piiField resolves a field declared @pii(field: …) for the principals who see its last four:
+// the directive (graph's pii) answers the hidden and masked views without reaching it, and it
+// asks the policy again (policy.PIIViewIn), so that wired without the directive it would show
+// no more than that. The ciphertext comes with the row when the list read it along
+// (…WithPII), else from the PIICiphertexts loader, in one batch per request level (or
+// prefetched); it is decrypted here, or its masked form found in the keyring's cache
+// (pii.Keyring.LastFour), only the masked form kept.
 func (r *Resolver) piiField(ctx context.Context, e *store.Employee, field string) (*string, error) {
-	view := policy.PIIViewFrom(ctx)
-	if view == policy.PIIHidden || e == nil || !e.HasPII(field) {
+	if e == nil || !e.HasPII(field) || policy.PIIViewIn(ctx, e.ID) != policy.PIILastFour {
 		return nil, nil
-	}
-	if view == policy.PIIMasked {
-		return maskOf(field), nil
 	}
 	if r.deps.PII == nil {
 		return nil, errNoPII
@@ -51,43 +48,22 @@ func (r *Resolver) piiField(ctx context.Context, e *store.Employee, field string
 	if err != nil {
 		return nil, err
 	}
-	l, err := loaders.For(ctx)
-	if err != nil {
-		return nil, err
+	ct := e.Ciphertext(field)
+	if !e.CiphertextsRead() {
+		l, err := loaders.For(ctx)
+		if err != nil {
+			return nil, err
+		}
+		cts, err := l.PIICiphertexts().Get(ctx, e.ID)
+		if err != nil {
+			return nil, err
+		}
+		ct = cts[field]
 	}
-	cts, err := l.PIICiphertexts().Get(ctx, e.ID)
-	if err != nil {
-		return nil, err
-	}
-	ct := cts[field]
 	if ct == nil {
 		return nil, nil
 	}
-	shown, err := r.deps.PII.LastFour(ctx, s.TenantID, e.ID, field, ct)
-	if err != nil {
-		return nil, err
-	}
-	return &shown, nil
-}
-
-// fullMasks are the full masks by field, shared by every masked field's result (gqlgen only
-// reads a resolver's *string): one allocation less for each of a page's masked fields.
-var fullMasks = func() map[string]*string {
-	out := map[string]*string{}
-	for _, f := range pii.Fields() {
-		mask := pii.Mask(f)
-		out[f] = &mask
-	}
-	return out
-}()
-
-// maskOf is field's full mask (pii.Mask), shared.
-func maskOf(field string) *string {
-	if m, ok := fullMasks[field]; ok {
-		return m
-	}
-	mask := pii.Mask(field)
-	return &mask
+	return r.deps.PII.LastFour(ctx, s.TenantID, e.ID, field, ct)
 }
 
 // piiInput is the fields input gives, by PIIField: a nil value clears the field.

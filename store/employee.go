@@ -55,6 +55,8 @@ type Employee struct {
 	UpdatedAt  time.Time `bun:"updated_at,notnull"`
 	// piiRead: the ciphertexts were read with the row (the …WithPII reads), even if NULL.
 	piiRead bool
+	// ciphertexts backs the four …Ciphertext fields when read with the row (keepCiphertext).
+	ciphertexts []byte
 }
 
 const employeeColumns = `e.id, e.tenant_id, e.department_id, e.manager_id, e.name, e.email, e.role, e.status,
@@ -127,7 +129,7 @@ func scanEmployeeRefs(row pgx.Row, withPII bool) (EmployeeRefs, error) {
 	dest := []any{&e.ID, &e.TenantID, &e.DepartmentID, &e.ManagerID, &e.Name, &e.Email, &e.Role, &e.Status,
 		&e.HourlyRate, &e.CreatedAt, &e.UpdatedAt, &e.PIIPresent}
 	if withPII {
-		dest = append(dest, &e.SSNCiphertext, &e.TaxIDCiphertext, &e.PassportCiphertext, &e.BankAccountCiphertext)
+		dest = append(dest, e.ciphertextTargets()...)
 		e.piiRead = true
 	}
 	err := row.Scan(append(dest, &d.tenantID, &d.id, &d.name, &d.createdAt,
@@ -182,8 +184,17 @@ type ListEmployeesParams struct {
 	Role         *string
 	// Search matches a prefix of the name or the e-mail address, case-insensitively.
 	Search *string
-	// WithPII reads the rows' ciphertexts too, for a request that shows all their last four.
-	WithPII bool
+	// CiphertextsOf says whose ciphertexts to read with the rows: those a request shows the
+	// last four of (the …WithPII reads), saving the statement that would fetch them after.
+	CiphertextsOf CiphertextRows
+}
+
+// CiphertextRows are the rows of a list whose ciphertexts are read with them: every row (All:
+// HR, ADMIN), or the one row Only names (an employee's own, among the rows they see masked);
+// the zero value, none.
+type CiphertextRows struct {
+	All  bool
+	Only uuid.UUID
 }
 
 type employeeCursor struct {
@@ -228,10 +239,14 @@ var employeeList = keysetList[*Employee, employeeCursor]{
 
 // ListEmployees returns a page of the scope's employees ordered by name.
 func (s *Store) ListEmployees(ctx context.Context, scope Scope, filter ListEmployeesParams, page PageParams) (Page[*Employee], error) {
-	if filter.WithPII {
-		return employeeListWithPII.page(scope.bind(ctx), s.pool, filter.where(scope), page)
+	w := filter.where(scope)
+	switch {
+	case filter.CiphertextsOf.All:
+		return employeeListWithPII.page(scope.bind(ctx), s.pool, w, page)
+	case filter.CiphertextsOf.Only != uuid.Nil:
+		return employeeListWithCiphertextsOf(w.arg(filter.CiphertextsOf.Only)).page(scope.bind(ctx), s.pool, w, page)
 	}
-	return employeeList.page(scope.bind(ctx), s.pool, filter.where(scope), page)
+	return employeeList.page(scope.bind(ctx), s.pool, w, page)
 }
 
 // CountEmployees counts the scope's employees matching filter.

@@ -56,8 +56,12 @@ func piiColumnOf(field string) (piiColumn, error) {
 
 // HasPII reports whether the employee's field (a PIIField value) is set, from PIIPresent.
 func (e *Employee) HasPII(field string) bool {
-	c, err := piiColumnOf(field)
-	return err == nil && e.PIIPresent&c.bit != 0
+	for i := range piiColumns {
+		if piiColumns[i].field == field {
+			return e.PIIPresent&piiColumns[i].bit != 0
+		}
+	}
+	return false
 }
 
 // Ciphertext is the stored ciphertext of field; nil when unset or not read.
@@ -83,14 +87,97 @@ func scanEmployeeWithPII(row pgx.Row) (*Employee, error) {
 	var e Employee
 	err := row.Scan(&e.ID, &e.TenantID, &e.DepartmentID, &e.ManagerID, &e.Name, &e.Email, &e.Role, &e.Status,
 		&e.HourlyRate, &e.CreatedAt, &e.UpdatedAt, &e.PIIPresent,
-		&e.SSNCiphertext, &e.TaxIDCiphertext, &e.PassportCiphertext, &e.BankAccountCiphertext)
+		(*ssnCiphertext)(&e), (*taxIDCiphertext)(&e), (*passportCiphertext)(&e), (*bankAccountCiphertext)(&e))
 	e.piiRead = true
 	return &e, err
+}
+
+// ciphertextTargets are the scan targets of employeeCiphertextColumns: e's four ciphertexts,
+// which share one allocation (keepCiphertext).
+func (e *Employee) ciphertextTargets() []any {
+	return []any{(*ssnCiphertext)(e), (*taxIDCiphertext)(e), (*passportCiphertext)(e), (*bankAccountCiphertext)(e)}
+}
+
+// The scan targets of each ciphertext column (pgtype.BytesScanner): pgx's []byte target
+// allocates every value, four per row of a page HR reads with its personal data.
+type (
+	ssnCiphertext         Employee
+	taxIDCiphertext       Employee
+	passportCiphertext    Employee
+	bankAccountCiphertext Employee
+)
+
+func (e *ssnCiphertext) ScanBytes(v []byte) error {
+	(*Employee)(e).keepCiphertext(&e.SSNCiphertext, v)
+	return nil
+}
+
+func (e *taxIDCiphertext) ScanBytes(v []byte) error {
+	(*Employee)(e).keepCiphertext(&e.TaxIDCiphertext, v)
+	return nil
+}
+
+func (e *passportCiphertext) ScanBytes(v []byte) error {
+	(*Employee)(e).keepCiphertext(&e.PassportCiphertext, v)
+	return nil
+}
+
+func (e *bankAccountCiphertext) ScanBytes(v []byte) error {
+	(*Employee)(e).keepCiphertext(&e.BankAccountCiphertext, v)
+	return nil
+}
+
+// ciphertextsBuffer holds a row's four ciphertexts in one allocation: 33 bytes of Tink prefix,
+// nonce and tag around each canonical value, 204 bytes when all four are at their longest (an
+// IBAN of 34 characters and its spaces).
+const ciphertextsBuffer = 208
+
+// keepCiphertext sets *dst to a copy of v (driver memory, valid until the next row), nil for
+// NULL, in e's buffer of ciphertexts: one allocation for the row's four. Each copy's capacity
+// ends where it does, so that nothing appended to one reaches the next.
+func (e *Employee) keepCiphertext(dst *[]byte, v []byte) {
+	if v == nil {
+		*dst = nil
+		return
+	}
+	if len(v) == 0 {
+		*dst = []byte{} // set, though empty: not NULL
+		return
+	}
+	if cap(e.ciphertexts)-len(e.ciphertexts) < len(v) {
+		e.ciphertexts = make([]byte, 0, max(ciphertextsBuffer, len(v)))
+	}
+	start := len(e.ciphertexts)
+	e.ciphertexts = append(e.ciphertexts, v...)
+	*dst = e.ciphertexts[start:len(e.ciphertexts):len(e.ciphertexts)]
 }
 
 var employeeListWithPII = keysetList[*Employee, employeeCursor]{
 	what: "employees", from: "employees e", columns: employeeColumns + employeeCiphertextColumns, order: "e.name, e.id",
 	after: employeeList.after, scan: scanEmployeeWithPII,
+}
+
+// employeeListWithCiphertextsOf is employeeList reading the ciphertexts of one row, the one
+// whose id is the parameter only: the others' read as NULL and are scanned as not read.
+func employeeListWithCiphertextsOf(only string) keysetList[*Employee, employeeCursor] {
+	l := employeeListWithPII
+	l.columns = employeeColumns
+	for _, c := range piiColumns {
+		l.columns += `, CASE WHEN e.id = ` + only + ` THEN e.` + c.ciphertext + ` END`
+	}
+	l.columns += `, e.id = ` + only
+	l.scan = scanEmployeeWithCiphertextsIfRead
+	return l
+}
+
+// scanEmployeeWithCiphertextsIfRead scans employeeListWithCiphertextsOf's rows: the
+// ciphertexts, then whether they were read.
+func scanEmployeeWithCiphertextsIfRead(row pgx.Row) (*Employee, error) {
+	var e Employee
+	err := row.Scan(&e.ID, &e.TenantID, &e.DepartmentID, &e.ManagerID, &e.Name, &e.Email, &e.Role, &e.Status,
+		&e.HourlyRate, &e.CreatedAt, &e.UpdatedAt, &e.PIIPresent,
+		(*ssnCiphertext)(&e), (*taxIDCiphertext)(&e), (*passportCiphertext)(&e), (*bankAccountCiphertext)(&e), &e.piiRead)
+	return &e, err
 }
 
 // EmployeesWithPIIByIDs is EmployeesByIDs reading the rows' ciphertexts too (PIICiphertexts),
@@ -107,19 +194,20 @@ func (s *Store) EmployeesWithRefsAndPIIByIDs(ctx context.Context, scope Scope, i
 	return s.employeesWithRefs(ctx, scope, ids, true)
 }
 
-// PIICiphertexts are the ciphertexts of e's personal data by field (set ones only), when they
-// were read with the row (ok); a row read without them has ok false.
-func (e *Employee) PIICiphertexts() (map[string][]byte, bool) {
-	if !e.piiRead {
-		return nil, false
-	}
-	out := make(map[string][]byte, len(piiColumns))
+// CiphertextsRead reports whether the row was read with its ciphertexts (the …WithPII reads),
+// so that Ciphertext tells an unset field (nil) from one not read.
+func (e *Employee) CiphertextsRead() bool { return e.piiRead }
+
+// ReadCiphertexts are the ciphertexts read with the row (CiphertextsRead), as EmployeePIIByIDs
+// reads them: by field, set ones only.
+func (e *Employee) ReadCiphertexts() *EmployeePII {
+	out := &EmployeePII{EmployeeID: e.ID, Ciphertexts: make(map[string][]byte, len(piiColumns))}
 	for _, c := range piiColumns {
 		if ct := e.Ciphertext(c.field); ct != nil {
-			out[c.field] = ct
+			out.Ciphertexts[c.field] = ct
 		}
 	}
-	return out, true
+	return out
 }
 
 // EmployeePII are the ciphertexts of one employee's personal data, by field; a field that is

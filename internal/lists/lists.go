@@ -322,6 +322,57 @@ func (id *idMarshaler) MarshalGQL(w io.Writer) {
 	write(w, b[:])
 }
 
+// StringPtr marshals *s as graphql.MarshalString does, and a nil s as null, without the closure
+// gqlgen allocates for every string (the rewrite of resolver fields calls it: tools/rewritelists,
+// pointerMarshallers). s is read when the response is written: it must not change meanwhile,
+// which holds for the values resolvers return (their own, or shared and never written through).
+func StringPtr(s *string) graphql.Marshaler {
+	if s == nil {
+		return graphql.Null
+	}
+	return (*stringMarshaler)(s)
+}
+
+type stringMarshaler string
+
+// MarshalGQL writes the string quoted as gqlgen's writeQuotedString does (graphql/string.go,
+// v0.17.98; TestStringPtrMarshalsAsGQLGen compares them): control characters below 0x20,
+// backslash and double quote escaped (\t, \r, \n, \\, \", else \u00XX with upper-case digits),
+// everything else, invalid UTF-8 included, written as it is. gqlgen ranges over runes, this over
+// bytes: the same decisions, as the bytes escaped are ASCII, which in UTF-8 (and in what an
+// invalid sequence decodes to) only ever stand for themselves.
+func (m *stringMarshaler) MarshalGQL(w io.Writer) {
+	const hexDigits = "0123456789ABCDEF"
+	s := string(*m)
+	_, _ = io.WriteString(w, `"`)
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '\\' && c != '"' {
+			continue
+		}
+		_, _ = io.WriteString(w, s[start:i])
+		switch c {
+		case '\t':
+			_, _ = io.WriteString(w, `\t`)
+		case '\r':
+			_, _ = io.WriteString(w, `\r`)
+		case '\n':
+			_, _ = io.WriteString(w, `\n`)
+		case '\\':
+			_, _ = io.WriteString(w, `\\`)
+		case '"':
+			_, _ = io.WriteString(w, `\"`)
+		default:
+			b := [6]byte{'\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf]}
+			write(w, b[:])
+		}
+		start = i + 1
+	}
+	_, _ = io.WriteString(w, s[start:])
+	_, _ = io.WriteString(w, `"`)
+}
+
 // write writes b, which stays on the caller's stack when w is the *bytes.Buffer gqlgen renders
 // responses into (through the io.Writer interface it would escape to the heap).
 func write(w io.Writer, b []byte) {

@@ -203,3 +203,36 @@ func TestIDWritesWhatMarshalUUIDWrites(t *testing.T) {
 	id := uuid.MustParse("00112233-4455-6677-8899-aabbccddeeff")
 	require.Equal(t, `"00112233-4455-6677-8899-aabbccddeeff"`, render(lists.ID(&id)))
 }
+
+// TestStringPtrMarshalsAsGQLGen: lists.StringPtr writes byte for byte what graphql.MarshalString
+// writes — escapes, control characters, multi-byte and invalid UTF-8 — and null for nil; it
+// allocates nothing into a bytes.Buffer with room.
+func TestStringPtrMarshalsAsGQLGen(t *testing.T) { // not parallel: AllocsPerRun
+	for _, s := range stringCases {
+		require.Equal(t, render(graphql.MarshalString(s)), render(lists.StringPtr(&s)), "%q", s)
+	}
+	require.Equal(t, "null", render(lists.StringPtr(nil)))
+
+	s := `***-**-6789 "quoted" \ tab	`
+	var buf bytes.Buffer
+	buf.Grow(1 << 10)
+	allocs := testing.AllocsPerRun(100, func() {
+		buf.Reset()
+		lists.StringPtr(&s).MarshalGQL(&buf)
+	})
+	require.Zero(t, allocs)
+}
+
+var stringCases = []string{"", "plain", "***-**-6789", `quote " and backslash \ `, "\t\r\n\b\f\x00\x01\x1f\x7f",
+	"héllo wörld €", "emoji 😀", "\xff\xfe invalid", "a\xc3", "\u2028\u2029", "</script>&", `\u0000`}
+
+func FuzzStringPtr(f *testing.F) {
+	for _, s := range stringCases {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if want, got := render(graphql.MarshalString(s)), render(lists.StringPtr(&s)); got != want {
+			t.Fatalf("%q: %s, gqlgen %s", s, got, want)
+		}
+	})
+}

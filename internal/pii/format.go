@@ -84,6 +84,20 @@ var masks = map[string]string{
 // Mask is field's full mask ("***-**-****"); it needs no decryption.
 func Mask(field string) string { return masks[field] }
 
+// sharedMasks are masks behind pointers, one per field for the whole process.
+var sharedMasks = func() map[string]*string {
+	out := make(map[string]*string, len(masks))
+	for field, mask := range masks {
+		out[field] = &mask
+	}
+	return out
+}()
+
+// SharedMask is Mask(field) behind a pointer every caller shares (nil for an unknown field), for
+// results gqlgen reads as *string: a page of masked fields allocates none. Never write through
+// it.
+func SharedMask(field string) *string { return sharedMasks[field] }
+
 // LastFour is field's mask with its last four '*' replaced by the last four characters of the
 // canonical value ("***-**-6789", "**** **** **** 3456").
 func LastFour(field, canonical string) string {

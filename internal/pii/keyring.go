@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/maypok86/otter/v2"
 	"github.com/tink-crypto/tink-go/v2/aead"
 	"github.com/tink-crypto/tink-go/v2/aead/subtle"
 	"github.com/tink-crypto/tink-go/v2/keyset"
@@ -78,7 +78,7 @@ type Keyring struct {
 	tenants map[uuid.UUID]*tenantKeys
 	loads   singleflight.Group
 
-	lastFours *lru.Cache[lastFourKey, lastFour] // LastFour's masked forms (nil: none kept)
+	lastFours *otter.Cache[lastFourKey, lastFour] // LastFour's masked forms (nil: none kept)
 }
 
 // KeyringOpts tune a Keyring; zero values take the defaults.

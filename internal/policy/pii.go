@@ -58,25 +58,12 @@ func PIILastFourOfAll(p *auth.Principal) bool {
 	return p != nil && HasAnyRole(p, []string{"ADMIN", "HR"})
 }
 
-type piiViewKey struct{}
-
-// DecidePIIView returns ctx carrying what ctx's principal sees of employee's personal data
-// (PIIViewOf), for the field the @pii directive wraps.
-func DecidePIIView(ctx context.Context, employee uuid.UUID) context.Context {
+// PIIViewIn is what the principal of ctx sees of employee's personal data (PIIViewOf): the
+// @pii directive's decision, asked again by the field's resolver, which is reached only for the
+// last four and shows no more than the policy allows if ever wired without the directive.
+func PIIViewIn(ctx context.Context, employee uuid.UUID) PIIView {
 	p, _ := auth.PrincipalFrom(ctx)
-	return WithPIIView(ctx, PIIViewOf(p, employee))
-}
-
-// WithPIIView returns ctx carrying the view the @pii directive decided for the field it wraps.
-func WithPIIView(ctx context.Context, v PIIView) context.Context {
-	return context.WithValue(ctx, piiViewKey{}, v)
-}
-
-// PIIViewFrom is the view decided for the field being resolved; PIIHidden when none was (deny
-// by default: a field resolver reached without the directive returns null).
-func PIIViewFrom(ctx context.Context) PIIView {
-	v, _ := ctx.Value(piiViewKey{}).(PIIView)
-	return v
+	return PIIViewOf(p, employee)
 }
 
 // RequireExport admits a request for everything held about employee (GDPR access,

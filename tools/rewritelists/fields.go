@@ -6,6 +6,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"slices"
 	"sort"
 )
 
@@ -19,16 +20,28 @@ import (
 //	pending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i, …)   // was out.ResolveConcurrently(ec.OperationContext, &deferred, i, …)
 //	…
 //	pending.Dispatch(ctx, out)                                 // was out.Dispatch(ctx)
-func fieldsPass(path string, src []byte) ([]byte, int, error) {
+//
+// A field whose one directive resolves in place (inPlaceDirectives) is not scheduled: its
+// function runs in the loop, as gqlgen runs a field that is no resolver's, unless @defer'd:
+//
+//	if field.IsDeferred() {
+//		pending.ResolveConcurrently(out, field, …)
+//	} else {
+//		out.Values[i] = ec._T_f(ctx, field, obj)
+//		if out.Values[i] == graphql.RequiredNull {           // graphql.Null for a non-null field
+//			atomic.AddUint32(&out.Invalids, 1)
+//		}
+//	}
+func fieldsPass(path string, src []byte) (out []byte, objects, inPlaceCount int, err error) {
 	fset := token.NewFileSet()
 	file, err := parser.ParseFile(fset, path, src, parser.ParseComments)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
 	graphqlName := importName(file, fromPkg)
 	off := func(p token.Pos) int { return fset.Position(p).Offset }
+	inPlace := inPlaceFields(file)
 	var edits []edit
-	objects := 0
 	for _, decl := range file.Decls {
 		fn, ok := decl.(*ast.FuncDecl)
 		if !ok || fn.Body == nil {
@@ -82,12 +95,26 @@ func fieldsPass(path string, src []byte) ([]byte, int, error) {
 			}
 		}
 		if newFieldSet == nil || dispatch == nil {
-			return nil, 0, fmt.Errorf("%s: %s schedules fields without `out := %s.NewFieldSet(…)` and `out.Dispatch(ctx)` in its body",
+			return nil, 0, 0, fmt.Errorf("%s: %s schedules fields without `out := %s.NewFieldSet(…)` and `out.Dispatch(ctx)` in its body",
 				fset.Position(fn.Pos()), fn.Name.Name, graphqlName)
 		}
 		for _, call := range calls {
 			if !inFieldLoop[call] {
-				return nil, 0, fmt.Errorf("%s: ResolveConcurrently outside a `for i, field := range fields` loop", fset.Position(call.Pos()))
+				return nil, 0, 0, fmt.Errorf("%s: ResolveConcurrently outside a `for i, field := range fields` loop", fset.Position(call.Pos()))
+			}
+			if resolve, nonNull, ok := resolvedInPlace(call, inPlace); ok {
+				// The field's function runs now, as gqlgen runs a field that is no resolver's;
+				// @defer still schedules it.
+				invalid := graphqlName + ".RequiredNull"
+				if nonNull {
+					invalid = graphqlName + ".Null"
+				}
+				edits = append(edits, edit{off(call.Pos()), off(call.End()), fmt.Sprintf(
+					"if field.IsDeferred() {\npending.ResolveConcurrently(out, field, %s)\n} else {\n"+
+						"out.Values[i] = %s\nif out.Values[i] == %s {\natomic.AddUint32(&out.Invalids, 1)\n}\n}",
+					src[off(call.Lparen)+1:off(call.Rparen)], resolve, invalid)})
+				inPlaceCount++
+				continue
 			}
 			edits = append(edits, edit{off(call.Fun.Pos()), off(call.Lparen) + 1, "pending.ResolveConcurrently(out, field, "})
 		}
@@ -97,14 +124,57 @@ func fieldsPass(path string, src []byte) ([]byte, int, error) {
 		objects++
 	}
 	if len(edits) == 0 {
-		return src, 0, nil
+		return src, 0, 0, nil
 	}
 	sort.Slice(edits, func(a, b int) bool { return edits[a].start < edits[b].start })
 	formatted, err := applyEdits(src, edits)
 	if err != nil {
-		return nil, 0, fmt.Errorf("%s after rewriting object fields: %w", path, err)
+		return nil, 0, 0, fmt.Errorf("%s after rewriting object fields: %w", path, err)
 	}
-	return formatted, objects, nil
+	return formatted, objects, inPlaceCount, nil
+}
+
+// inPlaceFields are the field functions resolverFieldsPass rewrote whose one directive resolves
+// in place (inPlaceDirectives): a rewritten resolver field calling ec.Directives.D for such a D.
+func inPlaceFields(file *ast.File) map[string]bool {
+	out := map[string]bool{}
+	for _, decl := range file.Decls {
+		fn, ok := decl.(*ast.FuncDecl)
+		if !ok || fn.Body == nil || len(fn.Body.List) < 2 || !rewrittenResolverField(fn.Body) {
+			continue
+		}
+		ast.Inspect(fn.Body, func(n ast.Node) bool {
+			if call, ok := n.(*ast.CallExpr); ok && directiveCall(call) &&
+				slices.Contains(inPlaceDirectives, call.Fun.(*ast.SelectorExpr).Sel.Name) {
+				out[fn.Name.Name] = true
+			}
+			return true
+		})
+	}
+	return out
+}
+
+// resolvedInPlace recognises `out.ResolveConcurrently(oc, &deferred, i, recoverFromPanic,
+// nonNull, func(ctx context.Context) graphql.Marshaler { return ec._T_f(ctx, field, obj) })` for
+// an inPlace field function, and returns the call of it and nonNull.
+func resolvedInPlace(call *ast.CallExpr, inPlace map[string]bool) (resolve string, nonNull, ok bool) {
+	if len(call.Args) != 6 {
+		return "", false, false
+	}
+	ret, ok := singleReturn(call.Args[5], 1)
+	if !ok {
+		return "", false, false
+	}
+	field, ok := ret[0].(*ast.CallExpr)
+	if !ok || !ecCall(field) || !identArgs(field, "ctx", "field", "obj") {
+		return "", false, false
+	}
+	name := field.Fun.(*ast.SelectorExpr).Sel.Name
+	flag, isIdent := call.Args[4].(*ast.Ident)
+	if !inPlace[name] || !isIdent || !isBool(flag.Name) {
+		return "", false, false
+	}
+	return "ec." + name + "(ctx, field, obj)", flag.Name == "true", true
 }
 
 // objectsPass makes every object function that ends in `return out`, out being

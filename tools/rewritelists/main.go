@@ -66,6 +66,7 @@ type Counts struct {
 	Plain     int // plain field reads marshalled directly (IDs included)
 	Resolvers int // argument-less resolver fields resolved without ResolveField's closures
 	Objects   int // objects whose resolver fields run through lists.Fields
+	InPlace   int // resolver fields the objects resolve in place (inPlaceDirectives)
 	Returns   int // objects returned as lists.Object
 }
 
@@ -87,7 +88,7 @@ func rewriteFile(path string) (Counts, error) {
 	if out, c.Resolvers, err = resolverFieldsPass(path, out); err != nil {
 		return c, err
 	}
-	if out, c.Objects, err = fieldsPass(path, out); err != nil {
+	if out, c.Objects, c.InPlace, err = fieldsPass(path, out); err != nil {
 		return c, err
 	}
 	if out, c.Returns, err = objectsPass(path, out); err != nil {
@@ -171,6 +172,8 @@ func census(path string, src []byte) (Counts, error) {
 				c.Plain++
 			} else if isCallOf(cond, toName, "Intercepted") {
 				c.Resolvers++
+			} else if isCallOf(cond, "field", "IsDeferred") {
+				c.InPlace++ // fieldsPass: `if field.IsDeferred() { pending… } else { in place }`
 			}
 		case *ast.ValueSpec:
 			if sel, ok := n.Type.(*ast.SelectorExpr); ok && len(n.Names) == 1 && n.Names[0].Name == "pending" {

@@ -44,7 +44,7 @@ func TestRewrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (Counts{Slices: 1, Groups: 1, Plain: 2, Resolvers: 2, Objects: 1, Returns: 1}); counts != want {
+	if want := (Counts{Slices: 1, Groups: 1, Plain: 2, Resolvers: 2, Objects: 1, InPlace: 1, Returns: 1}); counts != want {
 		t.Errorf("counts %+v, want %+v", counts, want)
 	}
 	got, err := os.ReadFile(path)
@@ -61,7 +61,19 @@ func TestRewrite(t *testing.T) {
 			"\ttmp, err := func(ctx context.Context) (any, error) {\n\t\tfield, err := ec.unmarshalNPIIField2string(ctx, \"SSN\")\n",
 		"\t\treturn ec.Directives.Pii(ctx, obj, directive0, field)\n\t}(ctx)\n",
 		"\tres, ok := tmp.(*string)\n",
-		"\treturn ec.marshalOString2ᚖstring(ctx, field.Selections, res)\n}",
+		// @pii resolves in place: its field context is built only to report an error or a
+		// panic, and the value is marshalled without gqlgen's closure
+		"\tdefer func() {\n\t\tif r := recover(); r != nil {\n\t\t\tfc, _ := ec.fieldContext_T_ssn(ctx, field)\n" +
+			"\t\t\tctx := graphql.WithFieldContext(ctx, fc)\n\t\t\tec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))\n",
+		"\tif err != nil {\n\t\tfc, _ := ec.fieldContext_T_ssn(ctx, field)\n\t\tctx := graphql.WithFieldContext(ctx, fc)\n" +
+			"\t\tec.OperationContext.Error(ctx, graphql.AddFieldLocationToError(ctx, err))\n\t\treturn graphql.Null\n\t}\n" +
+			"\tif tmp == nil {\n\t\treturn graphql.Null\n\t}\n",
+		"\t\tif m, ok := tmp.(graphql.Marshaler); ok {\n\t\t\treturn m\n\t\t}\n",
+		"\treturn lists.StringPtr(res)\n}",
+		// and the object runs it in place, unless it is deferred
+		"\t\tcase \"ssn\":\n\t\t\tif field.IsDeferred() {\n\t\t\t\tpending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i,\n",
+		"\t\t\t} else {\n\t\t\t\tout.Values[i] = ec._T_ssn(ctx, field, obj)\n\t\t\t\tif out.Values[i] == graphql.RequiredNull {\n" +
+			"\t\t\t\t\tatomic.AddUint32(&out.Invalids, 1)\n\t\t\t\t}\n\t\t\t}\n",
 		"deferred := lists.DeferredGroup(ctx, fields)",
 		"out := graphql.NewFieldSet(fields)\n\tvar pending lists.Fields\n",
 		"pending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i,",
@@ -154,6 +166,8 @@ func TestRewriteDrift(t *testing.T) {
 			"_T_owner calls a resolver with (ctx, obj), but its parameters are not (ctx, field, obj)"},
 		{"ErrMarshallerRenamed", "func (ec *executionContext) marshalNBoolean2bool(", "func (ec *executionContext) marshalNBoolean2ᚐbool(",
 			"defines no marshalNBoolean2bool"},
+		{"ErrInPlaceFieldContext", "\treturn graphql.NewScalarFieldContext(\"T\", field, true, true, \"String\")",
+			"\treturn ec.childContext(field)", "_T_ssn calls a resolver with (ctx, obj), but its directive resolves in place"},
 		{"ErrObjectReturn", "\t\treturn graphql.Null\n\t}\n\treturn out\n}", "\t\treturn graphql.Null\n\t}\n\treturn &out\n}",
 			"_T builds `out := graphql.NewFieldSet(fields)` but does not `return out`"},
 	} {

@@ -8,6 +8,7 @@ import (
 	"go/parser"
 	"go/printer"
 	"go/token"
+	"slices"
 )
 
 // Resolver fields without arguments (and without directives, or with one: directives.go). Every such field (TimeEntry.project, ~1,000
@@ -38,6 +39,7 @@ func resolverFieldsPass(path string, src []byte) ([]byte, int, error) {
 		return nil, 0, err
 	}
 	graphqlName := importName(file, fromPkg)
+	scalarContexts := scalarFieldContexts(file, graphqlName)
 	var edits []edit
 	var errs []error
 	for _, decl := range file.Decls {
@@ -52,7 +54,7 @@ func resolverFieldsPass(path string, src []byte) ([]byte, int, error) {
 			}
 			continue // rewritten already
 		}
-		text, err := resolverField(fn, graphqlName, fset)
+		text, err := resolverField(fn, graphqlName, fset, scalarContexts)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -151,7 +153,7 @@ func rewrittenResolverField(body *ast.BlockStmt) bool {
 // ResolveField (several directives, or another R). fn is a
 // resolverCandidate; any other shape is an error, so that a change in gqlgen's output cannot
 // make the rewrite skip fields quietly.
-func resolverField(fn *ast.FuncDecl, graphqlName string, fset *token.FileSet) (string, error) {
+func resolverField(fn *ast.FuncDecl, graphqlName string, fset *token.FileSet, scalarContexts map[string]bool) (string, error) {
 	drift := func(what string) error {
 		return fmt.Errorf("%s: %s calls a resolver with (ctx, obj), but %s: has gqlgen changed its generated code?",
 			fset.Position(fn.Pos()), fn.Name.Name, what)
@@ -225,6 +227,13 @@ func resolverField(fn *ast.FuncDecl, graphqlName string, fset *token.FileSet) (s
 		return buf.String()
 	}
 	g := graphqlName
+	if directive != nil && slices.Contains(inPlaceDirectives, directiveName(directive)) {
+		if !scalarContexts[fcCall.Fun.(*ast.SelectorExpr).Sel.Name] {
+			return "", drift("its directive resolves in place (inPlaceDirectives), but its field context is not `return " + g + ".NewScalarFieldContext(…)`, which cannot fail")
+		}
+		return inPlaceField(g, src(fcCall), src(resolve), src(directive), src(lit.Type.Params.List[2].Type),
+			marshaller, recoverFromPanic.Name == "true", nonNull.Name == "true"), nil
+	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "fc, err := %s\n", src(fcCall))
 	fmt.Fprintf(&b, "if err != nil {\nreturn %s.Null\n}\n", g)
@@ -266,6 +275,66 @@ func resolverField(fn *ast.FuncDecl, graphqlName string, fset *token.FileSet) (s
 	b.WriteString("fc.Result = res\n")
 	fmt.Fprintf(&b, "return ec.%s(ctx, field.Selections, res)", marshaller)
 	return b.String(), nil
+}
+
+// inPlaceField is the body of a field whose one directive resolves in place (inPlaceDirectives):
+// what resolverField writes for a directive, with the field context (fcCall, which cannot fail)
+// built only where an error, a null for a non-null field or a panic is reported, as ResolveField
+// reports them with a field context nobody marked non-null.
+func inPlaceField(g, fcCall, resolve, directive, typ, marshaller string, recoverFromPanic, nonNull bool) string {
+	inField := fmt.Sprintf("fc, _ := %s\nctx := %s.WithFieldContext(ctx, fc)\n", fcCall, g)
+	var b bytes.Buffer
+	b.WriteString("// In place (tools/rewritelists, inPlaceDirectives): the field context only for an error.\n")
+	if recoverFromPanic {
+		fmt.Fprintf(&b, "defer func() {\nif r := recover(); r != nil {\n%s"+
+			"ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))\nret = %s.Null\n}\n}()\n", inField, g)
+	}
+	fmt.Fprintf(&b, "directive0 := func(ctx context.Context) (any, error) {\nreturn %s\n}\n", resolve)
+	fmt.Fprintf(&b, "tmp, err := %s(ctx)\n", directive)
+	fmt.Fprintf(&b, "if err != nil {\n%sec.OperationContext.Error(ctx, %s.AddFieldLocationToError(ctx, err))\nreturn %[2]s.Null\n}\n", inField, g)
+	b.WriteString("if tmp == nil {\n")
+	if nonNull {
+		fmt.Fprintf(&b, "%s%s.AddInvalidNullError(ctx, \"\")\n", inField, g)
+	}
+	fmt.Fprintf(&b, "return %s.Null\n}\n", g)
+	fmt.Fprintf(&b, "res, ok := tmp.(%s)\nif !ok {\n", typ)
+	fmt.Fprintf(&b, "if m, ok := tmp.(%s.Marshaler); ok {\nreturn m\n}\n", g)
+	fmt.Fprintf(&b, "%sec.OperationContext.Errorf(ctx, `unexpected type %%T from middleware/directive chain, should be %%T`, tmp, res)\n", inField)
+	fmt.Fprintf(&b, "return %s.Null\n}\n", g)
+	b.WriteString(marshalValue(marshaller, "res"))
+	return b.String()
+}
+
+// marshalValue is the statement that marshals value with marshaller (a contextFree one):
+// through its allocation-free form in package lists where it has one (pointerMarshallers), else
+// the marshaller itself.
+func marshalValue(marshaller, value string) string {
+	if m, ok := pointerMarshallers[marshaller]; ok {
+		return "return " + fmt.Sprintf(m, value)
+	}
+	return fmt.Sprintf("return ec.%s(ctx, field.Selections, %s)", marshaller, value)
+}
+
+// pointerMarshallers are marshallers of a pointer with a form in package lists that writes the
+// same JSON without allocating (%s: the pointer): gqlgen's graphql.MarshalString allocates a
+// closure for every string. The pointed-to value is read when the response is written.
+var pointerMarshallers = map[string]string{
+	"marshalOString2ᚖstring": "lists.StringPtr(%s)",
+}
+
+// scalarFieldContexts are the methods of file whose body is `return <graphql>.NewScalarFieldContext(…)`.
+func scalarFieldContexts(file *ast.File, graphqlName string) map[string]bool {
+	out := map[string]bool{}
+	for _, decl := range file.Decls {
+		fn, ok := decl.(*ast.FuncDecl)
+		if !ok || fn.Recv == nil || fn.Body == nil || len(fn.Body.List) != 1 {
+			continue
+		}
+		if ret, ok := fn.Body.List[0].(*ast.ReturnStmt); ok && len(ret.Results) == 1 && isCallOf(ret.Results[0], graphqlName, "NewScalarFieldContext") {
+			out[fn.Name.Name] = true
+		}
+	}
+	return out
 }
 
 // ecCall reports whether call is ec.method(…).
