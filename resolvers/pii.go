@@ -32,21 +32,21 @@ func (r *Resolver) piiService() (*pii.Service, error) {
 
 // piiField resolves a field declared @pii(field: …) for the principals who see its last four:
 // the directive (graph's pii) answers the hidden and masked views without reaching it, and it
-// asks the policy again (policy.PIIViewIn), so that wired without the directive it would show
-// no more than that. The ciphertext comes with the row when the list read it along
+// asks the policy again (policy.LastFourShown, which also names the principal's tenant, whose
+// keys decrypt), so that wired without the directive it would show no more than that. The ciphertext comes with the row when the list read it along
 // (…WithPII), else from the PIICiphertexts loader, in one batch per request level (or
 // prefetched); it is decrypted here, or its masked form found in the keyring's cache
 // (pii.Keyring.LastFour), only the masked form kept.
 func (r *Resolver) piiField(ctx context.Context, e *store.Employee, field string) (*string, error) {
-	if e == nil || !e.HasPII(field) || policy.PIIViewIn(ctx, e.ID) != policy.PIILastFour {
+	if e == nil || !e.HasPII(field) {
+		return nil, nil
+	}
+	tenant, shown := policy.LastFourShown(ctx, e.ID)
+	if !shown {
 		return nil, nil
 	}
 	if r.deps.PII == nil {
 		return nil, errNoPII
-	}
-	s, err := scope(ctx)
-	if err != nil {
-		return nil, err
 	}
 	ct := e.Ciphertext(field)
 	if !e.CiphertextsRead() {
@@ -63,7 +63,7 @@ func (r *Resolver) piiField(ctx context.Context, e *store.Employee, field string
 	if ct == nil {
 		return nil, nil
 	}
-	return r.deps.PII.LastFour(ctx, s.TenantID, e.ID, field, ct)
+	return r.deps.PII.LastFour(ctx, tenant, e.ID, field, ct)
 }
 
 // piiInput is the fields input gives, by PIIField: a nil value clears the field.

@@ -58,9 +58,19 @@ func PIILastFourOfAll(p *auth.Principal) bool {
 	return p != nil && HasAnyRole(p, []string{"ADMIN", "HR"})
 }
 
+// LastFourShown reports whether the principal of ctx sees employee's last four (PIIViewOf), and
+// the tenant whose keys decrypt them (the principal's): the resolver of a @pii field, reached
+// for the last four, asks both in one look-up of the request's context.
+func LastFourShown(ctx context.Context, employee uuid.UUID) (tenant uuid.UUID, shown bool) {
+	p, ok := auth.PrincipalFrom(ctx)
+	if !ok || PIIViewOf(p, employee) != PIILastFour {
+		return uuid.Nil, false
+	}
+	return p.TenantID, true
+}
+
 // PIIViewIn is what the principal of ctx sees of employee's personal data (PIIViewOf): the
-// @pii directive's decision, asked again by the field's resolver, which is reached only for the
-// last four and shows no more than the policy allows if ever wired without the directive.
+// @pii directive's decision.
 func PIIViewIn(ctx context.Context, employee uuid.UUID) PIIView {
 	p, _ := auth.PrincipalFrom(ctx)
 	return PIIViewOf(p, employee)
