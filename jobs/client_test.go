@@ -106,7 +106,10 @@ func setup(t *testing.T, s *store.Store, opts jobs.Opts, add ...func(*river.Work
 	return &testBundle{store: s, client: c}
 }
 
-// waitForState waits until job id is in state and returns it.
+// waitForState waits until job id is in state and returns it. The bound is generous: a rescued
+// job is made available again only by river's scheduler, which runs every 5 seconds
+// (maintenance.JobSchedulerIntervalDefault) after the new leader's election, and a loaded CI
+// machine took more than 10 seconds for the whole of it.
 func waitForState(t *testing.T, c *jobs.Client, id int64, state rivertype.JobState) *rivertype.JobRow {
 	t.Helper()
 	var job *rivertype.JobRow
@@ -115,7 +118,7 @@ func waitForState(t *testing.T, c *jobs.Client, id int64, state rivertype.JobSta
 		job, err = c.River().JobGet(context.Background(), id)
 		require.NoError(t, err)
 		return job.State == state
-	}, 10*time.Second, 10*time.Millisecond, "job %d never reached %s", id, state)
+	}, 30*time.Second, 10*time.Millisecond, "job %d never reached %s", id, state)
 	return job
 }
 
