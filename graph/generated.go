@@ -5736,7 +5736,7 @@ func (ec *executionContext) fieldContext_ApiKey_id(_ context.Context, field grap
 
 func (ec *executionContext) _ApiKey_name(ctx context.Context, field graphql.CollectedField, obj *store.APIKey) (ret graphql.Marshaler) {
 	if !lists.Intercepted(ec.OperationContext) {
-		return ec.marshalNString2string(ctx, field.Selections, obj.Name)
+		return lists.String(&obj.Name)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -5762,7 +5762,7 @@ func (ec *executionContext) fieldContext_ApiKey_name(_ context.Context, field gr
 
 func (ec *executionContext) _ApiKey_role(ctx context.Context, field graphql.CollectedField, obj *store.APIKey) (ret graphql.Marshaler) {
 	if !lists.Intercepted(ec.OperationContext) {
-		return ec.marshalNAccess2string(ctx, field.Selections, obj.Role)
+		return lists.String(&obj.Role)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -6077,7 +6077,7 @@ func (ec *executionContext) fieldContext_AuditLog_actorId(_ context.Context, fie
 
 func (ec *executionContext) _AuditLog_action(ctx context.Context, field graphql.CollectedField, obj *store.AuditLog) (ret graphql.Marshaler) {
 	if !lists.Intercepted(ec.OperationContext) {
-		return ec.marshalNString2string(ctx, field.Selections, obj.Action)
+		return lists.String(&obj.Action)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -6103,7 +6103,7 @@ func (ec *executionContext) fieldContext_AuditLog_action(_ context.Context, fiel
 
 func (ec *executionContext) _AuditLog_resourceType(ctx context.Context, field graphql.CollectedField, obj *store.AuditLog) (ret graphql.Marshaler) {
 	if !lists.Intercepted(ec.OperationContext) {
-		return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.ResourceType)
+		return lists.StringPtr(obj.ResourceType)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -6198,7 +6198,7 @@ func (ec *executionContext) fieldContext_AuditLog_count(_ context.Context, field
 
 func (ec *executionContext) _AuditLog_reason(ctx context.Context, field graphql.CollectedField, obj *store.AuditLog) (ret graphql.Marshaler) {
 	if !lists.Intercepted(ec.OperationContext) {
-		return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.Reason)
+		return lists.StringPtr(obj.Reason)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -6224,7 +6224,7 @@ func (ec *executionContext) fieldContext_AuditLog_reason(_ context.Context, fiel
 
 func (ec *executionContext) _AuditLog_requestId(ctx context.Context, field graphql.CollectedField, obj *store.AuditLog) (ret graphql.Marshaler) {
 	if !lists.Intercepted(ec.OperationContext) {
-		return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.RequestID)
+		return lists.StringPtr(obj.RequestID)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -6250,7 +6250,7 @@ func (ec *executionContext) fieldContext_AuditLog_requestId(_ context.Context, f
 
 func (ec *executionContext) _AuditLog_clientIp(ctx context.Context, field graphql.CollectedField, obj *store.AuditLog) (ret graphql.Marshaler) {
 	if !lists.Intercepted(ec.OperationContext) {
-		return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.ClientIP)
+		return lists.StringPtr(obj.ClientIP)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -6276,7 +6276,7 @@ func (ec *executionContext) fieldContext_AuditLog_clientIp(_ context.Context, fi
 
 func (ec *executionContext) _AuditLog_userAgent(ctx context.Context, field graphql.CollectedField, obj *store.AuditLog) (ret graphql.Marshaler) {
 	if !lists.Intercepted(ec.OperationContext) {
-		return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.UserAgent)
+		return lists.StringPtr(obj.UserAgent)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -6484,7 +6484,7 @@ func (ec *executionContext) fieldContext_AuditLogConnection_pageInfo(_ context.C
 
 func (ec *executionContext) _AuditLogEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.AuditLogEdge) (ret graphql.Marshaler) {
 	if !lists.Intercepted(ec.OperationContext) {
-		return ec.marshalNString2string(ctx, field.Selections, obj.Cursor)
+		return lists.String(&obj.Cursor)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -6620,7 +6620,7 @@ func (ec *executionContext) fieldContext_CreatedApiKey_key(_ context.Context, fi
 
 func (ec *executionContext) _CreatedApiKey_secret(ctx context.Context, field graphql.CollectedField, obj *model.CreatedAPIKey) (ret graphql.Marshaler) {
 	if !lists.Intercepted(ec.OperationContext) {
-		return ec.marshalNString2string(ctx, field.Selections, obj.Secret)
+		return lists.String(&obj.Secret)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -6672,7 +6672,7 @@ func (ec *executionContext) fieldContext_Department_id(_ context.Context, field 
 
 func (ec *executionContext) _Department_name(ctx context.Context, field graphql.CollectedField, obj *store.Department) (ret graphql.Marshaler) {
 	if !lists.Intercepted(ec.OperationContext) {
-		return ec.marshalNString2string(ctx, field.Selections, obj.Name)
+		return lists.String(&obj.Name)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -6724,7 +6724,7 @@ func (ec *executionContext) fieldContext_Employee_id(_ context.Context, field gr
 
 func (ec *executionContext) _Employee_name(ctx context.Context, field graphql.CollectedField, obj *store.Employee) (ret graphql.Marshaler) {
 	if !lists.Intercepted(ec.OperationContext) {
-		return ec.marshalNString2string(ctx, field.Selections, obj.Name)
+		return lists.String(&obj.Name)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -6750,7 +6750,7 @@ func (ec *executionContext) fieldContext_Employee_name(_ context.Context, field 
 
 func (ec *executionContext) _Employee_email(ctx context.Context, field graphql.CollectedField, obj *store.Employee) (ret graphql.Marshaler) {
 	if !lists.Intercepted(ec.OperationContext) {
-		return ec.marshalNString2string(ctx, field.Selections, obj.Email)
+		return lists.String(&obj.Email)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -6776,7 +6776,7 @@ func (ec *executionContext) fieldContext_Employee_email(_ context.Context, field
 
 func (ec *executionContext) _Employee_role(ctx context.Context, field graphql.CollectedField, obj *store.Employee) (ret graphql.Marshaler) {
 	if !lists.Intercepted(ec.OperationContext) {
-		return ec.marshalNRole2string(ctx, field.Selections, obj.Role)
+		return lists.String(&obj.Role)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -6802,7 +6802,7 @@ func (ec *executionContext) fieldContext_Employee_role(_ context.Context, field 
 
 func (ec *executionContext) _Employee_status(ctx context.Context, field graphql.CollectedField, obj *store.Employee) (ret graphql.Marshaler) {
 	if !lists.Intercepted(ec.OperationContext) {
-		return ec.marshalNEmployeeStatus2string(ctx, field.Selections, obj.Status)
+		return lists.String(&obj.Status)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -7669,7 +7669,7 @@ func (ec *executionContext) fieldContext_EmployeeDataExport_data(_ context.Conte
 
 func (ec *executionContext) _EmployeeEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.EmployeeEdge) (ret graphql.Marshaler) {
 	if !lists.Intercepted(ec.OperationContext) {
-		return ec.marshalNString2string(ctx, field.Selections, obj.Cursor)
+		return lists.String(&obj.Cursor)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -9393,7 +9393,7 @@ func (ec *executionContext) fieldContext_PageInfo_hasPreviousPage(_ context.Cont
 
 func (ec *executionContext) _PageInfo_startCursor(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	if !lists.Intercepted(ec.OperationContext) {
-		return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.StartCursor)
+		return lists.StringPtr(obj.StartCursor)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -9419,7 +9419,7 @@ func (ec *executionContext) fieldContext_PageInfo_startCursor(_ context.Context,
 
 func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	if !lists.Intercepted(ec.OperationContext) {
-		return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.EndCursor)
+		return lists.StringPtr(obj.EndCursor)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -9468,7 +9468,7 @@ func (ec *executionContext) fieldContext_PersistedOperation_id(_ context.Context
 
 func (ec *executionContext) _PersistedOperation_name(ctx context.Context, field graphql.CollectedField, obj *store.PersistedOperation) (ret graphql.Marshaler) {
 	if !lists.Intercepted(ec.OperationContext) {
-		return ec.marshalNString2string(ctx, field.Selections, obj.Name)
+		return lists.String(&obj.Name)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -9537,7 +9537,7 @@ func (ec *executionContext) fieldContext_PersistedOperation_type(_ context.Conte
 
 func (ec *executionContext) _PersistedOperation_body(ctx context.Context, field graphql.CollectedField, obj *store.PersistedOperation) (ret graphql.Marshaler) {
 	if !lists.Intercepted(ec.OperationContext) {
-		return ec.marshalNString2string(ctx, field.Selections, obj.Body)
+		return lists.String(&obj.Body)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -10138,7 +10138,7 @@ func (ec *executionContext) fieldContext_ProductivityRow_distinctProjects(_ cont
 
 func (ec *executionContext) _ProductivityRowEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ProductivityRowEdge) (ret graphql.Marshaler) {
 	if !lists.Intercepted(ec.OperationContext) {
-		return ec.marshalNString2string(ctx, field.Selections, obj.Cursor)
+		return lists.String(&obj.Cursor)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -10222,7 +10222,7 @@ func (ec *executionContext) fieldContext_Project_id(_ context.Context, field gra
 
 func (ec *executionContext) _Project_name(ctx context.Context, field graphql.CollectedField, obj *store.Project) (ret graphql.Marshaler) {
 	if !lists.Intercepted(ec.OperationContext) {
-		return ec.marshalNString2string(ctx, field.Selections, obj.Name)
+		return lists.String(&obj.Name)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -10248,7 +10248,7 @@ func (ec *executionContext) fieldContext_Project_name(_ context.Context, field g
 
 func (ec *executionContext) _Project_description(ctx context.Context, field graphql.CollectedField, obj *store.Project) (ret graphql.Marshaler) {
 	if !lists.Intercepted(ec.OperationContext) {
-		return ec.marshalNString2string(ctx, field.Selections, obj.Description)
+		return lists.String(&obj.Description)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -10274,7 +10274,7 @@ func (ec *executionContext) fieldContext_Project_description(_ context.Context, 
 
 func (ec *executionContext) _Project_status(ctx context.Context, field graphql.CollectedField, obj *store.Project) (ret graphql.Marshaler) {
 	if !lists.Intercepted(ec.OperationContext) {
-		return ec.marshalNProjectStatus2string(ctx, field.Selections, obj.Status)
+		return lists.String(&obj.Status)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -10672,7 +10672,7 @@ func (ec *executionContext) fieldContext_ProjectConnection_totalCount(_ context.
 
 func (ec *executionContext) _ProjectEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ProjectEdge) (ret graphql.Marshaler) {
 	if !lists.Intercepted(ec.OperationContext) {
-		return ec.marshalNString2string(ctx, field.Selections, obj.Cursor)
+		return lists.String(&obj.Cursor)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -11097,7 +11097,7 @@ func (ec *executionContext) fieldContext_ProjectHoursRow_budgetUtilisation(_ con
 
 func (ec *executionContext) _ProjectHoursRowEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ProjectHoursRowEdge) (ret graphql.Marshaler) {
 	if !lists.Intercepted(ec.OperationContext) {
-		return ec.marshalNString2string(ctx, field.Selections, obj.Cursor)
+		return lists.String(&obj.Cursor)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -12462,7 +12462,7 @@ func (ec *executionContext) fieldContext_RevealedPII_employee(_ context.Context,
 
 func (ec *executionContext) _RevealedPII_ssn(ctx context.Context, field graphql.CollectedField, obj *model.RevealedPii) (ret graphql.Marshaler) {
 	if !lists.Intercepted(ec.OperationContext) {
-		return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.Ssn)
+		return lists.StringPtr(obj.Ssn)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -12488,7 +12488,7 @@ func (ec *executionContext) fieldContext_RevealedPII_ssn(_ context.Context, fiel
 
 func (ec *executionContext) _RevealedPII_taxId(ctx context.Context, field graphql.CollectedField, obj *model.RevealedPii) (ret graphql.Marshaler) {
 	if !lists.Intercepted(ec.OperationContext) {
-		return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.TaxID)
+		return lists.StringPtr(obj.TaxID)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -12514,7 +12514,7 @@ func (ec *executionContext) fieldContext_RevealedPII_taxId(_ context.Context, fi
 
 func (ec *executionContext) _RevealedPII_passportNumber(ctx context.Context, field graphql.CollectedField, obj *model.RevealedPii) (ret graphql.Marshaler) {
 	if !lists.Intercepted(ec.OperationContext) {
-		return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.PassportNumber)
+		return lists.StringPtr(obj.PassportNumber)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -12540,7 +12540,7 @@ func (ec *executionContext) fieldContext_RevealedPII_passportNumber(_ context.Co
 
 func (ec *executionContext) _RevealedPII_bankAccount(ctx context.Context, field graphql.CollectedField, obj *model.RevealedPii) (ret graphql.Marshaler) {
 	if !lists.Intercepted(ec.OperationContext) {
-		return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.BankAccount)
+		return lists.StringPtr(obj.BankAccount)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -12748,7 +12748,7 @@ func (ec *executionContext) fieldContext_Screenshot_status(_ context.Context, fi
 
 func (ec *executionContext) _Screenshot_failureReason(ctx context.Context, field graphql.CollectedField, obj *store.Screenshot) (ret graphql.Marshaler) {
 	if !lists.Intercepted(ec.OperationContext) {
-		return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.FailureReason)
+		return lists.StringPtr(obj.FailureReason)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -12922,7 +12922,7 @@ func (ec *executionContext) _Screenshot_url(ctx context.Context, field graphql.C
 		return graphql.Null
 	}
 	fc.Result = res
-	return ec.marshalOString2ᚖstring(ctx, field.Selections, res)
+	return lists.StringPtr(res)
 }
 func (ec *executionContext) fieldContext_Screenshot_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Screenshot", field, true, true, "String")
@@ -12968,7 +12968,7 @@ func (ec *executionContext) _Screenshot_thumbnailUrl(ctx context.Context, field 
 		return graphql.Null
 	}
 	fc.Result = res
-	return ec.marshalOString2ᚖstring(ctx, field.Selections, res)
+	return lists.StringPtr(res)
 }
 func (ec *executionContext) fieldContext_Screenshot_thumbnailUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Screenshot", field, true, true, "String")
@@ -13167,7 +13167,7 @@ func (ec *executionContext) fieldContext_ScreenshotConnection_totalCount(_ conte
 
 func (ec *executionContext) _ScreenshotEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ScreenshotEdge) (ret graphql.Marshaler) {
 	if !lists.Intercepted(ec.OperationContext) {
-		return ec.marshalNString2string(ctx, field.Selections, obj.Cursor)
+		return lists.String(&obj.Cursor)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -13466,7 +13466,7 @@ func (ec *executionContext) fieldContext_Task_id(_ context.Context, field graphq
 
 func (ec *executionContext) _Task_title(ctx context.Context, field graphql.CollectedField, obj *store.Task) (ret graphql.Marshaler) {
 	if !lists.Intercepted(ec.OperationContext) {
-		return ec.marshalNString2string(ctx, field.Selections, obj.Title)
+		return lists.String(&obj.Title)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -13492,7 +13492,7 @@ func (ec *executionContext) fieldContext_Task_title(_ context.Context, field gra
 
 func (ec *executionContext) _Task_description(ctx context.Context, field graphql.CollectedField, obj *store.Task) (ret graphql.Marshaler) {
 	if !lists.Intercepted(ec.OperationContext) {
-		return ec.marshalNString2string(ctx, field.Selections, obj.Description)
+		return lists.String(&obj.Description)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -13518,7 +13518,7 @@ func (ec *executionContext) fieldContext_Task_description(_ context.Context, fie
 
 func (ec *executionContext) _Task_status(ctx context.Context, field graphql.CollectedField, obj *store.Task) (ret graphql.Marshaler) {
 	if !lists.Intercepted(ec.OperationContext) {
-		return ec.marshalNTaskStatus2string(ctx, field.Selections, obj.Status)
+		return lists.String(&obj.Status)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -13900,7 +13900,7 @@ func (ec *executionContext) fieldContext_TimeEntry_running(_ context.Context, fi
 
 func (ec *executionContext) _TimeEntry_description(ctx context.Context, field graphql.CollectedField, obj *store.TimeEntry) (ret graphql.Marshaler) {
 	if !lists.Intercepted(ec.OperationContext) {
-		return ec.marshalNString2string(ctx, field.Selections, obj.Description)
+		return lists.String(&obj.Description)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -13952,7 +13952,7 @@ func (ec *executionContext) fieldContext_TimeEntry_billable(_ context.Context, f
 
 func (ec *executionContext) _TimeEntry_source(ctx context.Context, field graphql.CollectedField, obj *store.TimeEntry) (ret graphql.Marshaler) {
 	if !lists.Intercepted(ec.OperationContext) {
-		return ec.marshalNTimeEntrySource2string(ctx, field.Selections, obj.Source)
+		return lists.String(&obj.Source)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -14372,7 +14372,7 @@ func (ec *executionContext) fieldContext_TimeEntryConnection_totalCount(_ contex
 
 func (ec *executionContext) _TimeEntryEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.TimeEntryEdge) (ret graphql.Marshaler) {
 	if !lists.Intercepted(ec.OperationContext) {
-		return ec.marshalNString2string(ctx, field.Selections, obj.Cursor)
+		return lists.String(&obj.Cursor)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -14430,7 +14430,7 @@ func (ec *executionContext) fieldContext_TimeEntryEdge_node(_ context.Context, f
 
 func (ec *executionContext) __Service_sdl(ctx context.Context, field graphql.CollectedField, obj *fedruntime.Service) (ret graphql.Marshaler) {
 	if !lists.Intercepted(ec.OperationContext) {
-		return ec.marshalOString2string(ctx, field.Selections, obj.SDL)
+		return lists.String(&obj.SDL)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -14456,7 +14456,7 @@ func (ec *executionContext) fieldContext__Service_sdl(_ context.Context, field g
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
 	if !lists.Intercepted(ec.OperationContext) {
-		return ec.marshalNString2string(ctx, field.Selections, obj.Name)
+		return lists.String(&obj.Name)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -14598,7 +14598,7 @@ func (ec *executionContext) fieldContext___Directive_args(ctx context.Context, f
 
 func (ec *executionContext) ___EnumValue_name(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
 	if !lists.Intercepted(ec.OperationContext) {
-		return ec.marshalNString2string(ctx, field.Selections, obj.Name)
+		return lists.String(&obj.Name)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -14693,7 +14693,7 @@ func (ec *executionContext) fieldContext___EnumValue_deprecationReason(_ context
 
 func (ec *executionContext) ___Field_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
 	if !lists.Intercepted(ec.OperationContext) {
-		return ec.marshalNString2string(ctx, field.Selections, obj.Name)
+		return lists.String(&obj.Name)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -14864,7 +14864,7 @@ func (ec *executionContext) fieldContext___Field_deprecationReason(_ context.Con
 
 func (ec *executionContext) ___InputValue_name(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
 	if !lists.Intercepted(ec.OperationContext) {
-		return ec.marshalNString2string(ctx, field.Selections, obj.Name)
+		return lists.String(&obj.Name)
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -14945,7 +14945,7 @@ func (ec *executionContext) fieldContext___InputValue_type(_ context.Context, fi
 
 func (ec *executionContext) ___InputValue_defaultValue(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
 	if !lists.Intercepted(ec.OperationContext) {
-		return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.DefaultValue)
+		return lists.StringPtr(obj.DefaultValue)
 	}
 	return graphql.ResolveField(
 		ctx,

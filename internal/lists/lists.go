@@ -333,6 +333,12 @@ func StringPtr(s *string) graphql.Marshaler {
 	return (*stringMarshaler)(s)
 }
 
+// String marshals *s as graphql.MarshalString does, without its closure: the plain-field rewrite
+// calls it with the address of a string field of the object being resolved (tools/rewritelists,
+// stringMarshallers), which is read when the response is written — the objects being rendered
+// do not change meanwhile (as for ID).
+func String(s *string) graphql.Marshaler { return (*stringMarshaler)(s) }
+
 type stringMarshaler string
 
 // MarshalGQL writes the string quoted as gqlgen's writeQuotedString does (graphql/string.go,

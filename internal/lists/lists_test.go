@@ -204,12 +204,13 @@ func TestIDWritesWhatMarshalUUIDWrites(t *testing.T) {
 	require.Equal(t, `"00112233-4455-6677-8899-aabbccddeeff"`, render(lists.ID(&id)))
 }
 
-// TestStringPtrMarshalsAsGQLGen: lists.StringPtr writes byte for byte what graphql.MarshalString
+// TestStringPtrMarshalsAsGQLGen: lists.StringPtr and lists.String write byte for byte what graphql.MarshalString
 // writes — escapes, control characters, multi-byte and invalid UTF-8 — and null for nil; it
 // allocates nothing into a bytes.Buffer with room.
 func TestStringPtrMarshalsAsGQLGen(t *testing.T) { // not parallel: AllocsPerRun
 	for _, s := range stringCases {
 		require.Equal(t, render(graphql.MarshalString(s)), render(lists.StringPtr(&s)), "%q", s)
+		require.Equal(t, render(graphql.MarshalString(s)), render(lists.String(&s)), "%q", s)
 	}
 	require.Equal(t, "null", render(lists.StringPtr(nil)))
 

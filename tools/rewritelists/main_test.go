@@ -24,7 +24,11 @@ func testdata(t *testing.T) string {
 		names = append(names, m)
 	}
 	for _, m := range names {
-		fmt.Fprintf(&b, "\nfunc (ec *executionContext) %s(ctx context.Context, sel ast.SelectionSet, v any) graphql.Marshaler {\n\treturn nil\n}\n", m)
+		body := "nil"
+		if _, ptr := pointerMarshallers[m]; ptr || slices.Contains(stringMarshallers, m) {
+			body = "graphql.MarshalString(v)"
+		}
+		fmt.Fprintf(&b, "\nfunc (ec *executionContext) %s(ctx context.Context, sel ast.SelectionSet, v any) graphql.Marshaler {\n\treturn %s\n}\n", m, body)
 	}
 	return b.String()
 }
@@ -79,10 +83,11 @@ func TestRewrite(t *testing.T) {
 		"pending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i,",
 		"\tpending.Dispatch(ctx, out)\n",
 		"\t\treturn graphql.Null\n\t}\n\treturn lists.Object(fields, out.Values)\n}",
-		// a plain read of a never-null scalar marshals the value directly, unless field
-		// middleware is installed: then gqlgen's ResolveField runs, as it was
+		// a plain read of a never-null scalar marshals the value directly (a string field through
+		// lists.String, without gqlgen's closure), unless field middleware is installed: then
+		// gqlgen's ResolveField runs, as it was
 		"func (ec *executionContext) _T_name(ctx context.Context, field graphql.CollectedField, obj *store.T) (ret graphql.Marshaler) {\n" +
-			"\tif !lists.Intercepted(ec.OperationContext) {\n\t\treturn ec.marshalNString2string(ctx, field.Selections, obj.Name)\n\t}\n" +
+			"\tif !lists.Intercepted(ec.OperationContext) {\n\t\treturn lists.String(&obj.Name)\n\t}\n" +
 			"\treturn graphql.ResolveField(\n",
 		// an ID keeps gqlgen's path for uuid.Nil, which marshals to an error
 		"\tif obj.ID != uuid.Nil && !lists.Intercepted(ec.OperationContext) {\n\t\treturn lists.ID(&obj.ID)\n\t}\n\treturn graphql.ResolveField(",
@@ -168,6 +173,9 @@ func TestRewriteDrift(t *testing.T) {
 			"defines no marshalNBoolean2bool"},
 		{"ErrInPlaceFieldContext", "\treturn graphql.NewScalarFieldContext(\"T\", field, true, true, \"String\")",
 			"\treturn ec.childContext(field)", "_T_ssn calls a resolver with (ctx, obj), but its directive resolves in place"},
+		{"ErrStringMarshallerChanged", "func (ec *executionContext) marshalNRole2string(ctx context.Context, sel ast.SelectionSet, v any) graphql.Marshaler {\n\treturn graphql.MarshalString(v)",
+			"func (ec *executionContext) marshalNRole2string(ctx context.Context, sel ast.SelectionSet, v any) graphql.Marshaler {\n\treturn graphql.MarshalAny(v)",
+			"marshalNRole2string no longer marshal with graphql.MarshalString alone"},
 		{"ErrObjectReturn", "\t\treturn graphql.Null\n\t}\n\treturn out\n}", "\t\treturn graphql.Null\n\t}\n\treturn &out\n}",
 			"_T builds `out := graphql.NewFieldSet(fields)` but does not `return out`"},
 	} {

@@ -119,6 +119,8 @@ func plainFieldsPass(path string, src []byte) ([]byte, int, error) {
 		if g, ok := nullOnlyFor[marshal]; ok {
 			text = fmt.Sprintf("if %s && !lists.Intercepted(ec.OperationContext) {\nreturn %s\n}\n%s",
 				fmt.Sprintf(g.guard, value), fmt.Sprintf(g.marshal, value), src[original:end])
+		} else if m, ok := plainString(marshal, value); ok {
+			text = fmt.Sprintf("if !lists.Intercepted(ec.OperationContext) {\nreturn %s\n}\n%s", m, src[original:end])
 		} else {
 			text = fmt.Sprintf("if !lists.Intercepted(ec.OperationContext) {\nreturn ec.%s(ctx, field.Selections, %s)\n}\n%s",
 				marshal, value, src[original:end])
@@ -136,6 +138,37 @@ func plainFieldsPass(path string, src []byte) ([]byte, int, error) {
 		return nil, 0, fmt.Errorf("%s after rewriting plain fields: %w", path, err)
 	}
 	return formatted, len(edits), nil
+}
+
+// stringMarshallers are the neverNull marshallers that write graphql.MarshalString of their
+// value (marshallersDefined checks each body's one Marshal call). A plain read of a field of obj
+// marshals through lists.String(&obj.F) instead: the same JSON without the closure gqlgen
+// allocates for every string (six per employee of a page).
+var stringMarshallers = []string{
+	"marshalNString2string",
+	"marshalNAccess2string",
+	"marshalNRole2string",
+	"marshalNEmployeeStatus2string",
+	"marshalNProjectStatus2string",
+	"marshalNTaskStatus2string",
+	"marshalNTimeEntrySource2string",
+	"marshalOString2string",
+}
+
+// plainString is the allocation-free marshalling of value, a field of obj (not a method's
+// result: lists.String takes its address), for a string marshaller: lists.String or, for a
+// *string, lists.StringPtr (pointerMarshallers).
+func plainString(marshaller, value string) (string, bool) {
+	if strings.HasSuffix(value, ")") {
+		return "", false
+	}
+	if slices.Contains(stringMarshallers, marshaller) {
+		return "lists.String(&" + value + ")", true
+	}
+	if m, ok := pointerMarshallers[marshaller]; ok {
+		return fmt.Sprintf(m, value), true
+	}
+	return "", false
 }
 
 // marshallersDefined fails when a marshaller neverNull or nullOnlyFor name is not a method of
@@ -164,6 +197,37 @@ func marshallersDefined(file *ast.File, path string) error {
 		slices.Sort(missing)
 		return fmt.Errorf("%s defines no %s (listed in tools/rewritelists/plain.go): has gqlgen changed how it names marshallers, or has the schema dropped the type?",
 			path, strings.Join(missing, ", "))
+	}
+	// The string marshallers lists.String and lists.StringPtr stand in for must write what
+	// graphql.MarshalString writes: their one Marshal call is it.
+	graphqlName := importName(file, fromPkg)
+	strs := slices.Clone(stringMarshallers)
+	for m := range pointerMarshallers {
+		strs = append(strs, m)
+	}
+	var notString []string
+	for _, decl := range file.Decls {
+		fn, ok := decl.(*ast.FuncDecl)
+		if !ok || fn.Recv == nil || fn.Body == nil || !slices.Contains(strs, fn.Name.Name) {
+			continue
+		}
+		var marshals []string
+		ast.Inspect(fn.Body, func(n ast.Node) bool {
+			if call, ok := n.(*ast.CallExpr); ok {
+				if pkg, name := callee(call); pkg == graphqlName && strings.HasPrefix(name, "Marshal") {
+					marshals = append(marshals, name)
+				}
+			}
+			return true
+		})
+		if len(marshals) != 1 || marshals[0] != "MarshalString" {
+			notString = append(notString, fn.Name.Name)
+		}
+	}
+	if len(notString) > 0 {
+		slices.Sort(notString)
+		return fmt.Errorf("%s: %s no longer marshal with %s.MarshalString alone (tools/rewritelists/plain.go writes lists.String in their place): has gqlgen changed them?",
+			path, strings.Join(notString, ", "), graphqlName)
 	}
 	return nil
 }

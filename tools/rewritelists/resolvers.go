@@ -273,7 +273,7 @@ func resolverField(fn *ast.FuncDecl, graphqlName string, fset *token.FileSet, sc
 		fmt.Fprintf(&b, "return %s.Null\n}\n", g)
 	}
 	b.WriteString("fc.Result = res\n")
-	fmt.Fprintf(&b, "return ec.%s(ctx, field.Selections, res)", marshaller)
+	b.WriteString(marshalValue(marshaller, "res"))
 	return b.String(), nil
 }
 
