@@ -34,22 +34,14 @@ import (
 // use ctx but to report that null. Each is graphql.MarshalString, MarshalBoolean or
 // model.MarshalTime on a value, or the optional (nullable) form on a pointer, which returns null
 // for nil without an error.
-var neverNull = []string{
-	"marshalNString2string",
+var neverNull = append(slices.Clone(stringMarshallers),
 	"marshalNBoolean2bool",
 	"marshalNTime2timeᚐTime",
-	"marshalNAccess2string",
-	"marshalNRole2string",
-	"marshalNEmployeeStatus2string",
-	"marshalNProjectStatus2string",
-	"marshalNTaskStatus2string",
-	"marshalNTimeEntrySource2string",
-	"marshalOString2string",
 	"marshalOString2ᚖstring",
 	"marshalOTime2ᚖtimeᚐTime",
 	"marshalOInt2ᚖint",
 	"marshalOBoolean2ᚖbool",
-}
+)
 
 // nullOnlyFor lists marshallers that return null for exactly one value, with the guard that
 // excludes it and what marshals the value past the guard (%s: the value).
