@@ -18299,7 +18299,7 @@ func (ec *executionContext) _Employee(ctx context.Context, sel ast.SelectionSet,
 	fields := graphql.CollectFields(ec.OperationContext, sel, employeeImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	var pending lists.Fields
+	var pending lists.FieldsInPlace
 	deferred := lists.DeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -18377,10 +18377,7 @@ func (ec *executionContext) _Employee(ctx context.Context, sel ast.SelectionSet,
 						return ec._Employee_ssn(ctx, field, obj)
 					})
 			} else {
-				out.Values[i] = ec._Employee_ssn(ctx, field, obj)
-				if out.Values[i] == graphql.RequiredNull {
-					atomic.AddUint32(&out.Invalids, 1)
-				}
+				pending.InPlace(i)
 			}
 		case "taxId":
 			if field.IsDeferred() {
@@ -18390,10 +18387,7 @@ func (ec *executionContext) _Employee(ctx context.Context, sel ast.SelectionSet,
 						return ec._Employee_taxId(ctx, field, obj)
 					})
 			} else {
-				out.Values[i] = ec._Employee_taxId(ctx, field, obj)
-				if out.Values[i] == graphql.RequiredNull {
-					atomic.AddUint32(&out.Invalids, 1)
-				}
+				pending.InPlace(i)
 			}
 		case "passportNumber":
 			if field.IsDeferred() {
@@ -18403,10 +18397,7 @@ func (ec *executionContext) _Employee(ctx context.Context, sel ast.SelectionSet,
 						return ec._Employee_passportNumber(ctx, field, obj)
 					})
 			} else {
-				out.Values[i] = ec._Employee_passportNumber(ctx, field, obj)
-				if out.Values[i] == graphql.RequiredNull {
-					atomic.AddUint32(&out.Invalids, 1)
-				}
+				pending.InPlace(i)
 			}
 		case "bankAccount":
 			if field.IsDeferred() {
@@ -18416,13 +18407,36 @@ func (ec *executionContext) _Employee(ctx context.Context, sel ast.SelectionSet,
 						return ec._Employee_bankAccount(ctx, field, obj)
 					})
 			} else {
+				pending.InPlace(i)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	if ctx, inPlace := pending.InPlaceFields(ctx); len(inPlace) > 0 {
+		for _, i := range inPlace {
+			switch field := fields[i]; field.Name {
+			case "ssn":
+				out.Values[i] = ec._Employee_ssn(ctx, field, obj)
+				if out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+			case "taxId":
+				out.Values[i] = ec._Employee_taxId(ctx, field, obj)
+				if out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+			case "passportNumber":
+				out.Values[i] = ec._Employee_passportNumber(ctx, field, obj)
+				if out.Values[i] == graphql.RequiredNull {
+					atomic.AddUint32(&out.Invalids, 1)
+				}
+			case "bankAccount":
 				out.Values[i] = ec._Employee_bankAccount(ctx, field, obj)
 				if out.Values[i] == graphql.RequiredNull {
 					atomic.AddUint32(&out.Invalids, 1)
 				}
 			}
-		default:
-			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
 	pending.Dispatch(ctx, out)

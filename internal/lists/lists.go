@@ -93,6 +93,85 @@ var rendering atomic.Int32
 type Fields struct {
 	oc      *graphql.OperationContext
 	pending []pendingField
+	out     *graphql.FieldSet
+}
+
+// FieldsInPlace is Fields for an object with fields resolved in place (tools/rewritelists,
+// inPlaceDirectives): the generated code records them (InPlace) and runs them once its loop has
+// queued the resolver fields, with the context InPlaceFields gives — the object's context
+// carrying this, so that one about to wait for a loader's batch (BeforeWait) starts the queued
+// resolver fields first and their batches run alongside its own, not after it.
+type FieldsInPlace struct {
+	Fields
+	context.Context // the object's, set by InPlaceFields
+
+	indexes []int // in room until more than four
+	room    [4]int
+
+	mu        sync.Mutex
+	handedOff bool           // the queued fields were started (handOff)
+	wg        sync.WaitGroup // those fields
+}
+
+type inPlaceKey struct{}
+
+// Value answers inPlaceKey with s, anything else as the object's context does.
+func (s *FieldsInPlace) Value(key any) any {
+	if key == (inPlaceKey{}) {
+		return s
+	}
+	return s.Context.Value(key)
+}
+
+// InPlace records that the field at index i is resolved in place.
+func (s *FieldsInPlace) InPlace(i int) {
+	if s.indexes == nil {
+		s.indexes = s.room[:0]
+	}
+	s.indexes = append(s.indexes, i)
+}
+
+// InPlaceFields returns the indexes InPlace recorded, in order, and the context to resolve
+// them with: ctx, carrying s for BeforeWait.
+func (s *FieldsInPlace) InPlaceFields(ctx context.Context) (context.Context, []int) {
+	if len(s.indexes) == 0 {
+		return ctx, nil
+	}
+	s.Context = ctx
+	return s, s.indexes
+}
+
+// handOff starts the queued resolver fields, each on a goroutine of its own, with the object's
+// context; Dispatch then waits for them. Only the first call does anything.
+func (s *FieldsInPlace) handOff() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.handedOff {
+		return
+	}
+	s.handedOff = true
+	s.wg.Add(len(s.pending))
+	for k := range s.pending {
+		f := s.pending[k]
+		go func() {
+			defer s.wg.Done()
+			s.store(s.out, &f, resolveField(s.Context, s.oc, &f))
+		}()
+	}
+}
+
+// Dispatch is Fields.Dispatch, unless an in-place field started the queued fields: then it
+// waits for them.
+func (s *FieldsInPlace) Dispatch(ctx context.Context, out *graphql.FieldSet) {
+	s.mu.Lock()
+	handedOff := s.handedOff
+	s.mu.Unlock()
+	if !handedOff {
+		s.Fields.Dispatch(ctx, out)
+		return
+	}
+	out.Dispatch(ctx)
+	s.wg.Wait()
 }
 
 type pendingField struct {
@@ -110,7 +189,7 @@ func (s *Fields) ResolveConcurrently(out *graphql.FieldSet, field graphql.Collec
 		out.ResolveConcurrently(oc, deferred, i, recoverFromPanic, nonNull, resolve)
 		return
 	}
-	s.oc = oc
+	s.oc, s.out = oc, out
 	s.pending = append(s.pending, pendingField{i: i, recoverFromPanic: recoverFromPanic, nonNull: nonNull, resolve: resolve})
 }
 
@@ -138,7 +217,11 @@ func (s *Fields) Dispatch(ctx context.Context, out *graphql.FieldSet) {
 // resolve runs the k-th collected field and stores its value.
 func (s *Fields) resolve(ctx context.Context, out *graphql.FieldSet, k int) {
 	p := &s.pending[k]
-	res := resolveField(ctx, s.oc, p)
+	s.store(out, p, resolveField(ctx, s.oc, p))
+}
+
+// store stores p's value res, counting an invalid one.
+func (s *Fields) store(out *graphql.FieldSet, p *pendingField, res graphql.Marshaler) {
 	out.Values[p.i] = res
 	invalid := graphql.Marshaler(graphql.RequiredNull)
 	if p.nonNull {
@@ -166,6 +249,9 @@ func resolveField(ctx context.Context, oc *graphql.OperationContext, p *pendingF
 // elements or fields, each on a goroutine of its own, while this one waits. It is cheap when
 // nothing is left to start.
 func BeforeWait(ctx context.Context) {
+	if s, ok := ctx.Value(inPlaceKey{}).(*FieldsInPlace); ok {
+		s.handOff() // the object of a field resolved in place: its queued resolver fields
+	}
 	for f := frameOf(ctx); f != nil; f = f.parent {
 		if !f.handOff() {
 			// A frame handed off before had its enclosing frames handed off with it.

@@ -3,6 +3,7 @@ package lists_test
 import (
 	"bytes"
 	"context"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -179,6 +180,65 @@ func TestObjectFieldsRunInOrderAndHandOffWhenOneWaits(t *testing.T) {
 	require.Equal(t, graphql.Null, out.Values[2])
 	require.Equal(t, uint32(1), out.Invalids, "only the non-null field counts; field 2 is nullable")
 	require.Len(t, graphql.GetErrors(ctx), 1, "the panic is reported")
+}
+
+// A field resolved in place that waits for a loader's batch starts the object's queued resolver
+// fields first (their batches then run alongside its own), whichever order the fields come in;
+// one that does not wait leaves them to Dispatch, in order.
+func TestInPlaceFieldHandsOffTheObjectsQueuedFields(t *testing.T) {
+	t.Parallel()
+	recoverFunc := func(context.Context, any) error { return context.Canceled }
+	ctx := graphql.WithResponseContext(context.Background(), graphql.DefaultErrorPresenter, recoverFunc)
+	ctx = graphql.WithOperationContext(ctx, &graphql.OperationContext{RecoverFunc: recoverFunc})
+	fields := []graphql.CollectedField{{}, {}, {}}
+	oc := graphql.GetOperationContext(ctx)
+
+	for _, inPlaceAt := range []int{0, 2} { // before the resolver fields in the query, after them
+		out := graphql.NewFieldSet(fields)
+		var s lists.FieldsInPlace
+		started := make(chan struct{}, 2)
+		for i := range fields {
+			if i == inPlaceAt {
+				s.InPlace(i)
+				continue
+			}
+			s.ResolveConcurrently(out, fields[i], oc, nil, i, true, false, func(context.Context) graphql.Marshaler {
+				started <- struct{}{}
+				return marshalInt(i)
+			})
+		}
+		inCtx, inPlace := s.InPlaceFields(ctx)
+		require.Equal(t, []int{inPlaceAt}, inPlace)
+		// The in-place field waits until both resolver fields have started.
+		lists.BeforeWait(inCtx)
+		for range 2 {
+			select {
+			case <-started:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("in place at %d: the queued fields did not start while it waited", inPlaceAt)
+			}
+		}
+		out.Values[inPlaceAt] = marshalInt(inPlaceAt)
+		s.Dispatch(ctx, out)
+		for i := range fields {
+			require.Equal(t, strconv.Itoa(i), render(out.Values[i]))
+		}
+	}
+
+	// Not waiting: Dispatch runs the queued fields, in order, on this goroutine.
+	out := graphql.NewFieldSet(fields)
+	var s lists.FieldsInPlace
+	var order []int
+	s.InPlace(0)
+	for i := 1; i < len(fields); i++ {
+		s.ResolveConcurrently(out, fields[i], oc, nil, i, true, false,
+			func(context.Context) graphql.Marshaler { order = append(order, i); return marshalInt(i) })
+	}
+	_, inPlace := s.InPlaceFields(ctx)
+	require.Equal(t, []int{0}, inPlace)
+	out.Values[0] = marshalInt(0)
+	s.Dispatch(ctx, out)
+	require.Equal(t, []int{1, 2}, order)
 }
 
 // Object writes what the FieldSet would: fields in order, a repeated alias once (the first).

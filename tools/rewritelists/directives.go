@@ -107,9 +107,11 @@ func singleDirective(chain ast.Expr) (directive *ast.FuncLit, ok bool, drift str
 //   - neither reads the field's context (graphql.GetFieldContext) nor marks it non-null, so the
 //     object's context serves them, and the field context built for an error or a panic has
 //     what ResolveField's would (its NonNull never set);
-//   - neither waits but for a loader's batch, whose BeforeWait hands the enclosing list's other
-//     elements and the enclosing objects' other fields to goroutines of their own, so resolving
-//     in place never serialises what batches (fieldsPass).
+//   - neither waits but for a loader's batch. The object runs them once its loop has queued its
+//     resolver fields (fieldsPass), with the context lists.Fields.InPlaceFields gives: a wait's
+//     BeforeWait starts those fields, and the enclosing lists' other elements, on goroutines of
+//     their own, so their batches run alongside its own rather than after it
+//     (TestInPlaceFieldHandsOffTheObjectsQueuedFields).
 var inPlaceDirectives = []string{"Pii"}
 
 // directiveName is D of the `return ec.Directives.D(…)` that ends directive (singleDirective).

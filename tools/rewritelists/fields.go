@@ -8,6 +8,7 @@ import (
 	"go/token"
 	"slices"
 	"sort"
+	"strings"
 )
 
 // fieldsPass makes every object whose resolver fields gqlgen schedules with
@@ -21,17 +22,30 @@ import (
 //	…
 //	pending.Dispatch(ctx, out)                                 // was out.Dispatch(ctx)
 //
-// A field whose one directive resolves in place (inPlaceDirectives) is not scheduled: its
-// function runs in the loop, as gqlgen runs a field that is no resolver's, unless @defer'd:
+// A field whose one directive resolves in place (inPlaceDirectives) is not scheduled, unless
+// @defer'd: the loop records it, and its function runs once every resolver field is queued, as
+// gqlgen runs a field that is no resolver's, with a context that lets it hand those fields off
+// if it must wait for a loader's batch (lists.Fields.InPlaceFields):
 //
-//	if field.IsDeferred() {
-//		pending.ResolveConcurrently(out, field, …)
-//	} else {
-//		out.Values[i] = ec._T_f(ctx, field, obj)
-//		if out.Values[i] == graphql.RequiredNull {           // graphql.Null for a non-null field
-//			atomic.AddUint32(&out.Invalids, 1)
+//	case "ssn":
+//		if field.IsDeferred() {
+//			pending.ResolveConcurrently(out, field, …)
+//		} else {
+//			pending.InPlace(i)
+//		}
+//	…
+//	if ctx, inPlace := pending.InPlaceFields(ctx); len(inPlace) > 0 {
+//		for _, i := range inPlace {
+//			switch field := fields[i]; field.Name {
+//			case "ssn":
+//				out.Values[i] = ec._T_ssn(ctx, field, obj)
+//				if out.Values[i] == graphql.RequiredNull {   // graphql.Null for a non-null field
+//					atomic.AddUint32(&out.Invalids, 1)
+//				}
+//			}
 //		}
 //	}
+//	pending.Dispatch(ctx, out)
 func fieldsPass(path string, src []byte) (out []byte, objects, inPlaceCount int, err error) {
 	fset := token.NewFileSet()
 	file, err := parser.ParseFile(fset, path, src, parser.ParseComments)
@@ -49,6 +63,7 @@ func fieldsPass(path string, src []byte) (out []byte, objects, inPlaceCount int,
 		}
 		var calls []*ast.CallExpr
 		inFieldLoop := map[*ast.CallExpr]bool{}
+		caseOf := map[*ast.CallExpr]*ast.CaseClause{}
 		var stack []ast.Node
 		ast.Inspect(fn.Body, func(n ast.Node) bool {
 			if n == nil {
@@ -67,6 +82,9 @@ func fieldsPass(path string, src []byte) (out []byte, objects, inPlaceCount int,
 						if v, ok := r.Value.(*ast.Ident); ok && v.Name == "field" {
 							inFieldLoop[call] = true
 						}
+					}
+					if c, ok := s.(*ast.CaseClause); ok {
+						caseOf[call] = c
 					}
 				}
 			}
@@ -98,29 +116,45 @@ func fieldsPass(path string, src []byte) (out []byte, objects, inPlaceCount int,
 			return nil, 0, 0, fmt.Errorf("%s: %s schedules fields without `out := %s.NewFieldSet(…)` and `out.Dispatch(ctx)` in its body",
 				fset.Position(fn.Pos()), fn.Name.Name, graphqlName)
 		}
+		var inPlaceCases strings.Builder
 		for _, call := range calls {
 			if !inFieldLoop[call] {
 				return nil, 0, 0, fmt.Errorf("%s: ResolveConcurrently outside a `for i, field := range fields` loop", fset.Position(call.Pos()))
 			}
 			if resolve, nonNull, ok := resolvedInPlace(call, inPlace); ok {
-				// The field's function runs now, as gqlgen runs a field that is no resolver's;
-				// @defer still schedules it.
+				c := caseOf[call]
+				if c == nil || len(c.List) != 1 {
+					return nil, 0, 0, fmt.Errorf("%s: a field resolved in place outside a `case \"name\":` of one name", fset.Position(call.Pos()))
+				}
+				// The loop records the field; its function runs after the loop has queued every
+				// resolver field (as gqlgen runs a field that is no resolver's). @defer still
+				// schedules it.
 				invalid := graphqlName + ".RequiredNull"
 				if nonNull {
 					invalid = graphqlName + ".Null"
 				}
 				edits = append(edits, edit{off(call.Pos()), off(call.End()), fmt.Sprintf(
-					"if field.IsDeferred() {\npending.ResolveConcurrently(out, field, %s)\n} else {\n"+
-						"out.Values[i] = %s\nif out.Values[i] == %s {\natomic.AddUint32(&out.Invalids, 1)\n}\n}",
-					src[off(call.Lparen)+1:off(call.Rparen)], resolve, invalid)})
+					"if field.IsDeferred() {\npending.ResolveConcurrently(out, field, %s)\n} else {\npending.InPlace(i)\n}",
+					src[off(call.Lparen)+1:off(call.Rparen)])})
+				fmt.Fprintf(&inPlaceCases, "case %s:\nout.Values[i] = %s\nif out.Values[i] == %s {\natomic.AddUint32(&out.Invalids, 1)\n}\n",
+					src[off(c.List[0].Pos()):off(c.List[0].End())], resolve, invalid)
 				inPlaceCount++
 				continue
 			}
 			edits = append(edits, edit{off(call.Fun.Pos()), off(call.Lparen) + 1, "pending.ResolveConcurrently(out, field, "})
 		}
+		dispatchText := "pending.Dispatch(ctx, out)"
+		if inPlaceCases.Len() > 0 {
+			dispatchText = "if ctx, inPlace := pending.InPlaceFields(ctx); len(inPlace) > 0 {\nfor _, i := range inPlace {\n" +
+				"switch field := fields[i]; field.Name {\n" + inPlaceCases.String() + "}\n}\n}\n" + dispatchText
+		}
+		pendingType := "lists.Fields"
+		if inPlaceCases.Len() > 0 {
+			pendingType = "lists.FieldsInPlace"
+		}
 		edits = append(edits,
-			edit{off(newFieldSet.End()), off(newFieldSet.End()), "\n\tvar pending lists.Fields"},
-			edit{off(dispatch.Pos()), off(dispatch.End()), "pending.Dispatch(ctx, out)"})
+			edit{off(newFieldSet.End()), off(newFieldSet.End()), "\n\tvar pending " + pendingType},
+			edit{off(dispatch.Pos()), off(dispatch.End()), dispatchText})
 		objects++
 	}
 	if len(edits) == 0 {

@@ -177,7 +177,7 @@ func census(path string, src []byte) (Counts, error) {
 			}
 		case *ast.ValueSpec:
 			if sel, ok := n.Type.(*ast.SelectorExpr); ok && len(n.Names) == 1 && n.Names[0].Name == "pending" {
-				if x, ok := sel.X.(*ast.Ident); ok && x.Name == toName && sel.Sel.Name == "Fields" {
+				if x, ok := sel.X.(*ast.Ident); ok && x.Name == toName && (sel.Sel.Name == "Fields" || sel.Sel.Name == "FieldsInPlace") {
 					c.Objects++
 				}
 			}

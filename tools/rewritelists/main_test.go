@@ -76,10 +76,14 @@ func TestRewrite(t *testing.T) {
 		"\treturn lists.StringPtr(res)\n}",
 		// and the object runs it in place, unless it is deferred
 		"\t\tcase \"ssn\":\n\t\t\tif field.IsDeferred() {\n\t\t\t\tpending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i,\n",
-		"\t\t\t} else {\n\t\t\t\tout.Values[i] = ec._T_ssn(ctx, field, obj)\n\t\t\t\tif out.Values[i] == graphql.RequiredNull {\n" +
-			"\t\t\t\t\tatomic.AddUint32(&out.Invalids, 1)\n\t\t\t\t}\n\t\t\t}\n",
+		"\t\t\t} else {\n\t\t\t\tpending.InPlace(i)\n\t\t\t}\n",
+		// once every resolver field is queued, with the context that lets it hand them off
+		"\tif ctx, inPlace := pending.InPlaceFields(ctx); len(inPlace) > 0 {\n\t\tfor _, i := range inPlace {\n" +
+			"\t\t\tswitch field := fields[i]; field.Name {\n\t\t\tcase \"ssn\":\n" +
+			"\t\t\t\tout.Values[i] = ec._T_ssn(ctx, field, obj)\n\t\t\t\tif out.Values[i] == graphql.RequiredNull {\n" +
+			"\t\t\t\t\tatomic.AddUint32(&out.Invalids, 1)\n\t\t\t\t}\n\t\t\t}\n\t\t}\n\t}\n\tpending.Dispatch(ctx, out)\n",
 		"deferred := lists.DeferredGroup(ctx, fields)",
-		"out := graphql.NewFieldSet(fields)\n\tvar pending lists.Fields\n",
+		"out := graphql.NewFieldSet(fields)\n\tvar pending lists.FieldsInPlace\n", // it has a field resolved in place
 		"pending.ResolveConcurrently(out, field, ec.OperationContext, &deferred, i,",
 		"\tpending.Dispatch(ctx, out)\n",
 		"\t\treturn graphql.Null\n\t}\n\treturn lists.Object(fields, out.Values)\n}",
