@@ -321,10 +321,11 @@ func (f *Floor) ProjectsPage(ctx context.Context) (*projectsPageData, error) {
 			return fmt.Errorf("members: %w", err)
 		}
 
+		// The hours as the API reads them by default (totalHours(live: false)): the project
+		// totals view, refreshed after seeding.
 		var seconds int64
-		rows, _ = conn.Query(ctx, `SELECT project_id, sum(duration_seconds) FROM time_entries
-			WHERE tenant_id = $1 AND project_id = ANY($2) AND duration_seconds IS NOT NULL
-			GROUP BY project_id`, f.tenantID, projectIDs)
+		rows, _ = conn.Query(ctx, `SELECT project_id, total_seconds FROM report_project_totals
+			WHERE tenant_id = $1 AND project_id = ANY($2) AND total_seconds > 0`, f.tenantID, projectIDs)
 		if _, err := pgx.ForEachRow(rows, []any{binary(&projectID), &seconds}, func() error {
 			index[projectID].TotalHours = float64(seconds) / 3600
 			return nil
