@@ -33,5 +33,5 @@ func (e *env) openBlobs(ctx context.Context) (*blobs.Bucket, error) {
 			return nil, err
 		}
 	}
-	return blobs.Open(ctx, blobs.Opts{URL: url, SigningKey: key, URLTTL: c.URLTTL, Cloud: cloud.Open})
+	return blobs.Open(ctx, blobs.Opts{URL: url, SigningKey: key, URLTTL: c.URLTTL, PublicURL: c.PublicURL, Cloud: cloud.Open})
 }

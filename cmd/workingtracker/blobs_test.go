@@ -45,4 +45,14 @@ func TestOpenBlobs(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, b.Close())
 	})
+	t.Run("PublicURL", func(t *testing.T) {
+		e, err := loadEnv(envFor(t, map[string]string{"PUBLIC_URL": "https://api.example.com"}))
+		require.NoError(t, err)
+		b, err := e.openBlobs(ctx)
+		require.NoError(t, err)
+		defer b.Close()
+		u, err := b.SignURL(ctx, "tenants/t/screenshots/s/image.jpg")
+		require.NoError(t, err)
+		require.True(t, strings.HasPrefix(u, "https://api.example.com/blobs/?"), u)
+	})
 }

@@ -69,6 +69,9 @@ type Opts struct {
 	SigningKey []byte
 	// URLTTL is how long a signed URL is valid (default DefaultURLTTL).
 	URLTTL time.Duration
+	// PublicURL is where clients reach the API (PUBLIC_URL): a file:// bucket's /blobs/ links
+	// start with it. Empty: they are relative (/blobs/?…).
+	PublicURL string
 	// Cloud opens a bucket of any scheme but file:// (nil: file:// only).
 	Cloud func(ctx context.Context, url string) (*blob.Bucket, error)
 }
@@ -110,7 +113,17 @@ func Open(ctx context.Context, opts Opts) (*Bucket, error) {
 	if u.Host != "" && u.Host != "localhost" || !filepath.IsAbs(u.Path) || u.RawQuery != "" {
 		return nil, fmt.Errorf("blobs: BLOB_URL %q: a file:// URL names an absolute folder (file:///var/lib/blobs), without parameters", opts.URL)
 	}
-	signer := fileblob.NewURLSignerHMAC(&url.URL{Path: SignedPath}, opts.SigningKey)
+	base := &url.URL{Path: SignedPath}
+	if opts.PublicURL != "" {
+		pub, err := url.Parse(opts.PublicURL)
+		if err != nil || pub.Scheme == "" || pub.Host == "" || pub.RawQuery != "" || pub.Fragment != "" {
+			return nil, fmt.Errorf("blobs: PUBLIC_URL %q: an absolute URL without query or fragment", opts.PublicURL)
+		}
+		// The signature covers the query alone (object, expiry, method): the links verify
+		// whatever host and prefix they were reached through.
+		base = &url.URL{Scheme: pub.Scheme, Host: pub.Host, Path: strings.TrimSuffix(pub.Path, "/") + SignedPath}
+	}
+	signer := fileblob.NewURLSignerHMAC(base, opts.SigningKey)
 	b, err := fileblob.OpenBucket(filepath.Clean(u.Path), &fileblob.Options{
 		URLSigner: signer,
 		CreateDir: true,

@@ -82,6 +82,28 @@ func TestOpenSigned(t *testing.T) {
 		require.EqualValues(t, len(body), obj.Size)
 		require.WithinDuration(t, time.Now().Add(time.Minute), obj.Expires, 2*time.Second)
 	})
+	t.Run("PublicURL", func(t *testing.T) {
+		// Behind a federation gateway a relative link resolves against the gateway: with
+		// PUBLIC_URL the links are absolute, and verify however they come back.
+		u, err := blobs.FileURL(tb.dir)
+		require.NoError(t, err)
+		public, err := blobs.Open(ctx, blobs.Opts{URL: u, SigningKey: tb.key, URLTTL: time.Minute,
+			PublicURL: "https://api.example.com/tracker/"})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = public.Close() })
+		signed, err := public.SignURL(ctx, key)
+		require.NoError(t, err)
+		require.True(t, strings.HasPrefix(signed, "https://api.example.com/tracker"+blobs.SignedPath+"?"), signed)
+		link, err := url.Parse(signed)
+		require.NoError(t, err)
+		for _, through := range []*url.URL{link, {Path: blobs.SignedPath, RawQuery: link.RawQuery}} {
+			obj, err := public.OpenSigned(ctx, through)
+			require.NoError(t, err)
+			require.NoError(t, obj.Close())
+		}
+		_, err = blobs.Open(ctx, blobs.Opts{URL: u, SigningKey: tb.key, PublicURL: "api.example.com"})
+		require.ErrorContains(t, err, "PUBLIC_URL")
+	})
 	refused := func(t *testing.T, u *url.URL, code apperr.Code) {
 		t.Helper()
 		obj, err := tb.bucket.OpenSigned(ctx, u)

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -20,6 +21,11 @@ type Blobs struct {
 	SigningKey []byte
 	// URLTTL is BLOB_URL_TTL (default 5m, at most 7 days): how long a signed URL is valid.
 	URLTTL time.Duration
+	// PublicURL is PUBLIC_URL: where clients reach this API (https://api.example.com, or with a
+	// path prefix a proxy strips), which the /blobs/ links of a file:// bucket start with. Empty:
+	// the links are relative, right only for a client talking to this API directly — not through
+	// a federation gateway, which would resolve them against its own host.
+	PublicURL string
 	// MaxUploadBytes is MAX_UPLOAD_BYTES (default 10 MiB): the largest screenshot an upload may
 	// send (a multipart body may be that plus 1 MiB for its operations).
 	MaxUploadBytes int64
@@ -67,6 +73,10 @@ func (b *Blobs) fromEnv(getenv func(string) string) error {
 			errs = append(errs, errors.New("BLOB_URL_TTL must be a positive duration of at most 168h, such as 5m"))
 		}
 	}
+	b.PublicURL = getenv("PUBLIC_URL")
+	if err := checkPublicURL(b.PublicURL); err != nil {
+		errs = append(errs, err)
+	}
 	b.MaxUploadBytes, b.MaxUploadPixels = DefaultMaxUploadBytes, DefaultMaxUploadPixels
 	for _, n := range []struct {
 		name string
@@ -80,4 +90,18 @@ func (b *Blobs) fromEnv(getenv func(string) string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkPublicURL accepts an empty PUBLIC_URL or an absolute http(s) URL without query or
+// fragment.
+func checkPublicURL(v string) error {
+	if v == "" {
+		return nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil ||
+		u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return errors.New("PUBLIC_URL must be an absolute http(s) URL without credentials, query or fragment, such as https://api.example.com")
+	}
+	return nil
 }

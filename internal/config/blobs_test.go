@@ -57,4 +57,16 @@ func TestBlobSettings(t *testing.T) {
 		_, err = dev(map[string]string{"BLOB_SIGNING_KEY": strings.Repeat("s", 32), "BLOB_SIGNING_KEY_FILE": "/k"})
 		require.ErrorContains(t, err, "not both")
 	})
+	t.Run("PublicURL", func(t *testing.T) {
+		for _, ok := range []string{"https://api.example.com", "http://127.0.0.1:8080", "https://example.com/tracker/"} {
+			c, err := dev(map[string]string{"PUBLIC_URL": ok})
+			require.NoError(t, err, ok)
+			require.Equal(t, ok, c.Blobs.PublicURL)
+		}
+		for _, bad := range []string{"api.example.com", "/relative", "ftp://example.com", "https://user:pw@example.com",
+			"https://example.com/?x=1", "https://example.com/#top", "https://"} {
+			_, err := dev(map[string]string{"PUBLIC_URL": bad})
+			require.ErrorContains(t, err, "PUBLIC_URL must be an absolute http(s) URL", bad)
+		}
+	})
 }
