@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
@@ -79,13 +80,21 @@ func TestPIIPlaintextIsNeitherStoredNorLogged(t *testing.T) {
 
 // TestPIISwappedCiphertextsFailClearly: a ciphertext copied onto another employee's row does
 // not decrypt there: the reveal and HR's last-four field fail with an internal error rather
-// than show the other person's data; the other fields still resolve.
+// than show the other person's data, also when the genuine ones' masked forms were cached; the
+// other fields still resolve.
 func TestPIISwappedCiphertextsFailClearly(t *testing.T) {
 	t.Parallel()
 	logs := &apitest.LogBuffer{}
 	srv := apitest.New(t, apitest.Opts{Log: logs})
 	c := newPIITenant(t, srv, "acme")
 	a, b := c.report, c.other
+	// Shown first, so that their masked forms are cached: the swap must still be noticed.
+	for _, e := range []uuid.UUID{a.ID, b.ID} {
+		r := srv.Do(srv.Token(c.Tenant.ID, c.hr.ID, "HR"), `query($id: ID!) { employee(id: $id) { ssn } }`,
+			map[string]any{"id": e.String()})
+		require.Empty(t, r.Errors)
+		require.Contains(t, string(r.Data), `"ssn":"***-**-`)
+	}
 	require.NoError(t, testdb.AsTenant(context.Background(), srv.Store.Pool(), c.Tenant.ID, func(tx pgx.Tx) error {
 		_, err := tx.Exec(context.Background(), `UPDATE employees x SET ssn_ciphertext = y.ssn_ciphertext
 			FROM employees y WHERE (x.id, y.id) IN (($1::uuid, $2::uuid), ($2::uuid, $1::uuid))`, a.ID, b.ID)
@@ -110,9 +119,10 @@ func TestPIISwappedCiphertextsFailClearly(t *testing.T) {
 	require.NotContains(t, logs.String(), otherSSN)
 }
 
-// TestPIIReadsAreBatchedAndOnlyForTheLastFour: HR's last four cost one statement per request
-// level whatever the number of rows (one batch of ciphertexts, no N+1); a MANAGER's masks and
-// a BI key's nulls cost none — they never read a ciphertext, so never decrypt.
+// TestPIIReadsAreBatchedAndOnlyForTheLastFour: HR's last four cost at most one statement per
+// request level whatever the number of rows (one batch of ciphertexts, no N+1), and none once
+// the rows' masked forms are cached at their versions; a MANAGER's masks and a BI key's nulls
+// cost none — they never read a ciphertext, so never decrypt.
 func TestPIIReadsAreBatchedAndOnlyForTheLastFour(t *testing.T) {
 	t.Parallel()
 	// A generous loader window, as TestUnprefetchedLevelsBatchAcrossListElements has: the
@@ -132,27 +142,39 @@ func TestPIIReadsAreBatchedAndOnlyForTheLastFour(t *testing.T) {
 		plain   = `{ employees(first: 100) { nodes { id name manager { id name } } } }`
 		withPII = `{ employees(first: 100) { nodes { id name ssn taxId passportNumber bankAccount manager { id name ssn bankAccount } } } }`
 	)
-	extra := func(token, plain, withPII string) int64 {
-		return statements(token, withPII) - statements(token, plain)
+	// cold gives every employee row a new version: no masked form is cached for any.
+	cold := func() {
+		t.Helper()
+		require.NoError(t, testdb.AsTenant(context.Background(), srv.Store.Pool(), c.Tenant.ID, func(tx pgx.Tx) error {
+			_, err := tx.Exec(context.Background(), `UPDATE employees SET updated_at = updated_at`)
+			return err
+		}))
+	}
+	// requireExtra requires the statements withPII costs over plain, with the cache cold, then
+	// none once it is warm.
+	requireExtra := func(token string, coldExtra int64, plain, withPII, what string) {
+		t.Helper()
+		cold()
+		require.Equal(t, coldExtra, statements(token, withPII)-statements(token, plain), "%s, cold", what)
+		require.Equal(t, int64(0), statements(token, withPII)-statements(token, plain), "%s, cached", what)
 	}
 	hr := srv.Token(c.Tenant.ID, c.hr.ID, "HR")
-	// HR sees every row's last four: the page reads its rows' ciphertexts with them, and the
-	// managers, all on the page, are cache hits.
-	require.Equal(t, int64(0), extra(hr, plain, withPII), "HR: the page")
+	// HR sees every row's last four: one batch for the page, whose managers are on it.
+	requireExtra(hr, 1, plain, withPII, "HR: the page")
 	// Managers off the page: one batch for all of them, not one per row.
-	require.Equal(t, int64(1), extra(hr, `{ employees(first: 100, filter: {role: EMPLOYEE}) { nodes { id manager { id } } } }`,
-		`{ employees(first: 100, filter: {role: EMPLOYEE}) { nodes { id ssn manager { id ssn taxId } } } }`), "HR: the managers")
-	require.Equal(t, int64(0), extra(hr, `{ employee(id: "`+c.report.ID.String()+`") { id name department { name } } }`,
-		`{ employee(id: "`+c.report.ID.String()+`") { id name department { name } ssn bankAccount } }`), "HR: by id")
-	require.Equal(t, int64(0), extra(hr, `{ employee(id: "`+c.report.ID.String()+`") { id name } }`,
-		`{ employee(id: "`+c.report.ID.String()+`") { id name ssn bankAccount } }`), "HR: by id, no references")
-	// A manager's own row (and as their reports' manager) shows the last four: read with the
-	// page, the row's alone; their reports' masks read nothing.
+	requireExtra(hr, 2, `{ employees(first: 100, filter: {role: EMPLOYEE}) { nodes { id manager { id } } } }`,
+		`{ employees(first: 100, filter: {role: EMPLOYEE}) { nodes { id ssn manager { id ssn taxId } } } }`, "HR: the managers")
+	requireExtra(hr, 1, `{ employee(id: "`+c.report.ID.String()+`") { id name department { name } } }`,
+		`{ employee(id: "`+c.report.ID.String()+`") { id name department { name } ssn bankAccount } }`, "HR: by id")
+	requireExtra(hr, 1, `{ employee(id: "`+c.report.ID.String()+`") { id name } }`,
+		`{ employee(id: "`+c.report.ID.String()+`") { id name ssn bankAccount } }`, "HR: by id, no references")
+	// A manager's own row (and as their reports' manager) shows the last four: its ciphertexts
+	// alone are read; their reports' masks read nothing.
 	manager := srv.Token(c.Tenant.ID, c.manager.ID, "MANAGER")
-	require.Equal(t, int64(0), extra(manager, plain, withPII), "MANAGER")
-	// Off the page (their reports' manager only): one batch.
-	require.Equal(t, int64(1), extra(manager, `{ employees(first: 100, filter: {role: EMPLOYEE}) { nodes { id manager { id } } } }`,
-		`{ employees(first: 100, filter: {role: EMPLOYEE}) { nodes { id ssn manager { id ssn taxId } } } }`), "MANAGER: as the manager")
+	requireExtra(manager, 1, plain, withPII, "MANAGER")
+	requireExtra(manager, 1, `{ employees(first: 100, filter: {role: EMPLOYEE}) { nodes { id manager { id } } } }`,
+		`{ employees(first: 100, filter: {role: EMPLOYEE}) { nodes { id ssn manager { id ssn taxId } } } }`, "MANAGER: as the manager")
+	cold()
 	const reportsOnly = `{ employees(first: 100, filter: {role: EMPLOYEE}) { nodes { id ssn taxId passportNumber bankAccount } } }`
 	require.Equal(t, statements(manager, `{ employees(first: 100, filter: {role: EMPLOYEE}) { nodes { id } } }`),
 		statements(manager, reportsOnly), "masks read no ciphertext")

@@ -41,8 +41,6 @@ type Reader interface {
 	ScreenshotsByTimeEntryIDs(ctx context.Context, scope store.Scope, entryIDs []uuid.UUID, limit int) ([]*store.Screenshot, error)
 	ListScreenshots(ctx context.Context, scope store.Scope, params store.ListScreenshotsParams, page store.PageParams) (store.Page[*store.Screenshot], error)
 	EmployeePIIByIDs(ctx context.Context, scope store.Scope, ids []uuid.UUID, fields []string) ([]*store.EmployeePII, error)
-	EmployeesWithPIIByIDs(ctx context.Context, scope store.Scope, ids []uuid.UUID) ([]*store.Employee, error)
-	EmployeesWithRefsAndPIIByIDs(ctx context.Context, scope store.Scope, ids []uuid.UUID) ([]store.EmployeeRefs, error)
 }
 
 // Opts tunes batching.
@@ -62,6 +60,11 @@ type Opts struct {
 	Tracer trace.Tracer
 	// Name names the loader in its batch spans; Loaders sets it per relationship.
 	Name string
+	// LastFoursCached, when set, reports whether the masked forms of the personal data of
+	// employee (of tenant) at a version of its row are cached (pii.Keyring.LastFoursCached):
+	// prefetchPII reads no ciphertext for those. Unset, every row whose last four are shown has
+	// its ciphertexts read.
+	LastFoursCached func(tenant, employee uuid.UUID, version uint32) bool
 	// ObserveBatch, when set, is told the size of every batch a loader fetches, with the
 	// loader's name (a fixed set: LoaderNames), for the batch-size metrics.
 	ObserveBatch func(loader string, keys int)
@@ -116,8 +119,7 @@ type Loaders struct {
 	latestEntriesOfEmployee lazy[*Loader[LatestEntriesKey, []*store.TimeEntry]]
 	screenshot              lazy[*Loader[uuid.UUID, *store.Screenshot]]
 	screenshotsOfTimeEntry  lazy[*Loader[ChildrenKey, []*store.Screenshot]]
-	piiCiphertexts          lazy[*Loader[uuid.UUID, map[string][]byte]]
-	readCiphertexts         rowsWithCiphertexts
+	piiCiphertexts          lazy[*Loader[uuid.UUID, *store.EmployeePII]]
 }
 
 // lazy builds a value once, on first use, safely from concurrent resolvers.

@@ -24,31 +24,10 @@ func EmployeeByID(ctx context.Context, id uuid.UUID) (*store.Employee, error) {
 		return nil, err
 	}
 	_, op, sel, _ := prefetching(ctx, "Employee")
-	// Ciphertexts the request will show the last four of are read with the row.
-	withPII := piiSelected(sel) && showsLastFour(ctx, id)
 	if !sel.has("department") && !sel.has("manager") {
-		if !withPII {
-			return byIDThen(ctx, l.Employee(), id, PrefetchEmployees)
-		}
-		found, err := l.r.EmployeesWithPIIByIDs(ctx, l.scope, []uuid.UUID{id})
-		if err != nil {
-			return nil, err
-		}
-		var row *store.Employee
-		if len(found) > 0 {
-			row = found[0]
-		}
-		l.Employee().Prime(id, row)
-		if row != nil {
-			l.prefetchEmployees(ctx, op, []*store.Employee{row}, sel)
-		}
-		return row, nil
+		return byIDThen(ctx, l.Employee(), id, PrefetchEmployees)
 	}
-	read := l.r.EmployeesWithRefsByIDs
-	if withPII {
-		read = l.r.EmployeesWithRefsAndPIIByIDs
-	}
-	rows, err := read(ctx, l.scope, []uuid.UUID{id})
+	rows, err := l.r.EmployeesWithRefsByIDs(ctx, l.scope, []uuid.UUID{id})
 	if err != nil {
 		return nil, err
 	}

@@ -108,7 +108,6 @@ func (r *queryResolver) Employees(ctx context.Context, filter *model.EmployeeFil
 			return nil, err
 		}
 	}
-	params.CiphertextsOf = loaders.CiphertextsWithRows(ctx)
 	page, err := r.store.ListEmployees(ctx, s, params, pageParams(ctx, first, after))
 	if err != nil {
 		return nil, err

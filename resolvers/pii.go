@@ -33,10 +33,10 @@ func (r *Resolver) piiService() (*pii.Service, error) {
 // piiField resolves a field declared @pii(field: …) for the principals who see its last four:
 // the directive (graph's pii) answers the hidden and masked views without reaching it, and it
 // asks the policy again (policy.LastFourShown, which also names the principal's tenant, whose
-// keys decrypt), so that wired without the directive it would show no more than that. The ciphertext comes with the row when the list read it along
-// (…WithPII), else from the PIICiphertexts loader, in one batch per request level (or
-// prefetched); it is decrypted here, or its masked form found in the keyring's cache
-// (pii.Keyring.LastFour), only the masked form kept.
+// keys decrypt), so that wired without the directive it would show no more than that. The
+// masked form is the keyring's, cached for the row's version (pii.Keyring.CachedLastFour);
+// else the row's ciphertexts come from the PIICiphertexts loader, in one batch per request
+// level (or prefetched with the rows), and are decrypted, only their masked forms kept.
 func (r *Resolver) piiField(ctx context.Context, e *store.Employee, field string) (*string, error) {
 	if e == nil || !e.HasPII(field) {
 		return nil, nil
@@ -48,22 +48,18 @@ func (r *Resolver) piiField(ctx context.Context, e *store.Employee, field string
 	if r.deps.PII == nil {
 		return nil, errNoPII
 	}
-	ct := e.Ciphertext(field)
-	if !e.CiphertextsRead() {
-		l, err := loaders.For(ctx)
-		if err != nil {
-			return nil, err
-		}
-		cts, err := l.PIICiphertexts().Get(ctx, e.ID)
-		if err != nil {
-			return nil, err
-		}
-		ct = cts[field]
+	if cached, ok := r.deps.PII.CachedLastFour(tenant, e.ID, e.Version, field); ok {
+		return cached, nil
 	}
-	if ct == nil {
-		return nil, nil
+	l, err := loaders.For(ctx)
+	if err != nil {
+		return nil, err
 	}
-	return r.deps.PII.LastFour(ctx, tenant, e.ID, field, ct)
+	read, err := l.PIICiphertexts().Get(ctx, e.ID)
+	if err != nil || read == nil {
+		return nil, err
+	}
+	return r.deps.PII.LastFour(ctx, tenant, e.ID, field, read.Version, read.Ciphertexts)
 }
 
 // piiInput is the fields input gives, by PIIField: a nil value clears the field.

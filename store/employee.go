@@ -53,19 +53,19 @@ type Employee struct {
 	PIIPresent int16     `bun:"pii_present,scanonly"`
 	CreatedAt  time.Time `bun:"created_at,notnull"`
 	UpdatedAt  time.Time `bun:"updated_at,notnull"`
-	// piiRead: the ciphertexts were read with the row (the …WithPII reads), even if NULL.
-	piiRead bool
-	// ciphertexts backs the four …Ciphertext fields when read with the row (keepCiphertext).
-	ciphertexts []byte
+	// Version is the row version's PostgreSQL transaction id (xmin), which every write of the
+	// row changes: the masked forms of its personal data are cached under it
+	// (pii.Keyring.CachedLastFour), so that a page reads no ciphertext to show them.
+	Version uint32 `bun:"-"`
 }
 
 const employeeColumns = `e.id, e.tenant_id, e.department_id, e.manager_id, e.name, e.email, e.role, e.status,
-	e.hourly_rate::float8, e.created_at, e.updated_at, ` + piiPresentSQL
+	e.hourly_rate::float8, e.created_at, e.updated_at, ` + piiPresentSQL + `, e.xmin`
 
 func scanEmployee(row pgx.Row) (*Employee, error) {
 	var e Employee
 	err := row.Scan(&e.ID, &e.TenantID, &e.DepartmentID, &e.ManagerID, &e.Name, &e.Email, &e.Role, &e.Status,
-		&e.HourlyRate, &e.CreatedAt, &e.UpdatedAt, &e.PIIPresent)
+		&e.HourlyRate, &e.CreatedAt, &e.UpdatedAt, &e.PIIPresent, &e.Version)
 	return &e, err
 }
 
@@ -92,26 +92,16 @@ var managerColumns = strings.ReplaceAll(employeeColumns, "e.", "m.")
 // is filtered by the scope's reach as EmployeesByIDs filters it; row-level security applies to
 // every table of the join.
 func (s *Store) EmployeesWithRefsByIDs(ctx context.Context, scope Scope, ids []uuid.UUID) ([]EmployeeRefs, error) {
-	return s.employeesWithRefs(ctx, scope, ids, false)
-}
-
-func (s *Store) employeesWithRefs(ctx context.Context, scope Scope, ids []uuid.UUID, withPII bool) ([]EmployeeRefs, error) {
-	cts := ""
-	if withPII {
-		cts = employeeCiphertextColumns
-	}
 	return collect(scope.bind(ctx), s.pool, "employees with department and manager by ids",
-		`SELECT `+employeeColumns+cts+`, d.tenant_id, d.id, d.name, d.created_at, `+managerColumns+`
+		`SELECT `+employeeColumns+`, d.tenant_id, d.id, d.name, d.created_at, `+managerColumns+`
 		FROM employees e
 		LEFT JOIN departments d ON d.tenant_id = e.tenant_id AND d.id = e.department_id
 		LEFT JOIN employees m ON m.tenant_id = e.tenant_id AND m.id = e.manager_id AND ($3::uuid[] IS NULL OR m.id = ANY($3))
 		WHERE e.tenant_id = $1 AND e.id = ANY($2)`,
-		[]any{scope.TenantID, scope.visibleOnly(ids), scope.Visible}, func(row pgx.Row) (EmployeeRefs, error) {
-			return scanEmployeeRefs(row, withPII)
-		})
+		[]any{scope.TenantID, scope.visibleOnly(ids), scope.Visible}, scanEmployeeRefs)
 }
 
-func scanEmployeeRefs(row pgx.Row, withPII bool) (EmployeeRefs, error) {
+func scanEmployeeRefs(row pgx.Row) (EmployeeRefs, error) {
 	var e Employee
 	// The joined rows' columns are NULL when there is no such row.
 	var d struct {
@@ -125,16 +115,12 @@ func scanEmployeeRefs(row pgx.Row, withPII bool) (EmployeeRefs, error) {
 		hourlyRate                            *float64
 		createdAt, updatedAt                  *time.Time
 		piiPresent                            *int16
+		version                               *uint32
 	}
-	dest := []any{&e.ID, &e.TenantID, &e.DepartmentID, &e.ManagerID, &e.Name, &e.Email, &e.Role, &e.Status,
-		&e.HourlyRate, &e.CreatedAt, &e.UpdatedAt, &e.PIIPresent}
-	if withPII {
-		dest = append(dest, e.ciphertextTargets()...)
-		e.piiRead = true
-	}
-	err := row.Scan(append(dest, &d.tenantID, &d.id, &d.name, &d.createdAt,
+	err := row.Scan(&e.ID, &e.TenantID, &e.DepartmentID, &e.ManagerID, &e.Name, &e.Email, &e.Role, &e.Status,
+		&e.HourlyRate, &e.CreatedAt, &e.UpdatedAt, &e.PIIPresent, &e.Version, &d.tenantID, &d.id, &d.name, &d.createdAt,
 		&m.id, &m.tenantID, &m.departmentID, &m.managerID, &m.name, &m.email, &m.role, &m.status,
-		&m.hourlyRate, &m.createdAt, &m.updatedAt, &m.piiPresent)...)
+		&m.hourlyRate, &m.createdAt, &m.updatedAt, &m.piiPresent, &m.version)
 	if err != nil {
 		return EmployeeRefs{}, err
 	}
@@ -145,7 +131,7 @@ func scanEmployeeRefs(row pgx.Row, withPII bool) (EmployeeRefs, error) {
 	if m.id != nil {
 		refs.Manager = &Employee{ID: *m.id, TenantID: *m.tenantID, DepartmentID: m.departmentID, ManagerID: m.managerID,
 			Name: *m.name, Email: *m.email, Role: *m.role, Status: *m.status, HourlyRate: m.hourlyRate,
-			CreatedAt: *m.createdAt, UpdatedAt: *m.updatedAt, PIIPresent: *m.piiPresent}
+			CreatedAt: *m.createdAt, UpdatedAt: *m.updatedAt, PIIPresent: *m.piiPresent, Version: *m.version}
 	}
 	return refs, nil
 }
@@ -162,7 +148,7 @@ func (s *Store) MembersByProjectIDs(ctx context.Context, scope Scope, projectIDs
 	return collect(scope.bind(ctx), s.pool, "project members",
 		`SELECT k.project_id, `+employeeColumns+` FROM unnest($2::uuid[]) AS k(project_id)
 		CROSS JOIN LATERAL (
-			SELECT e.* FROM project_members pm JOIN employees e ON e.tenant_id = pm.tenant_id AND e.id = pm.employee_id
+			SELECT e.*, e.xmin FROM project_members pm JOIN employees e ON e.tenant_id = pm.tenant_id AND e.id = pm.employee_id
 			WHERE pm.tenant_id = $1 AND pm.project_id = k.project_id AND ($3::uuid[] IS NULL OR e.id = ANY($3))
 			ORDER BY e.name, e.id
 			LIMIT $4) e`,
@@ -170,7 +156,7 @@ func (s *Store) MembersByProjectIDs(ctx context.Context, scope Scope, projectIDs
 			var m ProjectMember
 			var e Employee
 			err := row.Scan(&m.ProjectID, &e.ID, &e.TenantID, &e.DepartmentID, &e.ManagerID, &e.Name, &e.Email,
-				&e.Role, &e.Status, &e.HourlyRate, &e.CreatedAt, &e.UpdatedAt, &e.PIIPresent)
+				&e.Role, &e.Status, &e.HourlyRate, &e.CreatedAt, &e.UpdatedAt, &e.PIIPresent, &e.Version)
 			m.Employee = &e
 			return m, err
 		})
@@ -184,17 +170,6 @@ type ListEmployeesParams struct {
 	Role         *string
 	// Search matches a prefix of the name or the e-mail address, case-insensitively.
 	Search *string
-	// CiphertextsOf says whose ciphertexts to read with the rows: those a request shows the
-	// last four of (the …WithPII reads), saving the statement that would fetch them after.
-	CiphertextsOf CiphertextRows
-}
-
-// CiphertextRows are the rows of a list whose ciphertexts are read with them: every row (All:
-// HR, ADMIN), or the one row Only names (an employee's own, among the rows they see masked);
-// the zero value, none.
-type CiphertextRows struct {
-	All  bool
-	Only uuid.UUID
 }
 
 type employeeCursor struct {
@@ -239,14 +214,7 @@ var employeeList = keysetList[*Employee, employeeCursor]{
 
 // ListEmployees returns a page of the scope's employees ordered by name.
 func (s *Store) ListEmployees(ctx context.Context, scope Scope, filter ListEmployeesParams, page PageParams) (Page[*Employee], error) {
-	w := filter.where(scope)
-	switch {
-	case filter.CiphertextsOf.All:
-		return employeeListWithPII.page(scope.bind(ctx), s.pool, w, page)
-	case filter.CiphertextsOf.Only != uuid.Nil:
-		return employeeListWithCiphertextsOf(w.arg(filter.CiphertextsOf.Only)).page(scope.bind(ctx), s.pool, w, page)
-	}
-	return employeeList.page(scope.bind(ctx), s.pool, w, page)
+	return employeeList.page(scope.bind(ctx), s.pool, filter.where(scope), page)
 }
 
 // CountEmployees counts the scope's employees matching filter.

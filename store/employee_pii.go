@@ -79,142 +79,13 @@ func (e *Employee) Ciphertext(field string) []byte {
 	return nil
 }
 
-// employeeCiphertextColumns are the ciphertexts of the row e, read after employeeColumns by
-// the …WithPII reads (scanEmployeeWithPII).
-const employeeCiphertextColumns = `, e.ssn_ciphertext, e.tax_id_ciphertext, e.passport_ciphertext, e.bank_account_ciphertext`
-
-func scanEmployeeWithPII(row pgx.Row) (*Employee, error) {
-	var e Employee
-	err := row.Scan(&e.ID, &e.TenantID, &e.DepartmentID, &e.ManagerID, &e.Name, &e.Email, &e.Role, &e.Status,
-		&e.HourlyRate, &e.CreatedAt, &e.UpdatedAt, &e.PIIPresent,
-		(*ssnCiphertext)(&e), (*taxIDCiphertext)(&e), (*passportCiphertext)(&e), (*bankAccountCiphertext)(&e))
-	e.piiRead = true
-	return &e, err
-}
-
-// ciphertextTargets are the scan targets of employeeCiphertextColumns: e's four ciphertexts,
-// which share one allocation (keepCiphertext).
-func (e *Employee) ciphertextTargets() []any {
-	return []any{(*ssnCiphertext)(e), (*taxIDCiphertext)(e), (*passportCiphertext)(e), (*bankAccountCiphertext)(e)}
-}
-
-// The scan targets of each ciphertext column (pgtype.BytesScanner): pgx's []byte target
-// allocates every value, four per row of a page HR reads with its personal data.
-type (
-	ssnCiphertext         Employee
-	taxIDCiphertext       Employee
-	passportCiphertext    Employee
-	bankAccountCiphertext Employee
-)
-
-func (e *ssnCiphertext) ScanBytes(v []byte) error {
-	(*Employee)(e).keepCiphertext(&e.SSNCiphertext, v)
-	return nil
-}
-
-func (e *taxIDCiphertext) ScanBytes(v []byte) error {
-	(*Employee)(e).keepCiphertext(&e.TaxIDCiphertext, v)
-	return nil
-}
-
-func (e *passportCiphertext) ScanBytes(v []byte) error {
-	(*Employee)(e).keepCiphertext(&e.PassportCiphertext, v)
-	return nil
-}
-
-func (e *bankAccountCiphertext) ScanBytes(v []byte) error {
-	(*Employee)(e).keepCiphertext(&e.BankAccountCiphertext, v)
-	return nil
-}
-
-// ciphertextsBuffer holds a row's four ciphertexts in one allocation: 33 bytes of Tink prefix,
-// nonce and tag around each canonical value, 204 bytes when all four are at their longest (an
-// IBAN of 34 characters and its spaces).
-const ciphertextsBuffer = 208
-
-// keepCiphertext sets *dst to a copy of v (driver memory, valid until the next row), nil for
-// NULL, in e's buffer of ciphertexts: one allocation for the row's four. Each copy's capacity
-// ends where it does, so that nothing appended to one reaches the next.
-func (e *Employee) keepCiphertext(dst *[]byte, v []byte) {
-	if v == nil {
-		*dst = nil
-		return
-	}
-	if len(v) == 0 {
-		*dst = []byte{} // set, though empty: not NULL
-		return
-	}
-	if cap(e.ciphertexts)-len(e.ciphertexts) < len(v) {
-		e.ciphertexts = make([]byte, 0, max(ciphertextsBuffer, len(v)))
-	}
-	start := len(e.ciphertexts)
-	e.ciphertexts = append(e.ciphertexts, v...)
-	*dst = e.ciphertexts[start:len(e.ciphertexts):len(e.ciphertexts)]
-}
-
-var employeeListWithPII = keysetList[*Employee, employeeCursor]{
-	what: "employees", from: "employees e", columns: employeeColumns + employeeCiphertextColumns, order: "e.name, e.id",
-	after: employeeList.after, scan: scanEmployeeWithPII,
-}
-
-// employeeListWithCiphertextsOf is employeeList reading the ciphertexts of one row, the one
-// whose id is the parameter only: the others' read as NULL and are scanned as not read.
-func employeeListWithCiphertextsOf(only string) keysetList[*Employee, employeeCursor] {
-	l := employeeListWithPII
-	l.columns = employeeColumns
-	for _, c := range piiColumns {
-		l.columns += `, CASE WHEN e.id = ` + only + ` THEN e.` + c.ciphertext + ` END`
-	}
-	l.columns += `, e.id = ` + only
-	l.scan = scanEmployeeWithCiphertextsIfRead
-	return l
-}
-
-// scanEmployeeWithCiphertextsIfRead scans employeeListWithCiphertextsOf's rows: the
-// ciphertexts, then whether they were read.
-func scanEmployeeWithCiphertextsIfRead(row pgx.Row) (*Employee, error) {
-	var e Employee
-	err := row.Scan(&e.ID, &e.TenantID, &e.DepartmentID, &e.ManagerID, &e.Name, &e.Email, &e.Role, &e.Status,
-		&e.HourlyRate, &e.CreatedAt, &e.UpdatedAt, &e.PIIPresent,
-		(*ssnCiphertext)(&e), (*taxIDCiphertext)(&e), (*passportCiphertext)(&e), (*bankAccountCiphertext)(&e), &e.piiRead)
-	return &e, err
-}
-
-// EmployeesWithPIIByIDs is EmployeesByIDs reading the rows' ciphertexts too (PIICiphertexts),
-// for a request that shows their last four: one statement instead of two.
-func (s *Store) EmployeesWithPIIByIDs(ctx context.Context, scope Scope, ids []uuid.UUID) ([]*Employee, error) {
-	return collect(scope.bind(ctx), s.pool, "employees by ids",
-		`SELECT `+employeeColumns+employeeCiphertextColumns+` FROM employees e WHERE e.tenant_id = $1 AND e.id = ANY($2)`,
-		[]any{scope.TenantID, scope.visibleOnly(ids)}, scanEmployeeWithPII)
-}
-
-// EmployeesWithRefsAndPIIByIDs is EmployeesWithRefsByIDs reading the employees' ciphertexts
-// too (not their managers').
-func (s *Store) EmployeesWithRefsAndPIIByIDs(ctx context.Context, scope Scope, ids []uuid.UUID) ([]EmployeeRefs, error) {
-	return s.employeesWithRefs(ctx, scope, ids, true)
-}
-
-// CiphertextsRead reports whether the row was read with its ciphertexts (the …WithPII reads),
-// so that Ciphertext tells an unset field (nil) from one not read.
-func (e *Employee) CiphertextsRead() bool { return e.piiRead }
-
-// ReadCiphertexts are the ciphertexts read with the row (CiphertextsRead), as EmployeePIIByIDs
-// reads them: by field, set ones only.
-func (e *Employee) ReadCiphertexts() *EmployeePII {
-	out := &EmployeePII{EmployeeID: e.ID, Ciphertexts: make(map[string][]byte, len(piiColumns))}
-	for _, c := range piiColumns {
-		if ct := e.Ciphertext(c.field); ct != nil {
-			out.Ciphertexts[c.field] = ct
-		}
-	}
-	return out
-}
-
 // EmployeePII are the ciphertexts of one employee's personal data, by field; a field that is
 // unset is absent.
 type EmployeePII struct {
 	EmployeeID  uuid.UUID
 	Ciphertexts map[string][]byte
+	// Version is the version of the row they were read from (Employee.Version).
+	Version uint32
 }
 
 // EmployeePIIByIDs reads the ciphertexts of fields of the scope's employees among ids (any
@@ -240,14 +111,14 @@ func (s *Store) EmployeePIIByIDs(ctx context.Context, scope Scope, ids []uuid.UU
 		names[i] = "e." + c.ciphertext
 	}
 	return collect(scope.bind(ctx), s.pool, "employees' personal data",
-		`SELECT e.id, `+strings.Join(names, ", ")+` FROM employees e WHERE e.tenant_id = $1 AND e.id = ANY($2)`,
+		`SELECT e.id, e.xmin, `+strings.Join(names, ", ")+` FROM employees e WHERE e.tenant_id = $1 AND e.id = ANY($2)`,
 		[]any{scope.TenantID, scope.visibleOnly(ids)}, func(row pgx.Row) (*EmployeePII, error) {
 			p := &EmployeePII{Ciphertexts: make(map[string][]byte, len(cols))}
-			dest := make([]any, len(cols)+1)
-			dest[0] = &p.EmployeeID
+			dest := make([]any, len(cols)+2)
+			dest[0], dest[1] = &p.EmployeeID, &p.Version
 			cts := make([][]byte, len(cols))
 			for i := range cols {
-				dest[i+1] = &cts[i]
+				dest[i+2] = &cts[i]
 			}
 			if err := row.Scan(dest...); err != nil {
 				return nil, err
@@ -309,7 +180,7 @@ func (s *Store) updateEmployeeReturning(ctx context.Context, what, update string
 	}
 	var e Employee
 	if err := rows.Scan(&e.ID, &e.TenantID, &e.DepartmentID, &e.ManagerID, &e.Name, &e.Email, &e.Role, &e.Status,
-		&e.HourlyRate, &e.CreatedAt, &e.UpdatedAt, &e.PIIPresent); err != nil {
+		&e.HourlyRate, &e.CreatedAt, &e.UpdatedAt, &e.PIIPresent, &e.Version); err != nil {
 		return nil, translate(err, what)
 	}
 	return &e, translate(rows.Err(), what)

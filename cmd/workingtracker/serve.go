@@ -192,11 +192,12 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 					MaxPixels: e.cfg.Blobs.MaxUploadPixels, Logger: logger, Publisher: bus}),
 				Operations: persisted.Registrar{Store: s, Schema: graph.NewExecutableSchema(graph.Config{}).Schema()},
 			}),
-			Persisted:      persisted.New(persisted.Opts{Store: s, Cache: apqCache, RegisteredOnly: e.cfg.RegisteredOnly(), Logger: logger}),
-			HTTPCache:      s, // ETag and 304 for persisted GETs of reports
-			Reader:         s,
-			Org:            s,
-			Loaders:        loaders.Opts{Quiet: e.cfg.LoaderWait, ObserveBatch: metrics.NewLoaders(registry).ObserveBatch},
+			Persisted: persisted.New(persisted.Opts{Store: s, Cache: apqCache, RegisteredOnly: e.cfg.RegisteredOnly(), Logger: logger}),
+			HTTPCache: s, // ETag and 304 for persisted GETs of reports
+			Reader:    s,
+			Org:       s,
+			Loaders: loaders.Opts{Quiet: e.cfg.LoaderWait, ObserveBatch: metrics.NewLoaders(registry).ObserveBatch,
+				LastFoursCached: keyring.LastFoursCached},
 			DocumentLimits: cost.DocumentLimits{MaxDepth: e.cfg.MaxQueryDepth},
 			Extensions:     []graphql.HandlerExtension{metrics.NewGraphQL(registry), audit.Extension{Events: securityEvents}},
 			FieldSpans:     tracing.FieldSpans,

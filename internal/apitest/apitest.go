@@ -237,6 +237,9 @@ func New(t testing.TB, opts Opts) *Server {
 	require.NoError(t, err)
 	keyring, err := pii.NewKeyring(masterKey, s)
 	require.NoError(t, err)
+	if loaderOpts.LastFoursCached == nil {
+		loaderOpts.LastFoursCached = keyring.LastFoursCached
+	}
 	serverOpts := httpapi.Opts{
 		GraphQL: graph.ServerOpts{
 			Resolvers: resolvers.New(s, resolvers.Deps{BlobURLs: opts.BlobURLs, Events: opts.Events, Uploads: uploads,

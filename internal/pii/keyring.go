@@ -78,7 +78,7 @@ type Keyring struct {
 	tenants map[uuid.UUID]*tenantKeys
 	loads   singleflight.Group
 
-	lastFours *otter.Cache[lastFourKey, lastFour] // LastFour's masked forms (nil: none kept)
+	lastFours *otter.Cache[lastFoursKey, lastFours] // LastFour's masked forms by row (nil: none kept)
 }
 
 // KeyringOpts tune a Keyring; zero values take the defaults.
@@ -89,7 +89,7 @@ type KeyringOpts struct {
 	MaxAge time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	// LastFourCacheSize is how many masked forms LastFour keeps (default LastFourCacheSize;
+	// LastFourCacheSize is how many rows' masked forms LastFour keeps (default LastFourCacheSize;
 	// negative: none, every call decrypts).
 	LastFourCacheSize int
 }

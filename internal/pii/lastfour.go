@@ -1,66 +1,117 @@
 package pii
 
 import (
-	"bytes"
 	"context"
+	"fmt"
 
 	"github.com/google/uuid"
 	"github.com/maypok86/otter/v2"
 )
 
-// LastFourCacheSize is how many masked forms a Keyring keeps by default (KeyringOpts): one per
-// field of an employee whose last four were shown, ~200 bytes each, so ~13 MB when full.
+// LastFourCacheSize is how many employees' masked forms a Keyring keeps by default
+// (KeyringOpts): one entry per row whose last four were shown, ~250 bytes each, so ~16 MB when
+// full.
 const LastFourCacheSize = 1 << 16
 
-// lastFourKey is where a ciphertext is stored: its tenant, row and field.
-type lastFourKey struct {
-	tenant, row uuid.UUID
-	field       string
+// lastFoursKey is the row whose masked forms an entry holds.
+type lastFoursKey struct{ tenant, row uuid.UUID }
+
+// lastFours are the masked forms of a row's personal data as stored at one version of the row.
+type lastFours struct {
+	version uint32
+	shown   [4]*string // by fieldIndex, nil when unset; handed to every caller: never written through
 }
 
-// lastFour is the masked form of the value of one stored ciphertext.
-type lastFour struct {
-	ciphertext []byte  // a copy: the caller's may be reused
-	shown      *string // handed to every caller: never written through
+// fieldIndex is field's place in Fields (and lastFours.shown); -1 for an unknown field.
+func fieldIndex(field string) int {
+	switch field {
+	case SSN:
+		return 0
+	case TaxID:
+		return 1
+	case PassportNumber:
+		return 2
+	case BankAccount:
+		return 3
+	}
+	return -1
 }
 
-// LastFour is the masked form of the value of ciphertext, field of employee row in tenant, as
-// the @pii fields show it to HR, ADMIN and the employee themself (pii.LastFour: "***-**-6789").
-// It decrypts as Decrypt does (and fails as it does), and keeps the masked form, never the
-// plaintext, in a bounded cache keyed by the ciphertext's place and checked against the
-// ciphertext itself: an AEAD ciphertext has one plaintext, so the cached form is what decrypting
-// again would give, and a ciphertext written since (set, rotated, erased, swapped from another
-// row) misses and is decrypted, failing if it must. A page of employees otherwise decrypts each
-// of its 200 fields on every request. The result is shared by the callers that find it cached
-// (gqlgen only reads a field's *string, so a page of them allocates none): never write through
-// it.
-func (k *Keyring) LastFour(ctx context.Context, tenant, row uuid.UUID, field string, ciphertext []byte) (*string, error) {
-	key := lastFourKey{tenant: tenant, row: row, field: field}
-	if k.lastFours != nil {
-		if hit, ok := k.lastFours.GetIfPresent(key); ok && bytes.Equal(hit.ciphertext, ciphertext) {
-			return hit.shown, nil
+// CachedLastFour is the masked form of field of employee row in tenant as LastFour made it from
+// the row's ciphertexts at version (store.Employee.Version: the row's xmin, which every write of
+// the row changes), as the @pii fields show it to HR, ADMIN and the employee themself
+// ("***-**-6789"); nil for a field that was unset. ok is false when it is not cached for that
+// version — version 0 (unknown) never is —, and the caller then reads the ciphertexts and asks
+// LastFour. A page of HR's thus reads no ciphertext and decrypts nothing once its rows were
+// shown: a ciphertext written since (set, rotated, erased, swapped from another row by hand)
+// came with a new version of the row, which misses, and is decrypted, failing if it must. The
+// result is shared by every caller (gqlgen only reads a field's *string, so a page of them
+// allocates none): never write through it.
+func (k *Keyring) CachedLastFour(tenant, row uuid.UUID, version uint32, field string) (shown *string, ok bool) {
+	i := fieldIndex(field)
+	if k.lastFours == nil || version == 0 || i < 0 {
+		return nil, false
+	}
+	hit, ok := k.lastFours.GetIfPresent(lastFoursKey{tenant: tenant, row: row})
+	if !ok || hit.version != version {
+		return nil, false
+	}
+	return hit.shown[i], true
+}
+
+// LastFoursCached reports whether CachedLastFour finds row's masked forms at version: reads of
+// many rows skip fetching the ciphertexts of those.
+func (k *Keyring) LastFoursCached(tenant, row uuid.UUID, version uint32) bool {
+	_, ok := k.CachedLastFour(tenant, row, version, SSN)
+	return ok
+}
+
+// LastFour is the masked form of field (nil when unset) of employee row in tenant, from
+// ciphertexts, the row's set fields (absent: unset) as read at version. It decrypts every one of
+// them as Decrypt does (and fails for field as it does), and, when they all decrypt, keeps their
+// masked forms, never a plaintext, for CachedLastFour to find at version. A field that fails
+// does not keep the row's others from showing; nothing is kept for the row then.
+func (k *Keyring) LastFour(ctx context.Context, tenant, row uuid.UUID, field string, version uint32, ciphertexts map[string][]byte) (*string, error) {
+	i := fieldIndex(field)
+	if i < 0 {
+		return nil, fmt.Errorf("pii: unknown field %q", field)
+	}
+	entry := lastFours{version: version}
+	var fieldErr, rowErr error
+	for j, f := range Fields() {
+		ct, set := ciphertexts[f]
+		if !set {
+			continue
 		}
+		plain, err := k.Decrypt(ctx, tenant, row, f, ct)
+		if err != nil {
+			rowErr = err
+			if j == i {
+				fieldErr = err
+			}
+			continue
+		}
+		shown := LastFour(f, plain)
+		entry.shown[j] = &shown
 	}
-	plain, err := k.Decrypt(ctx, tenant, row, field, ciphertext)
-	if err != nil {
-		return nil, err
+	if fieldErr != nil {
+		return nil, fieldErr
 	}
-	shown := LastFour(field, plain)
-	if k.lastFours != nil {
-		k.lastFours.Set(key, lastFour{ciphertext: bytes.Clone(ciphertext), shown: &shown})
+	if rowErr == nil && k.lastFours != nil && version != 0 {
+		k.lastFours.Set(lastFoursKey{tenant: tenant, row: row}, entry)
 	}
-	return &shown, nil
+	return entry.shown[i], nil
 }
 
 // newLastFours is the cache of LastFour (nil when size is negative: no cache): otter's, whose
 // reads take no lock — a page of HR's looks up 200 masked forms, from 16 requests at once, and
 // an LRU's lock and list moves on every read cost four times as much (95 against 25 ns).
-func newLastFours(size int) (*otter.Cache[lastFourKey, lastFour], error) {
+func newLastFours(size int) (*otter.Cache[lastFoursKey, lastFours], error) {
 	if size < 0 {
 		return nil, nil
 	}
 	if size == 0 {
 		size = LastFourCacheSize
 	}
-	return otter.New(&otter.Options[lastFourKey, lastFour]{MaximumSize: size})
+	return otter.New(&otter.Options[lastFoursKey, lastFours]{MaximumSize: size})
 }

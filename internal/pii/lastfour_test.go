@@ -13,11 +13,12 @@ import (
 	"github.com/workingtracker/api/store"
 )
 
-// TestLastFourCacheFollowsTheCiphertext: the masked forms LastFour keeps are only ever served
-// for the very ciphertext they came from. A new value in the same place shows the new last
-// four; a ciphertext moved from another row or altered fails as Decrypt does, also after the
-// place's genuine one was cached.
-func TestLastFourCacheFollowsTheCiphertext(t *testing.T) {
+// TestLastFourCacheFollowsTheRowVersion: the masked forms LastFour keeps are only ever served for
+// the row, tenant and row version they were decrypted for. A new version shows the new value's
+// last four and no longer the old; version 0 (unknown) is never cached; a ciphertext moved from
+// another row or column, or altered, fails as Decrypt does, also after the row's genuine one was
+// cached, without keeping the row's other fields from showing, and keeps nothing.
+func TestLastFourCacheFollowsTheRowVersion(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := testdb.Open(t, store.Opts{})
@@ -25,41 +26,80 @@ func TestLastFourCacheFollowsTheCiphertext(t *testing.T) {
 	require.NoError(t, err)
 	master := masterKey(t)
 	for name, opts := range map[string]pii.KeyringOpts{"Cached": {}, "Uncached": {LastFourCacheSize: -1}} {
+		cached := name == "Cached"
 		t.Run(name, func(t *testing.T) {
 			k, err := pii.NewKeyring(master, s, opts)
 			require.NoError(t, err)
 			rowA, rowB := uuid.New(), uuid.New()
-			ctA, err := k.Encrypt(ctx, tenant.ID, rowA, pii.SSN, "123-45-6789")
-			require.NoError(t, err)
-			ctB, err := k.Encrypt(ctx, tenant.ID, rowB, pii.SSN, "987-65-4321")
-			require.NoError(t, err)
-			for range 2 { // decrypted, then (when cached) found
-				shown, err := k.LastFour(ctx, tenant.ID, rowA, pii.SSN, ctA)
+			encrypt := func(row uuid.UUID, field, value string) []byte {
+				ct, err := k.Encrypt(ctx, tenant.ID, row, field, value)
+				require.NoError(t, err)
+				return ct
+			}
+			ssnA, taxA := encrypt(rowA, pii.SSN, "123-45-6789"), encrypt(rowA, pii.TaxID, "12-3456789")
+			ssnB := encrypt(rowB, pii.SSN, "987-65-4321")
+			rowAt10 := map[string][]byte{pii.SSN: ssnA, pii.TaxID: taxA}
+			requireShown := func(want string, shown *string, err error) {
+				t.Helper()
 				require.NoError(t, err)
 				require.NotNil(t, shown)
-				require.Equal(t, "***-**-6789", *shown)
+				require.Equal(t, want, *shown)
+			}
+			requireCached := func(version uint32, field, want string) {
+				t.Helper()
+				shown, ok := k.CachedLastFour(tenant.ID, rowA, version, field)
+				require.Equal(t, cached, ok, "cached at %d", version)
+				if cached {
+					requireShown(want, shown, nil)
+				}
+				require.Equal(t, cached, k.LastFoursCached(tenant.ID, rowA, version))
+			}
+			requireMiss := func(tenantID uuid.UUID, version uint32) {
+				t.Helper()
+				_, ok := k.CachedLastFour(tenantID, rowA, version, pii.SSN)
+				require.False(t, ok, "version %d", version)
+				require.False(t, k.LastFoursCached(tenantID, rowA, version))
 			}
 
-			t.Run("NewValue", func(t *testing.T) {
-				ct, err := k.Encrypt(ctx, tenant.ID, rowA, pii.SSN, "123-45-1111")
-				require.NoError(t, err)
-				shown, err := k.LastFour(ctx, tenant.ID, rowA, pii.SSN, ct)
-				require.NoError(t, err)
-				require.NotNil(t, shown)
-				require.Equal(t, "***-**-1111", *shown)
+			requireMiss(tenant.ID, 10)
+			shown, err := k.LastFour(ctx, tenant.ID, rowA, pii.SSN, 10, rowAt10)
+			requireShown("***-**-6789", shown, err)
+			requireCached(10, pii.SSN, "***-**-6789")
+			requireCached(10, pii.TaxID, pii.LastFour(pii.TaxID, "12-3456789")) // decrypted with the row
+			unset, ok := k.CachedLastFour(tenant.ID, rowA, 10, pii.BankAccount)
+			require.Equal(t, cached, ok)
+			require.Nil(t, unset, "an unset field")
+			requireMiss(tenant.ID, 11)
+			requireMiss(uuid.New(), 10)
+
+			t.Run("VersionZeroIsNeverCached", func(t *testing.T) {
+				rowC := uuid.New()
+				shown, err := k.LastFour(ctx, tenant.ID, rowC, pii.SSN, 0, map[string][]byte{pii.SSN: encrypt(rowC, pii.SSN, "111-22-3333")})
+				requireShown("***-**-3333", shown, err)
+				_, ok := k.CachedLastFour(tenant.ID, rowC, 0, pii.SSN)
+				require.False(t, ok)
+			})
+			t.Run("NewVersion", func(t *testing.T) {
+				shown, err := k.LastFour(ctx, tenant.ID, rowA, pii.SSN, 11, map[string][]byte{pii.SSN: encrypt(rowA, pii.SSN, "123-45-1111")})
+				requireShown("***-**-1111", shown, err)
+				requireCached(11, pii.SSN, "***-**-1111")
+				requireMiss(tenant.ID, 10)
 			})
 			t.Run("ErrUndecryptable", func(t *testing.T) {
-				altered := append([]byte(nil), ctA...)
+				altered := append([]byte(nil), ssnA...)
 				altered[len(altered)-1] ^= 1
-				for what, ct := range map[string][]byte{"another row's": ctB, "altered": altered} {
-					shown, err := k.LastFour(ctx, tenant.ID, rowA, pii.SSN, ct)
+				for what, ct := range map[string][]byte{"another row's": ssnB, "altered": altered, "another column's": taxA} {
+					row := map[string][]byte{pii.SSN: ct, pii.TaxID: taxA}
+					shown, err := k.LastFour(ctx, tenant.ID, rowA, pii.SSN, 12, row)
 					require.True(t, errors.Is(err, pii.ErrUndecryptable), "%s: %v", what, err)
 					require.Nil(t, shown)
+					// The row's other field still shows, and nothing is kept for the row.
+					shown, err = k.LastFour(ctx, tenant.ID, rowA, pii.TaxID, 12, row)
+					requireShown(pii.LastFour(pii.TaxID, "12-3456789"), shown, err)
+					requireMiss(tenant.ID, 12)
 				}
-				// Cached for another column of the same row: no.
-				_, err := k.LastFour(ctx, tenant.ID, rowA, pii.TaxID, ctA)
-				require.True(t, errors.Is(err, pii.ErrUndecryptable), "another column: %v", err)
 			})
 		})
 	}
 }
+
