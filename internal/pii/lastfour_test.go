@@ -102,4 +102,3 @@ func TestLastFourCacheFollowsTheRowVersion(t *testing.T) {
 		})
 	}
 }
-
