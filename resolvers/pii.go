@@ -3,6 +3,7 @@ package resolvers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -34,7 +35,8 @@ func (r *Resolver) piiService() (*pii.Service, error) {
 // the directive (graph's pii) answers the hidden and masked views without reaching it, and it
 // asks the policy again (policy.LastFourShown, which also names the principal's tenant, whose
 // keys decrypt), so that wired without the directive it would show no more than that. The
-// masked form is the keyring's, cached for the row's version (pii.Keyring.CachedLastFour);
+// masked forms are the keyring's, cached for the row's version (pii.Keyring.CachedLastFours)
+// and kept on the row for its other fields;
 // else the row's ciphertexts come from the PIICiphertexts loader, in one batch per request
 // level (or prefetched with the rows), and are decrypted, only their masked forms kept.
 func (r *Resolver) piiField(ctx context.Context, e *store.Employee, field string) (*string, error) {
@@ -48,8 +50,16 @@ func (r *Resolver) piiField(ctx context.Context, e *store.Employee, field string
 	if r.deps.PII == nil {
 		return nil, errNoPII
 	}
-	if cached, ok := r.deps.PII.CachedLastFour(tenant, e.ID, e.Version, field); ok {
-		return cached, nil
+	i := pii.FieldIndex(field)
+	if i < 0 {
+		return nil, fmt.Errorf("resolvers: unknown personal data field %q", field)
+	}
+	if shown := e.ShownPII(); shown != nil {
+		return shown[i], nil
+	}
+	if shown := r.deps.PII.CachedLastFours(tenant, e.ID, e.Version); shown != nil {
+		e.KeepShownPII(shown)
+		return shown[i], nil
 	}
 	l, err := loaders.For(ctx)
 	if err != nil {

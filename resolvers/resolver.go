@@ -83,10 +83,10 @@ type PIICipher interface {
 	Encrypt(ctx context.Context, tenant, row uuid.UUID, field, plaintext string) ([]byte, error)
 	Decrypt(ctx context.Context, tenant, row uuid.UUID, field string, ciphertext []byte) (string, error)
 	BlindIndex(ctx context.Context, tenant uuid.UUID, field, normalised string) ([]byte, error)
-	// CachedLastFour is the last-four mask of a row's field cached at the row's version, and
+	// CachedLastFours are the last-four masks of a row's fields cached at the row's version, and
 	// LastFour decrypts the row's ciphertexts read at a version to make (and cache) them
 	// (pii.Keyring's: shared, never written through).
-	CachedLastFour(tenant, row uuid.UUID, version uint32, field string) (*string, bool)
+	CachedLastFours(tenant, row uuid.UUID, version uint32) *[4]*string
 	LastFour(ctx context.Context, tenant, row uuid.UUID, field string, version uint32, ciphertexts map[string][]byte) (*string, error)
 }
 

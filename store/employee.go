@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/mail"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -57,7 +58,22 @@ type Employee struct {
 	// row changes: the masked forms of its personal data are cached under it
 	// (pii.Keyring.CachedLastFour), so that a page reads no ciphertext to show them.
 	Version uint32 `bun:"-"`
+	// shownPII keeps the masked forms of this version of the row's personal data once a
+	// resolver found them cached (pii.Keyring.CachedLastFours: shared, read-only), so that the
+	// row's four @pii fields look them up once. The store neither sets nor reads it. An
+	// atomic.Value (of *[4]*string), not an atomic.Pointer, which vet forbids copying: the
+	// federation code gqlgen generates needs IsEntity on the value, not the pointer.
+	shownPII atomic.Value
 }
+
+// ShownPII is what KeepShownPII kept, or nil.
+func (e *Employee) ShownPII() *[4]*string {
+	shown, _ := e.shownPII.Load().(*[4]*string)
+	return shown
+}
+
+// KeepShownPII keeps the masked forms of the row's personal data at its Version, for ShownPII.
+func (e *Employee) KeepShownPII(shown *[4]*string) { e.shownPII.Store(shown) }
 
 const employeeColumns = `e.id, e.tenant_id, e.department_id, e.manager_id, e.name, e.email, e.role, e.status,
 	e.hourly_rate::float8, e.created_at, e.updated_at, ` + piiPresentSQL + `, e.xmin`

@@ -111,6 +111,13 @@ type FieldsInPlace struct {
 	mu        sync.Mutex
 	handedOff bool           // the queued fields were started (handOff)
 	wg        sync.WaitGroup // those fields
+
+	// The first value asked of this context, kept: each @pii field of the object asks for the
+	// principal twice (directive and resolver), a walk of some sixteen contexts up the chain.
+	// Written once, by whoever wins keptState's 0 → 1, before it turns 2; a loader's batch may
+	// ask from another goroutine.
+	keptKey, keptValue any
+	keptState          atomic.Uint32
 }
 
 type inPlaceKey struct{}
@@ -120,7 +127,15 @@ func (s *FieldsInPlace) Value(key any) any {
 	if key == (inPlaceKey{}) {
 		return s
 	}
-	return s.Context.Value(key)
+	if s.keptState.Load() == 2 && s.keptKey == key {
+		return s.keptValue
+	}
+	v := s.Context.Value(key)
+	if s.keptState.CompareAndSwap(0, 1) {
+		s.keptKey, s.keptValue = key, v
+		s.keptState.Store(2)
+	}
+	return v
 }
 
 // InPlace records that the field at index i is resolved in place.

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/vektah/gqlparser/v2/ast"
 
@@ -239,6 +241,45 @@ func TestInPlaceFieldHandsOffTheObjectsQueuedFields(t *testing.T) {
 	out.Values[0] = marshalInt(0)
 	s.Dispatch(ctx, out)
 	require.Equal(t, []int{1, 2}, order)
+}
+
+// countingContext counts the look-ups of keys that reach it.
+type countingContext struct {
+	context.Context
+	lookups atomic.Int64
+}
+
+func (c *countingContext) Value(key any) any {
+	c.lookups.Add(1)
+	return c.Context.Value(key)
+}
+
+type keyA struct{}
+type keyB struct{}
+
+// The context of in-place fields answers as the object's does, every key, from any goroutine
+// (a loader's batch may ask it): the first key asked is looked up once, the others every time.
+func TestInPlaceContextKeepsTheFirstValueAsked(t *testing.T) {
+	t.Parallel()
+	counting := &countingContext{Context: context.WithValue(context.WithValue(context.Background(), keyA{}, "a"), keyB{}, "b")}
+	var s lists.FieldsInPlace
+	s.InPlace(0)
+	inCtx, _ := s.InPlaceFields(counting)
+	require.Equal(t, "a", inCtx.Value(keyA{}))
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 100 {
+				assert.Equal(t, "a", inCtx.Value(keyA{}))
+				assert.Equal(t, "b", inCtx.Value(keyB{}))
+				assert.Nil(t, inCtx.Value("absent"))
+			}
+		})
+	}
+	wg.Wait()
+	require.Equal(t, "a", inCtx.Value(keyA{}))
+	// keyA reached the object's context once, keyB and "absent" 800 times each.
+	require.Equal(t, int64(1+800+800), counting.lookups.Load())
 }
 
 // Object writes what the FieldSet would: fields in order, a repeated alias once (the first).

@@ -19,11 +19,12 @@ type lastFoursKey struct{ tenant, row uuid.UUID }
 // lastFours are the masked forms of a row's personal data as stored at one version of the row.
 type lastFours struct {
 	version uint32
-	shown   [4]*string // by fieldIndex, nil when unset; handed to every caller: never written through
+	shown   *[4]*string // by FieldIndex, nil when unset; handed to every caller: never written through
 }
 
-// fieldIndex is field's place in Fields (and lastFours.shown); -1 for an unknown field.
-func fieldIndex(field string) int {
+// FieldIndex is field's place in Fields, and in the masked forms CachedLastFours gives; -1 for
+// an unknown field.
+func FieldIndex(field string) int {
 	switch field {
 	case SSN:
 		return 0
@@ -37,46 +38,44 @@ func fieldIndex(field string) int {
 	return -1
 }
 
-// CachedLastFour is the masked form of field of employee row in tenant as LastFour made it from
-// the row's ciphertexts at version (store.Employee.Version: the row's xmin, which every write of
-// the row changes), as the @pii fields show it to HR, ADMIN and the employee themself
-// ("***-**-6789"); nil for a field that was unset. ok is false when it is not cached for that
-// version — version 0 (unknown) never is —, and the caller then reads the ciphertexts and asks
-// LastFour. A page of HR's thus reads no ciphertext and decrypts nothing once its rows were
-// shown: a ciphertext written since (set, rotated, erased, swapped from another row by hand)
-// came with a new version of the row, which misses, and is decrypted, failing if it must. The
-// result is shared by every caller (gqlgen only reads a field's *string, so a page of them
-// allocates none): never write through it.
-func (k *Keyring) CachedLastFour(tenant, row uuid.UUID, version uint32, field string) (shown *string, ok bool) {
-	i := fieldIndex(field)
-	if k.lastFours == nil || version == 0 || i < 0 {
-		return nil, false
+// CachedLastFours are the masked forms of the personal data of employee row in tenant, by
+// FieldIndex (nil for a field unset), as LastFour made them from the row's ciphertexts at
+// version (store.Employee.Version: the row's xmin, which every write of the row changes), as
+// the @pii fields show them to HR, ADMIN and the employee themself ("***-**-6789"). Nil when
+// they are not cached for that version — version 0 (unknown) never is —: the caller then reads
+// the ciphertexts and asks LastFour. A page of HR's thus reads no ciphertext and decrypts
+// nothing once its rows were shown: a ciphertext written since (set, rotated, erased, swapped
+// from another row by hand) came with a new version of the row, which misses, and is decrypted,
+// failing if it must. The result is shared by every caller (gqlgen only reads a field's
+// *string, so a page of them allocates none): never write through it.
+func (k *Keyring) CachedLastFours(tenant, row uuid.UUID, version uint32) *[4]*string {
+	if k.lastFours == nil || version == 0 {
+		return nil
 	}
 	hit, ok := k.lastFours.GetIfPresent(lastFoursKey{tenant: tenant, row: row})
 	if !ok || hit.version != version {
-		return nil, false
+		return nil
 	}
-	return hit.shown[i], true
+	return hit.shown
 }
 
-// LastFoursCached reports whether CachedLastFour finds row's masked forms at version: reads of
+// LastFoursCached reports whether CachedLastFours finds row's masked forms at version: reads of
 // many rows skip fetching the ciphertexts of those.
 func (k *Keyring) LastFoursCached(tenant, row uuid.UUID, version uint32) bool {
-	_, ok := k.CachedLastFour(tenant, row, version, SSN)
-	return ok
+	return k.CachedLastFours(tenant, row, version) != nil
 }
 
 // LastFour is the masked form of field (nil when unset) of employee row in tenant, from
 // ciphertexts, the row's set fields (absent: unset) as read at version. It decrypts every one of
 // them as Decrypt does (and fails for field as it does), and, when they all decrypt, keeps their
-// masked forms, never a plaintext, for CachedLastFour to find at version. A field that fails
+// masked forms, never a plaintext, for CachedLastFours to find at version. A field that fails
 // does not keep the row's others from showing; nothing is kept for the row then.
 func (k *Keyring) LastFour(ctx context.Context, tenant, row uuid.UUID, field string, version uint32, ciphertexts map[string][]byte) (*string, error) {
-	i := fieldIndex(field)
+	i := FieldIndex(field)
 	if i < 0 {
 		return nil, fmt.Errorf("pii: unknown field %q", field)
 	}
-	entry := lastFours{version: version}
+	entry := lastFours{version: version, shown: new([4]*string)}
 	var fieldErr, rowErr error
 	for j, f := range Fields() {
 		ct, set := ciphertexts[f]
