@@ -60,11 +60,11 @@ type Opts struct {
 	Tracer trace.Tracer
 	// Name names the loader in its batch spans; Loaders sets it per relationship.
 	Name string
-	// LastFoursCached, when set, reports whether the masked forms of the personal data of
-	// employee (of tenant) at a version of its row are cached (pii.Keyring.LastFoursCached):
-	// prefetchPII reads no ciphertext for those. Unset, every row whose last four are shown has
-	// its ciphertexts read.
-	LastFoursCached func(tenant, employee uuid.UUID, version uint32) bool
+	// CachedLastFours, when set, are the masked forms of the personal data of employee (of
+	// tenant) cached at a version of its row, or nil (pii.Keyring.CachedLastFours): prefetchPII
+	// reads no ciphertext for those, and keeps them on the rows. Unset, every row whose last
+	// four are shown has its ciphertexts read.
+	CachedLastFours func(tenant, employee uuid.UUID, version uint32) *[4]*string
 	// ObserveBatch, when set, is told the size of every batch a loader fetches, with the
 	// loader's name (a fixed set: LoaderNames), for the batch-size metrics.
 	ObserveBatch func(loader string, keys int)

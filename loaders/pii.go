@@ -28,8 +28,9 @@ func (l *Loaders) PIICiphertexts() *Loader[uuid.UUID, *store.EmployeePII] {
 
 // prefetchPII reads at once the ciphertexts the selected @pii fields of rows will decrypt:
 // those of the rows whose last four the principal sees (policy.PIIViewOf), that hold any
-// personal data, and whose masked forms are not cached at their version (Opts.LastFoursCached),
-// in one statement. Masked and hidden rows read none, and so does a page shown before.
+// personal data, and whose masked forms are not cached at their version (Opts.CachedLastFours),
+// in one statement; the rows whose are keep them (store.Employee.KeepShownPII). Masked and
+// hidden rows read none, and so does a page shown before.
 func (l *Loaders) prefetchPII(ctx context.Context, rows []*store.Employee, sel selection) func(context.Context) error {
 	if !piiSelected(sel) {
 		return nil
@@ -40,12 +41,18 @@ func (l *Loaders) prefetchPII(ctx context.Context, rows []*store.Employee, sel s
 	}
 	var ids []uuid.UUID
 	for _, e := range rows {
-		if e == nil || e.PIIPresent == 0 || policy.PIIViewOf(p, e.ID) != policy.PIILastFour ||
-			l.opts.LastFoursCached != nil && l.opts.LastFoursCached(l.scope.TenantID, e.ID, e.Version) ||
-			slices.Contains(ids, e.ID) {
+		if e == nil || e.PIIPresent == 0 || e.ShownPII() != nil || policy.PIIViewOf(p, e.ID) != policy.PIILastFour {
 			continue
 		}
-		ids = append(ids, e.ID)
+		if l.opts.CachedLastFours != nil {
+			if shown := l.opts.CachedLastFours(l.scope.TenantID, e.ID, e.Version); shown != nil {
+				e.KeepShownPII(shown) // for the row's fields, which need not look them up again
+				continue
+			}
+		}
+		if !slices.Contains(ids, e.ID) {
+			ids = append(ids, e.ID)
+		}
 	}
 	if len(ids) == 0 {
 		return nil

@@ -197,7 +197,7 @@ func serve(ctx context.Context, e *env, logger *slog.Logger, stdout io.Writer, _
 			Reader:    s,
 			Org:       s,
 			Loaders: loaders.Opts{Quiet: e.cfg.LoaderWait, ObserveBatch: metrics.NewLoaders(registry).ObserveBatch,
-				LastFoursCached: keyring.LastFoursCached},
+				CachedLastFours: keyring.CachedLastFours},
 			DocumentLimits: cost.DocumentLimits{MaxDepth: e.cfg.MaxQueryDepth},
 			Extensions:     []graphql.HandlerExtension{metrics.NewGraphQL(registry), audit.Extension{Events: securityEvents}},
 			FieldSpans:     tracing.FieldSpans,

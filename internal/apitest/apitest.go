@@ -237,8 +237,8 @@ func New(t testing.TB, opts Opts) *Server {
 	require.NoError(t, err)
 	keyring, err := pii.NewKeyring(masterKey, s)
 	require.NoError(t, err)
-	if loaderOpts.LastFoursCached == nil {
-		loaderOpts.LastFoursCached = keyring.LastFoursCached
+	if loaderOpts.CachedLastFours == nil {
+		loaderOpts.CachedLastFours = keyring.CachedLastFours
 	}
 	serverOpts := httpapi.Opts{
 		GraphQL: graph.ServerOpts{

@@ -59,12 +59,6 @@ func (k *Keyring) CachedLastFours(tenant, row uuid.UUID, version uint32) *[4]*st
 	return hit.shown
 }
 
-// LastFoursCached reports whether CachedLastFours finds row's masked forms at version: reads of
-// many rows skip fetching the ciphertexts of those.
-func (k *Keyring) LastFoursCached(tenant, row uuid.UUID, version uint32) bool {
-	return k.CachedLastFours(tenant, row, version) != nil
-}
-
 // LastFour is the masked form of field (nil when unset) of employee row in tenant, from
 // ciphertexts, the row's set fields (absent: unset) as read at version. It decrypts every one of
 // them as Decrypt does (and fails for field as it does), and, when they all decrypt, keeps their
