@@ -46,7 +46,9 @@ func Directives() DirectiveRoot {
 // pii decides, in package policy (PIIViewOf), how much of an employee's personal data the
 // principal sees, and answers the hidden and masked views itself: null when the value is unset
 // (known from the row, without reading a ciphertext) or hidden from the principal, the full
-// mask when masked. The field's resolver, which reads and decrypts, runs only for the last four.
+// mask when masked. The field's resolver, which reads and decrypts, runs only for the last four:
+// pii calls next with its own context and returns its result unchanged, which the rewritten
+// in-place fields rely on (their next is lists.Proceed: tools/rewritelists, inPlaceDirectives).
 // A field on anything but an employee is null.
 func pii(ctx context.Context, obj any, next graphql.Resolver, field string) (any, error) {
 	e, ok := obj.(*store.Employee)

@@ -7146,9 +7146,6 @@ func (ec *executionContext) _Employee_ssn(ctx context.Context, field graphql.Col
 			ret = graphql.Null
 		}
 	}()
-	directive0 := func(ctx context.Context) (any, error) {
-		return ec.Resolvers.Employee().Ssn(ctx, obj)
-	}
 	tmp, err := func(ctx context.Context) (any, error) {
 		field, err := ec.unmarshalNPIIField2string(ctx, "SSN")
 		if err != nil {
@@ -7159,8 +7156,11 @@ func (ec *executionContext) _Employee_ssn(ctx context.Context, field graphql.Col
 			var zeroVal *string
 			return zeroVal, errors.New("directive pii is not implemented")
 		}
-		return ec.Directives.Pii(ctx, obj, directive0, field)
+		return ec.Directives.Pii(ctx, obj, lists.Proceed, field)
 	}(ctx)
+	if _, proceed := tmp.(lists.Proceeded); proceed && err == nil {
+		tmp, err = ec.Resolvers.Employee().Ssn(ctx, obj)
+	}
 	if err != nil {
 		fc, _ := ec.fieldContext_Employee_ssn(ctx, field)
 		ctx := graphql.WithFieldContext(ctx, fc)
@@ -7233,9 +7233,6 @@ func (ec *executionContext) _Employee_taxId(ctx context.Context, field graphql.C
 			ret = graphql.Null
 		}
 	}()
-	directive0 := func(ctx context.Context) (any, error) {
-		return ec.Resolvers.Employee().TaxID(ctx, obj)
-	}
 	tmp, err := func(ctx context.Context) (any, error) {
 		field, err := ec.unmarshalNPIIField2string(ctx, "TAX_ID")
 		if err != nil {
@@ -7246,8 +7243,11 @@ func (ec *executionContext) _Employee_taxId(ctx context.Context, field graphql.C
 			var zeroVal *string
 			return zeroVal, errors.New("directive pii is not implemented")
 		}
-		return ec.Directives.Pii(ctx, obj, directive0, field)
+		return ec.Directives.Pii(ctx, obj, lists.Proceed, field)
 	}(ctx)
+	if _, proceed := tmp.(lists.Proceeded); proceed && err == nil {
+		tmp, err = ec.Resolvers.Employee().TaxID(ctx, obj)
+	}
 	if err != nil {
 		fc, _ := ec.fieldContext_Employee_taxId(ctx, field)
 		ctx := graphql.WithFieldContext(ctx, fc)
@@ -7320,9 +7320,6 @@ func (ec *executionContext) _Employee_passportNumber(ctx context.Context, field 
 			ret = graphql.Null
 		}
 	}()
-	directive0 := func(ctx context.Context) (any, error) {
-		return ec.Resolvers.Employee().PassportNumber(ctx, obj)
-	}
 	tmp, err := func(ctx context.Context) (any, error) {
 		field, err := ec.unmarshalNPIIField2string(ctx, "PASSPORT_NUMBER")
 		if err != nil {
@@ -7333,8 +7330,11 @@ func (ec *executionContext) _Employee_passportNumber(ctx context.Context, field 
 			var zeroVal *string
 			return zeroVal, errors.New("directive pii is not implemented")
 		}
-		return ec.Directives.Pii(ctx, obj, directive0, field)
+		return ec.Directives.Pii(ctx, obj, lists.Proceed, field)
 	}(ctx)
+	if _, proceed := tmp.(lists.Proceeded); proceed && err == nil {
+		tmp, err = ec.Resolvers.Employee().PassportNumber(ctx, obj)
+	}
 	if err != nil {
 		fc, _ := ec.fieldContext_Employee_passportNumber(ctx, field)
 		ctx := graphql.WithFieldContext(ctx, fc)
@@ -7407,9 +7407,6 @@ func (ec *executionContext) _Employee_bankAccount(ctx context.Context, field gra
 			ret = graphql.Null
 		}
 	}()
-	directive0 := func(ctx context.Context) (any, error) {
-		return ec.Resolvers.Employee().BankAccount(ctx, obj)
-	}
 	tmp, err := func(ctx context.Context) (any, error) {
 		field, err := ec.unmarshalNPIIField2string(ctx, "BANK_ACCOUNT")
 		if err != nil {
@@ -7420,8 +7417,11 @@ func (ec *executionContext) _Employee_bankAccount(ctx context.Context, field gra
 			var zeroVal *string
 			return zeroVal, errors.New("directive pii is not implemented")
 		}
-		return ec.Directives.Pii(ctx, obj, directive0, field)
+		return ec.Directives.Pii(ctx, obj, lists.Proceed, field)
 	}(ctx)
+	if _, proceed := tmp.(lists.Proceeded); proceed && err == nil {
+		tmp, err = ec.Resolvers.Employee().BankAccount(ctx, obj)
+	}
 	if err != nil {
 		fc, _ := ec.fieldContext_Employee_bankAccount(ctx, field)
 		ctx := graphql.WithFieldContext(ctx, fc)

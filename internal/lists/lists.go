@@ -96,6 +96,16 @@ type Fields struct {
 	out     *graphql.FieldSet
 }
 
+// Proceeded is what Proceed returns.
+type Proceeded struct{}
+
+// Proceed is the next a directive resolved in place is given (tools/rewritelists,
+// inPlaceDirectives): a directive that lets the field resolve calls it, with its own context,
+// and returns what it returned, and the generated code then calls the field's resolver with the
+// field's context. It captures nothing, where a next binding the resolver to its object is a
+// closure allocated for every field.
+func Proceed(context.Context) (any, error) { return Proceeded{}, nil }
+
 // FieldsInPlace is Fields for an object with fields resolved in place (tools/rewritelists,
 // inPlaceDirectives): the generated code records them (InPlace) and runs them once its loop has
 // queued the resolver fields, with the context InPlaceFields gives — the object's context

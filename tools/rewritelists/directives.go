@@ -98,8 +98,9 @@ func singleDirective(chain ast.Expr) (directive *ast.FuncLit, ok bool, drift str
 // context only to report an error. @pii is on the four personal data fields of every employee
 // (200 per page of 50): its function (graph's pii) answers the hidden and masked views from the
 // row, and the fields' resolver (resolvers' piiField), reached for the last four, reads the
-// ciphertext the row carries or waits for the one batch of PIICiphertexts. So for each of them,
-// besides the closure the directive's next needs, gqlgen's way cost a field context, the context
+// masked forms the keyring cached for the row's version or waits for the one batch of
+// PIICiphertexts. So for each of them, besides the closure the directive's next needs, gqlgen's
+// way cost a field context, the context
 // carrying it, the object's pending entry and its closure — six allocations for a value that is
 // most often at hand. What makes that safe is the contract of both functions, checked by graph's
 // tests (TestPIIMaskingByRole on both paths; the error path of TestPIISwappedCiphertextsFailClearly):
@@ -111,7 +112,11 @@ func singleDirective(chain ast.Expr) (directive *ast.FuncLit, ok bool, drift str
 //     resolver fields (fieldsPass), with the context lists.Fields.InPlaceFields gives: a wait's
 //     BeforeWait starts those fields, and the enclosing lists' other elements, on goroutines of
 //     their own, so their batches run alongside its own rather than after it
-//     (TestInPlaceFieldHandsOffTheObjectsQueuedFields).
+//     (TestInPlaceFieldHandsOffTheObjectsQueuedFields);
+//   - the directive's next is lists.Proceed, which captures nothing (a closure binding the
+//     resolver to obj was one more allocation per field): a directive that lets the field
+//     resolve calls it with its own context and returns what it returned, unchanged, and
+//     never reads the value; the generated code then calls the resolver with that context.
 var inPlaceDirectives = []string{"Pii"}
 
 // directiveName is D of the `return ec.Directives.D(…)` that ends directive (singleDirective).

@@ -59,11 +59,12 @@ func TestRewrite(t *testing.T) {
 	for _, want := range []string{
 		`"github.com/workingtracker/api/internal/lists"`,
 		"lists.Marshal(ctx, len(v), 0, false,",
-		// a resolver field with one directive: the directive runs, compiled in, with the
-		// resolver as its next, and its result is checked as ResolveField checks it
-		"\tdirective0 := func(ctx context.Context) (any, error) {\n\t\treturn ec.Resolvers.T().Secret(ctx, obj)\n\t}\n" +
-			"\ttmp, err := func(ctx context.Context) (any, error) {\n\t\tfield, err := ec.unmarshalNPIIField2string(ctx, \"SSN\")\n",
-		"\t\treturn ec.Directives.Pii(ctx, obj, directive0, field)\n\t}(ctx)\n",
+		// a resolver field with one directive: the directive runs, compiled in, with
+		// lists.Proceed as its next (no closure); the resolver runs if the directive returned
+		// what Proceed returns, and the result is checked as ResolveField checks it
+		"\ttmp, err := func(ctx context.Context) (any, error) {\n\t\tfield, err := ec.unmarshalNPIIField2string(ctx, \"SSN\")\n",
+		"\t\treturn ec.Directives.Pii(ctx, obj, lists.Proceed, field)\n\t}(ctx)\n" +
+			"\tif _, proceed := tmp.(lists.Proceeded); proceed && err == nil {\n\t\ttmp, err = ec.Resolvers.T().Secret(ctx, obj)\n\t}\n",
 		"\tres, ok := tmp.(*string)\n",
 		// @pii resolves in place: its field context is built only to report an error or a
 		// panic, and the value is marshalled without gqlgen's closure

@@ -9,6 +9,7 @@ import (
 	"go/printer"
 	"go/token"
 	"slices"
+	"strings"
 )
 
 // Resolver fields without arguments (and without directives, or with one: directives.go). Every such field (TimeEntry.project, ~1,000
@@ -231,6 +232,10 @@ func resolverField(fn *ast.FuncDecl, graphqlName string, fset *token.FileSet, sc
 		if !scalarContexts[fcCall.Fun.(*ast.SelectorExpr).Sel.Name] {
 			return "", drift("its directive resolves in place (inPlaceDirectives), but its field context is not `return " + g + ".NewScalarFieldContext(…)`, which cannot fail")
 		}
+		const next = "(ctx, obj, directive0"
+		if strings.Count(src(directive), next) != 1 {
+			return "", drift("its directive resolves in place (inPlaceDirectives), but does not call ec.Directives.D" + next + ", …) once")
+		}
 		return inPlaceField(g, src(fcCall), src(resolve), src(directive), src(lit.Type.Params.List[2].Type),
 			marshaller, recoverFromPanic.Name == "true", nonNull.Name == "true"), nil
 	}
@@ -289,8 +294,11 @@ func inPlaceField(g, fcCall, resolve, directive, typ, marshaller string, recover
 		fmt.Fprintf(&b, "defer func() {\nif r := recover(); r != nil {\n%s"+
 			"ec.OperationContext.Error(ctx, ec.OperationContext.Recover(ctx, r))\nret = %s.Null\n}\n}()\n", inField, g)
 	}
-	fmt.Fprintf(&b, "directive0 := func(ctx context.Context) (any, error) {\nreturn %s\n}\n", resolve)
-	fmt.Fprintf(&b, "tmp, err := %s(ctx)\n", directive)
+	// The directive's next is lists.Proceed, which captures nothing (a closure binding the
+	// resolver to obj was one allocation per field): returning what it returned lets the
+	// resolver run, after the directive, with the field's context.
+	fmt.Fprintf(&b, "tmp, err := %s(ctx)\n", strings.Replace(directive, "(ctx, obj, directive0", "(ctx, obj, lists.Proceed", 1))
+	fmt.Fprintf(&b, "if _, proceed := tmp.(lists.Proceeded); proceed && err == nil {\ntmp, err = %s\n}\n", resolve)
 	fmt.Fprintf(&b, "if err != nil {\n%sec.OperationContext.Error(ctx, %s.AddFieldLocationToError(ctx, err))\nreturn %[2]s.Null\n}\n", inField, g)
 	b.WriteString("if tmp == nil {\n")
 	if nonNull {
