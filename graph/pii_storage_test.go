@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,8 +17,10 @@ import (
 
 	"github.com/workingtracker/api/internal/apitest"
 	"github.com/workingtracker/api/internal/devpg"
+	"github.com/workingtracker/api/internal/pii"
 	"github.com/workingtracker/api/internal/testdb"
 	"github.com/workingtracker/api/loaders"
+	"github.com/workingtracker/api/resolvers"
 )
 
 // TestPIIPlaintextIsNeitherStoredNorLogged sets, reveals, searches and exports personal data,
@@ -179,4 +182,69 @@ func TestPIIReadsAreBatchedAndOnlyForTheLastFour(t *testing.T) {
 	require.Equal(t, statements(manager, `{ employees(first: 100, filter: {role: EMPLOYEE}) { nodes { id } } }`),
 		statements(manager, reportsOnly), "masks read no ciphertext")
 	require.Equal(t, statements(c.bi, plain), statements(c.bi, withPII), "hidden fields read no ciphertext")
+}
+
+// decryptionCounter counts the rows the resolvers decrypt (LastFours).
+type decryptionCounter struct {
+	resolvers.PIICipher
+	rows atomic.Int64
+}
+
+func (c *decryptionCounter) LastFours(ctx context.Context, tenant, row uuid.UUID, version uint32, ciphertexts map[string][]byte) (*[4]*string, [4]error) {
+	c.rows.Add(1)
+	return c.PIICipher.LastFours(ctx, tenant, row, version, ciphertexts)
+}
+
+// TestPIIDecryptsEachRowOnce: HR's page decrypts each row holding personal data once per
+// request, not once per field, whichever of its fields are selected — with the keyring's
+// cache of masked forms off, on every request; with it, only the first time the row is shown
+// and again after the row is written.
+func TestPIIDecryptsEachRowOnce(t *testing.T) {
+	t.Parallel()
+	for name, cacheSize := range map[string]int{"Cached": 0, "Uncached": -1} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			counter := &decryptionCounter{}
+			srv := apitest.New(t, apitest.Opts{Keyring: pii.KeyringOpts{LastFourCacheSize: cacheSize},
+				WrapPII: func(c resolvers.PIICipher) resolvers.PIICipher {
+					counter.PIICipher = c
+					return counter
+				}})
+			c := newPIITenant(t, srv, "acme")
+			hr := srv.Token(c.Tenant.ID, c.hr.ID, "HR")
+			// Each row once on the page: two objects of one row (a manager also on it) resolved at
+			// the same time may each decrypt it.
+			const page = `{ employees(first: 100) { nodes { id ssn taxId passportNumber bankAccount } } }`
+			withPII := int64(0)
+			for _, v := range c.values {
+				if v != (piiValues{}) {
+					withPII++
+				}
+			}
+			require.NotZero(t, withPII)
+			// write gives rows a new version, as any write does: their forms are no longer cached.
+			write := func(where string, args ...any) {
+				t.Helper()
+				require.NoError(t, testdb.AsTenant(context.Background(), srv.Store.Pool(), c.Tenant.ID, func(tx pgx.Tx) error {
+					_, err := tx.Exec(context.Background(), `UPDATE employees SET updated_at = updated_at WHERE `+where, args...)
+					return err
+				}))
+			}
+			decryptedBy := func() int64 {
+				t.Helper()
+				before := counter.rows.Load()
+				srv.MustData(hr, page, nil, &struct{}{})
+				return counter.rows.Load() - before
+			}
+			write("true")
+			require.Equal(t, withPII, decryptedBy(), "first showing: once per row with personal data")
+			if cacheSize < 0 {
+				require.Equal(t, withPII, decryptedBy(), "shown again, nothing cached: once per row again")
+				return
+			}
+			require.Equal(t, int64(0), decryptedBy(), "shown again: none")
+			write("id = $1", c.report.ID)
+			require.Equal(t, int64(1), decryptedBy(), "a row written since: that row")
+		})
+	}
 }

@@ -40,7 +40,7 @@ type Reader interface {
 	ScreenshotsByIDs(ctx context.Context, scope store.Scope, ids []uuid.UUID) ([]*store.Screenshot, error)
 	ScreenshotsByTimeEntryIDs(ctx context.Context, scope store.Scope, entryIDs []uuid.UUID, limit int) ([]*store.Screenshot, error)
 	ListScreenshots(ctx context.Context, scope store.Scope, params store.ListScreenshotsParams, page store.PageParams) (store.Page[*store.Screenshot], error)
-	EmployeePIIByIDs(ctx context.Context, scope store.Scope, ids []uuid.UUID, fields []string) ([]*store.EmployeePII, error)
+	EmployeePIIByIDs(ctx context.Context, scope store.Scope, ids []uuid.UUID) ([]*store.EmployeePII, error)
 }
 
 // Opts tunes batching.

@@ -13,7 +13,7 @@ import (
 
 // PIICiphertexts loads the ciphertexts of employees' personal data, by field (absent when
 // unset), with the version of the row they were read from, for the @pii fields whose masked
-// forms the keyring has not cached at the version of their row (pii.Keyring.CachedLastFour): in
+// forms the keyring has not cached at the version of their row (pii.Keyring.CachedLastFours): in
 // one statement per batch, or none when the read of the rows prefetched them. Only for
 // employees whose last four the principal may see (policy.PIIViewOf): masks and hidden fields
 // need no ciphertext, and the resolvers never ask for them. The cache holds ciphertexts only:
@@ -21,7 +21,7 @@ import (
 func (l *Loaders) PIICiphertexts() *Loader[uuid.UUID, *store.EmployeePII] {
 	return l.piiCiphertexts.get(func() *Loader[uuid.UUID, *store.EmployeePII] {
 		return byID(l.named("pii_ciphertexts"), func(ctx context.Context, ids []uuid.UUID) ([]*store.EmployeePII, error) {
-			return l.r.EmployeePIIByIDs(ctx, l.scope, ids, store.PIIFieldNames())
+			return l.r.EmployeePIIByIDs(ctx, l.scope, ids)
 		}, func(p *store.EmployeePII) uuid.UUID { return p.EmployeeID })
 	})
 }

@@ -43,8 +43,8 @@ func (r *Resolver) piiField(ctx context.Context, e *store.Employee, field string
 	if e == nil || !e.HasPII(field) {
 		return nil, nil
 	}
-	tenant, shown := policy.LastFourShown(ctx, e.ID)
-	if !shown {
+	tenant, lastFourShown := policy.LastFourShown(ctx, e.ID)
+	if !lastFourShown {
 		return nil, nil
 	}
 	if r.deps.PII == nil {
@@ -69,7 +69,15 @@ func (r *Resolver) piiField(ctx context.Context, e *store.Employee, field string
 	if err != nil || read == nil {
 		return nil, err
 	}
-	return r.deps.PII.LastFour(ctx, tenant, e.ID, field, read.Version, read.Ciphertexts)
+	decrypted, failed := r.deps.PII.LastFours(ctx, tenant, e.ID, read.Version, read.Ciphertexts)
+	if failed[i] != nil {
+		return nil, failed[i]
+	}
+	if failed == ([4]error{}) {
+		// The row's other fields would decrypt the same read (the loader's, for the request).
+		e.KeepShownPII(decrypted)
+	}
+	return decrypted[i], nil
 }
 
 // piiInput is the fields input gives, by PIIField: a nil value clears the field.

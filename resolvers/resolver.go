@@ -84,10 +84,10 @@ type PIICipher interface {
 	Decrypt(ctx context.Context, tenant, row uuid.UUID, field string, ciphertext []byte) (string, error)
 	BlindIndex(ctx context.Context, tenant uuid.UUID, field, normalised string) ([]byte, error)
 	// CachedLastFours are the last-four masks of a row's fields cached at the row's version, and
-	// LastFour decrypts the row's ciphertexts read at a version to make (and cache) them
+	// LastFours decrypts the row's ciphertexts read at a version to make (and cache) them
 	// (pii.Keyring's: shared, never written through).
 	CachedLastFours(tenant, row uuid.UUID, version uint32) *[4]*string
-	LastFour(ctx context.Context, tenant, row uuid.UUID, field string, version uint32, ciphertexts map[string][]byte) (*string, error)
+	LastFours(ctx context.Context, tenant, row uuid.UUID, version uint32, ciphertexts map[string][]byte) (*[4]*string, [4]error)
 }
 
 // BlobURLs signs short-lived URLs of stored blobs.

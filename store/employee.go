@@ -56,11 +56,11 @@ type Employee struct {
 	UpdatedAt  time.Time `bun:"updated_at,notnull"`
 	// Version is the row version's PostgreSQL transaction id (xmin), which every write of the
 	// row changes: the masked forms of its personal data are cached under it
-	// (pii.Keyring.CachedLastFour), so that a page reads no ciphertext to show them.
+	// (pii.Keyring.CachedLastFours), so that a page reads no ciphertext to show them.
 	Version uint32 `bun:"-"`
-	// shownPII keeps the masked forms of this version of the row's personal data once a
-	// resolver found them cached (pii.Keyring.CachedLastFours: shared, read-only), so that the
-	// row's four @pii fields look them up once. The store neither sets nor reads it. An
+	// shownPII keeps the masked forms of the row's personal data once a resolver found them
+	// cached for its version or decrypted them (pii.Keyring's: shared, read-only), so that the
+	// row's four @pii fields look them up, or decrypt them, once. The store neither sets nor reads it. An
 	// atomic.Value (of *[4]*string), not an atomic.Pointer, which vet forbids copying: the
 	// federation code gqlgen generates needs IsEntity on the value, not the pointer.
 	shownPII atomic.Value

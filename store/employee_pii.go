@@ -88,42 +88,23 @@ type EmployeePII struct {
 	Version uint32
 }
 
-// EmployeePIIByIDs reads the ciphertexts of fields of the scope's employees among ids (any
-// order; unknown ids and employees out of reach are absent): one statement for the batch.
-func (s *Store) EmployeePIIByIDs(ctx context.Context, scope Scope, ids []uuid.UUID, fields []string) ([]*EmployeePII, error) {
-	cols := make([]piiColumn, 0, len(fields))
-	for _, f := range fields {
-		c, err := piiColumnOf(f)
-		if err != nil {
-			return nil, err
-		}
-		if !slices.Contains(cols, c) {
-			cols = append(cols, c)
-		}
-	}
-	if len(cols) == 0 {
-		return nil, nil
-	}
-	// Columns in schema order, so that a shape of fields is one prepared statement.
-	slices.SortFunc(cols, func(a, b piiColumn) int { return int(a.bit - b.bit) })
-	names := make([]string, len(cols))
-	for i, c := range cols {
-		names[i] = "e." + c.ciphertext
-	}
-	return collect(scope.bind(ctx), s.pool, "employees' personal data",
-		`SELECT e.id, e.xmin, `+strings.Join(names, ", ")+` FROM employees e WHERE e.tenant_id = $1 AND e.id = ANY($2)`,
+// EmployeePIIByIDs reads the ciphertexts of every personal data field of the scope's employees
+// among ids (any order; unknown ids and employees out of reach are absent), with the version of
+// the row they were read from: one statement for the batch. Always every field, so that a field
+// absent from a result is one unset at that version, never one not read.
+func (s *Store) EmployeePIIByIDs(ctx context.Context, scope Scope, ids []uuid.UUID) ([]*EmployeePII, error) {
+	return collect(scope.bind(ctx), s.pool, "employees' personal data", employeePIISQL,
 		[]any{scope.TenantID, scope.visibleOnly(ids)}, func(row pgx.Row) (*EmployeePII, error) {
-			p := &EmployeePII{Ciphertexts: make(map[string][]byte, len(cols))}
-			dest := make([]any, len(cols)+2)
-			dest[0], dest[1] = &p.EmployeeID, &p.Version
-			cts := make([][]byte, len(cols))
-			for i := range cols {
-				dest[i+2] = &cts[i]
+			p := &EmployeePII{Ciphertexts: make(map[string][]byte, len(piiColumns))}
+			cts := make([][]byte, len(piiColumns))
+			dest := []any{&p.EmployeeID, &p.Version}
+			for i := range cts {
+				dest = append(dest, &cts[i])
 			}
 			if err := row.Scan(dest...); err != nil {
 				return nil, err
 			}
-			for i, c := range cols {
+			for i, c := range piiColumns {
 				if cts[i] != nil {
 					p.Ciphertexts[c.field] = cts[i]
 				}
@@ -131,6 +112,15 @@ func (s *Store) EmployeePIIByIDs(ctx context.Context, scope Scope, ids []uuid.UU
 			return p, nil
 		})
 }
+
+// employeePIISQL reads EmployeePIIByIDs' rows: the ciphertexts in piiColumns' order.
+var employeePIISQL = func() string {
+	names := make([]string, len(piiColumns))
+	for i, c := range piiColumns {
+		names[i] = "e." + c.ciphertext
+	}
+	return `SELECT e.id, e.xmin, ` + strings.Join(names, ", ") + ` FROM employees e WHERE e.tenant_id = $1 AND e.id = ANY($2)`
+}()
 
 // PIIValue is what to store for one field: Ciphertext and BlindIndex, both nil to clear it.
 type PIIValue struct {

@@ -17,7 +17,7 @@ import (
 // the same through each read and EmployeePIIByIDs, and any write of the row — personal data
 // set through the store, or any column changed by hand — gives it a new one, while the rows
 // not written keep theirs. The masked forms of personal data are cached under it
-// (pii.Keyring.CachedLastFour): a write that kept the version would serve stale ones.
+// (pii.Keyring.CachedLastFours): a write that kept the version would serve stale ones.
 func TestEmployeeVersionChangesWithEveryWrite(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -67,7 +67,7 @@ func TestEmployeeVersionChangesWithEveryWrite(t *testing.T) {
 		agree("with refs", refs[0].Employee.ID, refs[0].Employee.Version)
 		require.NotNil(t, refs[0].Manager)
 		agree("as manager", refs[0].Manager.ID, refs[0].Manager.Version)
-		cts, err := s.EmployeePIIByIDs(ctx, scope, ids, store.PIIFieldNames())
+		cts, err := s.EmployeePIIByIDs(ctx, scope, ids)
 		require.NoError(t, err)
 		require.Len(t, cts, 2)
 		for _, p := range cts {

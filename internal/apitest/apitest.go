@@ -81,6 +81,11 @@ type Server struct {
 type Opts struct {
 	// Loaders tunes the loaders' batching window (defaults otherwise).
 	Loaders loaders.Opts
+	// WrapPII, when set, wraps the keyring the resolvers encrypt and decrypt with (a test that
+	// counts decryptions); Server.Keyring stays the keyring itself.
+	WrapPII func(resolvers.PIICipher) resolvers.PIICipher
+	// Keyring tunes the server's keyring (its cache of masked forms).
+	Keyring pii.KeyringOpts
 	// AllowedOrigins may call the API from a browser (CORS).
 	AllowedOrigins []string
 	// RateLimits are the budgets. By default they are too large to matter: tests of other
@@ -235,15 +240,19 @@ func New(t testing.TB, opts Opts) *Server {
 	masterKey := make([]byte, pii.MasterKeyBytes)
 	_, err = rand.Read(masterKey)
 	require.NoError(t, err)
-	keyring, err := pii.NewKeyring(masterKey, s)
+	keyring, err := pii.NewKeyring(masterKey, s, opts.Keyring)
 	require.NoError(t, err)
 	if loaderOpts.CachedLastFours == nil {
 		loaderOpts.CachedLastFours = keyring.CachedLastFours
 	}
+	var cipher resolvers.PIICipher = keyring
+	if opts.WrapPII != nil {
+		cipher = opts.WrapPII(keyring)
+	}
 	serverOpts := httpapi.Opts{
 		GraphQL: graph.ServerOpts{
 			Resolvers: resolvers.New(s, resolvers.Deps{BlobURLs: opts.BlobURLs, Events: opts.Events, Uploads: uploads,
-				Scopes: policy.Scopes{Org: s}, ReachRefresh: opts.ReachRefresh, PII: keyring,
+				Scopes: policy.Scopes{Org: s}, ReachRefresh: opts.ReachRefresh, PII: cipher,
 				Operations: persisted.Registrar{Store: s, Schema: graph.NewExecutableSchema(graph.Config{}).Schema()}}),
 			Persisted:  persisted.New(persisted.Opts{Store: s, Cache: opts.APQCache, RegisteredOnly: opts.RegisteredOnly, Logger: logger}),
 			HTTPCache:  s,

@@ -20,6 +20,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"reflect"
 	"sync"
 	"sync/atomic"
 
@@ -141,7 +142,9 @@ func (s *FieldsInPlace) Value(key any) any {
 		return s.keptValue
 	}
 	v := s.Context.Value(key)
-	if s.keptState.CompareAndSwap(0, 1) {
+	// Only a comparable key is kept: comparing a later key of the same type with one that is not
+	// would panic, where the contexts above compare only the keys they were given.
+	if s.keptState.Load() == 0 && reflect.TypeOf(key) != nil && reflect.TypeOf(key).Comparable() && s.keptState.CompareAndSwap(0, 1) {
 		s.keptKey, s.keptValue = key, v
 		s.keptState.Store(2)
 	}

@@ -280,6 +280,15 @@ func TestInPlaceContextKeepsTheFirstValueAsked(t *testing.T) {
 	require.Equal(t, "a", inCtx.Value(keyA{}))
 	// keyA reached the object's context once, keyB and "absent" 800 times each.
 	require.Equal(t, int64(1+800+800), counting.lookups.Load())
+
+	// A key that is not comparable is answered, never kept: two of one type would panic.
+	var first lists.FieldsInPlace
+	first.InPlace(0)
+	inCtx, _ = first.InPlaceFields(counting)
+	for range 2 {
+		require.Nil(t, inCtx.Value([]byte("not comparable")))
+	}
+	require.Equal(t, "a", inCtx.Value(keyA{}))
 }
 
 // Object writes what the FieldSet would: fields in order, a repeated alias once (the first).

@@ -2,7 +2,6 @@ package pii
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/google/uuid"
 	"github.com/maypok86/otter/v2"
@@ -39,11 +38,11 @@ func FieldIndex(field string) int {
 }
 
 // CachedLastFours are the masked forms of the personal data of employee row in tenant, by
-// FieldIndex (nil for a field unset), as LastFour made them from the row's ciphertexts at
+// FieldIndex (nil for a field unset), as LastFours made them from the row's ciphertexts at
 // version (store.Employee.Version: the row's xmin, which every write of the row changes), as
 // the @pii fields show them to HR, ADMIN and the employee themself ("***-**-6789"). Nil when
 // they are not cached for that version — version 0 (unknown) never is —: the caller then reads
-// the ciphertexts and asks LastFour. A page of HR's thus reads no ciphertext and decrypts
+// the ciphertexts and asks LastFours. A page of HR's thus reads no ciphertext and decrypts
 // nothing once its rows were shown: a ciphertext written since (set, rotated, erased, swapped
 // from another row by hand) came with a new version of the row, which misses, and is decrypted,
 // failing if it must. The result is shared by every caller (gqlgen only reads a field's
@@ -59,44 +58,35 @@ func (k *Keyring) CachedLastFours(tenant, row uuid.UUID, version uint32) *[4]*st
 	return hit.shown
 }
 
-// LastFour is the masked form of field (nil when unset) of employee row in tenant, from
-// ciphertexts, the row's set fields (absent: unset) as read at version. It decrypts every one of
-// them as Decrypt does (and fails for field as it does), and, when they all decrypt, keeps their
-// masked forms, never a plaintext, for CachedLastFours to find at version. A field that fails
-// does not keep the row's others from showing; nothing is kept for the row then.
-func (k *Keyring) LastFour(ctx context.Context, tenant, row uuid.UUID, field string, version uint32, ciphertexts map[string][]byte) (*string, error) {
-	i := FieldIndex(field)
-	if i < 0 {
-		return nil, fmt.Errorf("pii: unknown field %q", field)
-	}
-	entry := lastFours{version: version, shown: new([4]*string)}
-	var fieldErr, rowErr error
-	for j, f := range Fields() {
+// LastFours are the masked forms of the personal data of employee row in tenant, by
+// FieldIndex (nil for a field unset), from ciphertexts: every field of the row as read at
+// version (store.EmployeePIIByIDs), a field absent being unset. Each is decrypted as Decrypt
+// does; failed holds the failure of each field that does not decrypt (its form nil), which does
+// not keep the row's others from showing. When all decrypt, the forms, never a plaintext, are
+// kept for CachedLastFours to find at version (0: never). The result is shared: never write
+// through it.
+func (k *Keyring) LastFours(ctx context.Context, tenant, row uuid.UUID, version uint32, ciphertexts map[string][]byte) (shown *[4]*string, failed [4]error) {
+	shown = new([4]*string)
+	for i, f := range Fields() {
 		ct, set := ciphertexts[f]
 		if !set {
 			continue
 		}
 		plain, err := k.Decrypt(ctx, tenant, row, f, ct)
 		if err != nil {
-			rowErr = err
-			if j == i {
-				fieldErr = err
-			}
+			failed[i] = err
 			continue
 		}
-		shown := LastFour(f, plain)
-		entry.shown[j] = &shown
+		form := LastFour(f, plain)
+		shown[i] = &form
 	}
-	if fieldErr != nil {
-		return nil, fieldErr
+	if failed == ([4]error{}) && k.lastFours != nil && version != 0 {
+		k.lastFours.Set(lastFoursKey{tenant: tenant, row: row}, lastFours{version: version, shown: shown})
 	}
-	if rowErr == nil && k.lastFours != nil && version != 0 {
-		k.lastFours.Set(lastFoursKey{tenant: tenant, row: row}, entry)
-	}
-	return entry.shown[i], nil
+	return shown, failed
 }
 
-// newLastFours is the cache of LastFour (nil when size is negative: no cache): otter's, whose
+// newLastFours is the cache of LastFours (nil when size is negative: no cache): otter's, whose
 // reads take no lock — a page of HR's looks up 200 masked forms, from 16 requests at once, and
 // an LRU's lock and list moves on every read cost four times as much (95 against 25 ns).
 func newLastFours(size int) (*otter.Cache[lastFoursKey, lastFours], error) {

@@ -13,7 +13,7 @@ import (
 	"github.com/workingtracker/api/store"
 )
 
-// TestLastFourCacheFollowsTheRowVersion: the masked forms LastFour keeps (CachedLastFours) are only ever served for
+// TestLastFourCacheFollowsTheRowVersion: the masked forms LastFours keeps (CachedLastFours) are only ever served for
 // the row, tenant and row version they were decrypted for. A new version shows the new value's
 // last four and no longer the old; version 0 (unknown) is never cached; a ciphertext moved from
 // another row or column, or altered, fails as Decrypt does, also after the row's genuine one was
@@ -35,6 +35,11 @@ func TestLastFourCacheFollowsTheRowVersion(t *testing.T) {
 				ct, err := k.Encrypt(ctx, tenant.ID, row, field, value)
 				require.NoError(t, err)
 				return ct
+			}
+			// lastFour is field's form and failure from LastFours.
+			lastFour := func(row uuid.UUID, field string, version uint32, ciphertexts map[string][]byte) (*string, error) {
+				shown, failed := k.LastFours(ctx, tenant.ID, row, version, ciphertexts)
+				return shown[pii.FieldIndex(field)], failed[pii.FieldIndex(field)]
 			}
 			ssnA, taxA := encrypt(rowA, pii.SSN, "123-45-6789"), encrypt(rowA, pii.TaxID, "12-3456789")
 			ssnB := encrypt(rowB, pii.SSN, "987-65-4321")
@@ -59,7 +64,7 @@ func TestLastFourCacheFollowsTheRowVersion(t *testing.T) {
 			}
 
 			requireMiss(tenant.ID, 10)
-			shown, err := k.LastFour(ctx, tenant.ID, rowA, pii.SSN, 10, rowAt10)
+			shown, err := lastFour(rowA, pii.SSN, 10, rowAt10)
 			requireShown("***-**-6789", shown, err)
 			requireCached(10, pii.SSN, "***-**-6789")
 			requireCached(10, pii.TaxID, pii.LastFour(pii.TaxID, "12-3456789")) // decrypted with the row
@@ -71,12 +76,12 @@ func TestLastFourCacheFollowsTheRowVersion(t *testing.T) {
 
 			t.Run("VersionZeroIsNeverCached", func(t *testing.T) {
 				rowC := uuid.New()
-				shown, err := k.LastFour(ctx, tenant.ID, rowC, pii.SSN, 0, map[string][]byte{pii.SSN: encrypt(rowC, pii.SSN, "111-22-3333")})
+				shown, err := lastFour(rowC, pii.SSN, 0, map[string][]byte{pii.SSN: encrypt(rowC, pii.SSN, "111-22-3333")})
 				requireShown("***-**-3333", shown, err)
 				require.Nil(t, k.CachedLastFours(tenant.ID, rowC, 0))
 			})
 			t.Run("NewVersion", func(t *testing.T) {
-				shown, err := k.LastFour(ctx, tenant.ID, rowA, pii.SSN, 11, map[string][]byte{pii.SSN: encrypt(rowA, pii.SSN, "123-45-1111")})
+				shown, err := lastFour(rowA, pii.SSN, 11, map[string][]byte{pii.SSN: encrypt(rowA, pii.SSN, "123-45-1111")})
 				requireShown("***-**-1111", shown, err)
 				requireCached(11, pii.SSN, "***-**-1111")
 				requireMiss(tenant.ID, 10)
@@ -86,11 +91,11 @@ func TestLastFourCacheFollowsTheRowVersion(t *testing.T) {
 				altered[len(altered)-1] ^= 1
 				for what, ct := range map[string][]byte{"another row's": ssnB, "altered": altered, "another column's": taxA} {
 					row := map[string][]byte{pii.SSN: ct, pii.TaxID: taxA}
-					shown, err := k.LastFour(ctx, tenant.ID, rowA, pii.SSN, 12, row)
+					shown, err := lastFour(rowA, pii.SSN, 12, row)
 					require.True(t, errors.Is(err, pii.ErrUndecryptable), "%s: %v", what, err)
 					require.Nil(t, shown)
 					// The row's other field still shows, and nothing is kept for the row.
-					shown, err = k.LastFour(ctx, tenant.ID, rowA, pii.TaxID, 12, row)
+					shown, err = lastFour(rowA, pii.TaxID, 12, row)
 					requireShown(pii.LastFour(pii.TaxID, "12-3456789"), shown, err)
 					requireMiss(tenant.ID, 12)
 				}

@@ -45,7 +45,7 @@ func TestSeedPII(t *testing.T) {
 			return err
 		}))
 		scope := store.Scope{TenantID: tenant.ID}
-		rows, err := s.EmployeePIIByIDs(ctx, scope, ids, pii.Fields())
+		rows, err := s.EmployeePIIByIDs(ctx, scope, ids)
 		require.NoError(t, err)
 		require.Len(t, rows, len(ids))
 		count := map[string]int{}
