@@ -64,6 +64,9 @@ type Employee struct {
 	// atomic.Value (of *[4]*string), not an atomic.Pointer, which vet forbids copying: the
 	// federation code gqlgen generates needs IsEntity on the value, not the pointer.
 	shownPII atomic.Value
+	// held: the values DepartmentID, ManagerID and HourlyRate point to when read through pgx
+	// (employeeTargets), which then allocates none of its own.
+	held nullables
 }
 
 // ShownPII is what KeepShownPII kept, or nil.
@@ -79,10 +82,10 @@ const employeeColumns = `e.id, e.tenant_id, e.department_id, e.manager_id, e.nam
 	e.hourly_rate::float8, e.created_at, e.updated_at, ` + piiPresentSQL + `, e.xmin`
 
 func scanEmployee(row pgx.Row) (*Employee, error) {
-	var e Employee
-	err := row.Scan(&e.ID, &e.TenantID, &e.DepartmentID, &e.ManagerID, &e.Name, &e.Email, &e.Role, &e.Status,
-		&e.HourlyRate, &e.CreatedAt, &e.UpdatedAt, &e.PIIPresent, &e.Version)
-	return &e, err
+	e := new(Employee)
+	targets := e.employeeTargets()
+	err := row.Scan(targets[:]...)
+	return e, err
 }
 
 // EmployeesByIDs returns the scope's employees among ids, in any order; unknown ids are absent.
@@ -133,10 +136,10 @@ func scanEmployeeRefs(row pgx.Row) (EmployeeRefs, error) {
 		piiPresent                            *int16
 		version                               *uint32
 	}
-	err := row.Scan(&e.ID, &e.TenantID, &e.DepartmentID, &e.ManagerID, &e.Name, &e.Email, &e.Role, &e.Status,
-		&e.HourlyRate, &e.CreatedAt, &e.UpdatedAt, &e.PIIPresent, &e.Version, &d.tenantID, &d.id, &d.name, &d.createdAt,
+	targets := e.employeeTargets()
+	err := row.Scan(append(targets[:], &d.tenantID, &d.id, &d.name, &d.createdAt,
 		&m.id, &m.tenantID, &m.departmentID, &m.managerID, &m.name, &m.email, &m.role, &m.status,
-		&m.hourlyRate, &m.createdAt, &m.updatedAt, &m.piiPresent, &m.version)
+		&m.hourlyRate, &m.createdAt, &m.updatedAt, &m.piiPresent, &m.version)...)
 	if err != nil {
 		return EmployeeRefs{}, err
 	}
@@ -174,12 +177,12 @@ func (s *Store) MembersByProjectIDs(ctx context.Context, scope Scope, projectIDs
 			ORDER BY e.name, e.id
 			LIMIT $4) e`,
 		[]any{scope.TenantID, projectIDs, scope.Visible, limit}, func(row pgx.Row) (ProjectMember, error) {
-			var m ProjectMember
-			var e Employee
-			err := row.Scan(&m.ProjectID, &e.ID, &e.TenantID, &e.DepartmentID, &e.ManagerID, &e.Name, &e.Email,
-				&e.Role, &e.Status, &e.HourlyRate, &e.CreatedAt, &e.UpdatedAt, &e.PIIPresent, &e.Version)
-			m.Employee = &e
-			return m, err
+			m := ProjectMember{Employee: new(Employee)}
+			targets := m.Employee.employeeTargets()
+			var dest [len(targets) + 1]any
+			dest[0] = &m.ProjectID
+			copy(dest[1:], targets[:])
+			return m, row.Scan(dest[:]...)
 		})
 }
 
