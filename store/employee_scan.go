@@ -26,30 +26,27 @@ type nullables struct {
 }
 
 func (e *employeeDepartmentID) ScanUUID(v pgtype.UUID) error {
-	e.DepartmentID = nil
-	if v.Valid {
-		e.held.departmentID = v.Bytes
-		e.DepartmentID = &e.held.departmentID
-	}
+	hold(&e.DepartmentID, &e.held.departmentID, v.Bytes, v.Valid)
 	return nil
 }
 
 func (e *employeeManagerID) ScanUUID(v pgtype.UUID) error {
-	e.ManagerID = nil
-	if v.Valid {
-		e.held.managerID = v.Bytes
-		e.ManagerID = &e.held.managerID
-	}
+	hold(&e.ManagerID, &e.held.managerID, v.Bytes, v.Valid)
 	return nil
 }
 
 func (e *employeeHourlyRate) ScanFloat64(v pgtype.Float8) error {
-	e.HourlyRate = nil
-	if v.Valid {
-		e.held.hourlyRate = v.Float64
-		e.HourlyRate = &e.held.hourlyRate
-	}
+	hold(&e.HourlyRate, &e.held.hourlyRate, v.Float64, v.Valid)
 	return nil
+}
+
+// hold points *field at held, set to v, when valid; else sets it nil (NULL).
+func hold[T any](field **T, held *T, v T, valid bool) {
+	*field = nil
+	if valid {
+		*held = v
+		*field = held
+	}
 }
 
 var (
