@@ -137,3 +137,53 @@ func TestRelationListFirstOutOfRange(t *testing.T) {
 		})
 	}
 }
+
+// TestMemberSummariesAnswerOnlyWhatTheyRead: Project.members read as summaries (id and name)
+// when nothing more is selected on them, in the prefetch of a projects page and in the resolver
+// alike — one statement for the level, not two —; a list in the same document that selects more
+// (an alias, a fragment) gets full rows, and both lists agree on who and in what order.
+func TestMemberSummariesAnswerOnlyWhatTheyRead(t *testing.T) {
+	t.Parallel()
+	srv := apitest.New(t, apitest.Opts{})
+	c := newCompany(t, srv, "acme", 4)
+	type member struct{ ID, Name, Email, Role string }
+	var got struct {
+		Projects struct {
+			Nodes []struct {
+				Summaries []member
+				Full      []member
+			}
+		}
+	}
+	for _, q := range []string{
+		`{ projects(first: 3) { nodes { summaries: members(first: 3) { __typename id name } full: members(first: 3) { id name email role } } } }`,
+		`{ projects(first: 3) { nodes { summaries: members(first: 3) { ...on Employee { id name } } full: members(first: 3) { id ...F } } } }
+		fragment F on Employee { name email role }`,
+	} {
+		srv.Statements.Reset()
+		srv.MustData(c.Token, q, nil, &got)
+		// projects, then one statement per members loader (summaries, full rows)
+		require.Equal(t, int64(3), srv.Statements.Count(), q)
+		require.Len(t, got.Projects.Nodes, 3)
+		for i, p := range got.Projects.Nodes {
+			require.Len(t, p.Full, len(p.Summaries), "project %d", i)
+			for k, s := range p.Summaries {
+				f := p.Full[k]
+				require.Equal(t, f.ID, s.ID)
+				require.Equal(t, f.Name, s.Name)
+				require.NotEmpty(t, f.Email, "full rows carry the e-mail")
+				require.Equal(t, store.RoleEmployee, f.Role)
+			}
+		}
+		require.Len(t, got.Projects.Nodes[0].Summaries, 3, "first: 3 of the project's 4 members")
+	}
+
+	// Alone, the summaries cost the same one statement, through the resolver too (a project by id).
+	srv.Statements.Reset()
+	var one struct{ Project struct{ Members []member } }
+	srv.MustData(c.Token, `query($p: ID!) { project(id: $p) { members(first: 2) { id name } } }`,
+		map[string]any{"p": c.Projects[0].ID}, &one)
+	require.Len(t, one.Project.Members, 2)
+	require.Empty(t, one.Project.Members[0].Email)
+	require.LessOrEqual(t, srv.Statements.Count(), int64(2), "the project, then its members")
+}

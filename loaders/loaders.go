@@ -28,6 +28,7 @@ type Reader interface {
 	TimeEntriesByIDs(ctx context.Context, scope store.Scope, ids []uuid.UUID) ([]*store.TimeEntry, error)
 	ProjectsByEmployeeIDs(ctx context.Context, scope store.Scope, employeeIDs []uuid.UUID, limit int) ([]store.EmployeeProject, error)
 	MembersByProjectIDs(ctx context.Context, scope store.Scope, projectIDs []uuid.UUID, limit int) ([]store.ProjectMember, error)
+	MemberSummariesByProjectIDs(ctx context.Context, scope store.Scope, projectIDs []uuid.UUID, limit int) ([]store.ProjectMember, error)
 	TasksByProjectIDs(ctx context.Context, scope store.Scope, projectIDs []uuid.UUID, limit int) ([]*store.Task, error)
 	DependenciesByTaskIDs(ctx context.Context, scope store.Scope, taskIDs []uuid.UUID, limit int) ([]store.TaskDependency, error)
 	TrackedSecondsByProjectIDs(ctx context.Context, scope store.Scope, projectIDs []uuid.UUID) ([]store.ProjectSeconds, error)
@@ -74,7 +75,7 @@ type Opts struct {
 // batch metrics' loader label and of batch spans' names.
 func LoaderNames() []string {
 	return []string{"employee", "department", "project", "task", "time_entry", "projects_of_employee",
-		"members_of_project", "tasks_of_project", "dependencies_of_task", "tracked_seconds", "reported_seconds", "latest_entries_of_employee",
+		"members_of_project", "member_summaries_of_project", "tasks_of_project", "dependencies_of_task", "tracked_seconds", "reported_seconds", "latest_entries_of_employee",
 		"screenshot", "screenshots_of_time_entry", "pii_ciphertexts"}
 }
 
@@ -105,21 +106,22 @@ type Loaders struct {
 	scope store.Scope
 	opts  Opts
 
-	employee                lazy[*Loader[uuid.UUID, *store.Employee]]
-	department              lazy[*Loader[uuid.UUID, *store.Department]]
-	project                 lazy[*Loader[uuid.UUID, *store.Project]]
-	task                    lazy[*Loader[uuid.UUID, *store.Task]]
-	timeEntry               lazy[*Loader[uuid.UUID, *store.TimeEntry]]
-	projectsOfEmployee      lazy[*Loader[ChildrenKey, []*store.Project]]
-	membersOfProject        lazy[*Loader[ChildrenKey, []*store.Employee]]
-	tasksOfProject          lazy[*Loader[ChildrenKey, []*store.Task]]
-	dependenciesOfTask      lazy[*Loader[ChildrenKey, []*store.Task]]
-	trackedSeconds          lazy[*Loader[uuid.UUID, int64]]
-	reportedSeconds         lazy[*Loader[uuid.UUID, int64]]
-	latestEntriesOfEmployee lazy[*Loader[LatestEntriesKey, []*store.TimeEntry]]
-	screenshot              lazy[*Loader[uuid.UUID, *store.Screenshot]]
-	screenshotsOfTimeEntry  lazy[*Loader[ChildrenKey, []*store.Screenshot]]
-	piiCiphertexts          lazy[*Loader[uuid.UUID, *store.EmployeePII]]
+	employee                 lazy[*Loader[uuid.UUID, *store.Employee]]
+	department               lazy[*Loader[uuid.UUID, *store.Department]]
+	project                  lazy[*Loader[uuid.UUID, *store.Project]]
+	task                     lazy[*Loader[uuid.UUID, *store.Task]]
+	timeEntry                lazy[*Loader[uuid.UUID, *store.TimeEntry]]
+	projectsOfEmployee       lazy[*Loader[ChildrenKey, []*store.Project]]
+	membersOfProject         lazy[*Loader[ChildrenKey, []*store.Employee]]
+	memberSummariesOfProject lazy[*Loader[ChildrenKey, []*store.Employee]]
+	tasksOfProject           lazy[*Loader[ChildrenKey, []*store.Task]]
+	dependenciesOfTask       lazy[*Loader[ChildrenKey, []*store.Task]]
+	trackedSeconds           lazy[*Loader[uuid.UUID, int64]]
+	reportedSeconds          lazy[*Loader[uuid.UUID, int64]]
+	latestEntriesOfEmployee  lazy[*Loader[LatestEntriesKey, []*store.TimeEntry]]
+	screenshot               lazy[*Loader[uuid.UUID, *store.Screenshot]]
+	screenshotsOfTimeEntry   lazy[*Loader[ChildrenKey, []*store.Screenshot]]
+	piiCiphertexts           lazy[*Loader[uuid.UUID, *store.EmployeePII]]
 }
 
 // lazy builds a value once, on first use, safely from concurrent resolvers.
@@ -238,6 +240,17 @@ func (l *Loaders) MembersOfProject() *Loader[ChildrenKey, []*store.Employee] {
 	return l.membersOfProject.get(func() *Loader[ChildrenKey, []*store.Employee] {
 		return limitedGroups(l.named("members_of_project"), func(ctx context.Context, ids []uuid.UUID, limit int) ([]store.ProjectMember, error) {
 			return l.r.MembersByProjectIDs(ctx, l.scope, ids, limit)
+		}, func(m store.ProjectMember) (uuid.UUID, *store.Employee) { return m.ProjectID, m.Employee })
+	})
+}
+
+// MemberSummariesOfProject loads the first members of each project as summaries: id, tenant
+// and name only (store.MemberSummariesByProjectIDs). Its own loader, so a summary never answers
+// a list that reads more (MembersOf).
+func (l *Loaders) MemberSummariesOfProject() *Loader[ChildrenKey, []*store.Employee] {
+	return l.memberSummariesOfProject.get(func() *Loader[ChildrenKey, []*store.Employee] {
+		return limitedGroups(l.named("member_summaries_of_project"), func(ctx context.Context, ids []uuid.UUID, limit int) ([]store.ProjectMember, error) {
+			return l.r.MemberSummariesByProjectIDs(ctx, l.scope, ids, limit)
 		}, func(m store.ProjectMember) (uuid.UUID, *store.Employee) { return m.ProjectID, m.Employee })
 	})
 }

@@ -241,7 +241,7 @@ func (l *Loaders) prefetchProjects(ctx context.Context, op *graphql.OperationCon
 	projectIDs := ids(rows, func(p *store.Project) *uuid.UUID { return &p.ID })
 	prefetch(ctx,
 		whenChildren(op, sel, "members", func(ctx context.Context, limit int, field graphql.CollectedField) error {
-			members, err := loadChildren(ctx, l.MembersOfProject(), ChildrenOf(projectIDs, limit))
+			members, err := loadChildren(ctx, l.membersLoader(op, field.Selections), ChildrenOf(projectIDs, limit))
 			if err == nil {
 				l.prefetchEmployees(ctx, op, members, fieldsOf(op, field.Selections, "Employee"))
 			}
@@ -377,6 +377,23 @@ func summaryAnswers(op *graphql.OperationContext, set ast.SelectionSet) bool {
 		}
 	}
 	return true
+}
+
+// memberSummaryFields are the Employee fields a member summary
+// (store.MemberSummariesByProjectIDs: id, tenant and name) answers. A field not listed here —
+// or one added later — makes the members full rows.
+var memberSummaryFields = map[string]bool{"__typename": true, "id": true, "name": true}
+
+// membersLoader is the loader of Project.members selected with set: the summaries' when nothing
+// in set reads more (memberSummaryFields). The prefetch and MembersOf ask it of the same field,
+// so they agree on the loader.
+func (l *Loaders) membersLoader(op *graphql.OperationContext, set ast.SelectionSet) *Loader[ChildrenKey, []*store.Employee] {
+	for _, f := range graphql.CollectFields(op, set, satisfies(set, "Employee")) {
+		if !memberSummaryFields[f.Name] {
+			return l.MembersOfProject()
+		}
+	}
+	return l.MemberSummariesOfProject()
 }
 
 // LiveTotalHours reports whether a Project.totalHours field asks for live figures (live: true)

@@ -117,6 +117,17 @@ func TimeEntryPage(ctx context.Context, params store.ListTimeEntriesParams, page
 	return rows, nil
 }
 
+// MembersOf loads project's first limit members, for Project.members: their summaries when
+// nothing selected on them reads more, as the prefetch of the projects' page decided for the
+// same field.
+func (l *Loaders) MembersOf(ctx context.Context, project uuid.UUID, limit int) ([]*store.Employee, error) {
+	loader := l.MembersOfProject()
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Field != nil && graphql.HasOperationContext(ctx) {
+		loader = l.membersLoader(graphql.GetOperationContext(ctx), fc.Field.Selections)
+	}
+	return loader.Get(ctx, Children(project, limit))
+}
+
 // LatestEntriesOf loads an employee's latest limit entries that started in [from, to) (nil is
 // unbounded), for Employee.timeEntries: their summaries when nothing selected on them reads
 // more, as the prefetch of the employees' page decided for the same field.

@@ -77,7 +77,7 @@ func (r *projectResolver) Members(ctx context.Context, obj *store.Project, first
 	if err != nil {
 		return nil, err
 	}
-	return l.MembersOfProject().Get(ctx, loaders.Children(obj.ID, limit))
+	return l.MembersOf(ctx, obj.ID, limit)
 }
 
 func (r *projectResolver) Tasks(ctx context.Context, obj *store.Project, first *int) ([]*store.Task, error) {

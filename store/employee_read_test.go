@@ -191,4 +191,18 @@ func TestEmployeeReadsScanEveryColumn(t *testing.T) {
 		asMembers = append(asMembers, m.Employee)
 	}
 	requireSame("members", asMembers)
+
+	// Summaries: the same members in the same order, id, tenant and name only.
+	for _, limit := range []int{2, 10} {
+		full, err := s.MembersByProjectIDs(ctx, scope, []uuid.UUID{project.ID}, limit)
+		require.NoError(t, err)
+		summaries, err := s.MemberSummariesByProjectIDs(ctx, scope, []uuid.UUID{project.ID}, limit)
+		require.NoError(t, err)
+		require.Len(t, summaries, len(full))
+		for i, m := range summaries {
+			require.Equal(t, project.ID, m.ProjectID)
+			require.Equal(t, store.Employee{ID: full[i].Employee.ID, TenantID: tenant.ID, Name: full[i].Employee.Name},
+				*m.Employee, "limit %d, member %d", limit, i)
+		}
+	}
 }
