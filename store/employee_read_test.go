@@ -21,10 +21,7 @@ import (
 func TestEmployeeVersionChangesWithEveryWrite(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := testdb.Open(t, store.Opts{})
-	tenant, err := s.CreateTenant(ctx, "acme", "Acme")
-	require.NoError(t, err)
-	scope := store.Scope{TenantID: tenant.ID}
+	s, scope := acmeStore(t)
 	create := func(name string, manager *uuid.UUID) *store.Employee {
 		email := uuid.NewString() + "@example.com"
 		e, err := s.CreateEmployee(ctx, scope, store.EmployeeParams{Name: &name, Email: &email, ManagerID: manager})
@@ -84,7 +81,7 @@ func TestEmployeeVersionChangesWithEveryWrite(t *testing.T) {
 	require.Equal(t, before[boss.ID], afterSet[boss.ID], "a row not written")
 
 	// A write outside the store (an operator's UPDATE, ciphertexts swapped by hand) too.
-	require.NoError(t, testdb.AsTenant(ctx, s.Pool(), tenant.ID, func(tx pgx.Tx) error {
+	require.NoError(t, testdb.AsTenant(ctx, s.Pool(), scope.TenantID, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE employees SET ssn_ciphertext = ssn_ciphertext WHERE id = $1`, report.ID)
 		if err == nil && tag.RowsAffected() != 1 {
 			err = fmt.Errorf("updated %d rows", tag.RowsAffected())
@@ -108,10 +105,7 @@ func TestEmployeeVersionChangesWithEveryWrite(t *testing.T) {
 func TestEmployeeReadsScanEveryColumn(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := testdb.Open(t, store.Opts{})
-	tenant, err := s.CreateTenant(ctx, "acme", "Acme")
-	require.NoError(t, err)
-	scope := store.Scope{TenantID: tenant.ID}
+	s, scope := acmeStore(t)
 	dept, err := s.CreateDepartment(ctx, scope, "Engineering")
 	require.NoError(t, err)
 	project, err := s.CreateProject(ctx, scope, store.ProjectParams{Name: ptr("Apollo")})
@@ -201,8 +195,17 @@ func TestEmployeeReadsScanEveryColumn(t *testing.T) {
 		require.Len(t, summaries, len(full))
 		for i, m := range summaries {
 			require.Equal(t, project.ID, m.ProjectID)
-			require.Equal(t, store.Employee{ID: full[i].Employee.ID, TenantID: tenant.ID, Name: full[i].Employee.Name},
+			require.Equal(t, store.Employee{ID: full[i].Employee.ID, TenantID: scope.TenantID, Name: full[i].Employee.Name},
 				*m.Employee, "limit %d, member %d", limit, i)
 		}
 	}
+}
+
+// acmeStore is a store on a fresh database with one tenant, and that tenant's scope.
+func acmeStore(t *testing.T) (*store.Store, store.Scope) {
+	t.Helper()
+	s := testdb.Open(t, store.Opts{})
+	tenant, err := s.CreateTenant(context.Background(), "acme", "Acme")
+	require.NoError(t, err)
+	return s, store.Scope{TenantID: tenant.ID}
 }
